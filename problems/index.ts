@@ -1,0 +1,28 @@
+import { ConfigError } from '../src/core/errors.js';
+import type { RegressionTask } from '../src/sr/run.js';
+import { BENCHMARK_NAMES, benchmarkTask, type BenchmarkName } from './benchmarks.js';
+import { csvTask, type CsvSpec } from './csv.js';
+
+export { BENCHMARKS, BENCHMARK_NAMES, benchmarkTask, gridPoints, type BenchmarkName } from './benchmarks.js';
+export { csvTask, metaPathFor, readCsvMeta, readNumericCsv, type CsvSpec, type RowRange } from './csv.js';
+
+export interface ProblemSpec extends CsvSpec {
+  /** A benchmark name (see BENCHMARK_NAMES). */
+  problem?: string;
+  /** A CSV file; its JSON description is read from beside it unless `meta` names one. */
+  data?: string;
+  meta?: string;
+}
+
+/** The regression task a spec names: a benchmark sampled with the seed, or a CSV file. */
+export function resolveTask(spec: ProblemSpec, seed: number): RegressionTask {
+  if (spec.data !== undefined) {
+    if (spec.problem !== undefined) throw new ConfigError('options --problem and --data exclude each other');
+    return spec.meta !== undefined ? csvTask(spec.data, spec, spec.meta) : csvTask(spec.data, spec);
+  }
+  const name = (spec.problem ?? 'koza-1').toLowerCase();
+  if (!(BENCHMARK_NAMES as string[]).includes(name)) {
+    throw new ConfigError(`unknown problem "${spec.problem}" (known: ${BENCHMARK_NAMES.join(', ')})`);
+  }
+  return benchmarkTask(name as BenchmarkName, seed);
+}

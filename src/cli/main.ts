@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { ConfigError, DataError } from '../core/errors.js';
+import { runCommand } from './run.js';
+
+const HELP = `gpmate: genetic programming with mate choice (PIMP)
+
+Usage:
+  gpmate run [options]      evolve a formula for a benchmark problem or a CSV file
+  gpmate help               this text; 'gpmate run --help' lists the run options
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run':
+      return runCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      throw new ConfigError(`unknown command "${cmd}" (try 'gpmate help')`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error;
+    const input = e instanceof ConfigError || e instanceof DataError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`gpmate: ${err.message.split('\n')[0]}\n`);
+    process.exitCode = input ? 2 : 1;
+  },
+);

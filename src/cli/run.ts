@@ -1,0 +1,244 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveTask, type ProblemSpec } from '../../problems/index.js';
+import { writeFileAtomic } from '../core/atomic.js';
+import type { GenerationStats } from '../core/evolve.js';
+import { ConfigError } from '../core/errors.js';
+import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
+import type { PreferenceInheritance, SelectionMode } from '../core/types.js';
+import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult } from '../sr/run.js';
+import type { MutationType } from '../tree/variation.js';
+import { parse } from './args.js';
+
+export const RUN_HELP = `gpmate run: evolve a formula
+
+Problem (one of):
+  --problem NAME            koza-1 (default), nguyen-1..7, keijzer-6, pagie-1, korns-12, vladislavleva-4
+  --data FILE.csv           numeric CSV with a header; reads FILE.json beside it (Operon's format) if present
+    --meta FILE.json        description file to use instead
+    --target COL            target column (default: the JSON's, else the last column)
+    --train START:END       training rows, half-open (default: the JSON's, else all)
+    --test START:END        test rows (default: the JSON's, else none)
+
+Selection:
+  --selection MODE          pimp (default) | tournament | random-mate
+  --tournament K            tournament size (default 5)
+  --pool M                  candidates per mate choice (default: tournament size)
+  --distance D              pimp distance: structural (default) | semantic
+  --preference-inheritance  crossover (default) | chooser
+
+Search:
+  --population N            (default 500)      --generations G   (default 50)
+  --crossover-rate P        (default 0.9)      --mutation-rate P (default 0.1)
+  --mutation TYPE           subtree (default) | point
+  --mutation-depth D        subtree mutation's new-subtree depth (default 4)
+  --elites E                (default 1)
+  --max-depth D             (default 17)       --max-size S      (default 256)
+  --init-depth MIN:MAX      ramped half-and-half (default 2:6)
+  --functions LIST          e.g. add,sub,mul,div,sin,cos,exp,log (default), sqrt, neg, square
+  --constant-prob P         terminal is a constant (default 0.2)
+  --constant-range LO:HI    (default -1:1)
+  --success-threshold T     success if best train RMSE <= T (default 0.01)
+  --stop-on-success         stop once the threshold is reached
+
+Run:
+  --seed N                  (default 1)
+  --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
+  --quiet                   no per-generation lines
+`;
+
+const FLAG_OF: Record<string, string> = {
+  populationSize: 'population',
+  generations: 'generations',
+  tournamentSize: 'tournament',
+  poolSize: 'pool',
+  crossoverRate: 'crossover-rate',
+  mutationRate: 'mutation-rate',
+  elites: 'elites',
+  selection: 'selection',
+  preferenceInheritance: 'preference-inheritance',
+  maxDepth: 'max-depth',
+  maxSize: 'max-size',
+  mutationDepth: 'mutation-depth',
+  mutation: 'mutation',
+  functions: 'functions',
+  constantProbability: 'constant-prob',
+  constantRange: 'constant-range',
+  successThreshold: 'success-threshold',
+  distance: 'distance',
+};
+
+/** Rewrites "option populationSize: ..." into "option --population: ..." for command-line users. */
+function asFlagError(e: unknown): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const m = /^option ([A-Za-z]+)( \([a-z]+\))?:/.exec(e.message);
+  const flag = m ? FLAG_OF[m[1] as string] : undefined;
+  return flag ? new ConfigError(e.message.replace(/^option [A-Za-z]+/, `option --${flag}`)) : e;
+}
+
+const OPTIONS = {
+  problem: { type: 'string' },
+  data: { type: 'string' },
+  meta: { type: 'string' },
+  target: { type: 'string' },
+  train: { type: 'string' },
+  test: { type: 'string' },
+  selection: { type: 'string' },
+  tournament: { type: 'string' },
+  pool: { type: 'string' },
+  distance: { type: 'string' },
+  'preference-inheritance': { type: 'string' },
+  population: { type: 'string' },
+  generations: { type: 'string' },
+  'crossover-rate': { type: 'string' },
+  'mutation-rate': { type: 'string' },
+  mutation: { type: 'string' },
+  'mutation-depth': { type: 'string' },
+  elites: { type: 'string' },
+  'max-depth': { type: 'string' },
+  'max-size': { type: 'string' },
+  'init-depth': { type: 'string' },
+  functions: { type: 'string' },
+  'constant-prob': { type: 'string' },
+  'constant-range': { type: 'string' },
+  'success-threshold': { type: 'string' },
+  'stop-on-success': { type: 'boolean' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface RunInvocation {
+  readonly problem: ProblemSpec;
+  readonly options: RegressionOptions;
+  readonly out?: string;
+  readonly quiet: boolean;
+}
+
+/** Parses and validates `gpmate run` arguments into run settings (nothing is read or written). */
+export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
+  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (v.help) return 'help';
+  const train = parse.pair('train', v.train, true);
+  const test = parse.pair('test', v.test, true);
+  const problem: ProblemSpec = stripUndefined({
+    problem: v.problem,
+    data: v.data,
+    meta: v.meta,
+    target: v.target,
+    train: train && { start: train[0], end: train[1] },
+    test: test && { start: test[0], end: test[1] },
+  });
+  const seed = parse.int('seed', v.seed) ?? 1;
+  const successThreshold = parse.num('success-threshold', v['success-threshold']);
+  const options: RegressionOptions = {
+    seed,
+    ...stripUndefined({
+      selection: v.selection as SelectionMode | undefined,
+      tournamentSize: parse.int('tournament', v.tournament),
+      poolSize: parse.int('pool', v.pool),
+      distance: v.distance as MateDistanceKind | undefined,
+      preferenceInheritance: v['preference-inheritance'] as PreferenceInheritance | undefined,
+      populationSize: parse.int('population', v.population),
+      generations: parse.int('generations', v.generations),
+      crossoverRate: parse.num('crossover-rate', v['crossover-rate']),
+      mutationRate: parse.num('mutation-rate', v['mutation-rate']),
+      mutation: v.mutation as MutationType | undefined,
+      mutationDepth: parse.int('mutation-depth', v['mutation-depth']),
+      elites: parse.int('elites', v.elites),
+      maxDepth: parse.int('max-depth', v['max-depth']),
+      maxSize: parse.int('max-size', v['max-size']),
+      initDepth: parse.pair('init-depth', v['init-depth'], true),
+      functions: parse.list(v.functions),
+      constantProbability: parse.num('constant-prob', v['constant-prob']),
+      constantRange: parse.pair('constant-range', v['constant-range']),
+      successThreshold,
+      stopFitness: v['stop-on-success'] ? (successThreshold ?? 0.01) : undefined,
+    }),
+  };
+  if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
+  return { problem, options, quiet: v.quiet ?? false, ...(v.out !== undefined ? { out: v.out } : {}) };
+}
+
+function fmt(x: number | undefined): string {
+  if (x === undefined) return 'n/a';
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(4) : x.toFixed(6);
+}
+
+function progressLine(s: GenerationStats): string {
+  const pref = s.preference ? `  pref ${s.preference.meanSize.toFixed(1)}` : '';
+  return `gen ${String(s.generation).padStart(4)}  best ${fmt(s.bestFitness)}  median ${fmt(s.medianFitness)}  size ${s.meanSize.toFixed(1)}${pref}  unique ${(s.uniqueShare * 100).toFixed(0)}%  evals ${s.evaluations}\n`;
+}
+
+const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The summary JSON of a run (deterministic: no timings, no paths). */
+export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResult): object {
+  const { tree: _tree, ...best } = r.best;
+  const o = inv.options;
+  return {
+    gpmate: VERSION,
+    problem,
+    seed: o.seed,
+    options: {
+      ...resolveEvolutionOptions(o),
+      distance: o.distance ?? 'structural',
+      mutation: o.mutation ?? 'subtree',
+      ...stripUndefined({
+        mutationDepth: o.mutationDepth,
+        maxDepth: o.maxDepth,
+        maxSize: o.maxSize,
+        initDepth: o.initDepth,
+        functions: o.functions,
+        constantProbability: o.constantProbability,
+        constantRange: o.constantRange,
+      }),
+      successThreshold: o.successThreshold ?? 0.01,
+    },
+    best,
+    success: r.success,
+    generations: r.generations,
+    evaluations: r.evaluations,
+  };
+}
+
+/** `gpmate run`: validate everything, evolve, then write generations.jsonl and summary.json atomically. */
+export async function runCommand(argv: string[]): Promise<number> {
+  let inv: RunInvocation | 'help';
+  try {
+    inv = parseRunArgs(argv);
+    if (inv === 'help') {
+      process.stdout.write(RUN_HELP);
+      return 0;
+    }
+    const task = resolveTask(inv.problem, inv.options.seed);
+    const invocation = inv;
+    const out = inv.out ?? join('gpmate-runs', `${task.name}-${inv.options.selection ?? 'pimp'}-seed${inv.options.seed}`);
+    const started = Date.now();
+    const log: string[] = [];
+    const result = await runRegression(task, inv.options, {
+      onGeneration: (s) => {
+        log.push(JSON.stringify(s));
+        if (!invocation.quiet) process.stdout.write(progressLine(s));
+      },
+    });
+    const b = result.best;
+    process.stdout.write(
+      `\nbest: ${b.expression}\n` +
+        `size ${b.size}, depth ${b.depth}\n` +
+        `train RMSE ${fmt(b.trainRmse)}  R2 ${fmt(b.trainR2)}\n` +
+        `test  RMSE ${fmt(b.testRmse)}  R2 ${fmt(b.testR2)}\n` +
+        `success: ${result.success ? 'yes' : 'no'} (train RMSE <= ${inv.options.successThreshold ?? 0.01})\n`,
+    );
+    mkdirSync(out, { recursive: true });
+    writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + '\n');
+    writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, inv, result), null, 2) + '\n');
+    process.stdout.write(`wrote ${out}/summary.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    return 0;
+  } catch (e) {
+    throw asFlagError(e);
+  }
+}

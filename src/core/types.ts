@@ -1,0 +1,52 @@
+import type { Rng } from './rng.js';
+
+/**
+ * One member of the population. `fitness` is a loss (lower is better); `undefined` means the
+ * genome has not been evaluated yet. Evaluation failures (NaN, ±Inf) are stored as +Infinity.
+ */
+export interface Individual<G> {
+  readonly genome: G;
+  /** The ideal mate (PIMP): a genome of the same type; absent under plain tournament selection. */
+  readonly preference?: G;
+  fitness?: number;
+}
+
+/**
+ * What the engine needs to know about a genome type. Trees implement it in src/tree; prompts in
+ * src/judge. Every operator takes the seeded Rng first.
+ */
+export interface Representation<G> {
+  /** A random genome for initialisation; `slot` of `count` lets ramped schemes spread depths. */
+  random(rng: Rng, slot: number, count: number): G;
+  /** One offspring of `a` (the receiving parent) and `b` (the donor). */
+  crossover(rng: Rng, a: G, b: G): G;
+  /** A mutated copy of `g` (the input is never modified). */
+  mutate(rng: Rng, g: G): G;
+  /** A structural distance (a metric; 0 for equal genomes). */
+  distance(a: G, b: G): number;
+  /** Size in nodes (or the genome's natural unit). */
+  size(g: G): number;
+  /** A canonical key: equal keys mean equal genotypes. */
+  key(g: G): string;
+}
+
+/**
+ * Scores a batch of genomes. Asynchronous because back ends are worker pools, GPUs and LLMs.
+ * Returns one loss per genome, in order; non-finite values count as the worst fitness.
+ */
+export interface Evaluator<G> {
+  evaluate(genomes: readonly G[]): Promise<ArrayLike<number>>;
+  /** Releases threads, devices or connections. Safe to call twice. */
+  close?(): Promise<void>;
+}
+
+/** How the second parent is chosen. */
+export type SelectionMode = 'tournament' | 'random-mate' | 'pimp';
+export const SELECTION_MODES = ['tournament', 'random-mate', 'pimp'] as const satisfies readonly SelectionMode[];
+
+/** How an offspring's preference is formed: crossover of both parents' preferences, or the chooser's alone. */
+export type PreferenceInheritance = 'crossover' | 'chooser';
+export const PREFERENCE_INHERITANCE = ['crossover', 'chooser'] as const satisfies readonly PreferenceInheritance[];
+
+/** A distance from a preference (ideal mate) to a candidate genome. */
+export type MateDistance<G> = (preference: G, candidate: G) => number;

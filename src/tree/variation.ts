@@ -1,0 +1,99 @@
+import type { Rng } from '../core/rng.js';
+import { randomTerminal, randomTree } from './init.js';
+import { ARITY, type PrimitiveSet } from './primitives.js';
+import { replaceSubtree, subtree, subtreeHeights, subtreeSizes, type Tree } from './tree.js';
+
+/** Size and depth limits every variation operator respects (Koza's static limits). */
+export interface TreeLimits {
+  /** Maximum depth (a single node has depth 0). Default 17 (Koza). */
+  readonly maxDepth: number;
+  /** Maximum number of nodes. Default 256. */
+  readonly maxSize: number;
+}
+
+/** Attempts before an operator gives up and returns its parent unchanged (DEAP's staticLimit does the same). */
+const ATTEMPTS = 5;
+
+function fits(t: Tree, lim: TreeLimits): boolean {
+  if (t.op.length > lim.maxSize) return false;
+  const h = subtreeHeights(t);
+  return (h[h.length - 1] as number) <= lim.maxDepth;
+}
+
+/**
+ * Koza's node choice: an internal node with probability `internalBias` (when the tree has one),
+ * else a leaf; uniform within the chosen kind.
+ */
+export function pickNode(rng: Rng, t: Tree, internalBias: number): number {
+  const n = t.op.length;
+  let internal = 0;
+  for (let i = 0; i < n; i++) if ((ARITY[t.op[i] as number] as number) > 0) internal++;
+  const wantInternal = internal > 0 && rng.chance(internalBias);
+  let k = rng.int(wantInternal ? internal : n - internal);
+  for (let i = 0; i < n; i++) {
+    if ((ARITY[t.op[i] as number] as number) > 0 === wantInternal && k-- === 0) return i;
+  }
+  return n - 1;
+}
+
+/**
+ * Subtree crossover: the subtree at a node of `a` is replaced by a copy of a subtree of `b`.
+ * Offspring over the limits are redrawn; after a few attempts the receiving parent is returned.
+ */
+export function subtreeCrossover(rng: Rng, a: Tree, b: Tree, lim: TreeLimits, internalBias = 0.9): Tree {
+  const sa = subtreeSizes(a);
+  const sb = subtreeSizes(b);
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const i = pickNode(rng, a, internalBias);
+    const j = pickNode(rng, b, internalBias);
+    const child = replaceSubtree(a, i, subtree(b, j, sb), sa);
+    if (fits(child, lim)) return child;
+  }
+  return a;
+}
+
+/**
+ * Subtree mutation: a uniformly chosen node is replaced by a random `grow` tree of depth up to
+ * `mutationDepth`. It can grow trees, which keeps preferences from collapsing (Simões et al. 2025).
+ */
+export function subtreeMutation(rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLimits, mutationDepth: number): Tree {
+  const sizes = subtreeSizes(t);
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const i = rng.int(t.op.length);
+    const child = replaceSubtree(t, i, randomTree(rng, ps, rng.int(mutationDepth + 1), false), sizes);
+    if (fits(child, lim)) return child;
+  }
+  return t;
+}
+
+/**
+ * Point mutation: one uniformly chosen node changes in place, keeping the shape. A function becomes
+ * another function of the same arity; a terminal becomes a new random terminal (a fresh constant or
+ * another variable). Never changes size or depth.
+ */
+export function pointMutation(rng: Rng, ps: PrimitiveSet, t: Tree): Tree {
+  const i = rng.int(t.op.length);
+  const op = new Uint8Array(t.op);
+  const arg = new Float64Array(t.arg);
+  const a = ARITY[op[i] as number] as number;
+  if (a === 0) {
+    const term = randomTerminal(rng, ps);
+    op[i] = term.op;
+    arg[i] = term.arg;
+  } else {
+    const same = (a === 1 ? ps.unary : ps.binary).filter((f) => f.op !== op[i]);
+    if (same.length === 0) return t;
+    op[i] = rng.pick(same).op;
+  }
+  return { op, arg };
+}
+
+export type MutationType = 'subtree' | 'point';
+export const MUTATION_TYPES = ['subtree', 'point'] as const satisfies readonly MutationType[];
+
+/** Mutation operators by name: a missing handler fails to compile. */
+export type Mutator = (rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLimits, mutationDepth: number) => Tree;
+export const MUTATORS = {
+  subtree: subtreeMutation,
+  point: (rng, ps, t) => pointMutation(rng, ps, t),
+} satisfies Record<MutationType, Mutator>;
