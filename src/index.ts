@@ -1,0 +1,26 @@
+// The public surface of gpmate: re-exports only (DESIGN.md principle 10).
+export { Rng, type RngState } from './core/rng.js';
+export { ConfigError, DataError, WorkerError } from './core/errors.js';
+export type { Individual, Representation, Evaluator, SelectionMode, PreferenceInheritance, MateDistance } from './core/types.js';
+export { SELECTION_MODES } from './core/types.js';
+export { resolveEvolutionOptions, DEFAULT_EVOLUTION_OPTIONS, type EvolutionOptions } from './core/options.js';
+export { tournament, candidatePool, mateChooser, type MateChooser, type MateChoice } from './core/selection.js';
+export { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from './core/evolve.js';
+export { writeFileAtomic } from './core/atomic.js';
+
+export { Op, FUNCTIONS, FUNCTION_NAMES, DEFAULT_FUNCTIONS, primitiveSet, type PrimitiveSet, type FunctionName } from './tree/primitives.js';
+export { makeTree, depth, stackDepth, subtreeSizes, isValidTree, treeKey, treesEqual, type Tree } from './tree/tree.js';
+export { randomTree, rampedHalfAndHalf } from './tree/init.js';
+export { subtreeCrossover, subtreeMutation, pointMutation, MUTATION_TYPES, type MutationType, type TreeLimits } from './tree/variation.js';
+export { topDownDistance } from './tree/distance.js';
+export { toInfix } from './tree/print.js';
+export { parseInfix } from './tree/parse.js';
+export { treeRepresentation, type TreeOptions, type TreeRepresentation } from './tree/representation.js';
+
+export { makeDataset, type Dataset } from './eval/dataset.js';
+export { evaluateTree, rmse, rSquared, treeRmse } from './eval/reference.js';
+export { linearScaling, scaledRmse, type FitnessKind } from './eval/fitness.js';
+export { CpuEvaluator } from './eval/cpu.js';
+export { semanticDistance } from './eval/semantic.js';
+
+export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
