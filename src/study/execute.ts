@@ -1,0 +1,45 @@
+import { resolveTask } from '../../problems/index.js';
+import type { GenerationStats } from '../core/evolve.js';
+import { runRegression, type RegressionOptions } from '../sr/run.js';
+import type { StudyProblem } from './schema.js';
+import type { RunRecord } from './store.js';
+
+/** Everything a worker needs to do one run: plain data, so it crosses thread boundaries unchanged. */
+export interface RunTask {
+  /** The problem, data paths already absolute. */
+  readonly problem: StudyProblem;
+  readonly options: Omit<RegressionOptions, 'seed'>;
+  readonly seed: number;
+  readonly diversity: boolean;
+}
+
+/**
+ * Does one run of a study (the same code in the main thread and in a worker): resolves the task with the
+ * seed, runs {@link runRegression} with the diversity measures on when asked, and returns what the store keeps.
+ */
+export async function executeRun(t: RunTask): Promise<RunRecord> {
+  const started = performance.now();
+  const task = resolveTask(t.problem, t.seed);
+  const options = { ...t.options, seed: t.seed, ...(t.diversity ? { diversity: true } : {}) } as RegressionOptions;
+  const r = await runRegression(task, options);
+  return {
+    bestTrain: r.best.trainRmse,
+    bestTest: r.best.testRmse ?? null,
+    trainR2: r.best.trainR2,
+    testR2: r.best.testR2 ?? null,
+    success: r.success,
+    size: r.best.size,
+    depth: r.best.depth,
+    expression: r.best.expression,
+    preference: r.best.preference ?? null,
+    generations: r.generations,
+    evaluations: r.evaluations,
+    history: r.history.map(plainStats),
+    wallMs: performance.now() - started,
+  };
+}
+
+/** A copy of the stats with only data (no prototypes, no undefined fields) for structured cloning. */
+function plainStats(s: GenerationStats): GenerationStats {
+  return JSON.parse(JSON.stringify(s)) as GenerationStats;
+}

@@ -1,0 +1,69 @@
+import { mkdirSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.js';
+import { ConfigError } from '../core/errors.js';
+import { StudyStore, type GenerationRow } from './store.js';
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
+function field(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function csv(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  return [header.map(field).join(','), ...rows.map((r) => r.map(field).join(','))].join('\n') + '\n';
+}
+
+/**
+ * Writes the study's tables as CSV into `dir`: runs.csv (one row per run, with its cell's axes),
+ * generations.csv (one row per run per generation; the diversity measures as columns) and cells.csv.
+ * Each file is written atomically. Returns the paths written.
+ */
+export function exportCsv(dbPath: string, dir: string): string[] {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new ConfigError(`option --csv: ${dir} is not a folder`);
+  const store = StudyStore.openForRead(dbPath);
+  try {
+    const cells = store.cells();
+    const byHash = new Map(cells.map((c) => [c.hash, c]));
+    const axes = (hash: string): unknown[] => {
+      const c = byHash.get(hash);
+      return [c?.problem, c?.selection, c?.mutation, c?.mutation_rate, c?.variant];
+    };
+    const AXES = ['problem', 'selection', 'mutation', 'mutation_rate', 'variant'];
+    mkdirSync(dir, { recursive: true });
+    const written: string[] = [];
+    const put = (name: string, text: string): void => {
+      const p = join(dir, name);
+      writeFileAtomic(p, text);
+      written.push(p);
+    };
+    put('cells.csv', csv(['cell', ...AXES, 'options'], cells.map((c) => [c.hash, c.problem, c.selection, c.mutation, c.mutation_rate, c.variant, c.options])));
+    const runs = store.runs();
+    const runCols = ['status', 'best_train', 'best_test', 'train_r2', 'test_r2', 'success', 'size', 'depth', 'expression', 'preference', 'generations', 'evaluations', 'error', 'started_at', 'finished_at', 'wall_ms'] as const;
+    put('runs.csv', csv(['cell', ...AXES, 'seed', ...runCols], runs.map((r) => [r.cell, ...axes(r.cell), r.seed, ...runCols.map((k) => r[k])])));
+    const gens = store.generations();
+    const extras = extraKeys(gens);
+    const genCols = ['generation', 'evaluations', 'best_fitness', 'median_fitness', 'mean_fitness', 'invalid_share', 'best_size', 'mean_size', 'unique_share', 'pref_mean_size', 'pref_median_size', 'pref_single_node_share', 'pref_mean_mate_distance'] as const;
+    put(
+      'generations.csv',
+      csv(
+        ['cell', ...AXES, 'seed', ...genCols, ...extras],
+        gens.map((g) => {
+          const extra = g.extra ? (JSON.parse(g.extra) as Record<string, number>) : {};
+          return [g.cell, ...axes(g.cell), g.seed, ...genCols.map((k) => g[k]), ...extras.map((k) => extra[k])];
+        }),
+      ),
+    );
+    return written;
+  } finally {
+    store.close();
+  }
+}
+
+/** The union of the extra measure names, sorted. */
+export function extraKeys(gens: readonly GenerationRow[]): string[] {
+  const keys = new Set<string>();
+  for (const g of gens) if (g.extra) for (const k of Object.keys(JSON.parse(g.extra) as object)) keys.add(k);
+  return [...keys].sort();
+}

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import type { SelectionMode } from '../core/types.js';
+import type { RegressionOptions } from '../sr/run.js';
+import type { MutationType } from '../tree/variation.js';
+import type { StudyOptions, StudyProblem, StudySpec } from './schema.js';
+
+/** One configuration of a study's grid; it is run once per seed. */
+export interface Cell {
+  /** Stable hash of everything that determines a run but the seed (see {@link configHash}). */
+  readonly hash: string;
+  readonly problem: StudyProblem;
+  readonly selection: SelectionMode;
+  readonly mutation: MutationType;
+  readonly mutationRate: number;
+  readonly variant: string;
+  /** The run options, seed excluded. */
+  readonly options: Omit<RegressionOptions, 'seed'>;
+  readonly diversity: boolean;
+}
+
+/** One run of a study: a cell and a seed. */
+export interface RunKey {
+  readonly cell: Cell;
+  readonly seed: number;
+}
+
+/** JSON with object keys sorted at every level, so equal values always serialise to equal text. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** First 16 hex digits of SHA-256 of the canonical JSON: the identity of a configuration. */
+export function configHash(v: unknown): string {
+  return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 16);
+}
+
+/** Hash of the whole study: changes whenever the grid, the seeds or any setting changes. */
+export function studyHash(spec: StudySpec): string {
+  return configHash(spec);
+}
+
+/**
+ * Expands a study into its cells, in a fixed order (problem, selection, mutation, mutation rate, variant).
+ * The cell hash covers the problem, the full option set (shared settings, variant overrides and axis values),
+ * the success threshold and whether diversity is measured; not the seed, the variant's label or the study name,
+ * so the same configuration in two studies has the same hash.
+ */
+export function expandGrid(spec: StudySpec): Cell[] {
+  const cells: Cell[] = [];
+  for (const problem of spec.problems) {
+    for (const selection of spec.selection) {
+      for (const mutation of spec.mutation) {
+        for (const mutationRate of spec.mutationRate) {
+          for (const [variant, overrides] of Object.entries(spec.variants)) {
+            const options = { ...spec.settings, ...(overrides as StudyOptions), selection, mutation, mutationRate, successThreshold: spec.successThreshold };
+            const { name: _name, ...problemSpec } = problem;
+            const hash = configHash({ problem: problemSpec, options, diversity: spec.diversity });
+            cells.push({ hash, problem, selection, mutation, mutationRate, variant, options, diversity: spec.diversity });
+          }
+        }
+      }
+    }
+  }
+  return cells;
+}
+
+/** Every run of the study: cells x seeds, cell-major. */
+export function expandRuns(spec: StudySpec): RunKey[] {
+  return expandGrid(spec).flatMap((cell) => spec.seeds.map((seed) => ({ cell, seed })));
+}
+
+/** A problem's spec with its data paths made absolute against the study file's folder. */
+export function problemSpecAt(problem: StudyProblem, baseDir: string): StudyProblem {
+  const abs = (p: string | undefined): string | undefined => (p === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
+  const data = abs(problem.data);
+  const meta = abs(problem.meta);
+  return { ...problem, ...(data !== undefined ? { data } : {}), ...(meta !== undefined ? { meta } : {}) };
+}

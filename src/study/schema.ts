@@ -1,0 +1,306 @@
+import { readFileSync } from 'node:fs';
+import { resolveTask, type ProblemSpec } from '../../problems/index.js';
+import { ConfigError } from '../core/errors.js';
+import { resolveEvolutionOptions } from '../core/options.js';
+import { SELECTION_MODES, type SelectionMode } from '../core/types.js';
+import { MATE_DISTANCES, type RegressionOptions } from '../sr/run.js';
+import { treeRepresentation } from '../tree/representation.js';
+import { MUTATION_TYPES, type MutationType } from '../tree/variation.js';
+
+/**
+ * A study: a grid of GP configurations run over many seeds, whose results land in one SQLite file.
+ *
+ * ```json
+ * { "name": "paper", "problems": ["koza-1", {"name": "concrete", "data": "Concrete.csv"}],
+ *   "selection": ["pimp", "tournament", "random-mate"], "mutation": ["subtree", "point"],
+ *   "mutationRate": [0.1, 0.3], "variants": {"k7": {"tournamentSize": 7}},
+ *   "settings": {"populationSize": 100, "generations": 50}, "seeds": 30, "successThreshold": 0.01 }
+ * ```
+ * The grid is problems x selection x mutation x mutationRate x variants; each cell runs every seed.
+ */
+export interface StudySpec {
+  readonly name: string;
+  readonly description?: string;
+  readonly problems: readonly StudyProblem[];
+  readonly selection: readonly SelectionMode[];
+  readonly mutation: readonly MutationType[];
+  readonly mutationRate: readonly number[];
+  /** Named option overrides: one more grid axis. Default: one variant, `default`, with no overrides. */
+  readonly variants: Readonly<Record<string, StudyOptions>>;
+  /** Options shared by every cell (any run option except the axes and the seed). */
+  readonly settings: StudyOptions;
+  readonly seeds: readonly number[];
+  readonly successThreshold: number;
+  /** Compute the diversity measures every generation (default true). */
+  readonly diversity: boolean;
+}
+
+/** A problem of a study: a benchmark by name, or a CSV file (paths relative to the study file's folder). */
+export interface StudyProblem extends ProblemSpec {
+  readonly name: string;
+}
+
+/** Run options a study may set in `settings` or a variant. */
+export type StudyOptions = Omit<RegressionOptions, 'seed' | 'selection' | 'mutation' | 'mutationRate' | 'successThreshold'>;
+
+/** Keys allowed in `settings` and in each variant, with a check of each value's JSON type. */
+const OPTION_TYPES = {
+  populationSize: 'integer',
+  generations: 'integer',
+  tournamentSize: 'integer',
+  poolSize: 'integer',
+  crossoverRate: 'number',
+  elites: 'integer',
+  preferenceInheritance: 'string',
+  stopFitness: 'number',
+  distance: 'string',
+  maxDepth: 'integer',
+  maxSize: 'integer',
+  mutationDepth: 'integer',
+  internalBias: 'number',
+  initDepth: 'pair',
+  functions: 'strings',
+  constantProbability: 'number',
+  constantRange: 'pair',
+} as const satisfies Record<keyof StudyOptions & string, 'integer' | 'number' | 'string' | 'pair' | 'strings'>;
+
+const TOP_KEYS = [
+  'name',
+  'description',
+  'problems',
+  'selection',
+  'mutation',
+  'mutationRate',
+  'variants',
+  'settings',
+  'seeds',
+  'successThreshold',
+  'diversity',
+] as const;
+
+const PROBLEM_KEYS = ['name', 'problem', 'data', 'meta', 'target', 'train', 'test'] as const;
+
+/** Reads and validates a study file; every error names the file and the field. */
+export function readStudyFile(path: string): StudySpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`study file ${path}: ${code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (e as Error).message})`}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`study file ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  return parseStudy(json, path);
+}
+
+/** Validates a parsed study object (see {@link StudySpec}) and fills its defaults. */
+export function parseStudy(json: unknown, source = 'study'): StudySpec {
+  const fail = (field: string, msg: string): never => {
+    throw new ConfigError(`study file ${source}: field "${field}": ${msg}`);
+  };
+  if (!isObject(json)) throw new ConfigError(`study file ${source}: expected a JSON object at the top level`);
+  for (const k of Object.keys(json)) {
+    if (!(TOP_KEYS as readonly string[]).includes(k)) fail(k, `unknown field (known: ${TOP_KEYS.join(', ')})`);
+  }
+  const name = json['name'];
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
+    fail('name', `expected a name of letters, digits, '.', '_' or '-', got ${show(name)}`);
+  }
+  const description = json['description'];
+  if (description !== undefined && typeof description !== 'string') fail('description', `expected a string, got ${show(description)}`);
+
+  const problems = nonEmptyArray(json['problems'], 'problems', fail).map((p, i) => problemOf(p, `problems[${i}]`, fail));
+  const names = new Set<string>();
+  problems.forEach((p, i) => {
+    if (names.has(p.name)) fail(`problems[${i}]`, `problem name "${p.name}" is listed twice`);
+    names.add(p.name);
+  });
+  const selection = choices(json['selection'] ?? [...SELECTION_MODES], 'selection', SELECTION_MODES, fail);
+  const mutation = choices(json['mutation'] ?? ['subtree'], 'mutation', MUTATION_TYPES, fail);
+  const mutationRate = nonEmptyArray(json['mutationRate'] ?? [0.1], 'mutationRate', fail).map((r, i) => {
+    if (typeof r !== 'number' || !(r >= 0 && r <= 1)) fail(`mutationRate[${i}]`, `expected a probability in [0, 1], got ${show(r)}`);
+    return r as number;
+  });
+  distinct(mutationRate, 'mutationRate', fail);
+
+  const settings = optionsOf(json['settings'] ?? {}, 'settings', fail);
+  const rawVariants = json['variants'] ?? { default: {} };
+  if (!isObject(rawVariants) || Object.keys(rawVariants).length === 0) fail('variants', 'expected a non-empty object of named option sets');
+  const variants: Record<string, StudyOptions> = {};
+  for (const [label, v] of Object.entries(rawVariants as Record<string, unknown>)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.=-]*$/.test(label)) fail(`variants.${label}`, "variant names are letters, digits, '.', '_', '=' or '-'");
+    variants[label] = optionsOf(v, `variants.${label}`, fail);
+  }
+
+  const seeds = seedsOf(json['seeds'], fail);
+  const successThreshold = json['successThreshold'] ?? 0.01;
+  if (typeof successThreshold !== 'number' || !(successThreshold >= 0)) fail('successThreshold', `expected a number >= 0, got ${show(successThreshold)}`);
+  const diversity = json['diversity'] ?? true;
+  if (typeof diversity !== 'boolean') fail('diversity', `expected true or false, got ${show(diversity)}`);
+
+  const spec: StudySpec = {
+    name: name as string,
+    ...(description !== undefined ? { description: description as string } : {}),
+    problems,
+    selection,
+    mutation,
+    mutationRate,
+    variants,
+    settings,
+    seeds,
+    successThreshold: successThreshold as number,
+    diversity: diversity as boolean,
+  };
+  checkOptionValues(spec, fail);
+  return spec;
+}
+
+/** Lets the engine's own validation speak for every combination of settings and variant, naming the field. */
+function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) => never): void {
+  for (const [label, v] of Object.entries(spec.variants)) {
+    const field = label === 'default' && Object.keys(v).length === 0 ? 'settings' : `variants.${label}`;
+    for (const selection of spec.selection) {
+      for (const mutation of spec.mutation) {
+        const o = { ...spec.settings, ...v, selection, mutation, mutationRate: spec.mutationRate[0] };
+        try {
+          resolveEvolutionOptions(o);
+          treeRepresentation(['x'], o);
+          if (o.distance !== undefined && !MATE_DISTANCES.includes(o.distance)) {
+            throw new ConfigError(`option distance: expected one of ${MATE_DISTANCES.join(', ')}, got ${String(o.distance)}`);
+          }
+        } catch (e) {
+          if (e instanceof ConfigError) fail(field, e.message);
+          throw e;
+        }
+      }
+    }
+  }
+}
+
+/** Checks that every problem of the study resolves (benchmark known, CSV readable). */
+export function checkProblems(spec: StudySpec, fail = (field: string, msg: string): never => {
+  throw new ConfigError(`study ${spec.name}: field "${field}": ${msg}`);
+}): void {
+  spec.problems.forEach((p, i) => {
+    try {
+      resolveTask(p, spec.seeds[0] ?? 1);
+    } catch (e) {
+      if (e instanceof ConfigError || (e as Error).name === 'DataError') fail(`problems[${i}]`, (e as Error).message);
+      throw e;
+    }
+  });
+}
+
+function problemOf(p: unknown, field: string, fail: (f: string, m: string) => never): StudyProblem {
+  if (typeof p === 'string') return { name: p.toLowerCase(), problem: p.toLowerCase() };
+  if (!isObject(p)) return fail(field, `expected a benchmark name or an object {name, problem | data, ...}, got ${show(p)}`);
+  for (const k of Object.keys(p)) {
+    if (!(PROBLEM_KEYS as readonly string[]).includes(k)) fail(`${field}.${k}`, `unknown field (known: ${PROBLEM_KEYS.join(', ')})`);
+  }
+  const strField = (k: string): string | undefined => {
+    const v = p[k];
+    if (v !== undefined && typeof v !== 'string') fail(`${field}.${k}`, `expected a string, got ${show(v)}`);
+    return v as string | undefined;
+  };
+  const range = (k: string): { start: number; end: number } | undefined => {
+    const v = p[k];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 0) || v[0] > v[1]) {
+      return fail(`${field}.${k}`, `expected [start, end] row indices, got ${show(v)}`);
+    }
+    return { start: v[0] as number, end: v[1] as number };
+  };
+  const problem = strField('problem');
+  const data = strField('data');
+  if ((problem === undefined) === (data === undefined)) fail(field, 'give exactly one of "problem" (a benchmark) or "data" (a CSV file)');
+  const name = strField('name') ?? problem?.toLowerCase();
+  if (name === undefined) return fail(`${field}.name`, 'a CSV problem needs a name');
+  const train = range('train');
+  const test = range('test');
+  const meta = strField('meta');
+  const target = strField('target');
+  return {
+    name,
+    ...(problem !== undefined ? { problem: problem.toLowerCase() } : {}),
+    ...(data !== undefined ? { data } : {}),
+    ...(meta !== undefined ? { meta } : {}),
+    ...(target !== undefined ? { target } : {}),
+    ...(train ? { train } : {}),
+    ...(test ? { test } : {}),
+  };
+}
+
+function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => never): StudyOptions {
+  if (!isObject(v)) return fail(field, `expected an object of run options, got ${show(v)}`);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const type = (OPTION_TYPES as Record<string, string>)[k];
+    if (type === undefined) {
+      const axis = ['selection', 'mutation', 'mutationRate', 'successThreshold', 'seed'].includes(k);
+      fail(`${field}.${k}`, axis ? `"${k}" is set at the top level of the study` : `unknown option (known: ${Object.keys(OPTION_TYPES).join(', ')})`);
+    }
+    const ok =
+      type === 'integer'
+        ? Number.isInteger(x)
+        : type === 'number'
+          ? typeof x === 'number' && Number.isFinite(x)
+          : type === 'string'
+            ? typeof x === 'string'
+            : type === 'pair'
+              ? Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n))
+              : Array.isArray(x) && x.every((s) => typeof s === 'string');
+    if (!ok) fail(`${field}.${k}`, `expected ${type === 'pair' ? 'a pair [a, b]' : type === 'strings' ? 'a list of strings' : `a${type === 'integer' ? 'n' : ''} ${type}`}, got ${show(x)}`);
+    out[k] = x;
+  }
+  return out as StudyOptions;
+}
+
+function seedsOf(v: unknown, fail: (f: string, m: string) => never): number[] {
+  if (v === undefined) return fail('seeds', 'required: a count (seeds 1..N) or a list of positive integers');
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 1) fail('seeds', `expected a positive integer count or a list of positive integers, got ${show(v)}`);
+    return Array.from({ length: v }, (_, i) => i + 1);
+  }
+  const list = nonEmptyArray(v, 'seeds', fail);
+  list.forEach((s, i) => {
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 1) fail(`seeds[${i}]`, `expected a positive integer, got ${show(s)}`);
+  });
+  distinct(list as number[], 'seeds', fail);
+  return list as number[];
+}
+
+function choices<T extends string>(v: unknown, field: string, allowed: readonly T[], fail: (f: string, m: string) => never): T[] {
+  const list = nonEmptyArray(v, field, fail);
+  list.forEach((x, i) => {
+    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x)) fail(`${field}[${i}]`, `expected one of ${allowed.join(', ')}, got ${show(x)}`);
+  });
+  distinct(list as string[], field, fail);
+  return list as T[];
+}
+
+function nonEmptyArray(v: unknown, field: string, fail: (f: string, m: string) => never): unknown[] {
+  if (!Array.isArray(v) || v.length === 0) return fail(field, `expected a non-empty list, got ${show(v)}`);
+  return v;
+}
+
+function distinct(xs: readonly (string | number)[], field: string, fail: (f: string, m: string) => never): void {
+  const seen = new Set<string | number>();
+  xs.forEach((x, i) => {
+    if (seen.has(x)) fail(`${field}[${i}]`, `${show(x)} is listed twice`);
+    seen.add(x);
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  const s = v === undefined ? 'nothing' : JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
