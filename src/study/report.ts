@@ -249,21 +249,21 @@ function seriesSpec(inst: readonly Instance[], m: SeriesMeasure, keep: (sel: str
   }
   if (values.length === 0) return undefined;
   const color = colorBy === 'selection' ? { field: 'selection', type: 'nominal', title: 'selection', sort: SELECTION_ORDER } : { field: 'instance', type: 'nominal', title: 'instance' };
-  const y = { type: 'quantitative', title: m.label, ...(m.log ? { scale: { type: 'symlog', constant: 0.01 } } : {}) };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: { values },
-    ...(colorBy === 'selection' ? { facet: { column: { field: 'instance', type: 'nominal', title: null } } } : {}),
-    spec: {
-      width: 220,
-      height: 160,
-      encoding: { x: { field: 'generation', type: 'quantitative', title: 'generation' }, color },
-      layer: [
-        { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { ...y, field: 'q1' }, y2: { field: 'q3' } } },
-        { mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { ...y, field: 'median' } } },
-      ],
-    },
+  // Log scale only where every plotted value is positive (a perfect fit has RMSE 0).
+  const positive = values.every((v) => (v as { q1: number }).q1 > 0);
+  const y = { type: 'quantitative', title: m.label, ...(m.log && positive ? { scale: { type: 'log' } } : {}) };
+  const layered = {
+    width: 220,
+    height: 160,
+    encoding: { x: { field: 'generation', type: 'quantitative', title: 'generation' }, color },
+    layer: [
+      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { ...y, field: 'q1' }, y2: { field: 'q3' } } },
+      { mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { ...y, field: 'median' } } },
+    ],
   };
+  const head = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', data: { values } };
+  // Selection modes are compared inside each instance (one panel each); preference plots overlay the instances.
+  return colorBy === 'selection' ? { ...head, facet: { column: { field: 'instance', type: 'nominal', title: null, sort: inst.map((i) => i.label) } }, spec: layered } : { ...head, ...layered };
 }
 
 /** The final value of a measure for one run: a run column (`run.`), else the last generation's value. */
@@ -290,7 +290,7 @@ function boxSpec(inst: readonly Instance[], m: FinalMeasure): object | undefined
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     data: { values },
-    facet: { column: { field: 'instance', type: 'nominal', title: null } },
+    facet: { column: { field: 'instance', type: 'nominal', title: null, sort: inst.map((i) => i.label) } },
     spec: {
       width: 180,
       height: 160,
