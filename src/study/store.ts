@@ -164,6 +164,8 @@ export class StudyStore {
     const store = StudyStore.open(path, false, 'opening it');
     try {
       store.guard('setting it up', () => {
+        // Check whose database this is before anything (even the journal mode) touches the file.
+        store.checkOwner(spec);
         store.db.pragma('journal_mode = WAL');
         store.db.pragma('synchronous = FULL');
         if (opts.maxPages !== undefined) store.db.pragma(`max_page_count = ${Math.floor(opts.maxPages)}`);
@@ -215,7 +217,7 @@ export class StudyStore {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  private bind(spec: StudySpec, extend: boolean): void {
+  private checkOwner(spec: StudySpec): void {
     const tables = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
     if (tables.length > 0) {
       const format = this.readMeta('format');
@@ -225,6 +227,10 @@ export class StudyStore {
       const name = this.readMeta('name');
       if (name !== spec.name) throw new ConfigError(`database ${this.path} belongs to study "${name}", not "${spec.name}"`);
     }
+  }
+
+  private bind(spec: StudySpec, extend: boolean): void {
+    this.checkOwner(spec);
     this.db.exec(SCHEMA);
     const hash = studyHash(spec);
     const stored = this.readMeta('study_hash');

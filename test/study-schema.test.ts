@@ -1,0 +1,112 @@
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/core/errors.js';
+import { canonicalJson, configHash, expandGrid, expandRuns, studyHash } from '../src/study/grid.js';
+import { parseStudy, readStudyFile } from '../src/study/schema.js';
+import { tempDir, tinyStudy, writeStudy } from './study-helpers.js';
+
+function errorOf(json: unknown): string {
+  try {
+    parseStudy(json, 's.json');
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    const msg = (e as Error).message;
+    expect(msg).not.toContain('\n');
+    return msg;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('study file validation', () => {
+  it('accepts the shipped studies and fills defaults', () => {
+    const paper = readStudyFile('studies/paper.json');
+    expect(paper.seeds).toHaveLength(30);
+    expect(expandGrid(paper)).toHaveLength(3 * 3 * 2 * 2);
+    expect(expandRuns(paper)).toHaveLength(3 * 3 * 2 * 2 * 30);
+    const smoke = readStudyFile('studies/smoke.json');
+    expect(smoke.diversity).toBe(true);
+    const s = parseStudy({ name: 'x', problems: ['Koza-1'], seeds: [3, 5] });
+    expect(s.selection).toEqual(['tournament', 'random-mate', 'pimp']);
+    expect(s.mutation).toEqual(['subtree']);
+    expect(s.problems[0]).toEqual({ name: 'koza-1', problem: 'koza-1' });
+    expect(s.variants).toEqual({ default: {} });
+    expect(s.successThreshold).toBe(0.01);
+  });
+
+  it('names the file and the field in every error', () => {
+    expect(errorOf([])).toMatch(/^study file s\.json: expected a JSON object/);
+    expect(errorOf(tinyStudy({ name: 'a b' }))).toContain('field "name"');
+    expect(errorOf(tinyStudy({ colour: 1 }))).toContain('field "colour": unknown field');
+    expect(errorOf(tinyStudy({ problems: [] }))).toContain('field "problems": expected a non-empty list');
+    expect(errorOf(tinyStudy({ problems: [{ name: 'c' }] }))).toContain('field "problems[0]": give exactly one of');
+    expect(errorOf(tinyStudy({ problems: [{ problem: 'koza-1', frobnicate: 1 }] }))).toContain('field "problems[0].frobnicate": unknown field');
+    expect(errorOf(tinyStudy({ selection: ['pimp', 'roulette'] }))).toContain('field "selection[1]": expected one of tournament, random-mate, pimp, got "roulette"');
+    expect(errorOf(tinyStudy({ mutation: ['hoist'] }))).toContain('field "mutation[0]"');
+    expect(errorOf(tinyStudy({ mutationRate: [0.1, 1.5] }))).toContain('field "mutationRate[1]": expected a probability');
+    expect(errorOf(tinyStudy({ mutationRate: [0.1, 0.1] }))).toContain('field "mutationRate[1]": 0.1 is listed twice');
+    expect(errorOf(tinyStudy({ settings: { populationSize: 10, warp: 9 } }))).toContain('field "settings.warp": unknown option');
+    expect(errorOf(tinyStudy({ settings: { selection: 'pimp' } }))).toContain('field "settings.selection": "selection" is set at the top level');
+    expect(errorOf(tinyStudy({ settings: { populationSize: 'big' } }))).toContain('field "settings.populationSize": expected an integer, got "big"');
+    expect(errorOf(tinyStudy({ settings: { populationSize: 1 } }))).toContain('field "settings": option populationSize');
+    expect(errorOf(tinyStudy({ variants: { k99: { tournamentSize: 99 } } }))).toContain('field "variants.k99": option tournamentSize');
+    expect(errorOf(tinyStudy({ settings: { functions: ['add', 'gamma'] } }))).toContain('option functions: unknown function "gamma"');
+    expect(errorOf(tinyStudy({ settings: { distance: 'psychic' } }))).toContain('option distance');
+    expect(errorOf(tinyStudy({ successThreshold: -1 }))).toContain('field "successThreshold"');
+    expect(errorOf(tinyStudy({ diversity: 'yes' }))).toContain('field "diversity"');
+  });
+
+  it('requires seeds to be positive integers', () => {
+    expect(errorOf(tinyStudy({ seeds: undefined }))).toContain('field "seeds": required');
+    expect(errorOf(tinyStudy({ seeds: 0 }))).toContain('field "seeds": expected a positive integer count');
+    expect(errorOf(tinyStudy({ seeds: 2.5 }))).toContain('field "seeds"');
+    expect(errorOf(tinyStudy({ seeds: [1, -2] }))).toContain('field "seeds[1]": expected a positive integer, got -2');
+    expect(errorOf(tinyStudy({ seeds: [1, 0] }))).toContain('field "seeds[1]"');
+    expect(errorOf(tinyStudy({ seeds: [1, '2'] }))).toContain('field "seeds[1]"');
+    expect(errorOf(tinyStudy({ seeds: [4, 4] }))).toContain('field "seeds[1]": 4 is listed twice');
+    expect(errorOf(tinyStudy({ seeds: [] }))).toContain('field "seeds": expected a non-empty list');
+  });
+
+  it('reports a missing or malformed file in one line', () => {
+    const dir = tempDir();
+    expect(() => readStudyFile(`${dir}/nope.json`)).toThrow(new ConfigError(`study file ${dir}/nope.json: not found`));
+    const bad = writeStudy(dir, {}, 'bad.json');
+    writeFileSync(bad, '{"name": "x", "problems": ['); // truncated, as an editor crash would leave it
+    expect(() => readStudyFile(bad)).toThrow(/^study file .*bad\.json: not valid JSON \(/);
+  });
+});
+
+
+describe('grid expansion and configuration hashes', () => {
+  it('canonical JSON ignores key order and undefined fields', () => {
+    expect(canonicalJson({ b: 1, a: [1, { d: 2, c: undefined, b: 'x' }] })).toBe('{"a":[1,{"b":"x","d":2}],"b":1}');
+    expect(configHash({ x: 1, y: 2 })).toBe(configHash({ y: 2, x: 1 }));
+    expect(configHash({ x: 1, y: 2 })).not.toBe(configHash({ x: 1, y: 3 }));
+  });
+
+  it('expands cells in study order with a stable hash per cell', () => {
+    const spec = parseStudy(tinyStudy({ mutation: ['subtree', 'point'], mutationRate: [0.1, 0.3], variants: { a: {}, b: { tournamentSize: 3 } } }));
+    const cells = expandGrid(spec);
+    expect(cells).toHaveLength(3 * 2 * 2 * 2);
+    expect(new Set(cells.map((c) => c.hash)).size).toBe(cells.length);
+    expect(cells.slice(0, 3).map((c) => [c.selection, c.mutation, c.mutationRate, c.variant])).toEqual([
+      ['pimp', 'subtree', 0.1, 'a'],
+      ['pimp', 'subtree', 0.1, 'b'],
+      ['pimp', 'subtree', 0.3, 'a'],
+    ]);
+    expect(cells[1]?.options).toMatchObject({ tournamentSize: 3, selection: 'pimp', mutation: 'subtree', mutationRate: 0.1, populationSize: 30 });
+    // The hash is pinned: it is the identity of results stored in databases, so it must not drift between versions.
+    expect(cells[0]?.hash).toBe('5ea79555e74f9558');
+    // Renaming the study or a variant, or adding seeds, keeps the cell hashes; changing a setting changes them.
+    const renamed = expandGrid(parseStudy(tinyStudy({ name: 'other', seeds: 9, mutation: ['subtree', 'point'], mutationRate: [0.1, 0.3], variants: { z: {}, b: { tournamentSize: 3 } } })));
+    expect(renamed.map((c) => c.hash)).toEqual(cells.map((c) => c.hash));
+    const changed = expandGrid(parseStudy(tinyStudy({ settings: { populationSize: 31, generations: 5, maxDepth: 6, maxSize: 48, initDepth: [1, 3] } })));
+    expect(changed[0]?.hash).not.toBe(expandGrid(parseStudy(tinyStudy()))[0]?.hash);
+  });
+
+  it('the study hash changes with any change to the study', () => {
+    const a = parseStudy(tinyStudy());
+    expect(studyHash(a)).toBe(studyHash(parseStudy(tinyStudy())));
+    expect(studyHash(parseStudy(tinyStudy({ seeds: 3 })))).not.toBe(studyHash(a));
+    expect(studyHash(parseStudy(tinyStudy({ successThreshold: 0.02 })))).not.toBe(studyHash(a));
+  });
+});

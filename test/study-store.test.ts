@@ -1,0 +1,199 @@
+import Database from 'better-sqlite3';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DataError } from '../src/core/errors.js';
+import { exportCsv } from '../src/study/export.js';
+import { runStudy } from '../src/study/runner.js';
+import { deterministicContent, storeState, tempDir, tinyStudy, writeStudy } from './study-helpers.js';
+
+const CLI = 'dist/src/cli/main.js';
+
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    expect((e as Error).message).not.toContain('\n');
+    return e as Error;
+  }
+  throw new Error('expected the study run to fail');
+}
+
+describe('study store (real SQLite file)', () => {
+  it('stores one row per run and per generation, and skips finished runs on a rerun', async () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy());
+    const db = join(dir, 'r.db');
+    const first = await runStudy(file, { db, threads: 1 });
+    expect(first).toMatchObject({ total: 6, skipped: 0, done: 6, failed: 0 });
+    const s = storeState(db);
+    expect(s).toMatchObject({ done: 6, other: 0, orphanGenerations: 0 });
+    expect(s.generationsPerDone).toEqual([0, 0, 0, 0, 0, 0]);
+    const content = deterministicContent(db);
+    expect(content.runs).toHaveLength(6);
+    expect(content.generations).toHaveLength(6 * 6);
+    const again = await runStudy(file, { db, threads: 1 });
+    expect(again).toMatchObject({ total: 6, skipped: 6, done: 0 });
+    expect(deterministicContent(db)).toEqual(content);
+  });
+
+  it('gives the same table with runs spread over worker threads as in one thread', async () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy({ seeds: 3 }));
+    await runStudy(file, { db: join(dir, 'one.db'), threads: 1 });
+    const par = await runStudy(file, { db: join(dir, 'two.db'), threads: 2 });
+    expect(par.done).toBe(9);
+    expect(deterministicContent(join(dir, 'two.db'))).toEqual(deterministicContent(join(dir, 'one.db')));
+  });
+
+  it('refuses a changed study unless told to extend, then runs only what is new', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'r.db');
+    await runStudy(writeStudy(dir, tinyStudy()), { db, threads: 1 });
+    const before = deterministicContent(db);
+    const grown = writeStudy(dir, tinyStudy({ seeds: 3 }), 'grown.json');
+    const e = await failure(runStudy(grown, { db, threads: 1 }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toBe(`study "tiny" changed since 6 runs were stored in ${db}; pass --extend to add the new cells and seeds`);
+    expect(deterministicContent(db)).toEqual(before);
+    const ext = await runStudy(grown, { db, threads: 1, extend: true });
+    expect(ext).toMatchObject({ total: 9, skipped: 6, done: 3 });
+  });
+
+  it('refuses a database of another study, and files that are not study databases, leaving them as they were', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'r.db');
+    await runStudy(writeStudy(dir, tinyStudy()), { db, threads: 1 });
+    const other = writeStudy(dir, tinyStudy({ name: 'other' }), 'other.json');
+    const e = await failure(runStudy(other, { db, threads: 1, extend: true }));
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toBe(`database ${db} belongs to study "tiny", not "other"`);
+
+    const foreign = join(dir, 'foreign.db');
+    const f = new Database(foreign);
+    f.exec('CREATE TABLE people (name TEXT); INSERT INTO people VALUES (\'ada\')');
+    f.close();
+    const bytes = readFileSync(foreign);
+    const e2 = await failure(runStudy(other, { db: foreign, threads: 1 }));
+    expect(e2).toBeInstanceOf(DataError);
+    expect(e2.message).toBe(`database ${foreign} is not a gpmate study database`);
+    expect(readFileSync(foreign).equals(bytes)).toBe(true);
+
+    const text = join(dir, 'notes.db');
+    writeFileSync(text, 'these are my notes, not a database\n'.repeat(200));
+    const e3 = await failure(runStudy(other, { db: text, threads: 1 }));
+    expect(e3.message).toMatch(new RegExp(`^database ${text} is not a gpmate study database`));
+    expect(readFileSync(text, 'utf8')).toBe('these are my notes, not a database\n'.repeat(200));
+  });
+
+  it('reports a locked database in one line and works once the lock is gone', async () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy({ seeds: 1 }));
+    const db = join(dir, 'r.db');
+    await runStudy(writeStudy(dir, tinyStudy({ seeds: 1 }), 'seed.json'), { db, threads: 1 });
+    const holder = new Database(db);
+    holder.pragma('journal_mode = WAL');
+    holder.exec('BEGIN EXCLUSIVE');
+    holder.prepare("INSERT OR REPLACE INTO meta VALUES ('x', 'y')").run();
+    try {
+      const e = await failure(runStudy(file, { db, threads: 1, extend: true }));
+      expect(e).toBeInstanceOf(ConfigError);
+      expect(e.message).toMatch(new RegExp(`^database ${db} is locked by another process`));
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect((await runStudy(file, { db, threads: 1 })).skipped).toBe(3);
+  });
+
+  it('refuses to run beside a live runner of the same database', async () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy({ seeds: 1 }));
+    const db = join(dir, 'r.db');
+    await runStudy(file, { db, threads: 1 });
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      const h = new Database(db);
+      h.prepare("INSERT OR REPLACE INTO meta VALUES ('runner', ?)").run(String(sleeper.pid));
+      h.close();
+      const e = await failure(runStudy(file, { db, threads: 1 }));
+      expect(e.message).toBe(`database ${db} is in use by another gpmate study run (pid ${sleeper.pid})`);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+    await new Promise((r) => sleeper.once('exit', r));
+    // A dead runner's claim (a killed process) is taken over.
+    expect((await runStudy(file, { db, threads: 1 })).skipped).toBe(3);
+  });
+
+  it('reports a read-only database in one line and leaves it unchanged', () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy({ seeds: 1 }));
+    const db = join(dir, 'r.db');
+    const r1 = spawnSync(process.execPath, [CLI, 'study', 'run', file, '--db', db, '--threads', '1', '--quiet'], { encoding: 'utf8' });
+    expect(r1.status).toBe(0);
+    const grown = writeStudy(dir, tinyStudy({ seeds: 2 }), 'grown.json');
+    const bytes = readFileSync(db);
+    chmodSync(db, 0o444);
+    chmodSync(dir, 0o555);
+    try {
+      // root ignores file modes: run the command as an unprivileged user then.
+      const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      const r = spawnSync(process.execPath, [CLI, 'study', 'run', grown, '--db', db, '--extend', '--threads', '1'], { encoding: 'utf8', ...asUser });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toBe(`gpmate: database ${db} is read-only (its file or folder cannot be written)\n`);
+      expect(readFileSync(db).equals(bytes)).toBe(true);
+    } finally {
+      chmodSync(dir, 0o755);
+      chmodSync(db, 0o644);
+    }
+  });
+
+  it('stops with a one-line error when the disk is full, keeps every stored run whole, and resumes', async () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy({ seeds: 4 }));
+    const ref = join(dir, 'ref.db');
+    await runStudy(file, { db: ref, threads: 1 });
+    const pages = (() => {
+      const d = new Database(ref, { readonly: true });
+      const n = d.pragma('page_count', { simple: true }) as number;
+      d.close();
+      return n;
+    })();
+    const db = join(dir, 'full.db');
+    // A cap a few pages short of what the study needs: the disk fills part-way through.
+    const e = await failure(runStudy(file, { db, threads: 1, maxPages: pages - 3 }));
+    expect(e.message).toMatch(new RegExp(`^database ${db}: disk full while saving run [0-9a-f]{16}/\\d+; finished runs are kept`));
+    const check = new Database(db, { readonly: true });
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    check.close();
+    const s = storeState(db);
+    expect(s.done).toBeGreaterThan(0);
+    expect(s.done).toBeLessThan(12);
+    expect(s.orphanGenerations).toBe(0);
+    expect(s.generationsPerDone.every((d) => d === 0)).toBe(true);
+    const resumed = await runStudy(file, { db, threads: 1 });
+    expect(resumed.skipped).toBe(s.done);
+    expect(deterministicContent(db)).toEqual(deterministicContent(ref));
+  });
+
+  it('exports cells, runs and generations as CSV', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'r.db');
+    await runStudy(writeStudy(dir, tinyStudy()), { db, threads: 1 });
+    const files = exportCsv(db, join(dir, 'csv'));
+    expect(files.map((f) => f.slice(dir.length + 5))).toEqual(['cells.csv', 'runs.csv', 'generations.csv']);
+    const runs = readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8').trimEnd().split('\n');
+    expect(runs).toHaveLength(7);
+    expect(runs[0]).toMatch(/^cell,problem,selection,mutation,mutation_rate,variant,seed,status,best_train,/);
+    const gens = readFileSync(join(dir, 'csv', 'generations.csv'), 'utf8').trimEnd().split('\n');
+    expect(gens).toHaveLength(1 + 6 * 6);
+    const header = (gens[0] as string).split(',');
+    const row = (gens[1] as string).split(',');
+    expect(row).toHaveLength(header.length);
+    expect(header).toContain('unique_share');
+    copyFileSync(db, join(dir, 'copy.db'));
+    expect(() => exportCsv(join(dir, 'missing.db'), join(dir, 'csv2'))).toThrow(`database ${join(dir, 'missing.db')}: not found`);
+  });
+});
