@@ -1,6 +1,6 @@
 // Shared by the study tests: temp folders, tiny studies, and the deterministic content of a study database.
 import Database from 'better-sqlite3';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,6 +48,7 @@ export function deterministicContent(dbPath: string): { runs: unknown[]; generat
 
 /** Counts of runs by status, and whether any generation rows exist for runs that are not done. */
 export function storeState(dbPath: string): { done: number; other: number; orphanGenerations: number; generationsPerDone: number[] } {
+  if (!existsSync(dbPath)) return { done: 0, other: 0, orphanGenerations: 0, generationsPerDone: [] };
   const db = new Database(dbPath, { readonly: true, timeout: 5000 });
   try {
     const has = db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='runs'").get();
