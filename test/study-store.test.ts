@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { exportCsv } from '../src/study/export.js';
@@ -195,5 +195,29 @@ describe('study store (real SQLite file)', () => {
     expect(header).toContain('unique_share');
     copyFileSync(db, join(dir, 'copy.db'));
     expect(() => exportCsv(join(dir, 'missing.db'), join(dir, 'csv2'))).toThrow(`database ${join(dir, 'missing.db')}: not found`);
+  });
+});
+
+describe('study problems', () => {
+  it('names an unknown problem or an unreadable data file by its field, before creating the database', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'r.db');
+    const file = writeStudy(dir, tinyStudy({ problems: ['koza-1', 'koza-99'] }));
+    const e = await failure(runStudy(file, { db, threads: 1 }));
+    expect(e.message).toMatch(new RegExp(`^study file ${file}: field "problems\\[1\\]": unknown problem "koza-99"`));
+    const csv = writeStudy(dir, tinyStudy({ problems: [{ name: 'gone', data: 'nowhere.csv' }] }), 'csv.json');
+    const e2 = await failure(runStudy(csv, { db, threads: 1 }));
+    expect(e2.message).toMatch(new RegExp(`^study file ${csv}: field "problems\\[0\\]": .*nowhere\\.csv`));
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('runs a CSV problem whose path is relative to the study file', async () => {
+    const dir = tempDir();
+    const rel = relative(dir, '/work/shared/data/sr/Pagie-1.csv');
+    const file = writeStudy(dir, tinyStudy({ problems: [{ name: 'pagie-csv', data: rel }], selection: ['pimp'], seeds: 1, settings: { populationSize: 20, generations: 2 } }));
+    const s = await runStudy(file, { db: join(dir, 'r.db'), threads: 1 });
+    expect(s.done).toBe(1);
+    const runs = deterministicContent(join(dir, 'r.db')).runs as { best_test: number | null }[];
+    expect(runs[0]?.best_test).not.toBeNull(); // the JSON beside the CSV gives test rows
   });
 });

@@ -65,7 +65,7 @@ function workerFile(): string {
 export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Promise<StudyRunSummary> {
   const spec = readStudyFile(studyPath);
   const baseDir = dirname(resolve(studyPath));
-  checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) });
+  checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
   const threads = o.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   const db = o.db ?? defaultDbPath(studyPath);

@@ -183,9 +183,10 @@ function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) =
 }
 
 /** Checks that every problem of the study resolves (benchmark known, CSV readable). */
-export function checkProblems(spec: StudySpec, fail = (field: string, msg: string): never => {
-  throw new ConfigError(`study ${spec.name}: field "${field}": ${msg}`);
-}): void {
+export function checkProblems(spec: StudySpec, source: string = spec.name): void {
+  const fail = (field: string, msg: string): never => {
+    throw new ConfigError(`study file ${source}: field "${field}": ${msg}`);
+  };
   spec.problems.forEach((p, i) => {
     try {
       resolveTask(p, spec.seeds[0] ?? 1);
