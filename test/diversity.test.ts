@@ -9,7 +9,9 @@ import {
   DIVERSITY_KEYS,
   entropyBits,
   roundVector,
+  sized,
   structuralDiversity,
+  topDownDistanceSized,
   treeDiversity,
   treeOutputs,
   type TreeOutputs,
@@ -210,5 +212,24 @@ describe('runRegression with diversity measures', () => {
     const r = await runRegression(task, { ...base, selection: 'tournament', generations: 1, diversity: true });
     expect(r.history[1]?.extra?.['prefMeanSize']).toBeNaN();
     expect(r.history[1]?.extra?.['behaviouralUnique']).toBeGreaterThan(0);
+  });
+});
+
+describe('topDownDistanceSized', () => {
+  it('equals topDownDistance exactly on random trees (constants included)', () => {
+    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'neg', 'square'] });
+    const rng = new Rng('distance');
+    let trees = Array.from({ length: 60 }, (_, i) => rep.random(rng, i, 60));
+    trees = trees.concat(trees.slice(0, 30).map((g) => rep.mutate(rng, g)));
+    trees.push(t('x'), t('1.25'), t('0.5'));
+    // fractional relabel costs between constants are exercised
+    expect(trees.filter((g) => g.op.includes(0 /* Op.Const */)).length).toBeGreaterThan(20);
+    for (let i = 0; i < trees.length; i++) {
+      for (let j = 0; j < trees.length; j += 4) {
+        const a = trees[i] as Tree;
+        const b = trees[j] as Tree;
+        expect(topDownDistanceSized(sized(a), sized(b)), `${i} ${j}`).toBe(topDownDistance(a, b));
+      }
+    }
   });
 });

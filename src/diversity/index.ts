@@ -9,8 +9,10 @@ import { Rng } from '../core/rng.js';
 import type { Individual } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
-import { topDownDistance } from '../tree/distance.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
+import { sized, topDownDistanceSized, type SizedTree } from './distance.js';
+
+export { sized, topDownDistanceSized, type SizedTree } from './distance.js';
 
 /** The keys every call of a {@link treeDiversity} measure returns, in this order. */
 export const DIVERSITY_KEYS = [
@@ -62,7 +64,7 @@ export interface TreeDiversityOptions {
  * preferences):
  *
  * - `uniqueShare`: distinct genotypes by {@link treeKey} / N.
- * - `structuralDiversity`: mean {@link topDownDistance} between two different members (i != j),
+ * - `structuralDiversity`: mean top-down tree edit distance (Selkow; src/tree/distance.ts) between two different members (i != j),
  *   over `sampleSize` index pairs drawn uniformly with replacement by an Rng seeded with
  *   `${seed}:diversity:${generation}` (all N(N-1)/2 pairs when that is no more than `sampleSize`).
  *   The sample has a fixed size so the cost per generation does not grow with N².
@@ -169,16 +171,18 @@ export function depthBalance(size: number, treeDepth: number): number {
 export function structuralDiversity(trees: readonly Tree[], sampleSize: number, rng: Rng): number {
   const n = trees.length;
   if (n < 2) return NaN;
+  const prepared: (SizedTree | undefined)[] = new Array(n);
+  const at = (i: number): SizedTree => (prepared[i] ??= sized(trees[i] as Tree));
   let sum = 0;
   if ((n * (n - 1)) / 2 <= sampleSize) {
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sum += topDownDistance(trees[i] as Tree, trees[j] as Tree);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sum += topDownDistanceSized(at(i), at(j));
     return sum / ((n * (n - 1)) / 2);
   }
   for (let s = 0; s < sampleSize; s++) {
     const i = rng.int(n);
     let j = rng.int(n - 1);
     if (j >= i) j++;
-    sum += topDownDistance(trees[i] as Tree, trees[j] as Tree);
+    sum += topDownDistanceSized(at(i), at(j));
   }
   return sum / sampleSize;
 }
@@ -220,18 +224,17 @@ export function roundVector(v: Float64Array, decimals: number): Float64Array {
   return out;
 }
 
-const hashView = new DataView(new ArrayBuffer(8));
+const hashF64 = new Float64Array(1);
+const hashU32 = new Uint32Array(hashF64.buffer);
 
-/** FNV-1a over the bytes of the values (all NaNs hashed alike). */
+/** FNV-1a-style hash over the two 32-bit words of each value (all NaNs hashed alike). */
 function hashVector(v: Float64Array): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < v.length; i++) {
     const x = v[i] as number;
-    hashView.setFloat64(0, Number.isNaN(x) ? NaN : x);
-    for (let b = 0; b < 8; b++) {
-      h ^= hashView.getUint8(b);
-      h = Math.imul(h, 0x01000193);
-    }
+    hashF64[0] = Number.isNaN(x) ? NaN : x;
+    h = Math.imul(h ^ (hashU32[0] as number), 0x01000193);
+    h = Math.imul(h ^ (hashU32[1] as number), 0x01000193);
   }
   return h >>> 0;
 }
