@@ -208,6 +208,12 @@ describe('runRegression with diversity measures', () => {
     expect(again.history.map((h) => h.extra)).toEqual(on.history.map((h) => h.extra));
   });
 
+  it('rejects a malformed diversity option with a ConfigError naming it', async () => {
+    await expect(runRegression(task, { ...base, diversity: 'yes' as unknown as boolean })).rejects.toThrow('option diversity: expected true, false or an object');
+    await expect(runRegression(task, { ...base, diversity: { samples: 3 } as never })).rejects.toThrow('option diversity.samples: unknown');
+    await expect(runRegression(task, { ...base, diversity: { sampleSize: -1 } })).rejects.toThrow(ConfigError);
+  });
+
   it('tournament selection: preference measures are NaN', async () => {
     const r = await runRegression(task, { ...base, selection: 'tournament', generations: 1, diversity: true });
     expect(r.history[1]?.extra?.['prefMeanSize']).toBeNaN();

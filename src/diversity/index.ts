@@ -158,6 +158,31 @@ export function treeDiversity(
   };
 }
 
+/** The settings of the diversity measures a run (or a study file) may give: `true`, or some of these. */
+export type DiversitySetting = boolean | Pick<TreeDiversityOptions, 'sampleSize' | 'decimals' | 'fitnessDigits'>;
+const SETTING_KEYS = ['sampleSize', 'decimals', 'fitnessDigits'] as const;
+
+/**
+ * The measure for a run's `diversity` option, validated (undefined when off): `true` for the
+ * defaults, or an object with some of sampleSize, decimals, fitnessDigits. The run's seed seeds
+ * the pair sampling.
+ */
+export function diversityFromOption(
+  train: Dataset,
+  setting: unknown,
+  seed: number | string,
+): ((population: readonly Individual<Tree>[], generation: number) => DiversityMeasures) | undefined {
+  if (setting === undefined || setting === false) return undefined;
+  if (setting === true) return treeDiversity(train, { seed });
+  if (typeof setting !== 'object' || setting === null || Array.isArray(setting)) {
+    throw new ConfigError(`option diversity: expected true, false or an object with ${SETTING_KEYS.join(', ')}, got ${JSON.stringify(setting)}`);
+  }
+  for (const k of Object.keys(setting)) {
+    if (!(SETTING_KEYS as readonly string[]).includes(k)) throw new ConfigError(`option diversity.${k}: unknown (expected ${SETTING_KEYS.join(', ')})`);
+  }
+  return treeDiversity(train, { ...(setting as Exclude<DiversitySetting, boolean>), seed });
+}
+
 /** minDepth(size) / depth with minDepth(n) = ⌊log2 n⌋; 1 for a single node. See {@link treeDiversity}. */
 export function depthBalance(size: number, treeDepth: number): number {
   if (treeDepth === 0) return 1;

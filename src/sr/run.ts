@@ -6,7 +6,7 @@ import { CpuEvaluator } from '../eval/cpu.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
-import { treeDiversity, type TreeDiversityOptions } from '../diversity/index.js';
+import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
 import { toInfix } from '../tree/print.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
@@ -31,7 +31,7 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   /** A run succeeds when the best training RMSE is at or below this. Default 0.01. */
   successThreshold?: number;
   /** Per-generation diversity measures (src/diversity) in `GenerationStats.extra`. Default off. */
-  diversity?: boolean | Omit<TreeDiversityOptions, 'seed' | 'outputs'>;
+  diversity?: DiversitySetting;
 }
 
 export interface ModelReport {
@@ -76,7 +76,7 @@ export async function runRegression(
   }
   const successThreshold = options.successThreshold ?? 0.01;
   if (!(successThreshold >= 0)) throw new ConfigError(`option successThreshold: expected a number >= 0, got ${successThreshold}`);
-  const diversity = options.diversity ? treeDiversity(task.train, { ...(options.diversity === true ? {} : options.diversity), seed: options.seed }) : undefined;
+  const diversity = diversityFromOption(task.train, options.diversity, options.seed);
   const result = await evolve(rep, evaluator, options, {
     ...hooks,
     ...(distance === 'semantic' ? { mateDistance: semanticDistance(task.train) } : {}),
