@@ -86,8 +86,9 @@ export interface TreeDiversityOptions {
  *   tree has at most 2^(d+1) - 1 nodes); a single node counts as 1. It is 1 for a tree as shallow as
  *   its size allows (perfectly balanced) and falls towards 0 for a chain. Simões, Lourenço &
  *   Machado (arXiv 2504.06110, 2025) report PIMP's solutions as smaller and "more balanced
- *   depth-wise" than tournament's; relating depth to size is what makes that claim testable, since
- *   depth alone shrinks with size.
+ *   depth-wise" than tournament's; the abstract does not give an operational definition (and we
+ *   could not retrieve the body), so this ratio is ours. Relating depth to size is what makes
+ *   that claim testable, since depth alone shrinks with size.
  * - `prefMeanSize`, `prefMeanDepth`, `prefSingleNodeShare`: size and depth of the preferences
  *   (ideal mates) and the share that are a single node, the collapse the 2025 paper reports under
  *   point mutation.
