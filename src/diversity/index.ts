@@ -133,6 +133,7 @@ export function treeDiversity(
     });
     if (todo.length) {
       const out = outputs(todo, train);
+      if (out.length !== todo.length) throw new Error(`diversity outputs: ${out.length} output vectors for ${todo.length} trees`);
       todoKeys.forEach((k, i) => vectors.set(k, roundVector(out[i] as Float64Array, decimals)));
     }
     cache = vectors;
