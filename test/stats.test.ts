@@ -14,8 +14,10 @@ import {
   median,
   normalQuantile,
   normalSf,
+  pairwiseComparisons,
   quantile,
   rankData,
+  summarize,
   varghaDelaneyA12,
   wilson,
   type Alternative,
@@ -265,5 +267,33 @@ describe('median, quantile, iqr (numpy linear interpolation)', () => {
     expect(() => median([])).toThrow('median: xs is empty');
     expect(() => iqr([1, NaN])).toThrow('iqr: xs[1] is NaN');
     expect(() => quantile([1], 1.5)).toThrow('quantile: q must be in [0, 1], got 1.5');
+  });
+});
+
+describe('summarize and pairwiseComparisons', () => {
+  it('summarize gives n, mean, median, quartiles, extremes', () => {
+    expect(summarize([4, 1, 3, 2])).toEqual({ n: 4, mean: 2.5, median: 2.5, q1: 1.75, q3: 3.25, min: 1, max: 4 });
+    expect(() => summarize([])).toThrow('summarize: xs is empty');
+  });
+
+  it('tests every pair, Holm-adjusts over the family, and names the winner by direction', () => {
+    const low = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((v) => v + 0.1);
+    const high = low.map((v) => v + 20);
+    const mid = low.map((v) => v + 0.35);
+    const groups = [
+      { name: 'pimp', values: low },
+      { name: 'tournament', values: high },
+      { name: 'random-mate', values: mid },
+    ];
+    const rows = pairwiseComparisons(groups);
+    expect(rows.map((r) => `${r.a}/${r.b}`)).toEqual(['pimp/tournament', 'pimp/random-mate', 'tournament/random-mate']);
+    const p = rows.map((r) => mannWhitneyU(groups.find((g) => g.name === r.a)!.values, groups.find((g) => g.name === r.b)!.values).p);
+    expect(rows.map((r) => r.p)).toEqual(p);
+    expect(rows.map((r) => r.pHolm)).toEqual(holm(p));
+    expect(rows[0]).toMatchObject({ a12: 0, winner: 'pimp' }); // lower is better
+    expect(rows[1]?.winner).toBeUndefined(); // overlapping samples: no significant difference
+    expect(rows[2]).toMatchObject({ a12: 1, winner: 'random-mate' });
+    expect(pairwiseComparisons(groups, { better: 'higher' })[0]?.winner).toBe('tournament');
+    expect(() => pairwiseComparisons([{ name: 'a', values: [] }, { name: 'b', values: [1] }])).toThrow('pairwiseComparisons: a is empty');
   });
 });

@@ -312,3 +312,86 @@ export function iqr(xs: readonly number[]): { q1: number; q3: number; iqr: numbe
   const q3 = sortedQuantile(s, 0.75);
   return { q1, q3, iqr: q3 - q1 };
 }
+
+/** Five-number-style summary used in tables: n, mean, median, quartiles (numpy linear), min, max. */
+export interface Summary {
+  readonly n: number;
+  readonly mean: number;
+  readonly median: number;
+  readonly q1: number;
+  readonly q3: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** {@link Summary} of a non-empty sample (NaN is an error; ±Infinity is kept, so the mean may be infinite). */
+export function summarize(xs: readonly number[]): Summary {
+  const s = sortedCopy('summarize', xs);
+  let sum = 0;
+  for (const v of s) sum += v;
+  return {
+    n: s.length,
+    mean: sum / s.length,
+    median: sortedQuantile(s, 0.5),
+    q1: sortedQuantile(s, 0.25),
+    q3: sortedQuantile(s, 0.75),
+    min: s[0] as number,
+    max: s[s.length - 1] as number,
+  };
+}
+
+export interface PairwiseOptions {
+  /** Which direction wins: `lower` (losses, sizes) or `higher` (diversity, success). Default `lower`. */
+  better?: 'lower' | 'higher';
+  /** Family-wise significance level for the Holm-adjusted p-values. Default 0.05. */
+  alpha?: number;
+  /** Passed to {@link mannWhitneyU} (two-sided is always used). */
+  method?: MannWhitneyMethod;
+}
+
+export interface PairwiseRow {
+  readonly a: string;
+  readonly b: string;
+  /** U of a against b. */
+  readonly U: number;
+  /** Two-sided Mann-Whitney p-value. */
+  readonly p: number;
+  /** Holm-adjusted p over all rows of this call. */
+  readonly pHolm: number;
+  /** Vargha-Delaney A12 of a over b: P(a > b) + P(a = b)/2. */
+  readonly a12: number;
+  /** The better group when pHolm <= alpha (by the direction of A12), else undefined. */
+  readonly winner?: string;
+}
+
+/**
+ * All pairwise two-sided Mann-Whitney U tests between named groups, Holm-corrected over the
+ * family of k(k-1)/2 comparisons, with the A12 effect size; a winner is declared only where the
+ * adjusted p-value is at or below `alpha`. Rows come in the order (0,1), (0,2), ..., (1,2), ...
+ */
+export function pairwiseComparisons(groups: readonly { readonly name: string; readonly values: readonly number[] }[], o: PairwiseOptions = {}): PairwiseRow[] {
+  const fn = 'pairwiseComparisons';
+  const better = o.better ?? 'lower';
+  if (better !== 'lower' && better !== 'higher') throw new ConfigError(`${fn}: better: expected lower or higher, got ${String(better)}`);
+  const alpha = o.alpha ?? 0.05;
+  if (!(alpha > 0 && alpha < 1)) throw new ConfigError(`${fn}: alpha must be in (0, 1), got ${alpha}`);
+  const raw: Omit<PairwiseRow, 'pHolm' | 'winner'>[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    for (let j = i + 1; j < groups.length; j++) {
+      const a = groups[i] as (typeof groups)[number];
+      const b = groups[j] as (typeof groups)[number];
+      checkSample(fn, `${a.name}`, a.values);
+      checkSample(fn, `${b.name}`, b.values);
+      const t = mannWhitneyU(a.values, b.values, { method: o.method ?? 'auto' });
+      raw.push({ a: a.name, b: b.name, U: t.U, p: t.p, a12: t.U / (a.values.length * b.values.length) });
+    }
+  }
+  const adjusted = holm(raw.map((r) => r.p));
+  return raw.map((r, k) => {
+    const pHolm = adjusted[k] as number;
+    const aHigher = r.a12 > 0.5;
+    const significant = pHolm <= alpha && r.a12 !== 0.5;
+    const winner = significant ? ((aHigher === (better === 'higher')) ? r.a : r.b) : undefined;
+    return winner === undefined ? { ...r, pHolm } : { ...r, pHolm, winner };
+  });
+}
