@@ -52,7 +52,9 @@ describe('study file validation', () => {
     expect(errorOf(tinyStudy({ settings: { functions: ['add', 'gamma'] } }))).toContain('option functions: unknown function "gamma"');
     expect(errorOf(tinyStudy({ settings: { distance: 'psychic' } }))).toContain('option distance');
     expect(errorOf(tinyStudy({ successThreshold: -1 }))).toContain('field "successThreshold"');
-    expect(errorOf(tinyStudy({ diversity: 'yes' }))).toContain('field "diversity"');
+    expect(errorOf(tinyStudy({ diversity: 'yes' }))).toContain('field "diversity": option diversity: expected true, false or an object');
+    expect(errorOf(tinyStudy({ diversity: { sampleSize: 10, colour: 1 } }))).toContain('field "diversity": option diversity.colour: unknown');
+    expect(parseStudy(tinyStudy({ diversity: { sampleSize: 10 } })).diversity).toEqual({ sampleSize: 10 });
   });
 
   it('requires seeds to be positive integers', () => {

@@ -1,5 +1,6 @@
 import { resolveTask } from '../../problems/index.js';
 import type { GenerationStats } from '../core/evolve.js';
+import type { DiversitySetting } from '../diversity/index.js';
 import { runRegression, type RegressionOptions } from '../sr/run.js';
 import type { StudyProblem } from './schema.js';
 import type { RunRecord } from './store.js';
@@ -10,7 +11,7 @@ export interface RunTask {
   readonly problem: StudyProblem;
   readonly options: Omit<RegressionOptions, 'seed'>;
   readonly seed: number;
-  readonly diversity: boolean;
+  readonly diversity: DiversitySetting;
 }
 
 /**
@@ -20,7 +21,7 @@ export interface RunTask {
 export async function executeRun(t: RunTask): Promise<RunRecord> {
   const started = performance.now();
   const task = resolveTask(t.problem, t.seed);
-  const options = { ...t.options, seed: t.seed, ...(t.diversity ? { diversity: true } : {}) } as RegressionOptions;
+  const options: RegressionOptions = { ...t.options, seed: t.seed, diversity: t.diversity };
   const r = await runRegression(task, options);
   return {
     bestTrain: r.best.trainRmse,

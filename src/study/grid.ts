@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { SelectionMode } from '../core/types.js';
+import type { DiversitySetting } from '../diversity/index.js';
 import type { RegressionOptions } from '../sr/run.js';
 import type { MutationType } from '../tree/variation.js';
 import type { StudyOptions, StudyProblem, StudySpec } from './schema.js';
@@ -16,7 +17,7 @@ export interface Cell {
   readonly variant: string;
   /** The run options, seed excluded. */
   readonly options: Omit<RegressionOptions, 'seed'>;
-  readonly diversity: boolean;
+  readonly diversity: DiversitySetting;
 }
 
 /** One run of a study: a cell and a seed. */

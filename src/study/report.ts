@@ -4,7 +4,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
-import { holm, iqr, kruskalWallis, mannWhitneyU, median, varghaDelaneyA12, wilson } from '../stats/index.js';
+import { iqr, kruskalWallis, median, pairwiseComparisons, wilson } from '../stats/index.js';
 import { canonicalJson, expandGrid } from './grid.js';
 import type { StudySpec } from './schema.js';
 import { StudyStore, type CellRow, type GenerationRow, type RunRow } from './store.js';
@@ -135,7 +135,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
     parts.push('<h3>Final measures</h3>');
     for (const m of FINAL) await fig(`box-${m.key}`, `${problem}: ${m.label} (box: quartiles; whiskers: min-max)`, boxSpec(inst, m));
     parts.push('<h3>Success rate</h3>', successTable(inst, spec.successThreshold));
-    parts.push(`<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the pairs of each row group; α = ${ALPHA})</h3>`);
+    parts.push(`<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the three pairs of each measure and instance; winner where Holm p ≤ ${ALPHA})</h3>`);
     parts.push(testTables(inst, findings));
     const pimpOnly = (sel: string): boolean => sel === 'pimp';
     const prefParts: string[] = [];
@@ -325,45 +325,28 @@ function successTable(inst: readonly Instance[], threshold: number): string {
   return `<p>Success: best train RMSE ≤ ${threshold}. Rate with Wilson 95% interval.</p><table class="success"><thead><tr><th>instance</th>${sels.map((s) => `<th>${esc(s)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-/** Kruskal-Wallis over the selection modes, then every pair by Mann-Whitney U with Holm's correction. */
+/** Kruskal-Wallis over the selection modes, then every pair by Mann-Whitney U with Holm's correction (src/stats). */
 function testTables(inst: readonly Instance[], findings: string[]): string {
   const out: string[] = [];
   for (const m of FINAL) {
     const rows: string[] = [];
     for (const i of inst) {
       const sels = [...i.runs.keys()].sort((a, b) => rank(a) - rank(b));
-      const data = new Map(sels.map((s) => [s, finite((i.runs.get(s) ?? []).map((r) => finalValue(r, m.key)))]));
-      const groups = sels.map((s) => data.get(s) as number[]).filter((g) => g.length > 0);
+      const groups = sels
+        .map((s) => ({ name: s, values: finite((i.runs.get(s) ?? []).map((r) => finalValue(r, m.key))) }))
+        .filter((g) => g.values.length > 0);
       if (groups.length < 2) continue;
-      const kw = allSame(groups) ? undefined : kruskalWallis(groups);
-      const pairs: [string, string][] = [];
-      for (let a = 0; a < sels.length; a++) for (let b = a + 1; b < sels.length; b++) pairs.push([sels[a] as string, sels[b] as string]);
-      const usable = pairs.filter(([a, b]) => (data.get(a)?.length ?? 0) > 0 && (data.get(b)?.length ?? 0) > 0);
-      const ps = usable.map(([a, b]) => {
-        const x = data.get(a) as number[];
-        const y = data.get(b) as number[];
-        return allSame([x, y]) ? 1 : mannWhitneyU(x, y, { alternative: 'two-sided' }).p;
-      });
-      const adj = holm(ps);
-      usable.forEach(([a, b], j) => {
-        const x = data.get(a) as number[];
-        const y = data.get(b) as number[];
-        const a12 = varghaDelaneyA12(x, y);
-        const p = ps[j] as number;
-        const pa = adj[j] as number;
-        let winner = '';
-        if (pa < ALPHA && a12 !== 0.5) {
-          const aLarger = a12 > 0.5;
-          winner = (m.better === 'higher') === aLarger ? a : b;
-          const loser = winner === a ? b : a;
-          if (winner === 'pimp' || loser === 'pimp') {
-            findings.push(`${i.problem}, ${i.label}: ${m.label}: ${winner} better than ${loser} (Holm p = ${fmt(pa)}, A12(${a},${b}) = ${fmt(a12, 2)})`);
-          }
+      const kw = kruskalWallis(groups.map((g) => g.values));
+      const medianOf = new Map(groups.map((g) => [g.name, median(g.values)]));
+      pairwiseComparisons(groups, { better: m.better, alpha: ALPHA }).forEach((t, j) => {
+        if (t.winner !== undefined && (t.a === 'pimp' || t.b === 'pimp')) {
+          const loser = t.winner === t.a ? t.b : t.a;
+          findings.push(`${i.problem}, ${i.label}: ${m.label}: ${t.winner} better than ${loser} (Holm p = ${fmt(t.pHolm)}, A12(${t.a},${t.b}) = ${fmt(t.a12, 2)})`);
         }
         rows.push(
-          `<tr${winner ? ' class="sig"' : ''}><th>${esc(i.label)}</th><td>${j === 0 && kw ? `H = ${fmt(kw.H, 2)}, p = ${fmt(kw.p)}` : j === 0 ? 'all equal' : ''}</td>` +
-            `<td>${esc(a)}: ${fmt(median(x))}</td><td>${esc(b)}: ${fmt(median(y))}</td><td>${fmt(p)}</td><td>${fmt(pa)}</td><td>${fmt(a12, 2)}</td>` +
-            `<td>${winner ? `<strong>★ ${esc(winner)}</strong>` : 'no difference'}</td></tr>`,
+          `<tr${t.winner ? ' class="sig"' : ''}><th>${esc(i.label)}</th><td>${j === 0 ? `H = ${fmt(kw.H, 2)}, p = ${fmt(kw.p)}` : ''}</td>` +
+            `<td>${esc(t.a)}: ${fmt(medianOf.get(t.a))}</td><td>${esc(t.b)}: ${fmt(medianOf.get(t.b))}</td><td>${fmt(t.p)}</td><td>${fmt(t.pHolm)}</td><td>${fmt(t.a12, 2)}</td>` +
+            `<td>${t.winner ? `<strong>★ ${esc(t.winner)}</strong>` : 'no difference'}</td></tr>`,
         );
       });
     }
@@ -373,11 +356,6 @@ function testTables(inst: readonly Instance[], findings: string[]): string {
     );
   }
   return out.join('\n');
-}
-
-function allSame(groups: readonly (readonly number[])[]): boolean {
-  const first = groups.find((g) => g.length > 0)?.[0];
-  return groups.every((g) => g.every((v) => v === first));
 }
 
 function page(spec: StudySpec, counts: { done: number; failed: number; planned: number }, findings: string[], sections: string[]): string {
@@ -391,7 +369,7 @@ pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.85em}svg{max-width:
 <body><h1>Study ${esc(spec.name)}</h1>
 ${spec.description ? `<p>${esc(spec.description)}</p>` : ''}
 <p>${counts.done} of ${counts.planned} runs finished${counts.failed > 0 ? `, ${counts.failed} failed` : ''}. Grid: ${spec.problems.length} problems × ${spec.selection.length} selection modes × ${spec.mutation.length} mutation types × ${spec.mutationRate.length} mutation rates × ${Object.keys(spec.variants).length} variants × ${spec.seeds.length} seeds.</p>
-<h2>Findings involving PIMP (Holm-adjusted p &lt; ${ALPHA})</h2>
+<h2>Findings involving PIMP (Holm-adjusted p ≤ ${ALPHA})</h2>
 ${findings.length > 0 ? `<ul>${findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '<p>No significant difference involving PIMP.</p>'}
 ${toc}
 ${sections.join('\n')}

@@ -3,6 +3,8 @@ import { resolveTask, type ProblemSpec } from '../../problems/index.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions } from '../core/options.js';
 import { SELECTION_MODES, type SelectionMode } from '../core/types.js';
+import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
+import { makeDataset } from '../eval/dataset.js';
 import { MATE_DISTANCES, type RegressionOptions } from '../sr/run.js';
 import { treeRepresentation } from '../tree/representation.js';
 import { MUTATION_TYPES, type MutationType } from '../tree/variation.js';
@@ -31,8 +33,8 @@ export interface StudySpec {
   readonly settings: StudyOptions;
   readonly seeds: readonly number[];
   readonly successThreshold: number;
-  /** Compute the diversity measures every generation (default true). */
-  readonly diversity: boolean;
+  /** The diversity measures every generation: true (default), false, or {sampleSize, decimals, fitnessDigits}. */
+  readonly diversity: DiversitySetting;
 }
 
 /** A problem of a study: a benchmark by name, or a CSV file (paths relative to the study file's folder). */
@@ -41,7 +43,7 @@ export interface StudyProblem extends ProblemSpec {
 }
 
 /** Run options a study may set in `settings` or a variant. */
-export type StudyOptions = Omit<RegressionOptions, 'seed' | 'selection' | 'mutation' | 'mutationRate' | 'successThreshold'>;
+export type StudyOptions = Omit<RegressionOptions, 'seed' | 'selection' | 'mutation' | 'mutationRate' | 'successThreshold' | 'diversity'>;
 
 /** Keys allowed in `settings` and in each variant, with a check of each value's JSON type. */
 const OPTION_TYPES = {
@@ -141,7 +143,12 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
   const successThreshold = json['successThreshold'] ?? 0.01;
   if (typeof successThreshold !== 'number' || !(successThreshold >= 0)) fail('successThreshold', `expected a number >= 0, got ${show(successThreshold)}`);
   const diversity = json['diversity'] ?? true;
-  if (typeof diversity !== 'boolean') fail('diversity', `expected true or false, got ${show(diversity)}`);
+  try {
+    diversityFromOption(makeDataset(['x'], [new Float64Array([0, 1])], new Float64Array([0, 1])), diversity, 1);
+  } catch (e) {
+    if (e instanceof ConfigError) fail('diversity', e.message);
+    throw e;
+  }
 
   const spec: StudySpec = {
     name: name as string,
@@ -154,7 +161,7 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
     settings,
     seeds,
     successThreshold: successThreshold as number,
-    diversity: diversity as boolean,
+    diversity: diversity as DiversitySetting,
   };
   checkOptionValues(spec, fail);
   return spec;
@@ -242,7 +249,7 @@ function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => ne
   for (const [k, x] of Object.entries(v)) {
     const type = (OPTION_TYPES as Record<string, string>)[k];
     if (type === undefined) {
-      const axis = ['selection', 'mutation', 'mutationRate', 'successThreshold', 'seed'].includes(k);
+      const axis = ['selection', 'mutation', 'mutationRate', 'successThreshold', 'seed', 'diversity'].includes(k);
       fail(`${field}.${k}`, axis ? `"${k}" is set at the top level of the study` : `unknown option (known: ${Object.keys(OPTION_TYPES).join(', ')})`);
     }
     const ok =
