@@ -27,3 +27,9 @@ export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, 
 
 export { treeDiversity, treeOutputs, diversityFromOption, depthBalance, DIVERSITY_KEYS, type DiversitySetting, type DiversityKey, type DiversityMeasures, type TreeDiversityOptions, type TreeOutputs } from './diversity/index.js';
 export { mannWhitneyU, kruskalWallis, holm, varghaDelaneyA12, wilson, median, quantile, iqr, summarize, pairwiseComparisons, type PairwiseRow, type Summary, type Alternative, type MannWhitneyResult, type KruskalWallisResult, type RateInterval } from './stats/index.js';
+export { readStudyFile, parseStudy, type StudySpec, type StudyProblem, type StudyOptions } from './study/schema.js';
+export { expandGrid, expandRuns, configHash, canonicalJson, studyHash, type Cell, type RunKey } from './study/grid.js';
+export { runStudy, defaultDbPath, type StudyRunOptions, type StudyRunSummary, type StudyProgress } from './study/runner.js';
+export { StudyStore } from './study/store.js';
+export { writeReport, renderSvg } from './study/report.js';
+export { exportCsv } from './study/export.js';

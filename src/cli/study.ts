@@ -12,7 +12,7 @@ Usage:
       run every (cell, seed) not yet finished in the database (default FILE.db);
       kill it at any time and run the same command again to continue.
       --extend    accept a study file changed since runs were stored (adds its new cells and seeds)
-      --threads   runs executed at once, one worker thread each (default: all cores)
+      --threads   runs executed at once, one worker thread each (default: the idle cores, at least 1)
   gpmate study report DB --out DIR
       self-contained report.html plus the SVG figures
   gpmate study export DB --csv DIR
@@ -21,8 +21,9 @@ Usage:
 
 function duration(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
+  const t = Math.round(s);
+  const m = Math.floor(t / 60);
+  return m > 0 ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${t}s`;
 }
 
 /** A progress bar on stderr: redrawn in place on a terminal, one line per finished run otherwise. */
@@ -64,7 +65,7 @@ export async function studyCommand(argv: string[]): Promise<number> {
         onProgress: progressPrinter(v.quiet ?? false),
       });
       process.stdout.write(
-        `study: ${s.total} runs, ${s.skipped} already stored, ${s.done} run now${s.failed > 0 ? `, ${s.failed} failed` : ''} in ${duration(s.wallS)}; results in ${s.db}\n`,
+        `study: ${s.total} runs, ${s.skipped} already stored, ${s.done} run now${s.failed > 0 ? `, ${s.failed} failed` : ''} in ${duration(s.wallS)} (${s.threads} at a time); results in ${s.db}\n`,
       );
       if (s.failed > 0) {
         process.stderr.write(`gpmate: ${s.failed} runs failed (see the error column of the runs table); run again to retry them\n`);

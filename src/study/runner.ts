@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -27,7 +27,7 @@ export interface StudyRunOptions {
   readonly db?: string;
   /** Accept a study file that changed since runs were stored (new cells and seeds are added). */
   readonly extend?: boolean;
-  /** Runs executed at once, each in its own worker thread; 1 = in the main thread. Default: all cores. */
+  /** Runs executed at once, each in its own worker thread; 1 = in the main thread. Default: {@link autoThreads}. */
   readonly threads?: number;
   readonly onProgress?: (p: StudyProgress) => void;
   /** Caps the database at this many pages (SQLite max_page_count): a size limit, also used to test disk-full handling. */
@@ -36,11 +36,23 @@ export interface StudyRunOptions {
 
 export interface StudyRunSummary {
   readonly db: string;
+  readonly threads: number;
   readonly total: number;
   readonly skipped: number;
   readonly done: number;
   readonly failed: number;
   readonly wallS: number;
+}
+
+/**
+ * The default number of runs at once: the cores that are idle now, at least 1 (cores minus the one-minute
+ * load average, rounded). On a quiet machine that is every core; on a shared, oversubscribed one it is 1,
+ * because there a second worker thread only adds contention (bench/study-parallel.ts; see the README).
+ */
+export function autoThreads(): number {
+  const cores = availableParallelism();
+  const load = loadavg()[0] ?? 0;
+  return Math.max(1, Math.min(cores, Math.round(cores - load)));
 }
 
 /** Default database path for a study file. */
@@ -66,7 +78,7 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
   const spec = readStudyFile(studyPath);
   const baseDir = dirname(resolve(studyPath));
   checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
-  const threads = o.threads ?? availableParallelism();
+  const threads = o.threads ?? autoThreads();
   if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   const db = o.db ?? defaultDbPath(studyPath);
   const store = StudyStore.openForRun(db, spec, { ...(o.extend ? { extend: true } : {}), ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}) });
@@ -143,5 +155,5 @@ async function execute(spec: StudySpec, baseDir: string, store: StudyStore, thre
     await pool?.destroy();
   }
   if (fatal !== undefined) throw fatal;
-  return { db: store.path, total: all.length, skipped, done: doneNow, failed, wallS: (performance.now() - t0) / 1000 };
+  return { db: store.path, threads, total: all.length, skipped, done: doneNow, failed, wallS: (performance.now() - t0) / 1000 };
 }

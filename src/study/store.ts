@@ -155,6 +155,7 @@ export class StudyStore {
    */
   static openForRun(path: string, spec: StudySpec, opts: { extend?: boolean; maxPages?: number } = {}): StudyStore {
     const exists = existsSync(path);
+    if (!existsSync(dirname(path) || '.')) throw new ConfigError(`database ${path}: folder ${dirname(path)} does not exist`);
     try {
       accessSync(exists ? path : dirname(path) || '.', constants.W_OK);
       if (exists) accessSync(dirname(path) || '.', constants.W_OK);
