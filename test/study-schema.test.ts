@@ -112,3 +112,11 @@ describe('grid expansion and configuration hashes', () => {
     expect(studyHash(parseStudy(tinyStudy({ successThreshold: 0.02 })))).not.toBe(studyHash(a));
   });
 });
+
+describe('run order', () => {
+  it('is seed-major, so a partly run study is balanced across cells', () => {
+    const spec = parseStudy(tinyStudy({ seeds: [7, 3] }));
+    const runs = expandRuns(spec);
+    expect(runs.map((r) => `${r.cell.selection}/${r.seed}`)).toEqual(['pimp/7', 'tournament/7', 'random-mate/7', 'pimp/3', 'tournament/3', 'random-mate/3']);
+  });
+});

@@ -73,9 +73,13 @@ export function expandGrid(spec: StudySpec): Cell[] {
   return cells;
 }
 
-/** Every run of the study: cells x seeds, cell-major. */
+/**
+ * Every run of the study, seed-major: the first seed of every cell, then the second, ... so that a study
+ * stopped part-way has about as many seeds in every cell and its partial report compares like with like.
+ */
 export function expandRuns(spec: StudySpec): RunKey[] {
-  return expandGrid(spec).flatMap((cell) => spec.seeds.map((seed) => ({ cell, seed })));
+  const cells = expandGrid(spec);
+  return spec.seeds.flatMap((seed) => cells.map((cell) => ({ cell, seed })));
 }
 
 /** A problem's spec with its data paths made absolute against the study file's folder. */
