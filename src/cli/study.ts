@@ -57,6 +57,9 @@ export async function studyCommand(argv: string[]): Promise<number> {
       const threads = parse.int('threads', v.threads);
       if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
       const maxPages = process.env['GPMATE_STUDY_MAX_PAGES'];
+      if (maxPages !== undefined && !/^[1-9]\d*$/.test(maxPages)) {
+        throw new ConfigError(`environment GPMATE_STUDY_MAX_PAGES: expected a positive integer (SQLite pages), got "${maxPages}"`);
+      }
       const s = await runStudy(file, {
         db: v.db ?? defaultDbPath(file),
         extend: v.extend ?? false,
