@@ -248,12 +248,12 @@ function seriesSpec(inst: readonly Instance[], m: SeriesMeasure, keep: (sel: str
     }
   }
   if (values.length === 0) return undefined;
-  const color = colorBy === 'selection' ? { field: 'selection', type: 'nominal', title: 'selection', sort: SELECTION_ORDER } : { field: 'instance', type: 'nominal', title: 'instance' };
+  const color = colorBy === 'selection' ? { field: 'selection', type: 'nominal', title: 'selection', sort: SELECTION_ORDER } : { field: 'instance', type: 'nominal', title: 'instance', sort: inst.map((i) => i.label), legend: { labelLimit: 400 } };
   // Log scale only where every plotted value is positive (a perfect fit has RMSE 0).
   const positive = values.every((v) => (v as { q1: number }).q1 > 0);
   const y = { type: 'quantitative', title: m.label, ...(m.log && positive ? { scale: { type: 'log' } } : {}) };
   const layered = {
-    width: 220,
+    width: colorBy === 'selection' ? 220 : 360,
     height: 160,
     encoding: { x: { field: 'generation', type: 'quantitative', title: 'generation' }, color },
     layer: [

@@ -169,8 +169,9 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
 
 /** Lets the engine's own validation speak for every combination of settings and variant, naming the field. */
 function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) => never): void {
-  for (const [label, v] of Object.entries(spec.variants)) {
-    const field = label === 'default' && Object.keys(v).length === 0 ? 'settings' : `variants.${label}`;
+  // The shared settings alone first, so that their errors name "settings" rather than a variant.
+  const checks: [string, StudyOptions][] = [['settings', {}], ...Object.entries(spec.variants).map(([label, v]): [string, StudyOptions] => [`variants.${label}`, v])];
+  for (const [field, v] of checks) {
     for (const selection of spec.selection) {
       for (const mutation of spec.mutation) {
         const o = { ...spec.settings, ...v, selection, mutation, mutationRate: spec.mutationRate[0] };
