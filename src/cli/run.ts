@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
@@ -6,6 +7,7 @@ import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
+import { createEvaluator } from '../eval/fast.js';
 import type { PreferenceInheritance, SelectionMode } from '../core/types.js';
 import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult } from '../sr/run.js';
 import type { MutationType } from '../tree/variation.js';
@@ -44,6 +46,8 @@ Search:
 
 Run:
   --seed N                  (default 1)
+  --threads N               evaluation threads (default: the number of cores); 1 = in-process.
+                            Results are identical for every thread count.
   --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
   --quiet                   no per-generation lines
 `;
@@ -105,6 +109,7 @@ const OPTIONS = {
   'success-threshold': { type: 'string' },
   'stop-on-success': { type: 'boolean' },
   seed: { type: 'string' },
+  threads: { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -115,6 +120,8 @@ export interface RunInvocation {
   readonly options: RegressionOptions;
   readonly out?: string;
   readonly quiet: boolean;
+  /** Evaluation threads (1 = in-process). */
+  readonly threads: number;
 }
 
 /** Parses and validates `gpmate run` arguments into run settings (nothing is read or written). */
@@ -159,7 +166,9 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     }),
   };
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
-  return { problem, options, quiet: v.quiet ?? false, ...(v.out !== undefined ? { out: v.out } : {}) };
+  const threads = parse.int('threads', v.threads) ?? availableParallelism();
+  if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  return { problem, options, quiet: v.quiet ?? false, threads, ...(v.out !== undefined ? { out: v.out } : {}) };
 }
 
 function fmt(x: number | undefined): string {
@@ -219,12 +228,31 @@ export async function runCommand(argv: string[]): Promise<number> {
     const out = inv.out ?? join('gpmate-runs', `${task.name}-${inv.options.selection ?? 'pimp'}-seed${inv.options.seed}`);
     const started = Date.now();
     const log: string[] = [];
-    const result = await runRegression(task, inv.options, {
-      onGeneration: (s) => {
-        log.push(JSON.stringify(s));
-        if (!invocation.quiet) process.stdout.write(progressLine(s));
-      },
-    });
+    // One evaluator (a worker pool when threads > 1) for the whole run; closed on exit and on Ctrl-C,
+    // which leaves no output behind (results are only written at the end, atomically).
+    const evaluator = createEvaluator(task.train, { threads: inv.threads });
+    const onSigint = (): void => {
+      process.stderr.write('gpmate: interrupted\n');
+      void evaluator.close().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSigint);
+    let result: RegressionResult;
+    try {
+      result = await runRegression(
+        task,
+        inv.options,
+        {
+          onGeneration: (s) => {
+            log.push(JSON.stringify(s));
+            if (!invocation.quiet) process.stdout.write(progressLine(s));
+          },
+        },
+        evaluator,
+      );
+    } finally {
+      process.off('SIGINT', onSigint);
+      await evaluator.close();
+    }
     const b = result.best;
     process.stdout.write(
       `\nbest: ${b.expression}\n` +

@@ -19,6 +19,11 @@ import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
  *   at most (stack depth) slots, which keeps the working set in the L1/L2 cache.
  * The root's value always ends in slot 0.
  */
+/** Arity by opcode, as a typed array local to this module (fast in the compile loop). */
+const ARITY8 = Uint8Array.from(ARITY);
+const CONST: number = Op.Const;
+const VAR: number = Op.Var;
+
 export class ProgramBuilder {
   /** Instructions, 4 Int32 each. */
   code = new Int32Array(4096);
@@ -55,13 +60,13 @@ export class ProgramBuilder {
     let maxSlot = 0;
     for (let i = start; i < end; i++) {
       const o = op[i] as number;
-      if (o === Op.Const) {
+      if (o === CONST) {
         kind[sp] = 2;
         value[sp++] = arg[i] as number;
-      } else if (o === Op.Var) {
+      } else if (o === VAR) {
         kind[sp] = 1;
         value[sp++] = arg[i] as number;
-      } else if (ARITY[o] === 1) {
+      } else if (ARITY8[o] === 1) {
         const p = sp - 1;
         if (kind[p] === 2) value[p] = apply1(o, value[p] as number);
         else {

@@ -48,11 +48,17 @@ export function dedupe(trees: readonly Tree[]): { unique: Tree[]; index: Int32Ar
   const f = new Float64Array(bits.buffer);
   trees.forEach((t, i) => {
     let h = 0x811c9dc5 ^ t.op.length;
-    for (let k = 0; k < t.op.length; k++) {
-      h = Math.imul(h ^ (t.op[k] as number), 0x01000193);
-      f[0] = t.arg[k] as number;
-      h = Math.imul(h ^ (bits[0] as number), 0x01000193);
-      h = Math.imul(h ^ (bits[1] as number), 0x01000193);
+    const op = t.op;
+    const arg = t.arg;
+    for (let k = 0; k < op.length; k++) {
+      const o = op[k] as number;
+      h = Math.imul(h ^ o, 0x01000193);
+      if (o === 0) {
+        // A constant: hash its bits.
+        f[0] = arg[k] as number;
+        h = Math.imul(h ^ (bits[0] as number), 0x01000193);
+        h = Math.imul(h ^ (bits[1] as number), 0x01000193);
+      } else if (o === 1) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
     }
     const bucket = seen.get(h);
     if (bucket) {

@@ -35,6 +35,11 @@ function kernelModule(): WasmModule {
 }
 
 const PAGE = 65536;
+const SIN: number = Op.Sin;
+const COS: number = Op.Cos;
+const EXP: number = Op.Exp;
+const LOG: number = Op.Log;
+const LOG_PROTECT: number = PROTECT_LOG;
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /** Default rows per block: 512 rows x 8 bytes = 4 KiB per slot, so a 64-node tree's slots stay in L1/L2. */
@@ -141,20 +146,22 @@ export class Kernel {
     let d = dst >> 3;
     let s = src >> 3;
     const e = s + n;
+    // Local copies: module bindings may be getters when run from source (tsx, vitest).
+    const protect = LOG_PROTECT;
     switch (op) {
-      case Op.Sin:
+      case SIN:
         while (s < e) f[d++] = Math.sin(f[s++] as number);
         break;
-      case Op.Cos:
+      case COS:
         while (s < e) f[d++] = Math.cos(f[s++] as number);
         break;
-      case Op.Exp:
+      case EXP:
         while (s < e) f[d++] = Math.exp(f[s++] as number);
         break;
-      case Op.Log:
+      case LOG:
         while (s < e) {
           const a = Math.abs(f[s++] as number);
-          f[d++] = a > PROTECT_LOG ? Math.log(a) : 0;
+          f[d++] = a > protect ? Math.log(a) : 0;
         }
         break;
       default:
