@@ -17,10 +17,11 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('fast evaluator agrees bitwise with the reference', () => {
   for (const [rows, block] of [[1037, 512], [3, 512], [250, 8], [64, 4]] as const) {
-    it(`outputs and fitness of 2000 random trees, ${rows} rows, block ${block}`, () => {
+    const count = rows > 1000 ? 700 : 2000;
+    it(`outputs and fitness of ${count} random trees, ${rows} rows, block ${block}`, () => {
       const rng = new Rng(rows * 7 + block);
       const ds = edgeDataset(rng, rows);
-      const trees = randomTrees(rng, 2000, 3);
+      const trees = randomTrees(rng, count, 3);
       const rm = new FastEvaluator(ds, { block });
       const sc = new FastEvaluator(ds, { block, fitness: 'scaled-rmse' });
       const outs = rm.outputsSync(trees);
@@ -66,5 +67,19 @@ describe('fast evaluator agrees bitwise with the reference', () => {
     expect(firstDifference(o!, evaluateTree(t[2]!, ds.columns, ds.rows).subarray(13, 57))).toBe(-1);
     await expect(ev.outputs([t[0]!], { start: 5, end: 101 })).rejects.toThrow(/rows/);
     await ev.close();
+  });
+});
+
+describe('fast evaluator as the default of runRegression', () => {
+  it('gives the same run as the reference CPU evaluator', async () => {
+    const { runRegression } = await import('../src/sr/run.js');
+    const { CpuEvaluator } = await import('../src/eval/cpu.js');
+    const { benchmarkTask } = await import('../problems/benchmarks.js');
+    const task = benchmarkTask('keijzer-6', 1);
+    const o = { seed: 4, populationSize: 60, generations: 5 };
+    const fast = await runRegression(task, o);
+    const ref = await runRegression(task, o, {}, new CpuEvaluator(task.train));
+    expect(fast.history).toEqual(ref.history);
+    expect(fast.best.expression).toBe(ref.best.expression);
   });
 });
