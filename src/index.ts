@@ -24,3 +24,7 @@ export { CpuEvaluator } from './eval/cpu.js';
 export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
+export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fast.js';
+export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
+export type { TreeEvaluator, RowRange } from './eval/types.js';
+export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
