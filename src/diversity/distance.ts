@@ -1,0 +1,74 @@
+import { ARITY, Op } from '../tree/primitives.js';
+import { subtreeSizes, type Tree } from '../tree/tree.js';
+
+/** A tree with its subtree sizes, computed once and reused across the many pairs it takes part in. */
+export interface SizedTree {
+  readonly tree: Tree;
+  readonly sizes: Int32Array;
+}
+
+export function sized(tree: Tree): SizedTree {
+  return { tree, sizes: subtreeSizes(tree) };
+}
+
+function relabel(a: Tree, i: number, b: Tree, j: number): number {
+  const oa = a.op[i] as number;
+  if (oa !== b.op[j]) return 1;
+  if (oa === Op.Var) return a.arg[i] === b.arg[j] ? 0 : 1;
+  if (oa === Op.Const) return Math.min(1, Math.abs((a.arg[i] as number) - (b.arg[j] as number)));
+  return 0;
+}
+
+/**
+ * The same Selkow top-down edit distance as {@link topDownDistance} in src/tree/distance.ts (same
+ * relabel costs, same value to the last bit, checked by test/diversity.test.ts), specialised to
+ * arity <= 2: the child alignment (at most 2 x 2) is unrolled into scalar minima instead of
+ * allocating a table per node pair, and subtree sizes are computed once per tree, not per pair.
+ * Diversity measures call it on hundreds of pairs per generation, where the general version costs
+ * more than evaluating the population.
+ */
+export function topDownDistanceSized(a: SizedTree, b: SizedTree): number {
+  const ta = a.tree;
+  const tb = b.tree;
+  const sa = a.sizes;
+  const sb = b.sizes;
+  const d = (i: number, j: number): number => {
+    const r = relabel(ta, i, tb, j);
+    const p = ARITY[ta.op[i] as number] as number;
+    const q = ARITY[tb.op[j] as number] as number;
+    if (p === 0 && q === 0) return r;
+    // children in order: unary -> [i-1]; binary -> [left, right] = [i-1-size(i-1), i-1]
+    const a1 = i - 1;
+    const b1 = j - 1;
+    if (p === 0) return r + (sb[j] as number) - 1;
+    if (q === 0) return r + (sa[i] as number) - 1;
+    if (p === 1 && q === 1) return r + Math.min(d(a1, b1), (sa[a1] as number) + (sb[b1] as number));
+    if (p === 1) {
+      // a has one child x; b has children (y0, y1)
+      const y0 = b1 - (sb[b1] as number);
+      const x = sa[a1] as number;
+      const n0 = sb[y0] as number;
+      const n1 = sb[b1] as number;
+      return r + Math.min(d(a1, y0) + n1, d(a1, b1) + n0, x + n0 + n1);
+    }
+    if (q === 1) {
+      const x0 = a1 - (sa[a1] as number);
+      const y = sb[b1] as number;
+      const m0 = sa[x0] as number;
+      const m1 = sa[a1] as number;
+      return r + Math.min(d(x0, b1) + m1, d(a1, b1) + m0, y + m0 + m1);
+    }
+    // both binary: the 3 x 3 alignment table of topDownDistance, unrolled
+    const x0 = a1 - (sa[a1] as number);
+    const y0 = b1 - (sb[b1] as number);
+    const m0 = sa[x0] as number;
+    const m1 = sa[a1] as number;
+    const n0 = sb[y0] as number;
+    const n1 = sb[b1] as number;
+    const D11 = Math.min(m0 + n0, d(x0, y0));
+    const D12 = Math.min(n0 + n1 + m0, D11 + n1, n0 + d(x0, b1));
+    const D21 = Math.min(D11 + m1, m0 + m1 + n0, m0 + d(a1, y0));
+    return r + Math.min(D12 + m1, D21 + n1, D11 + d(a1, b1));
+  };
+  return d(ta.op.length - 1, tb.op.length - 1);
+}
