@@ -24,6 +24,9 @@ export { CpuEvaluator } from './eval/cpu.js';
 export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
+
+export { treeDiversity, treeOutputs, diversityFromOption, depthBalance, DIVERSITY_KEYS, type DiversitySetting, type DiversityKey, type DiversityMeasures, type TreeDiversityOptions, type TreeOutputs } from './diversity/index.js';
+export { mannWhitneyU, kruskalWallis, holm, varghaDelaneyA12, wilson, median, quantile, iqr, summarize, pairwiseComparisons, type PairwiseRow, type Summary, type Alternative, type MannWhitneyResult, type KruskalWallisResult, type RateInterval } from './stats/index.js';
 export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fast.js';
 export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
 export type { TreeEvaluator, RowRange } from './eval/types.js';

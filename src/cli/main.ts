@@ -32,7 +32,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e as Error;
     const input = e instanceof ConfigError || e instanceof DataError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`gpmate: ${err.message.split('\n')[0]}\n`);
+    process.stderr.write(`gpmate: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = input ? 2 : 1;
   },
 );
