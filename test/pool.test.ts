@@ -83,6 +83,22 @@ describe('worker pool', () => {
     });
   }
 
+  it('fails with a WorkerError, without hanging, when workers fail as they start', async () => {
+    const extra = { mode: 'load', failures: 0, counter: new SharedArrayBuffer(4) };
+    // Evaluated at once (the fault arrives during the batch) and after the fault (it arrived idle).
+    for (const wait of [0, 600]) {
+      const pool = track(new PoolEvaluator(ds, { threads: 1, workerFile: FAULTY, workerExtra: extra }));
+      await new Promise((r) => setTimeout(r, wait));
+      const err = await pool.evaluate(trees).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkerError);
+      expect((err as Error).message).toMatch(/injected fault at worker start/);
+      await pool.close();
+    }
+  });
+
   const child = (arg: string, onReady?: (kill: () => void) => void): Promise<{ code: number | null; out: string }> =>
     new Promise((resolve, reject) => {
       const p = spawn(process.execPath, [new URL('./fixtures/pool-close.mjs', import.meta.url).pathname, arg], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -48,6 +48,8 @@ export class PoolEvaluator implements TreeEvaluator {
   private closed = false;
   /** Rejects the batch in flight when the pool reports an error outside any task (e.g. a worker failing at start). */
   private poolFault: ((e: Error) => void) | undefined;
+  /** An error the pool reported while no batch was in flight (a worker failing as it starts). */
+  private idleFault: Error | undefined;
 
   constructor(data: Dataset, o: PoolOptions) {
     if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new Error(`pool: threads must be an integer >= 1, got ${o.threads}`);
@@ -74,7 +76,11 @@ export class PoolEvaluator implements TreeEvaluator {
       idleTimeout: Infinity,
       workerData,
     });
-    this.pool.on('error', (e: unknown) => this.poolFault?.(e instanceof Error ? e : new Error(String(e))));
+    this.pool.on('error', (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (this.poolFault) this.poolFault(err);
+      else this.idleFault ??= err;
+    });
   }
 
   async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
@@ -104,6 +110,8 @@ export class PoolEvaluator implements TreeEvaluator {
    */
   async runTasks(name: string, enc: EncodedTrees, rows: number, make: (from: number, to: number) => PoolTask): Promise<void> {
     if (this.closed) throw new WorkerError('evaluation pool: used after close()');
+    // piscina stops replacing workers that fail while starting, so a batch would wait forever.
+    if (this.idleFault) throw new WorkerError(`evaluation worker failed while starting: ${this.idleFault.message}`);
     const ranges = this.split(enc, rows);
     let first: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
