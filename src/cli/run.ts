@@ -235,7 +235,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stderr.write('gpmate: interrupted\n');
       void evaluator.close().finally(() => process.exit(130));
     };
-    process.once('SIGINT', onSigint);
+    // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
+    if (evaluator.threads > 1) process.once('SIGINT', onSigint);
     let result: RegressionResult;
     try {
       result = await runRegression(
