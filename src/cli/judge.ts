@@ -218,6 +218,7 @@ async function withService<T>(v: Values, cachePath: string, run: (s: JudgeServic
     service = new JudgeService(backend, cache, budget);
     return await run(service);
   } finally {
+    await service?.settle();
     if (service) process.stdout.write(`${service.summary()}\n`);
     await backend?.close();
     cache.close();

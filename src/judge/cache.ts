@@ -137,7 +137,13 @@ export class JudgeService {
     }
     const q = make().finally(() => this.inflight.delete(key));
     this.inflight.set(key, q);
+    q.catch(() => {}); // a failure reaches the caller; this only keeps settle() from an unhandled rejection
     return q;
+  }
+
+  /** Waits for every call in flight (after a failure, so that what was paid for reaches the cache). */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight.values()]);
   }
 
   judge(prompt: ChatPrompt, item: string, order: Order): Promise<Judgement> {

@@ -22,8 +22,10 @@ export interface LoadOptions {
   readonly keepTies?: boolean;
 }
 
+/** A text field; numbers and booleans are read as their text (PandaLM stores some one-word answers as JSON `true`). */
 function str(file: string, where: string, o: Record<string, unknown>, field: string): string {
   const v = o[field];
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v !== 'string') throw new DataError(`data ${file}: ${where}: field "${field}" must be a string, got ${v === undefined ? 'nothing' : typeof v}`);
   return v;
 }
