@@ -135,7 +135,9 @@ describe('HTTP back end against a fault-injecting loopback server', () => {
 
   it('reads verdicts from logprobs (every spelling summed) and from text when logprobs are missing', async () => {
     const logprobs = { content: [{ token: ' B', logprob: Math.log(0.5), top_logprobs: [{ token: ' B', logprob: Math.log(0.5) }, { token: 'A', logprob: Math.log(0.2) }, { token: ' A', logprob: Math.log(0.1) }, { token: 'The', logprob: Math.log(0.1) }] }] };
-    reset((n, _b, res) => res.end(n === 1 ? ok(' B', logprobs) : ok('I prefer (A).')));
+    reset((n, _b, res) => {
+      res.end(n === 1 ? ok(' B', logprobs) : ok('I prefer (A).'));
+    });
     const http = await HttpBackend.open({ baseUrl: url, model: 'm', ...fast });
     const j = await http.judge(prompt);
     expect(j.source).toBe('probabilities');

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
 import type { PreferenceInheritance, SelectionMode } from '../core/types.js';
-import type { JudgeBackend } from '../judge/backend.js';
+import { LazyBackend, type JudgeBackend } from '../judge/backend.js';
 import { JudgeCache, JudgeService } from '../judge/cache.js';
 import { DATA_FORMATS, loadItems, splitItems, type DataFormat, type JudgeItem } from '../judge/data.js';
 import { scoreTemplate, judgeLoss, validateWeights, type JudgeMetrics, type LossWeights } from '../judge/fitness.js';
@@ -170,7 +170,10 @@ export async function openBackend(v: Values): Promise<JudgeBackend> {
   const backend = need(v.backend, 'backend');
   const model = need(v.model, 'model');
   if (backend === 'llama') {
-    return LlamaBackend.open(stripUndefined({ modelPath: model, contextSize: parse.int('context', v.context), threads: parse.int('threads', v.threads) }) as { modelPath: string });
+    // Checked now, loaded on the first judgement that is not in the cache.
+    if (!existsSync(model)) throw new ConfigError(`option --model: GGUF file ${model} not found`);
+    const o = stripUndefined({ modelPath: model, contextSize: parse.int('context', v.context), threads: parse.int('threads', v.threads) }) as { modelPath: string };
+    return new LazyBackend('llama', basename(model), () => LlamaBackend.open(o));
   }
   if (backend === 'http') {
     return HttpBackend.open(

@@ -69,3 +69,34 @@ export class Limiter {
     }
   }
 }
+
+/**
+ * A back end opened on first use: a run whose judgements all come from the cache never loads the
+ * model or opens a connection (a resumed run starts in a moment).
+ */
+export class LazyBackend implements JudgeBackend {
+  private opened?: Promise<JudgeBackend>;
+  constructor(
+    readonly id: string,
+    readonly model: string,
+    private readonly open: () => Promise<JudgeBackend>,
+  ) {}
+  private get(): Promise<JudgeBackend> {
+    return (this.opened ??= this.open());
+  }
+  async judge(prompt: ChatPrompt): Promise<Judgement> {
+    return (await this.get()).judge(prompt);
+  }
+  async generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation> {
+    return (await this.get()).generate(prompt, maxTokens);
+  }
+  /** True once the real back end has been asked for. */
+  get used(): boolean {
+    return this.opened !== undefined;
+  }
+  async close(): Promise<void> {
+    if (!this.opened) return;
+    const b = await this.opened.catch(() => undefined);
+    await b?.close();
+  }
+}

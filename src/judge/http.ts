@@ -142,7 +142,7 @@ export class HttpBackend implements JudgeBackend {
         await sleep(wait);
       }
     }
-    throw new Error(`back end ${this.base}: ${last} (gave up after ${this.o.retries + 1} attempts)`);
+    throw new Error(`back end ${this.base}: ${last} (gave up after ${this.o.retries + 1} attempt${this.o.retries ? 's' : ''})`);
   }
 
   private async once(method: 'GET' | 'POST', path: string, payload: object | undefined, optional: boolean): Promise<unknown> {

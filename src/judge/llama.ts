@@ -63,6 +63,32 @@ async function loadLlama(threads: number): Promise<LlamaLike> {
   }
 }
 
+// The llama.cpp runtime is loaded once per process and thread count (loading it costs seconds) and
+// shared by every back end opened on it; the last one closed disposes of it.
+const runtimes = new Map<number, { llama: Promise<LlamaLike>; refs: number }>();
+
+async function acquireLlama(threads: number): Promise<LlamaLike> {
+  let r = runtimes.get(threads);
+  if (!r) {
+    r = { llama: loadLlama(threads), refs: 0 };
+    runtimes.set(threads, r);
+  }
+  r.refs++;
+  try {
+    return await r.llama;
+  } catch (e) {
+    runtimes.delete(threads);
+    throw e;
+  }
+}
+
+async function releaseLlama(threads: number): Promise<void> {
+  const r = runtimes.get(threads);
+  if (!r || --r.refs > 0) return;
+  runtimes.delete(threads);
+  await (await r.llama).dispose();
+}
+
 function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
@@ -82,7 +108,7 @@ export class LlamaBackend implements JudgeBackend {
   private readonly queue = new Limiter(1);
 
   private constructor(
-    private readonly llama: LlamaLike,
+    private readonly threads: number,
     private readonly m: LlamaModelLike,
     private readonly ctx: LlamaContextLike,
     private readonly seq: LlamaSequenceLike,
@@ -95,17 +121,19 @@ export class LlamaBackend implements JudgeBackend {
   static async open(o: LlamaOptions): Promise<LlamaBackend> {
     if (!existsSync(o.modelPath)) throw new ConfigError(`option --model: GGUF file ${o.modelPath} not found`);
     const threads = o.threads ?? 1;
-    const llama = await loadLlama(threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+    if (o.contextSize !== undefined && (!Number.isInteger(o.contextSize) || o.contextSize < 64)) throw new ConfigError(`option --context: expected an integer >= 64, got ${o.contextSize}`);
+    const llama = await acquireLlama(threads);
     let model: LlamaModelLike;
     try {
       model = await llama.loadModel({ modelPath: o.modelPath, gpuLayers: 0 });
     } catch (e) {
-      await llama.dispose();
+      await releaseLlama(threads);
       throw new ConfigError(`option --model: cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
     }
     const contextSize = Math.min(o.contextSize ?? 4096, model.trainContextSize);
     const ctx = await model.createContext({ contextSize, sequences: 1, threads });
-    return new LlamaBackend(llama, model, ctx, ctx.getSequence(), contextSize, o.modelPath);
+    return new LlamaBackend(threads, model, ctx, ctx.getSequence(), contextSize, o.modelPath);
   }
 
   private tokens(text: string): Token[] {
@@ -214,6 +242,6 @@ export class LlamaBackend implements JudgeBackend {
     this.closed = true;
     await this.ctx.dispose();
     await this.m.dispose();
-    await this.llama.dispose();
+    await releaseLlama(this.threads);
   }
 }
