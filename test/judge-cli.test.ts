@@ -132,6 +132,20 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     }
   }, 240_000);
 
+  it('rewrites sections with a generator model (LLM-driven variation) and caches the rewrites', async () => {
+    const args = ['evolve', ...SMALL, ...BACKEND, '--generations', '2', '--llm-rate', '1', '--rewrite-tokens', '4', '--generator-model', TINY_MODEL, '--cache', join(dir, 'llm.sqlite')];
+    const r = await inProcess([...args, '--out', join(dir, 'llm1')]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(Number(/completion tokens (\d+)\n/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
+    const s = JSON.parse(readFileSync(join(dir, 'llm1', 'summary.json'), 'utf8'));
+    expect(s.options.llmRate).toBe(1);
+    expect(s.options.generator).toBe('llama-2-tiny-random.gguf');
+    const again = await inProcess([...args, '--out', join(dir, 'llm2')]);
+    expect(calls(again.stdout)).toBe(0);
+    expect(readFileSync(join(dir, 'llm2', 'summary.json'))).toEqual(readFileSync(join(dir, 'llm1', 'summary.json')));
+  }, 120_000);
+
   it('rejects bad input with one line and exit code 2', async () => {
     const dead = await listen(() => {});
     const deadUrl = dead.url;

@@ -54,7 +54,9 @@ Search (evolve):
   --minibatch N             training items scored per generation (default 16)
   --probe N                 probe items of the behavioural distance (default 8)
   --max-criteria N (6)      --max-examples N (2)
-  --llm-rate P              share of LLM-driven rewrites by the judge model as generator (default 0)
+  --llm-rate P              share of variations that are LLM rewrites (EvoPrompt-style; default 0)
+  --generator-model M       model that writes them, on the same back end (default: the judge model)
+  --rewrite-tokens N        most tokens per rewrite (default 60)
   --w-accuracy W (1)  --w-consistency W (0.5)  --w-brier W (1)  --w-cost W (0; per 1000 prompt tokens)
 
 Run:
@@ -98,6 +100,8 @@ const OPTIONS = {
   'max-criteria': { type: 'string' },
   'max-examples': { type: 'string' },
   'llm-rate': { type: 'string' },
+  'generator-model': { type: 'string' },
+  'rewrite-tokens': { type: 'string' },
   'w-accuracy': { type: 'string' },
   'w-consistency': { type: 'string' },
   'w-brier': { type: 'string' },
@@ -166,9 +170,8 @@ function common(v: Values): Common {
 }
 
 /** Opens the back end named by the options (nothing is loaded for the other one). */
-export async function openBackend(v: Values): Promise<JudgeBackend> {
+export async function openBackend(v: Values, model = need(v.model, 'model')): Promise<JudgeBackend> {
   const backend = need(v.backend, 'backend');
-  const model = need(v.model, 'model');
   if (backend === 'llama') {
     // Checked now, loaded on the first judgement that is not in the cache.
     if (!existsSync(model)) throw new ConfigError(`option --model: GGUF file ${model} not found`);
@@ -215,14 +218,17 @@ async function withService<T>(v: Values, cachePath: string, run: (s: JudgeServic
   const budget = parse.int('budget', v.budget);
   const cache = new JudgeCache(cachePath);
   let backend: JudgeBackend | undefined;
+  let generator: JudgeBackend | undefined;
   let service: JudgeService | undefined;
   try {
     backend = await openBackend(v);
-    service = new JudgeService(backend, cache, budget);
+    if (v['generator-model'] !== undefined) generator = await openBackend(v, v['generator-model']);
+    service = new JudgeService(backend, cache, budget, generator);
     return await run(service);
   } finally {
     await service?.settle();
     if (service) process.stdout.write(`${service.summary()}\n`);
+    await generator?.close();
     await backend?.close();
     cache.close();
   }
@@ -259,6 +265,7 @@ async function evolveCommand(v: Values): Promise<number> {
       maxCriteria: parse.int('max-criteria', v['max-criteria']),
       maxExamples: parse.int('max-examples', v['max-examples']),
       llmRate: parse.num('llm-rate', v['llm-rate']),
+      rewriteTokens: parse.int('rewrite-tokens', v['rewrite-tokens']),
     }),
   };
   const out = v.out ?? join('gpmate-runs', `judge-${c.dataName}-${resolved.selection}-seed${c.seed}`);
@@ -288,7 +295,7 @@ async function evolveCommand(v: Values): Promise<number> {
     data: basename(need(v.data, 'data')),
     items: { total: c.items.length, train: split.train.length, test: split.test.length },
     seed: c.seed,
-    options: { ...resolved, distance: options.distance ?? 'behavioural', minibatch: options.minibatch ?? 16, probe: options.probe ?? 8, weights, llmRate: options.llmRate ?? 0, render: c.render },
+    options: { ...resolved, distance: options.distance ?? 'behavioural', minibatch: options.minibatch ?? 16, probe: options.probe ?? 8, weights, llmRate: options.llmRate ?? 0, ...(v['generator-model'] !== undefined ? { generator: basename(v['generator-model']) } : {}), render: c.render },
     best: { genome: b.genome, train: { loss: b.loss, ...b.metrics }, test: { loss: result.bestTest.loss, ...result.bestTest.metrics } },
     baseline: { train: { loss: judgeLoss(result.baseline.train, weights), ...result.baseline.train }, test: { loss: result.baseline.testLoss, ...result.baseline.test } },
     generations: result.generations,

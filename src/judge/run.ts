@@ -25,6 +25,8 @@ export interface JudgeEvolveOptions extends Partial<EvolutionOptions> {
   readonly maxExamples?: number;
   /** Share of LLM-driven variation (needs a generator; 0 = library operators only). */
   readonly llmRate?: number;
+  /** Generator tokens per LLM rewrite. Default 60. */
+  readonly rewriteTokens?: number;
 }
 
 export interface ScoredPrompt {
@@ -62,6 +64,7 @@ export async function evolveJudge(
   if (!(JUDGE_DISTANCES as readonly string[]).includes(distance)) throw new ConfigError(`option --distance: expected one of ${JUDGE_DISTANCES.join(', ')}, got ${distance}`);
   const llmRate = o.llmRate ?? 0;
   if (!(llmRate >= 0 && llmRate <= 1)) throw new ConfigError(`option --llm-rate: expected a probability in [0, 1], got ${llmRate}`);
+  if (o.rewriteTokens !== undefined && (!Number.isInteger(o.rewriteTokens) || o.rewriteTokens < 1)) throw new ConfigError(`option --rewrite-tokens: expected an integer >= 1, got ${o.rewriteTokens}`);
   const eo = resolveEvolutionOptions(o);
   const rep = promptRepresentation({
     library: o.library,
@@ -75,6 +78,7 @@ export async function evolveJudge(
     weights: o.weights,
     library: o.library,
     ...(o.minibatch !== undefined ? { minibatch: o.minibatch } : {}),
+    ...(o.rewriteTokens !== undefined ? { rewriteTokens: o.rewriteTokens } : {}),
     ...(o.probe !== undefined ? { probe: o.probe } : {}),
     ...(o.render ? { render: o.render } : {}),
   });
