@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { judgeCommand } from '../src/cli/judge.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { LlamaBackend } from '../src/judge/llama.js';
-import { close, listen, LLMBAR, PANDALM, TINY_MODEL, tmp } from './judge-helpers.js';
+import { close, listen, LLMBAR, modelServer, PANDALM, TINY_MODEL, tmp } from './judge-helpers.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'dist/src/cli/main.js');
 const gpmate = (args: string[]) => spawnSync(process.execPath, [CLI, 'judge', ...args], { encoding: 'utf8' });
@@ -144,6 +144,26 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const again = await inProcess([...args, '--out', join(dir, 'llm2')]);
     expect(calls(again.stdout)).toBe(0);
     expect(readFileSync(join(dir, 'llm2', 'summary.json'))).toEqual(readFileSync(join(dir, 'llm1', 'summary.json')));
+  }, 120_000);
+
+  it('evolves through the HTTP back end against a loopback server, with the key from the environment', async () => {
+    const srv = await modelServer(keep, 'tiny');
+    try {
+      process.env['GPMATE_CLI_TEST_KEY'] = 'sk-cli-secret';
+      const args = ['evolve', ...SMALL, '--selection', 'tournament', '--backend', 'http', '--base-url', srv.url, '--model', 'tiny', '--api-key-env', 'GPMATE_CLI_TEST_KEY', '--concurrency', '2'];
+      const r = await inProcess([...args, '--cache', join(dir, 'http.sqlite'), '--out', join(dir, 'http')]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(calls(r.stdout)).toBeGreaterThan(0);
+      expect(srv.requests.every((q) => q.auth === 'Bearer sk-cli-secret')).toBe(true);
+      for (const f of ['summary.json', 'generations.jsonl', 'best-prompt.json', 'best-prompt.txt']) expect(readFileSync(join(dir, 'http', f), 'utf8')).not.toContain('sk-cli-secret');
+      expect(r.stdout).not.toContain('sk-cli-secret');
+      const wrong = await inProcess([...args.map((a) => (a === 'tiny' ? 'huge' : a)), '--cache', join(dir, 'http.sqlite'), '--out', join(dir, 'http2')]);
+      expect(wrong.status).toBe(2);
+      expect(wrong.stderr).toMatch(/option --model: "huge" is not served by/);
+    } finally {
+      await close(srv.server);
+    }
   }, 120_000);
 
   it('rejects bad input with one line and exit code 2', async () => {

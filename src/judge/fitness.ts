@@ -9,9 +9,18 @@ import type { FragmentLibrary } from './library.js';
 import { fillTemplate, renderTemplate, type PromptTemplate, type RenderOptions } from './render.js';
 
 /**
- * What a judge prompt achieves on a set of items, each judged in both orders (LLMBar, Zeng et al.
- * 2024: accuracy averaged over both orders and positional agreement; the self-rewarding-judge
- * literature: swap self-consistency, preference strength from probabilities).
+ * What a judge prompt achieves on a set of items, each judged in both orders. LLMBar (Zeng et al.,
+ * "Evaluating Large Language Models at Evaluating Instruction Following", ICLR 2024) reports accuracy
+ * averaged over both orders and positional agreement; position-swap self-consistency and preference
+ * strength from the verdict probabilities come from the LLM-as-a-judge / self-rewarding literature
+ * (Zheng et al. 2023, "Judging LLM-as-a-Judge with MT-Bench and Chatbot Arena"; Yuan et al. 2024).
+ *
+ * ```
+ * q1 = P(resp. 1 better | shown first) = pA/(pA+pB) in order AB
+ * q2 = P(resp. 1 better | shown second) = pB/(pA+pB) in order BA
+ * accuracy = mean over items and orders of [decision(q) = label]   (q = 1/2 scores 1/2)
+ * consistency = mean [decision(q1) = decision(q2)];  brier = mean ((q1+q2)/2 - y)^2
+ * ```
  */
 export interface JudgeMetrics {
   readonly items: number;
@@ -142,8 +151,10 @@ export function cleanRewrite(text: string, fallback: string): string {
 
 /**
  * Fitness of judge prompts for the generic engine: each call (one per generation) scores the new
- * genomes on a fresh seeded minibatch of the training split (GEPA-style minibatches), both orders,
- * and returns judgeLoss of the metrics. `scoreFull` re-scores on the whole split (used for the elite),
+ * genomes on a fresh seeded minibatch of the training split, both orders, and returns judgeLoss of the
+ * metrics. Minibatches and re-scoring the promising candidate on the full split follow GEPA (Agrawal et
+ * al., "GEPA: Reflective Prompt Evolution Can Outperform Reinforcement Learning", 2025), whose budget is
+ * likewise counted in metric calls. `scoreFull` re-scores on the whole split (used for the elite),
  * `probeVector` gives the verdicts on a fixed probe subset (the behavioural distance of PIMP).
  */
 export class JudgeEvaluator implements Evaluator<PromptGenome> {

@@ -251,9 +251,10 @@ export function randomGenome(rng: Rng, c: MutationContext): PromptGenome {
 }
 
 function llmTarget(rng: Rng, g: PromptGenome): Pick<PendingRewrite, 'section' | 'index'> {
-  const slots = TEXT_SECTIONS.filter((s) => g[s].trim() !== '').length + g.criteria.length;
-  const i = rng.int(slots);
   const texts = TEXT_SECTIONS.filter((s) => g[s].trim() !== '');
+  const slots = texts.length + g.criteria.length;
+  if (slots === 0) return { section: 'framing' };
+  const i = rng.int(slots);
   return i < texts.length ? { section: texts[i] as TextSection } : { section: 'criterion', index: i - texts.length };
 }
 
@@ -264,8 +265,18 @@ export function rewriteTarget(g: PromptGenome, p: PendingRewrite): string {
 
 /**
  * The prompt representation for the generic engine. With `llmRate > 0` (a generator model configured),
- * that share of mutations and crossovers becomes an LLM rewrite (EvoPrompt: the model rewrites one
- * section, or fuses the same section of both parents), resolved later by the evaluator.
+ * that share of mutations and crossovers becomes an LLM rewrite, resolved later by the evaluator:
+ * EvoPrompt (Guo et al., "Connecting Large Language Models with Evolutionary Algorithms Yields Powerful
+ * Prompt Optimizers", ICLR 2024) lets the model cross over and mutate prompts; PromptBreeder (Fernando
+ * et al. 2023) mutates task prompts with LLM-written rewrites. Here one section is rewritten (mutation)
+ * or fused with the same section of the other parent (crossover), so the structure stays intact.
+ *
+ * ```
+ * crossover(a, b): with p = llmRate: a with section s := LLM("combine", a.s, b.s)
+ *                  else: sectionCrossover(a, b)
+ * mutate(g):       with p = llmRate: g with section s := LLM("rewrite", g.s)
+ *                  else: one of PROMPT_MUTATIONS, uniformly
+ * ```
  */
 export function promptRepresentation(o: PromptOptions): Representation<PromptGenome> {
   const c: MutationContext = { lib: o.library, pool: o.examplePool, maxCriteria: o.maxCriteria ?? 6, maxExamples: o.maxExamples ?? 2 };
