@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerLetter } from '../src/judge/backend.js';
@@ -45,6 +46,16 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
     const mass = (l: string) => top.filter(([t]) => answerLetter(t) === l).reduce((s, [, lp]) => s + Math.exp(lp), 0);
     expect(mass('A')).toBeCloseTo(j.pA, 12);
     expect(mass('B')).toBeCloseTo(j.pB, 12);
+  });
+
+  it('gives the same probabilities whatever the thread count', async () => {
+    const p = fillTemplate(template, items[1]!, 'BA', render);
+    const two = await LlamaBackend.open({ modelPath: TINY_MODEL, threads: 2 });
+    try {
+      expect(await two.judge(p)).toEqual(await llama.judge(p));
+    } finally {
+      await two.close();
+    }
   });
 
   it('generates greedy text within the token limit', async () => {
@@ -124,5 +135,10 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
 
   it('refuses a missing model file with a one-line error', async () => {
     await expect(LlamaBackend.open({ modelPath: '/nonexistent/model.gguf' })).rejects.toThrow(/option --model: GGUF file \/nonexistent\/model\.gguf not found/);
+    const junk = join(tmp(), 'junk.gguf');
+    writeFileSync(junk, 'this is not a GGUF file');
+    const err = (await LlamaBackend.open({ modelPath: junk }).catch((e: Error) => e)) as Error;
+    expect(err.message).toMatch(/^option --model: cannot load .*junk\.gguf/);
+    expect(err.message).not.toContain('\n');
   });
 });
