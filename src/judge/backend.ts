@@ -90,10 +90,6 @@ export class LazyBackend implements JudgeBackend {
   async generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation> {
     return (await this.get()).generate(prompt, maxTokens);
   }
-  /** True once the real back end has been asked for. */
-  get used(): boolean {
-    return this.opened !== undefined;
-  }
   async close(): Promise<void> {
     if (!this.opened) return;
     const b = await this.opened.catch(() => undefined);

@@ -6,7 +6,7 @@ import type { JudgeService } from './cache.js';
 import type { JudgeItem } from './data.js';
 import { genomeKey, rewriteTarget, structuralDistance, type PromptGenome } from './genome.js';
 import type { FragmentLibrary } from './library.js';
-import { fillTemplate, renderTemplate, type PromptTemplate, type RenderOptions } from './render.js';
+import { fillTemplate, ORDERS, renderTemplate, type PromptTemplate, type RenderOptions } from './render.js';
 
 /**
  * What a judge prompt achieves on a set of items, each judged in both orders. LLMBar (Zeng et al.,
@@ -123,7 +123,7 @@ export function metricsOf(items: readonly JudgeItem[], ab: readonly Judgement[],
 export async function scoreTemplate(service: JudgeService, t: PromptTemplate, items: readonly JudgeItem[], o: RenderOptions = {}): Promise<{ metrics: JudgeMetrics; verdicts: ItemVerdict[] }> {
   if (items.length === 0) throw new ConfigError('judge: no items to score');
   const [ab, ba] = await Promise.all(
-    (['AB', 'BA'] as const).map((order) => Promise.all(items.map((it) => service.judge(fillTemplate(t, it, order, o), it.id, order)))),
+    ORDERS.map((order) => Promise.all(items.map((it) => service.judge(fillTemplate(t, it, order, o), it.id, order)))),
   );
   return metricsOf(items, ab as Judgement[], ba as Judgement[]);
 }
