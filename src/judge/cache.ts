@@ -19,7 +19,12 @@ interface Db {
   prepare(sql: string): Statement;
   close(): void;
 }
-const Database = createRequire(import.meta.url)('better-sqlite3') as new (path: string) => Db;
+type DbConstructor = new (path: string) => Db;
+let Database: DbConstructor | undefined;
+/** better-sqlite3 is loaded when a cache is first opened, so other commands never load the native module. */
+function database(): DbConstructor {
+  return (Database ??= createRequire(import.meta.url)('better-sqlite3') as DbConstructor);
+}
 
 /** A call budget ran out. The judgements made so far are cached: a rerun with a larger budget resumes. */
 export class BudgetExhaustedError extends ConfigError {}
@@ -39,7 +44,7 @@ export class JudgeCache {
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
-      this.db = new Database(path);
+      this.db = new (database())(path);
       this.db.pragma('journal_mode = WAL');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS judgement (
