@@ -171,6 +171,7 @@ describe('verdicts and metrics', () => {
   it('reads letters from tokens and text', () => {
     expect(answerLetter(' A')).toBe('A');
     expect(answerLetter('(B')).toBe('B');
+    expect(answerLetter('▁A')).toBe('A');
     expect(answerLetter('An')).toBeUndefined();
     expect(answerLetter('a')).toBeUndefined();
     expect(parseVerdict('Response B is better')).toBe('B');

@@ -47,7 +47,7 @@ export function parseVerdict(text: string): 'A' | 'B' | undefined {
 
 /** Is this token text the answer letter? (" A", "A", "(A" ... count; "An", "a" do not). */
 export function answerLetter(token: string): 'A' | 'B' | undefined {
-  const t = token.replace(/^[\s(\[*"']+|[\s)\].:*"']+$/g, '');
+  const t = token.replace(/^[\s▁Ġ(\[*"']+|[\s)\].:*"']+$/g, '');
   return t === 'A' || t === 'B' ? t : undefined;
 }
 

@@ -123,7 +123,8 @@ export class HttpBackend implements JudgeBackend {
     const body = await this.request('GET', '/models', undefined, true);
     if (body === undefined) return; // no /models endpoint: nothing to check against
     const ids = ((body as { data?: { id?: unknown }[] }).data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
-    if (ids.length && !ids.includes(this.model)) {
+    // Ollama lists "name:latest" and accepts "name".
+    if (ids.length && !ids.includes(this.model) && !ids.includes(`${this.model}:latest`)) {
       throw new ConfigError(`option --model: "${this.model}" is not served by ${this.base} (available: ${this.clean(ids.slice(0, 8).join(', '))})`);
     }
   }
