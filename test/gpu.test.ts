@@ -1,0 +1,253 @@
+/**
+ * GPU evaluator (gpu.js webgpu mode on Dawn) against the f64 CPU reference. Runs wherever a WebGPU
+ * adapter exists: in CI that is Mesa llvmpipe through Dawn's OpenGL ES back end (.ci/run installs
+ * the Mesa EGL/GLES packages), on a GPU machine the Vulkan driver.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { benchmarkTask } from '../problems/benchmarks.js';
+import { Rng } from '../src/core/rng.js';
+import { makeDataset, type Dataset } from '../src/eval/dataset.js';
+import { acquireGpu, GpuEvaluator, GpuUnavailableError, GPU_VALUE_BOUND } from '../src/eval/gpu/index.js';
+import { treeRmse } from '../src/eval/reference.js';
+import { randomTree } from '../src/tree/init.js';
+import { parseInfix } from '../src/tree/parse.js';
+import { toInfix } from '../src/tree/print.js';
+import { apply1, apply2, ARITY, FUNCTION_NAMES, Op, primitiveSet } from '../src/tree/primitives.js';
+import type { Tree } from '../src/tree/tree.js';
+
+/** Largest |value| any node takes on any row in f64 (Infinity for NaN): decides what the device must call invalid. */
+function maxIntermediate(t: Tree, ds: Dataset): number {
+  let m = 0;
+  for (let r = 0; r < ds.rows; r++) {
+    const st: number[] = [];
+    for (let i = 0; i < t.op.length; i++) {
+      const op = t.op[i] as number;
+      let v: number;
+      if (op === Op.Const) v = t.arg[i] as number;
+      else if (op === Op.Var) v = (ds.columns[t.arg[i] as number] as Float64Array)[r] as number;
+      else if (ARITY[op] === 1) v = apply1(op, st.pop() as number);
+      else {
+        const b = st.pop() as number;
+        v = apply2(op, st.pop() as number, b);
+      }
+      st.push(v);
+      const a = Math.abs(v);
+      if (!(a <= m)) m = Number.isNaN(a) ? Infinity : a;
+    }
+  }
+  return m;
+}
+
+const fround = (a: Float64Array): Float64Array => a.map((v) => Math.fround(v));
+
+/** RMSE of the tree in emulated f32: inputs, constants and every node's result rounded to f32 (the best any f32 evaluator can do). */
+function f32EmulatedRmse(t: Tree, ds: Dataset): number {
+  const f = Math.fround;
+  let s = 0;
+  for (let r = 0; r < ds.rows; r++) {
+    const st: number[] = [];
+    for (let i = 0; i < t.op.length; i++) {
+      const op = t.op[i] as number;
+      if (op === Op.Const) st.push(f(t.arg[i] as number));
+      else if (op === Op.Var) st.push(f((ds.columns[t.arg[i] as number] as Float64Array)[r] as number));
+      else if (ARITY[op] === 1) st.push(f(apply1(op, st.pop() as number)));
+      else {
+        const b = st.pop() as number;
+        st.push(f(apply2(op, st.pop() as number, b)));
+      }
+    }
+    const e = (st[0] as number) - f(ds.y[r] as number);
+    s += e * e;
+  }
+  const v = Math.sqrt(s / ds.rows);
+  return Number.isFinite(v) ? v : Infinity;
+}
+
+/**
+ * The stated f32 tolerance: |gpu - ref| <= 1e-3 |ref| + 1e-5 + 100 |ref32 - ref|, where ref32 is
+ * the RMSE in emulated f32 (f32EmulatedRmse). The last term is the tree's own sensitivity to f32
+ * rounding: an ill-conditioned tree (a protected division by cos of a large argument, say) cannot
+ * agree better in any f32 evaluator, and the device's transcendentals are a few ulp less exact than
+ * correctly rounded ones. Measured on llvmpipe, the median relative difference is ~4e-8.
+ */
+function withinF32(t: Tree, ds: Dataset, _ds32: Dataset, gpu: number): { ok: boolean; ref: number; limit: number } {
+  const ref = treeRmse(t, ds);
+  const ref32 = f32EmulatedRmse(t, ds);
+  const limit = 1e-3 * Math.abs(ref) + 1e-5 + 100 * Math.abs(ref32 - ref);
+  return { ok: Math.abs(gpu - ref) <= limit, ref, limit };
+}
+
+/**
+ * The device contract for one tree: invalid (+Infinity) where the f64 reference is non-finite or
+ * some intermediate exceeds the device bound (1e18) by 10x; either answer within 10x of the bound;
+ * otherwise within the f32 tolerance. Returns a failure description or undefined.
+ */
+function contractFailure(t: Tree, g: number, ds: Dataset, ds32: Dataset): { failure?: string; kind: 'compared' | 'invalid' | 'near-bound' } {
+  const m = maxIntermediate(t, ds);
+  const ref = treeRmse(t, ds);
+  if (Number.isFinite(ref) && m > GPU_VALUE_BOUND / 10 && m < GPU_VALUE_BOUND * 10) return { kind: 'near-bound' };
+  if (m >= GPU_VALUE_BOUND * 10 || !Number.isFinite(ref)) {
+    return g === Infinity ? { kind: 'invalid' } : { kind: 'invalid', failure: `${toInfix(t, ds.names)}: reference ${ref} (max |v| ${m}) but device ${g}` };
+  }
+  const w = withinF32(t, ds, ds32, g);
+  return w.ok ? { kind: 'compared' } : { kind: 'compared', failure: `${toInfix(t, ds.names)}: device ${g}, reference ${w.ref}, allowed difference ${w.limit}` };
+}
+
+const rng = new Rng(4);
+const ROWS = 200;
+const x0 = Float64Array.from({ length: ROWS }, () => rng.uniform(-5, 5));
+const x1 = Float64Array.from({ length: ROWS }, (_, i) => (i % 10 === 0 ? 0 : rng.uniform(0, 10))); // exact zeros: protected ops
+const y = x0.map((v, i) => v * v - Math.sin(x1[i] as number));
+const ds = makeDataset(['x0', 'x1'], [x0, x1], y);
+const ds32 = makeDataset(ds.names, ds.columns.map(fround), fround(ds.y));
+
+// First, before any adapter is held in this process.
+describe('GPU adapter discovery', () => {
+  it('fails with one line naming every back end tried when no adapter matches', async () => {
+    const err = await acquireGpu({ adapter: 'no-such-gpu-model' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GpuUnavailableError);
+    const msg = (err as Error).message;
+    expect(msg).not.toContain('\n');
+    expect(msg).toMatch(/^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /);
+    await expect(acquireGpu({ apis: [] })).rejects.toThrow(/option gpu apis: the list of WebGPU back ends is empty/);
+  });
+});
+
+describe('GPU evaluator (gpu.js webgpu mode)', () => {
+  let ev: GpuEvaluator;
+  beforeAll(async () => {
+    ev = await GpuEvaluator.create(ds, { maxSize: 512, maxStackDepth: 12, rescoreTop: 3 });
+  });
+  afterAll(async () => {
+    await ev?.close();
+  });
+
+  it('uses gpu.js in webgpu mode on a described adapter', () => {
+    expect(ev.adapter.name.length).toBeGreaterThan(0);
+    expect(['vulkan', 'opengles']).toContain(ev.adapter.api);
+    expect(ev.compileMs).toBeGreaterThan(0);
+  });
+
+  it('agrees with the f64 reference within the f32 tolerance on 3000 random trees', async () => {
+    const ps = primitiveSet(ds.names, { functions: FUNCTION_NAMES, constantRange: [-5, 5] });
+    const trees = Array.from({ length: 3000 }, () => randomTree(rng, ps, rng.int(10), rng.chance(0.3)));
+    const got = await ev.evaluateDevice(trees);
+    let compared = 0;
+    let invalid = 0;
+    const invalidFailures: string[] = [];
+    const f32Failures: string[] = [];
+    trees.forEach((t, i) => {
+      const c = contractFailure(t, got[i] as number, ds, ds32);
+      if (c.kind === 'compared') compared++;
+      if (c.kind === 'invalid') invalid++;
+      if (c.failure) (c.kind === 'invalid' ? invalidFailures : f32Failures).push(`tree ${i}: ${c.failure}`);
+    });
+    // Validity agrees on every tree; the f32 tolerance holds for all but extremely ill-conditioned
+    // ones (with this seed, one in 3000 on llvmpipe: a division by cos(log(x0) - exp(x1)) near a zero of cos).
+    expect(invalidFailures).toEqual([]);
+    expect(f32Failures.length, f32Failures.slice(0, 5).join('\n')).toBeLessThanOrEqual(Math.ceil(compared * 0.002));
+    expect(compared).toBeGreaterThan(2000);
+    expect(invalid).toBeGreaterThan(50); // overflow and NaN cases were exercised
+  });
+
+  it('follows the protected operators and turns overflow and NaN into +Infinity', async () => {
+    const cases: [string, 'finite' | 'invalid'][] = [
+      ['x0 / (x1 - x1)', 'finite'], // protected division by exact zero -> 1
+      ['x0 / x1', 'finite'], // x1 = 0 on every tenth row
+      ['x0 / 0.0005', 'finite'], // |b| <= 0.001 -> 1
+      ['log(x1 - x1)', 'finite'], // protected log -> 0
+      ['log(x0) + sqrt(0 - x1)', 'finite'], // ln|a|, sqrt|a|
+      ['exp(exp(x1))', 'invalid'], // exp(e^10) overflows f64 too
+      ['exp(exp(x1)) - exp(exp(x1))', 'invalid'], // Inf - Inf = NaN in the reference
+      ['exp(x1 * 100) * 0', 'invalid'], // 0 * Inf = NaN in the reference
+      ['exp(45)', 'invalid'], // beyond the device bound (3.5e19), finite in f64: documented difference
+      ['sin(x0 * 1000) + cos(x1)', 'finite'], // range reduction
+      ['square(neg(x0)) - x0 * x0', 'finite'],
+    ];
+    const trees = cases.map(([s]) => parseInfix(s, ds.names));
+    const got = await ev.evaluateDevice(trees);
+    cases.forEach(([s, kind], i) => {
+      const g = got[i] as number;
+      if (kind === 'invalid') expect(g, s).toBe(Infinity);
+      else {
+        const w = withinF32(trees[i] as Tree, ds, ds32, g);
+        expect(w.ok, `${s}: device ${g}, reference ${w.ref}`).toBe(true);
+      }
+    });
+  });
+
+  it('re-scores the best trees of a batch in f64 (bit-identical to the reference)', async () => {
+    const ps = primitiveSet(ds.names, { functions: FUNCTION_NAMES });
+    const trees = Array.from({ length: 200 }, () => randomTree(rng, ps, rng.int(6), false));
+    const f32 = await ev.evaluateDevice(trees);
+    const out = await ev.evaluate(trees);
+    const order = Array.from(out.keys()).sort((i, j) => (out[i] as number) - (out[j] as number));
+    for (const i of order.slice(0, 3)) expect(out[i]).toBe(treeRmse(trees[i] as Tree, ds));
+    // Only a handful were re-scored; the rest are the device's f32 values.
+    const changed = Array.from(out).filter((v, i) => v !== f32[i]).length;
+    expect(changed).toBeLessThanOrEqual(10);
+    expect(ev.stats.rescored).toBeGreaterThanOrEqual(3);
+  });
+
+  it('rejects trees deeper or larger than the kernel was built for, naming the option', async () => {
+    const deep = parseInfix('x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + x0)))))))))))', ds.names);
+    await expect(ev.evaluate([deep])).rejects.toThrow(/stack of depth 13.*built for 12 \(option maxStackDepth/);
+    const big = parseInfix(Array.from({ length: 300 }, () => 'x0').join(' + '), ds.names);
+    await expect(ev.evaluate([big])).rejects.toThrow(/599 nodes.*at most 512 \(option maxSize\)/);
+  });
+
+  it('splits batches larger than one launch', async () => {
+    const small = await GpuEvaluator.create(ds, { batchCapacity: 7, rescoreTop: 0 });
+    try {
+      const ps = primitiveSet(ds.names);
+      const trees = Array.from({ length: 30 }, () => randomTree(rng, ps, 3, true));
+      const got = await small.evaluate(trees);
+      expect(small.stats.launches).toBe(5);
+      expect(trees.map((t, i) => contractFailure(t, got[i] as number, ds, ds32).failure).filter(Boolean)).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+
+});
+
+describe('gpmate run --backend gpu', () => {
+  const cli = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'gpmate-gpu-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports for its best tree exactly the f64 error the CPU reference gives', () => {
+    const out = join(dir, 'run');
+    const r = spawnSync(process.execPath, [cli, 'run', '--problem', 'keijzer-6', '--backend', 'gpu', '--population', '60', '--generations', '4', '--seed', '3', '--quiet', '--out', out], { encoding: 'utf8' });
+    expect(r.stderr + r.stdout).toMatch(/gpu: adapter /);
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { best: { expression: string; trainRmse: number; testRmse: number }; options: { backend: string } };
+    expect(summary.options.backend).toBe('gpu');
+    const task = benchmarkTask('keijzer-6', 3);
+    const tree = parseInfix(summary.best.expression, task.train.names);
+    expect(summary.best.trainRmse).toBe(treeRmse(tree, task.train));
+    const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { bestFitness: number });
+    // The population's best carries an f64 fitness (elites are re-scored): it equals the reported train RMSE at the end.
+    expect((gens[gens.length - 1] as { bestFitness: number }).bestFitness).toBe(summary.best.trainRmse);
+  });
+
+  it('exits 2 with a one-line error when no adapter is available, writing nothing', () => {
+    const out = join(dir, 'none');
+    const r = spawnSync(process.execPath, [cli, 'run', '--problem', 'koza-1', '--backend', 'gpu', '--gpu-adapter', 'no-such-gpu-model', '--out', out], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    const ours = r.stderr.split('\n').filter((l) => l.startsWith('gpmate:'));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(/^gpmate: --backend gpu: no WebGPU adapter found; tried vulkan/);
+    expect(() => readFileSync(join(out, 'summary.json'))).toThrow();
+  });
+
+  it('rejects an unknown back end', () => {
+    const r = spawnSync(process.execPath, [cli, 'run', '--backend', 'tpu'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^gpmate: option --backend: expected cpu or gpu, got "tpu"/);
+  });
+});
