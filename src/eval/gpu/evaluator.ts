@@ -133,6 +133,7 @@ export class GpuEvaluator implements Evaluator<Tree> {
         output: [capacity * blocks],
         constants: { data: cols.map((c) => Float32Array.from(c.subarray(0, data.rows))) },
         pipeline: true,
+        dynamicArguments: true,
       });
       const reduce = ctx.gpu.createKernel(reductionSource(shape), { ...settings, output: [capacity] });
       const ev = new GpuEvaluator(data, ctx, shape, capacity, maxSize, rescoreTop, interpret, reduce, 0);
@@ -201,7 +202,8 @@ export class GpuEvaluator implements Evaluator<Tree> {
   }
 
   private async launch(n: number): Promise<Float32Array> {
-    const partial = await this.interpret(this.prog, n);
+    // Upload only the trees of this launch (gpu.js copies and writes the argument on every call).
+    const partial = await this.interpret(this.prog.subarray(0, Math.max(n, 1) * this.shape.stride), n);
     return (await this.reduce(partial, n)) as Float32Array;
   }
 
