@@ -151,6 +151,12 @@ describe('gpmate run --backend gpu', () => {
     const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { bestFitness: number });
     // The population's best carries an f64 fitness (elites are re-scored): it equals the reported train RMSE at the end.
     expect((gens[gens.length - 1] as { bestFitness: number }).bestFitness).toBe(summary.best.trainRmse);
+    // Same seed, same device: byte-identical output.
+    const again = join(dir, 'again');
+    const r2 = spawnSync(process.execPath, [cli, 'run', '--problem', 'keijzer-6', '--backend', 'gpu', '--population', '60', '--generations', '4', '--seed', '3', '--quiet', '--out', again], { encoding: 'utf8' });
+    expect(r2.status, r2.stderr).toBe(0);
+    expect(readFileSync(join(again, 'summary.json'), 'utf8')).toBe(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(readFileSync(join(again, 'generations.jsonl'), 'utf8')).toBe(readFileSync(join(out, 'generations.jsonl'), 'utf8'));
   });
 
   it('exits 2 with a one-line error when no adapter is available, writing nothing', () => {

@@ -148,11 +148,15 @@ async function main(argv: string[]): Promise<number> {
       trees: { type: 'string' },
       repeats: { type: 'string' },
       'gpu-api': { type: 'string' },
+      'gpu-hardware-only': { type: 'boolean' },
       check: { type: 'boolean' },
       json: { type: 'string' },
     },
   });
-  const device: GpuDeviceOptions = v['gpu-api'] ? { apis: v['gpu-api'].split(',') as GpuApi[] } : {};
+  const device: GpuDeviceOptions = {
+    ...(v['gpu-api'] ? { apis: v['gpu-api'].split(',') as GpuApi[] } : {}),
+    ...(v['gpu-hardware-only'] ? { hardwareOnly: true } : {}),
+  };
   let ok = true;
   if (v.check) {
     const t0 = performance.now();
