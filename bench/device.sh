@@ -14,8 +14,9 @@
 #                          $OUT (the device tool's folder) when it is set.
 #
 # Knobs for `run`: GPMATE_DEVICE_ROWS (default 1000,10000,100000,1000000), GPMATE_DEVICE_TREES
-# (default 500), GPMATE_DEVICE_API (default vulkan; opengles to rehearse on Mesa llvmpipe),
-# GPMATE_DEVICE_RUN_ARGS (extra flags for the gpmate run step).
+# (default 500), GPMATE_DEVICE_API (Dawn back ends in order, default vulkan,opengles),
+# GPMATE_DEVICE_HARDWARE_ONLY (default 1: a software renderer must not pass for the GPU; 0 to
+# rehearse on Mesa llvmpipe), GPMATE_DEVICE_RUN_ARGS (extra flags for the gpmate run step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -68,12 +69,14 @@ unxz_to_stdout() {
 
 run() {
   local started=$SECONDS
-  local api=${GPMATE_DEVICE_API:-vulkan}
+  local api=${GPMATE_DEVICE_API:-vulkan,opengles}
   local rows=${GPMATE_DEVICE_ROWS:-1000,10000,100000,1000000}
   local trees=${GPMATE_DEVICE_TREES:-500}
   local out=${OUT:-}
-  # Loaders: unpacked into / (the README's recipe) only where the system has no Vulkan loader.
-  if [ "$api" = vulkan ] && ! ldconfig -p 2>/dev/null | grep -q libvulkan; then
+  # Loaders: unpacked into / (the device README's recipe) where the system lacks the Vulkan or EGL loader.
+  local libs
+  libs=$(ldconfig -p 2>/dev/null || true)
+  if ! grep -q 'libvulkan\.so\.1' <<<"$libs" || ! grep -q 'libEGL\.so\.1' <<<"$libs"; then
     if [ "$(id -u)" = 0 ]; then
       for f in "$DEV"/gl/*.deb; do dpkg -x "$f" /; done
       ldconfig
@@ -96,10 +99,10 @@ run() {
   local log=${out:+$out/device.log}
   log=${log:-/dev/null}
   local status=0
-  # The GPU tests (agreement with the f64 CPU reference) and the benchmark; on Vulkan, hardware only
-  # (a software Vulkan such as lavapipe must not pass for the GPU).
+  # The GPU tests (agreement with the f64 CPU reference) and the benchmark, on hardware only unless
+  # rehearsing (a software renderer such as llvmpipe or lavapipe must not pass for the GPU).
   local hw=--gpu-hardware-only
-  if [ "$api" = opengles ]; then hw=""; fi
+  if [ "${GPMATE_DEVICE_HARDWARE_ONLY:-1}" = 0 ]; then hw=""; fi
   node "$DEV/dist/bench/eval/gpu.js" --check --gpu-api "$api" $hw --rows "$rows" --trees "$trees" --repeats 5 ${out:+--json "$out/gpu-bench.json"} 2>&1 |
     grep -v -e '^Warning: maxDynamic' | tee -a "$log" || status=1
   # One short evolutionary run on the GPU back end (its best tree re-scored in f64 on the CPU).

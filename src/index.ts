@@ -24,3 +24,5 @@ export { CpuEvaluator } from './eval/cpu.js';
 export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
+
+export { GpuEvaluator, acquireGpu, describeAdapter, GpuUnavailableError, GPU_APIS, GPU_VALUE_BOUND, type GpuEvaluatorOptions, type GpuEvaluatorStats, type GpuAdapterInfo, type GpuApi, type GpuDeviceOptions } from './eval/gpu/index.js';
