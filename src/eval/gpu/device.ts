@@ -218,17 +218,20 @@ function installNavigator(dawn: GPU, adapter: GPUAdapter, featureLevel: string):
     getPreferredCanvasFormat: () => 'rgba8unorm',
     wgslLanguageFeatures: dawn.wgslLanguageFeatures,
   };
-  const g = globalThis as { navigator?: unknown };
-  const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  const prev = g.navigator as object | undefined;
-  Object.defineProperty(globalThis, 'navigator', {
-    value: prev ? Object.assign(Object.create(prev) as object, { gpu: shim }) : { gpu: shim },
-    configurable: true,
-    writable: true,
-  });
+  const g = globalThis as { navigator?: object };
+  const prev = g.navigator;
+  if (prev && typeof prev === 'object') {
+    // Node >= 21 has a navigator (without gpu): add the property to it rather than replace it.
+    const before = Object.getOwnPropertyDescriptor(prev, 'gpu');
+    Object.defineProperty(prev, 'gpu', { value: shim, configurable: true, writable: true });
+    return () => {
+      if (before) Object.defineProperty(prev, 'gpu', before);
+      else delete (prev as { gpu?: unknown }).gpu;
+    };
+  }
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: shim }, configurable: true, writable: true });
   return () => {
-    if (before) Object.defineProperty(globalThis, 'navigator', before);
-    else delete g.navigator;
+    delete g.navigator;
   };
 }
 

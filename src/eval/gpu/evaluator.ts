@@ -68,6 +68,8 @@ export class GpuEvaluator implements Evaluator<Tree> {
     maxRelativeDifference: 0,
   };
   private queue: Promise<unknown> = Promise.resolve();
+  /** The compiled kernels of the first launch: gpu.js must never swap in a rebuilt one (compiled once per run). */
+  private built: readonly unknown[] = [];
   private closed = false;
   private readonly prog: Float32Array;
 
@@ -204,7 +206,11 @@ export class GpuEvaluator implements Evaluator<Tree> {
   private async launch(n: number): Promise<Float32Array> {
     // Upload only the trees of this launch (gpu.js copies and writes the argument on every call).
     const partial = await this.interpret(this.prog.subarray(0, Math.max(n, 1) * this.shape.stride), n);
-    return (await this.reduce(partial, n)) as Float32Array;
+    const errors = (await this.reduce(partial, n)) as Float32Array;
+    const kernels = [this.interpret.kernel, this.reduce.kernel];
+    if (this.built.length === 0) this.built = kernels;
+    else if (kernels.some((k, i) => k !== this.built[i])) throw new Error('GPU evaluator: gpu.js rebuilt a kernel (it must be compiled once per run)');
+    return errors;
   }
 
   /** Writes tree t of the launch into the program buffer; returns its node count. */
