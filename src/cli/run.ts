@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
@@ -7,10 +8,11 @@ import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
 import type { Evaluator, PreferenceInheritance, SelectionMode } from '../core/types.js';
-import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
-import type { Tree } from '../tree/tree.js';
 import type { Dataset } from '../eval/dataset.js';
+import { createEvaluator } from '../eval/fast.js';
+import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
 import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
+import type { Tree } from '../tree/tree.js';
 import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult } from '../sr/run.js';
 import type { MutationType } from '../tree/variation.js';
 import { parse } from './args.js';
@@ -55,6 +57,8 @@ Fitness back end:
 
 Run:
   --seed N                  (default 1)
+  --threads N               evaluation threads (default: the number of cores); 1 = in-process.
+                            Results are identical for every thread count.
   --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
   --quiet                   no per-generation lines
 `;
@@ -120,6 +124,7 @@ const OPTIONS = {
   'gpu-adapter': { type: 'string' },
   'gpu-hardware-only': { type: 'boolean' },
   seed: { type: 'string' },
+  threads: { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -137,6 +142,8 @@ export interface RunInvocation {
   readonly gpu: GpuDeviceOptions;
   readonly out?: string;
   readonly quiet: boolean;
+  /** Evaluation threads (1 = in-process). */
+  readonly threads: number;
 }
 
 /** Parses and validates `gpmate run` arguments into run settings (nothing is read or written). */
@@ -191,7 +198,10 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     throw new ConfigError('option --gpu-api/--gpu-adapter/--gpu-hardware-only: only with --backend gpu');
   }
   const gpu: GpuDeviceOptions = stripUndefined({ apis: apis as GpuApi[] | undefined, adapter: v['gpu-adapter'], hardwareOnly: v['gpu-hardware-only'] });
-  return { problem, options, backend, gpu, quiet: v.quiet ?? false, ...(v.out !== undefined ? { out: v.out } : {}) };
+  const threads = parse.int('threads', v.threads) ?? availableParallelism();
+  if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  if (backend === 'gpu' && v.threads !== undefined) throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
+  return { problem, options, backend, gpu, quiet: v.quiet ?? false, threads, ...(v.out !== undefined ? { out: v.out } : {}) };
 }
 
 /** Opens the GPU evaluator for a run and says which adapter computes the fitness (never a silent fallback). */
@@ -272,7 +282,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     const out = inv.out ?? join('gpmate-runs', `${task.name}-${inv.options.selection ?? 'pimp'}-seed${inv.options.seed}`);
     const started = Date.now();
     const log: string[] = [];
+    // One evaluator for the whole run: the GPU (--backend gpu), else a worker pool when threads > 1.
+    // Closed on exit and on Ctrl-C, which leaves no output behind (results are only written at the end, atomically).
     const gpu = inv.backend === 'gpu' ? await openGpuEvaluator(task.train, inv) : undefined;
+    const evaluator: Evaluator<Tree> & { close(): Promise<void> } = gpu ?? createEvaluator(task.train, { threads: inv.threads });
+    const onSigint = (): void => {
+      process.stderr.write('gpmate: interrupted\n');
+      void evaluator.close().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSigint);
     let result: RegressionResult;
     try {
       result = await runRegression(
@@ -284,10 +302,11 @@ export async function runCommand(argv: string[]): Promise<number> {
             if (!invocation.quiet) process.stdout.write(progressLine(s));
           },
         },
-        ...(gpu ? [gpu as Evaluator<Tree>] : []),
+        evaluator,
       );
     } finally {
-      await gpu?.close();
+      process.off('SIGINT', onSigint);
+      await evaluator.close();
     }
     if (gpu) {
       const st = gpu.stats;
