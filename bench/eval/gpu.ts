@@ -21,13 +21,19 @@ import { GpuEvaluator } from '../../src/eval/gpu/evaluator.js';
 import { treeRmse } from '../../src/eval/reference.js';
 import { randomTree, rampedHalfAndHalf } from '../../src/tree/init.js';
 import { FUNCTION_NAMES, primitiveSet } from '../../src/tree/primitives.js';
-import type { Tree } from '../../src/tree/tree.js';
+import { stackDepth, type Tree } from '../../src/tree/tree.js';
 
 export interface GpuBenchOptions {
   /** Row counts to measure (default 1k, 10k, 100k, 1M). */
   readonly rows?: readonly number[];
-  /** Trees per launch (default 500: a population). */
+  /** Trees per launch (default 500: a population); ignored when `population` is given. */
   readonly trees?: number;
+  /** The trees to evaluate (default: a generation-0 population of `trees`, see benchPopulation). */
+  readonly population?: readonly Tree[];
+  /** The data set for a row count (default: syntheticData). */
+  readonly data?: (rows: number) => Dataset;
+  /** A label printed in front of each line (default "gpu"). */
+  readonly label?: string;
   /** Timed launches per row count, after one warm-up (default 5). */
   readonly repeats?: number;
   readonly seed?: number;
@@ -76,12 +82,15 @@ const median = (xs: number[]): number => {
 export async function benchGpu(o: GpuBenchOptions = {}): Promise<GpuBenchRow[]> {
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const seed = o.seed ?? 1;
-  const trees = benchPopulation(o.trees ?? 500, seed);
+  const trees = o.population ?? benchPopulation(o.trees ?? 500, seed);
   const nodes = trees.reduce((s, t) => s + t.op.length, 0);
+  const maxSize = Math.max(1, ...trees.map((t) => t.op.length));
+  const maxStackDepth = Math.max(1, ...trees.map((t) => stackDepth(t)));
+  const label = o.label ?? 'gpu';
   const out: GpuBenchRow[] = [];
   for (const rows of o.rows ?? [1_000, 10_000, 100_000, 1_000_000]) {
-    const data = syntheticData(rows, seed);
-    const ev = await GpuEvaluator.create(data, { ...o.device, maxStackDepth: 8, rescoreTop: 0 });
+    const data = o.data ? o.data(rows) : syntheticData(rows, seed);
+    const ev = await GpuEvaluator.create(data, { ...o.device, maxSize, maxStackDepth, rescoreTop: 0 });
     try {
       if (out.length === 0) log(`adapter: ${describeAdapter(ev.adapter)}`);
       let f32 = await ev.evaluateDevice(trees); // warm-up
@@ -112,7 +121,7 @@ export async function benchGpu(o: GpuBenchOptions = {}): Promise<GpuBenchRow[]> 
       };
       out.push(row);
       log(
-        `gpu  rows ${String(rows).padStart(8)}  trees ${trees.length}  nodes ${nodes}  compile ${row.compileMs.toFixed(0).padStart(5)} ms  ` +
+        `${label}  rows ${String(rows).padStart(8)}  trees ${trees.length}  nodes ${nodes}  compile ${row.compileMs.toFixed(0).padStart(5)} ms  ` +
           `launch ${(seconds * 1000).toFixed(2).padStart(9)} ms  ${row.nodeEvalsPerSec.toExponential(2)} node-evals/s  ` +
           `f32 vs f64 rel. diff median ${row.f32RelativeDifference.median.toExponential(1)} max ${row.f32RelativeDifference.max.toExponential(1)} (${rels.length} trees)`,
       );
