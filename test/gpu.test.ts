@@ -17,7 +17,7 @@ import { acquireGpu, GpuEvaluator, GpuUnavailableError } from '../src/eval/gpu/i
 import { randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { FUNCTION_NAMES, primitiveSet } from '../src/tree/primitives.js';
-import type { Tree } from '../src/tree/tree.js';
+import { stackDepth, type Tree } from '../src/tree/tree.js';
 
 const rng = new Rng(4);
 const ROWS = 200;
@@ -112,6 +112,11 @@ describe('GPU evaluator (gpu.js webgpu mode)', () => {
   it('rejects trees deeper or larger than the kernel was built for, naming the option', async () => {
     const deep = parseInfix('x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + (x0 + x0)))))))))))', ds.names);
     await expect(ev.evaluate([deep])).rejects.toThrow(/stack of depth 13.*built for 12 \(option maxStackDepth/);
+    // Exactly the supported depth: every register in use, still exact.
+    const fits = parseInfix('x0 * (x1 - (x0 / (x1 + (x0 - (x1 * (x0 + (x1 - (x0 * (x1 + (x0 - x1))))))))))', ds.names);
+    expect(stackDepth(fits)).toBe(12);
+    const [g] = await ev.evaluateDevice([fits]);
+    expect(checkTree(fits, g as number, ds).failure).toBeUndefined();
     const big = parseInfix(Array.from({ length: 300 }, () => 'x0').join(' + '), ds.names);
     await expect(ev.evaluate([big])).rejects.toThrow(/599 nodes.*at most 512 \(option maxSize\)/);
   });
