@@ -36,6 +36,19 @@ describe('GPU adapter discovery', () => {
     expect(msg).toMatch(/^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /);
     await expect(acquireGpu({ apis: [] })).rejects.toThrow(/option gpu apis: the list of WebGPU back ends is empty/);
   });
+
+  it('refuses software renderers with hardwareOnly, saying so', async () => {
+    const got = await acquireGpu({ hardwareOnly: true }).catch((e: unknown) => e);
+    if (got instanceof Error) {
+      // CI and machines without a GPU: llvmpipe is found and refused, by name.
+      expect(got).toBeInstanceOf(GpuUnavailableError);
+      expect(got.message).toMatch(/^--backend gpu: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/);
+    } else {
+      const ctx = got as Awaited<ReturnType<typeof acquireGpu>>;
+      expect(ctx.info.software).toBe(false);
+      await ctx.release();
+    }
+  });
 });
 
 describe('GPU evaluator (gpu.js webgpu mode)', () => {
