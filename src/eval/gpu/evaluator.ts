@@ -104,6 +104,7 @@ export class GpuEvaluator implements Evaluator<Tree> {
     positiveInt('maxSize', maxSize, 65_536);
     positiveInt('maxStackDepth', maxStack, 64);
     positiveInt('rowsPerBlock', rowsPerBlock, 4096);
+    positiveInt('batchCapacity', options.batchCapacity ?? 1024, 1 << 20);
     if (!Number.isInteger(rescoreTop) || rescoreTop < 0) throw new ConfigError(`option rescoreTop: expected an integer >= 0, got ${rescoreTop}`);
     if (data.rows < 1) throw new DataError('GPU evaluator: the data set has no rows');
     if (data.rows >= F32_EXACT) throw new DataError(`GPU evaluator: ${data.rows} rows; the f32 kernels index at most ${F32_EXACT - 1}`);
