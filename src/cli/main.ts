@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
+import { judgeCommand } from './judge.js';
 import { runCommand } from './run.js';
 
 const HELP = `gpmate: genetic programming with mate choice (PIMP)
 
 Usage:
   gpmate run [options]      evolve a formula for a benchmark problem or a CSV file
+  gpmate judge evolve|eval  evolve or score LLM-judge prompts ('gpmate judge --help')
   gpmate help               this text; 'gpmate run --help' lists the run options
 `;
 
@@ -14,6 +16,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(rest);
+    case 'judge':
+      return judgeCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -32,7 +36,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e as Error;
     const input = e instanceof ConfigError || e instanceof DataError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`gpmate: ${err.message.split('\n')[0]}\n`);
+    process.stderr.write(`gpmate: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = input ? 2 : 1;
   },
 );

@@ -6,6 +6,7 @@ import { FastEvaluator } from '../eval/fast.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
+import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
 import { toInfix } from '../tree/print.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
@@ -29,6 +30,8 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   distance?: MateDistanceKind;
   /** A run succeeds when the best training RMSE is at or below this. Default 0.01. */
   successThreshold?: number;
+  /** Per-generation diversity measures (src/diversity) in `GenerationStats.extra`. Default off. */
+  diversity?: DiversitySetting;
 }
 
 export interface ModelReport {
@@ -74,13 +77,14 @@ export async function runRegression(
   }
   const successThreshold = options.successThreshold ?? 0.01;
   if (!(successThreshold >= 0)) throw new ConfigError(`option successThreshold: expected a number >= 0, got ${successThreshold}`);
+  const diversity = diversityFromOption(task.train, options.diversity, options.seed);
   const result = await evolve(rep, evaluator, options, {
     ...hooks,
     ...(distance === 'semantic' ? { mateDistance: semanticDistance(task.train) } : {}),
-    measure: (pop) => {
+    measure: (pop, generation) => {
       const extra: Record<string, number> = { meanDepth: meanOf(pop, (p) => depth(p.genome)) };
       if (pop[0]?.preference) extra['preferenceMeanDepth'] = meanOf(pop, (p) => depth(p.preference as Tree));
-      return extra;
+      return diversity ? { ...extra, ...diversity(pop, generation) } : extra;
     },
   });
   const tree = result.best.genome;
