@@ -41,3 +41,4 @@ export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fa
 export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
 export type { TreeEvaluator, RowRange } from './eval/types.js';
 export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
+export { GpuEvaluator, acquireGpu, describeAdapter, GpuUnavailableError, GPU_APIS, GPU_VALUE_BOUND, type GpuEvaluatorOptions, type GpuEvaluatorStats, type GpuAdapterInfo, type GpuApi, type GpuDeviceOptions } from './eval/gpu/index.js';

@@ -122,9 +122,9 @@ describe('worker pool', () => {
           onReady = undefined;
         }
       });
-      p.on('exit', (code) => {
+      p.on('exit', (code, signal) => {
         clearTimeout(timer);
-        resolve({ code, out });
+        resolve({ code, out: signal ? `${out}[killed by ${signal}]` : out });
       });
     });
 
