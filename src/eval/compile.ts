@@ -1,7 +1,7 @@
 import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
 
 /**
- * Compiles postfix trees into the register programs of the WebAssembly kernel (assembly/eval.ts).
+ * Compiles postfix trees into the register programs of the WebAssembly kernel (src/eval/wasm/eval.ts).
  *
  * A program is a list of instructions [kop, dst, a, b] (Int32), kop = opcode * 4 + variant:
  * - variant 0: vector operands (a, and b for binary operators);
