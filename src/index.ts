@@ -33,3 +33,18 @@ export { runStudy, defaultDbPath, type StudyRunOptions, type StudyRunSummary, ty
 export { StudyStore } from './study/store.js';
 export { writeReport, renderSvg } from './study/report.js';
 export { exportCsv } from './study/export.js';
+export { promptRepresentation, baselineGenome, structuralDistance as promptDistance, PROMPT_MUTATIONS, type PromptGenome, type PromptOptions } from './judge/genome.js';
+export { loadLibrary, defaultLibrary, type FragmentLibrary } from './judge/library.js';
+export { loadItems, splitItems, DATA_FORMATS, type JudgeItem, type DataFormat } from './judge/data.js';
+export { renderTemplate, fillTemplate, templateText, type ChatPrompt, type PromptTemplate, type Order } from './judge/render.js';
+export { JudgeEvaluator, scoreTemplate, metricsOf, judgeLoss, DEFAULT_WEIGHTS, type JudgeMetrics, type LossWeights } from './judge/fitness.js';
+export { JudgeCache, JudgeService, BudgetExhaustedError, type CallStats } from './judge/cache.js';
+export { HttpBackend, type HttpOptions } from './judge/http.js';
+export { LlamaBackend, type LlamaOptions } from './judge/llama.js';
+export type { JudgeBackend, Judgement } from './judge/backend.js';
+export { evolveJudge, type JudgeEvolveOptions, type JudgeEvolveResult } from './judge/run.js';
+export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fast.js';
+export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
+export type { TreeEvaluator, RowRange } from './eval/types.js';
+export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
+export { GpuEvaluator, acquireGpu, describeAdapter, GpuUnavailableError, GPU_APIS, GPU_VALUE_BOUND, type GpuEvaluatorOptions, type GpuEvaluatorStats, type GpuAdapterInfo, type GpuApi, type GpuDeviceOptions } from './eval/gpu/index.js';

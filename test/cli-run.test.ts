@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, SHARED } from './helpers.js';
 
-const gpmate = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const gpmate = (args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  // A child killed by a signal has no status: say which signal, with its output, in the failure.
+  if (r.status === null) throw new Error(`gpmate ${args.join(' ')} killed by ${r.signal}; stderr: ${r.stderr}`);
+  return r;
+};
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpmate-run-'));
 
 describe('gpmate run', () => {

@@ -9,16 +9,16 @@ import {
   DIVERSITY_KEYS,
   entropyBits,
   roundVector,
-  sized,
   structuralDiversity,
-  topDownDistanceSized,
   treeDiversity,
   treeOutputs,
   type TreeOutputs,
 } from '../src/diversity/index.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { runRegression } from '../src/sr/run.js';
-import { topDownDistance } from '../src/tree/distance.js';
+import { sized, topDownDistance, topDownDistanceSized } from '../src/tree/distance.js';
+import { Op } from '../src/tree/primitives.js';
+import { children, subtreeSizes } from '../src/tree/tree.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { treeRepresentation } from '../src/tree/representation.js';
 import type { Tree } from '../src/tree/tree.js';
@@ -221,8 +221,35 @@ describe('runRegression with diversity measures', () => {
   });
 });
 
-describe('topDownDistanceSized', () => {
-  it('equals topDownDistance exactly on random trees (constants included)', () => {
+/** Selkow's distance written as the textbook recursion with a full alignment table per node pair. */
+function textbookDistance(a: Tree, b: Tree): number {
+  const sa = subtreeSizes(a);
+  const sb = subtreeSizes(b);
+  const relabel = (i: number, j: number): number => {
+    const oa = a.op[i]!;
+    if (oa !== b.op[j]) return 1;
+    if (oa === Op.Var) return a.arg[i] === b.arg[j] ? 0 : 1;
+    if (oa === Op.Const) return Math.min(1, Math.abs(a.arg[i]! - b.arg[j]!));
+    return 0;
+  };
+  const d = (i: number, j: number): number => {
+    const ca = children(a, i, sa);
+    const cb = children(b, j, sb);
+    const D = Array.from({ length: ca.length + 1 }, () => new Array<number>(cb.length + 1).fill(0));
+    for (let x = 1; x <= ca.length; x++) D[x]![0] = D[x - 1]![0]! + sa[ca[x - 1]!]!;
+    for (let y = 1; y <= cb.length; y++) D[0]![y] = D[0]![y - 1]! + sb[cb[y - 1]!]!;
+    for (let x = 1; x <= ca.length; x++) {
+      for (let y = 1; y <= cb.length; y++) {
+        D[x]![y] = Math.min(D[x - 1]![y]! + sa[ca[x - 1]!]!, D[x]![y - 1]! + sb[cb[y - 1]!]!, D[x - 1]![y - 1]! + d(ca[x - 1]!, cb[y - 1]!));
+      }
+    }
+    return relabel(i, j) + D[ca.length]![cb.length]!;
+  };
+  return d(a.op.length - 1, b.op.length - 1);
+}
+
+describe('topDownDistance (unrolled) against the textbook recursion', () => {
+  it('agrees exactly on random trees (constants included)', () => {
     const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'neg', 'square'] });
     const rng = new Rng('distance');
     let trees = Array.from({ length: 60 }, (_, i) => rep.random(rng, i, 60));
@@ -234,7 +261,8 @@ describe('topDownDistanceSized', () => {
       for (let j = 0; j < trees.length; j += 4) {
         const a = trees[i] as Tree;
         const b = trees[j] as Tree;
-        expect(topDownDistanceSized(sized(a), sized(b)), `${i} ${j}`).toBe(topDownDistance(a, b));
+        expect(topDownDistanceSized(sized(a), sized(b)), `${i} ${j}`).toBe(textbookDistance(a, b));
+        expect(topDownDistance(a, b)).toBe(textbookDistance(a, b));
       }
     }
   });

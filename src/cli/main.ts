@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
+import { judgeCommand } from './judge.js';
 import { runCommand } from './run.js';
 import { studyCommand } from './study.js';
 
@@ -8,6 +9,7 @@ const HELP = `gpmate: genetic programming with mate choice (PIMP)
 Usage:
   gpmate run [options]      evolve a formula for a benchmark problem or a CSV file
   gpmate study run|report|export   grids of runs over seeds in SQLite, HTML report, CSV ('gpmate study help')
+  gpmate judge evolve|eval  evolve or score LLM-judge prompts ('gpmate judge --help')
   gpmate help               this text; 'gpmate run --help' lists the run options
 `;
 
@@ -18,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'study':
       return studyCommand(rest);
+    case 'judge':
+      return judgeCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
@@ -6,7 +7,12 @@ import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
-import type { PreferenceInheritance, SelectionMode } from '../core/types.js';
+import type { Evaluator, PreferenceInheritance, SelectionMode } from '../core/types.js';
+import type { Dataset } from '../eval/dataset.js';
+import { createEvaluator } from '../eval/fast.js';
+import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
+import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
+import type { Tree } from '../tree/tree.js';
 import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult } from '../sr/run.js';
 import type { MutationType } from '../tree/variation.js';
 import { parse } from './args.js';
@@ -42,8 +48,17 @@ Search:
   --success-threshold T     success if best train RMSE <= T (default 0.01)
   --stop-on-success         stop once the threshold is reached
 
+Fitness back end:
+  --backend B               cpu (default) | gpu: gpu.js in webgpu mode on Dawn (f32 on the device;
+                            the best trees are re-scored in f64, so every reported number is f64)
+  --gpu-api LIST            Dawn back ends to try, in order (default vulkan,opengles)
+  --gpu-adapter TEXT        use only an adapter whose name contains TEXT
+  --gpu-hardware-only       refuse software renderers (llvmpipe, lavapipe, SwiftShader)
+
 Run:
   --seed N                  (default 1)
+  --threads N               evaluation threads (default: the number of cores); 1 = in-process.
+                            Results are identical for every thread count.
   --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
   --quiet                   no per-generation lines
 `;
@@ -104,17 +119,31 @@ const OPTIONS = {
   'constant-range': { type: 'string' },
   'success-threshold': { type: 'string' },
   'stop-on-success': { type: 'boolean' },
+  backend: { type: 'string' },
+  'gpu-api': { type: 'string' },
+  'gpu-adapter': { type: 'string' },
+  'gpu-hardware-only': { type: 'boolean' },
   seed: { type: 'string' },
+  threads: { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Where fitness is computed: in-process on the CPU, or on a WebGPU adapter. */
+export type Backend = 'cpu' | 'gpu';
+export const BACKENDS = ['cpu', 'gpu'] as const satisfies readonly Backend[];
+
 export interface RunInvocation {
   readonly problem: ProblemSpec;
   readonly options: RegressionOptions;
+  readonly backend: Backend;
+  /** Adapter choice for `--backend gpu`. */
+  readonly gpu: GpuDeviceOptions;
   readonly out?: string;
   readonly quiet: boolean;
+  /** Evaluation threads (1 = in-process). */
+  readonly threads: number;
 }
 
 /** Parses and validates `gpmate run` arguments into run settings (nothing is read or written). */
@@ -159,7 +188,40 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     }),
   };
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
-  return { problem, options, quiet: v.quiet ?? false, ...(v.out !== undefined ? { out: v.out } : {}) };
+  const backend = (v.backend ?? 'cpu') as Backend;
+  if (!BACKENDS.includes(backend)) throw new ConfigError(`option --backend: expected cpu or gpu, got "${v.backend}"`);
+  const apis = parse.list(v['gpu-api']);
+  for (const a of apis ?? []) {
+    if (!(GPU_APIS as readonly string[]).includes(a)) throw new ConfigError(`option --gpu-api: unknown WebGPU back end "${a}" (known: ${GPU_APIS.join(', ')})`);
+  }
+  if (backend === 'cpu' && (apis || v['gpu-adapter'] !== undefined || v['gpu-hardware-only'])) {
+    throw new ConfigError('option --gpu-api/--gpu-adapter/--gpu-hardware-only: only with --backend gpu');
+  }
+  const gpu: GpuDeviceOptions = stripUndefined({ apis: apis as GpuApi[] | undefined, adapter: v['gpu-adapter'], hardwareOnly: v['gpu-hardware-only'] });
+  const threads = parse.int('threads', v.threads) ?? availableParallelism();
+  if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  if (backend === 'gpu' && v.threads !== undefined) throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
+  return { problem, options, backend, gpu, quiet: v.quiet ?? false, threads, ...(v.out !== undefined ? { out: v.out } : {}) };
+}
+
+/** Opens the GPU evaluator for a run and says which adapter computes the fitness (never a silent fallback). */
+async function openGpuEvaluator(train: Dataset, inv: RunInvocation): Promise<GpuEvaluator> {
+  const { GpuEvaluator } = await import('../eval/gpu/evaluator.js');
+  const o = inv.options;
+  const maxDepth = o.maxDepth ?? 17;
+  const maxSize = o.maxSize ?? 256;
+  // A tree of depth d needs a stack of at most d + 1 (and a binary tree of n nodes at most (n + 1) / 2).
+  const maxStackDepth = Math.min(maxDepth + 1, Math.ceil((maxSize + 1) / 2));
+  if (maxStackDepth > 64) throw new ConfigError(`option --max-depth: --backend gpu supports trees of depth at most 63 (stack registers), got ${maxDepth}`);
+  const ev = await GpuEvaluator.create(train, {
+    ...inv.gpu,
+    maxSize,
+    maxStackDepth,
+    rescoreTop: Math.max(1, resolveEvolutionOptions(o).elites),
+  });
+  process.stdout.write(`gpu: adapter ${describeAdapter(ev.adapter)}; gpu.js webgpu mode, kernels compiled in ${ev.compileMs.toFixed(0)} ms\n`);
+  if (ev.adapter.software) process.stdout.write('gpu: note: this adapter is a software renderer on the CPU (use --gpu-hardware-only to refuse it)\n');
+  return ev;
 }
 
 function fmt(x: number | undefined): string {
@@ -187,6 +249,7 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
       ...resolveEvolutionOptions(o),
       distance: o.distance ?? 'structural',
       mutation: o.mutation ?? 'subtree',
+      backend: inv.backend,
       ...stripUndefined({
         mutationDepth: o.mutationDepth,
         maxDepth: o.maxDepth,
@@ -219,12 +282,41 @@ export async function runCommand(argv: string[]): Promise<number> {
     const out = inv.out ?? join('gpmate-runs', `${task.name}-${inv.options.selection ?? 'pimp'}-seed${inv.options.seed}`);
     const started = Date.now();
     const log: string[] = [];
-    const result = await runRegression(task, inv.options, {
-      onGeneration: (s) => {
-        log.push(JSON.stringify(s));
-        if (!invocation.quiet) process.stdout.write(progressLine(s));
-      },
-    });
+    // One evaluator for the whole run: the GPU (--backend gpu), else a worker pool when threads > 1.
+    // Closed on exit and on Ctrl-C, which leaves no output behind (results are only written at the end, atomically).
+    const gpu = inv.backend === 'gpu' ? await openGpuEvaluator(task.train, inv) : undefined;
+    const cpu = gpu ? undefined : createEvaluator(task.train, { threads: inv.threads });
+    const evaluator: Evaluator<Tree> & { close(): Promise<void> } = gpu ?? cpu!;
+    const onSigint = (): void => {
+      process.stderr.write('gpmate: interrupted\n');
+      void evaluator.close().finally(() => process.exit(130));
+    };
+    // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
+    if (gpu || cpu!.threads > 1) process.once('SIGINT', onSigint);
+    let result: RegressionResult;
+    try {
+      result = await runRegression(
+        task,
+        inv.options,
+        {
+          onGeneration: (s) => {
+            log.push(JSON.stringify(s));
+            if (!invocation.quiet) process.stdout.write(progressLine(s));
+          },
+        },
+        evaluator,
+      );
+    } finally {
+      process.off('SIGINT', onSigint);
+      await evaluator.close();
+    }
+    if (gpu) {
+      const st = gpu.stats;
+      process.stdout.write(
+        `gpu: ${st.trees} trees in ${st.launches} launches, ${(st.nodeEvaluations / Math.max(st.deviceSeconds, 1e-9)).toExponential(2)} node-evals/s on the device; ` +
+          `${st.rescored} re-scored in f64 (largest f32 relative difference ${st.maxRelativeDifference.toExponential(2)})\n`,
+      );
+    }
     const b = result.best;
     process.stdout.write(
       `\nbest: ${b.expression}\n` +

@@ -10,9 +10,8 @@ import type { Individual } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
-import { sized, topDownDistanceSized, type SizedTree } from './distance.js';
+import { sized, topDownDistanceSized, type SizedTree } from '../tree/distance.js';
 
-export { sized, topDownDistanceSized, type SizedTree } from './distance.js';
 
 /** The keys every call of a {@link treeDiversity} measure returns, in this order. */
 export const DIVERSITY_KEYS = [

@@ -2,7 +2,7 @@ import { evolve, type EvolutionHooks, type GenerationStats } from '../core/evolv
 import { ConfigError } from '../core/errors.js';
 import type { EvolutionOptions } from '../core/options.js';
 import type { Evaluator, Individual } from '../core/types.js';
-import { CpuEvaluator } from '../eval/cpu.js';
+import { FastEvaluator } from '../eval/fast.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
@@ -61,13 +61,14 @@ export function scoreTree(t: Tree, ds: Dataset): { rmse: number; r2: number } {
 
 /**
  * Runs tree GP on a regression task with the chosen selection mode. The evaluator defaults to the
- * in-process CPU evaluator; pass another (a worker pool, a GPU) to change where fitness is computed.
+ * in-process fast evaluator (WebAssembly SIMD, src/eval/fast.ts; bit-identical to the reference); pass
+ * another (a worker pool from createEvaluator, a GPU) to change where fitness is computed.
  */
 export async function runRegression(
   task: RegressionTask,
   options: RegressionOptions,
   hooks: Pick<EvolutionHooks<Tree>, 'onGeneration'> = {},
-  evaluator: Evaluator<Tree> = new CpuEvaluator(task.train),
+  evaluator: Evaluator<Tree> = new FastEvaluator(task.train),
 ): Promise<RegressionResult> {
   const rep = treeRepresentation(task.train.names, { ...options, functions: options.functions ?? task.functions });
   const distance = options.distance ?? 'structural';
