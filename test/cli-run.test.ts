@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCommand } from '../src/cli/run.js';
 import { CLI, SHARED } from './helpers.js';
 
 const gpmate = (args: string[]) => {
@@ -56,29 +57,38 @@ describe('gpmate run', () => {
     expect(summary.best.testRmse).toBeTypeOf('number');
   });
 
-  it('rejects bad input with one line naming it, exit 2, and no output folder', () => {
-    const dir = tmp();
-    const bad = join(dir, 'bad.csv');
-    writeFileSync(bad, 'a,b\n1,x\n');
-    const cases: [string[], RegExp][] = [
-      [['--problem', 'nope'], /unknown problem "nope"/],
-      [['--data', join(dir, 'none.csv')], /none\.csv: cannot read/],
-      [['--data', bad], /bad\.csv: line 2, column "b": "x" is not a finite number/],
-      [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--target', 'Q'], /no column named "Q"/],
-      [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--train', '5:5'], /training rows 5:5 are empty/],
-      [['--population', '1'], /option --population: expected an integer >= 2, got 1/],
-      [['--population', 'ten'], /option --population: expected an integer, got "ten"/],
-      [['--population', '10', '--tournament', '11'], /option --tournament: expected an integer in 1\.\.10, got 11/],
-      [['--mutation-rate=-0.5'], /option --mutation-rate: expected a probability in \[0, 1\], got -0\.5/],
-      [['--crossover-rate', '1.5'], /option --crossover-rate/],
-      [['--selection', 'roulette'], /option --selection: expected one of tournament, random-mate, pimp/],
-      [['--mutation', 'swap'], /option --mutation: expected one of subtree, point/],
-      [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
-      [['--distance', 'cosine'], /option --distance/],
-      [['--bogus'], /Unknown option '--bogus'/],
-      [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
-    ];
+  const dir = tmp();
+  const bad = join(dir, 'bad.csv');
+  writeFileSync(bad, 'a,b\n1,x\n');
+  const cases: [string[], RegExp][] = [
+    [['--problem', 'nope'], /unknown problem "nope"/],
+    [['--data', join(dir, 'none.csv')], /none\.csv: cannot read/],
+    [['--data', bad], /bad\.csv: line 2, column "b": "x" is not a finite number/],
+    [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--target', 'Q'], /no column named "Q"/],
+    [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--train', '5:5'], /training rows 5:5 are empty/],
+    [['--population', '1'], /option --population: expected an integer >= 2, got 1/],
+    [['--population', 'ten'], /option --population: expected an integer, got "ten"/],
+    [['--population', '10', '--tournament', '11'], /option --tournament: expected an integer in 1\.\.10, got 11/],
+    [['--mutation-rate=-0.5'], /option --mutation-rate: expected a probability in \[0, 1\], got -0\.5/],
+    [['--crossover-rate', '1.5'], /option --crossover-rate/],
+    [['--selection', 'roulette'], /option --selection: expected one of tournament, random-mate, pimp/],
+    [['--mutation', 'swap'], /option --mutation: expected one of subtree, point/],
+    [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
+    [['--distance', 'cosine'], /option --distance/],
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
+  ];
+
+  it('rejects bad input with a message naming it, before writing anything', async () => {
     for (const [args, msg] of cases) {
+      const out = join(dir, 'out');
+      await expect(runCommand([...args, '--out', out, '--generations', '1']), args.join(' ')).rejects.toThrow(msg);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('reports bad input as one line on stderr with exit code 2 and no stack trace', () => {
+    for (const [args, msg] of [cases[2]!, cases[7]!, cases[14]!]) {
       const out = join(dir, 'out');
       const r = gpmate(['run', ...args, '--out', out, '--generations', '1']);
       expect(r.status, args.join(' ')).toBe(2);

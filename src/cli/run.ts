@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -235,7 +235,11 @@ function progressLine(s: GenerationStats): string {
   return `gen ${String(s.generation).padStart(4)}  best ${fmt(s.bestFitness)}  median ${fmt(s.medianFitness)}  size ${s.meanSize.toFixed(1)}${pref}  unique ${(s.uniqueShare * 100).toFixed(0)}%  evals ${s.evaluations}\n`;
 }
 
-const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** gpmate's version, from package.json (two levels up from src/cli, three from dist/src/cli). */
+const VERSION: string = (() => {
+  const url = ['../../../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u));
+  return (JSON.parse(readFileSync(url!, 'utf8')) as { version: string }).version;
+})();
 
 /** The summary JSON of a run (deterministic: no timings, no paths). */
 export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResult): object {
