@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
+import { predictCommand } from './predict.js';
 import { runCommand } from './run.js';
 
 const HELP = `gpmate: genetic programming with mate choice (PIMP)
 
 Usage:
   gpmate run [options]      evolve a formula for a benchmark problem or a CSV file
+  gpmate predict --model FILE --data CSV   apply a saved model.json to new data
   gpmate help               this text; 'gpmate run --help' lists the run options
 `;
 
@@ -14,6 +16,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(rest);
+    case 'predict':
+      return predictCommand(rest);
     case undefined:
     case 'help':
     case '--help':

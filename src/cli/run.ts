@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
@@ -6,8 +6,12 @@ import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
-import type { PreferenceInheritance, SelectionMode } from '../core/types.js';
-import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult } from '../sr/run.js';
+import type { ObjectiveMode, PreferenceInheritance, SelectionMode } from '../core/types.js';
+import type { Dataset } from '../eval/dataset.js';
+import { readCheckpoint, writeCheckpoint } from '../sr/checkpoint.js';
+import { modelJson, sha256 } from '../sr/model.js';
+import type { ModelSelection } from '../sr/pareto.js';
+import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult, type RegressionSnapshot } from '../sr/run.js';
 import type { MutationType } from '../tree/variation.js';
 import { parse } from './args.js';
 
@@ -42,9 +46,23 @@ Search:
   --success-threshold T     success if best train RMSE <= T (default 0.01)
   --stop-on-success         stop once the threshold is reached
 
+Regression:
+  --linear-scaling on|off   fitness = RMSE after optimal offset/slope (default: on for --data, off for --problem)
+  --optimise N              constant optimisation: N model evaluations per candidate (default 0 = off)
+    --lm-iterations N       the same
+    --optimiser M           lm (Levenberg-Marquardt, default) | gradient
+    --lamarckian            write tuned constants back into the genomes
+  --robust on|off           reject models that leave 10x the target range on the training box
+                            widened by 10% (interval arithmetic; default: on for --data)
+  --objectives O            error (default) | error-size (NSGA-II on error and size)
+  --select-model M          best (default) | score (PySR's knee) | validation (every 4th training row held out)
+
 Run:
   --seed N                  (default 1)
   --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
+  --checkpoint-every N      write DIR/checkpoint.json every N generations (atomic, checksummed)
+  --resume DIR              continue the run whose checkpoint is in DIR (same options; writes into DIR
+                            unless --out is given); the results equal those of an uninterrupted run
   --quiet                   no per-generation lines
 `;
 
@@ -67,6 +85,10 @@ const FLAG_OF: Record<string, string> = {
   constantRange: 'constant-range',
   successThreshold: 'success-threshold',
   distance: 'distance',
+  optimiseIterations: 'optimise',
+  optimiser: 'optimiser',
+  objectives: 'objectives',
+  selectModel: 'select-model',
 };
 
 /** Rewrites "option populationSize: ..." into "option --population: ..." for command-line users. */
@@ -104,6 +126,16 @@ const OPTIONS = {
   'constant-range': { type: 'string' },
   'success-threshold': { type: 'string' },
   'stop-on-success': { type: 'boolean' },
+  'linear-scaling': { type: 'string' },
+  optimise: { type: 'string' },
+  'lm-iterations': { type: 'string' },
+  optimiser: { type: 'string' },
+  lamarckian: { type: 'boolean' },
+  robust: { type: 'string' },
+  objectives: { type: 'string' },
+  'select-model': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  resume: { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -115,6 +147,15 @@ export interface RunInvocation {
   readonly options: RegressionOptions;
   readonly out?: string;
   readonly quiet: boolean;
+  readonly checkpointEvery?: number;
+  readonly resume?: string;
+}
+
+function onOff(flag: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'on' || v === 'true') return true;
+  if (v === 'off' || v === 'false') return false;
+  throw new ConfigError(`option --${flag}: expected on or off, got "${v}"`);
 }
 
 /** Parses and validates `gpmate run` arguments into run settings (nothing is read or written). */
@@ -132,6 +173,10 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     test: test && { start: test[0], end: test[1] },
   });
   const seed = parse.int('seed', v.seed) ?? 1;
+  const csv = v.data !== undefined;
+  const optimise = parse.int('optimise', v.optimise) ?? parse.int('lm-iterations', v['lm-iterations']);
+  const checkpointEvery = parse.int('checkpoint-every', v['checkpoint-every']);
+  if (checkpointEvery !== undefined && checkpointEvery < 1) throw new ConfigError(`option --checkpoint-every: expected an integer >= 1, got ${checkpointEvery}`);
   const successThreshold = parse.num('success-threshold', v['success-threshold']);
   const options: RegressionOptions = {
     seed,
@@ -156,10 +201,24 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
       constantRange: parse.pair('constant-range', v['constant-range']),
       successThreshold,
       stopFitness: v['stop-on-success'] ? (successThreshold ?? 0.01) : undefined,
+      linearScaling: onOff('linear-scaling', v['linear-scaling']) ?? csv,
+      robust: onOff('robust', v.robust) ?? csv,
+      optimiseIterations: optimise,
+      optimiser: v.optimiser as 'lm' | 'gradient' | undefined,
+      lamarckian: v.lamarckian,
+      objectives: v.objectives as ObjectiveMode | undefined,
+      selectModel: v['select-model'] as ModelSelection | undefined,
     }),
   };
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
-  return { problem, options, quiet: v.quiet ?? false, ...(v.out !== undefined ? { out: v.out } : {}) };
+  return {
+    problem,
+    options,
+    quiet: v.quiet ?? false,
+    ...(v.out !== undefined ? { out: v.out } : {}),
+    ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+    ...(v.resume !== undefined ? { resume: v.resume } : {}),
+  };
 }
 
 function fmt(x: number | undefined): string {
@@ -197,15 +256,48 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
         constantRange: o.constantRange,
       }),
       successThreshold: o.successThreshold ?? 0.01,
+      linearScaling: o.linearScaling ?? false,
+      robust: o.robust ?? false,
+      optimiseIterations: o.optimiseIterations ?? 0,
+      ...(o.optimiseIterations ? { optimiser: o.optimiser ?? 'lm', lamarckian: o.lamarckian ?? false } : {}),
+      selectModel: o.selectModel ?? 'best',
     },
     best,
+    front: r.front.map(({ tree: _t, ...m }) => m),
+    selected: r.selected,
     success: r.success,
     generations: r.generations,
     evaluations: r.evaluations,
   };
 }
 
-/** `gpmate run`: validate everything, evolve, then write generations.jsonl and summary.json atomically. */
+/** Fingerprint of a run's settings and data: a checkpoint resumes only the run it came from. */
+function fingerprintOf(inv: RunInvocation, train: Dataset): string {
+  const h = sha256(JSON.stringify({ problem: inv.problem, options: inv.options }));
+  const data = sha256(Buffer.concat([train.y, ...train.columns].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).toString('base64'));
+  return sha256(h + data);
+}
+
+/** The flags a checkpoint keeps: everything but where output goes and --resume itself. */
+function runArgsOf(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const name = a.replace(/=.*$/, '');
+    if (name === '--resume' || name === '--out') {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `gpmate run`: validate everything, evolve, then write generations.jsonl, summary.json and
+ * model.json atomically. With --checkpoint-every N the full state goes to checkpoint.json every N
+ * generations; --resume DIR continues from it.
+ */
 export async function runCommand(argv: string[]): Promise<number> {
   let inv: RunInvocation | 'help';
   try {
@@ -214,16 +306,42 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(RUN_HELP);
       return 0;
     }
-    const task = resolveTask(inv.problem, inv.options.seed);
-    const invocation = inv;
-    const out = inv.out ?? join('gpmate-runs', `${task.name}-${inv.options.selection ?? 'pimp'}-seed${inv.options.seed}`);
+    let resumed: ReturnType<typeof readCheckpoint> | undefined;
+    let args = runArgsOf(argv);
+    if (inv.resume !== undefined) {
+      const path = join(inv.resume, 'checkpoint.json');
+      if (!existsSync(path)) throw new ConfigError(`option --resume: no checkpoint.json in ${inv.resume}`);
+      resumed = readCheckpoint(path);
+      const given = runArgsOf(argv).filter((a) => !/^--(quiet|checkpoint-every)/.test(a));
+      const stored = parseRunArgs(resumed.args as string[]) as RunInvocation;
+      if (given.length > 0 && JSON.stringify({ p: (inv as RunInvocation).problem, o: (inv as RunInvocation).options }) !== JSON.stringify({ p: stored.problem, o: stored.options })) {
+        throw new ConfigError(`option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`);
+      }
+      args = resumed.args as string[];
+      inv = { ...stored, out: inv.out ?? inv.resume, quiet: inv.quiet || stored.quiet, ...(inv.checkpointEvery ?? stored.checkpointEvery ? { checkpointEvery: (inv.checkpointEvery ?? stored.checkpointEvery) as number } : {}) };
+    }
+    const invocation: RunInvocation = inv;
+    const task = resolveTask(invocation.problem, invocation.options.seed);
+    const out = invocation.out ?? join('gpmate-runs', `${task.name}-${invocation.options.selection ?? 'pimp'}-seed${invocation.options.seed}`);
+    const fingerprint = fingerprintOf(invocation, task.train);
+    if (resumed && resumed.fingerprint !== fingerprint) {
+      throw new ConfigError(`option --resume: the checkpoint in ${invocation.resume ?? out} belongs to a run with different options or data`);
+    }
+    mkdirSync(out, { recursive: true });
     const started = Date.now();
-    const log: string[] = [];
-    const result = await runRegression(task, inv.options, {
+    const log: string[] = [...(resumed?.history ?? [])];
+    const every = invocation.checkpointEvery;
+    const result = await runRegression(task, invocation.options, {
       onGeneration: (s) => {
         log.push(JSON.stringify(s));
         if (!invocation.quiet) process.stdout.write(progressLine(s));
       },
+      onSnapshot: (snapshot: RegressionSnapshot) => {
+        if (every !== undefined && snapshot.state.generation % every === 0) {
+          writeCheckpoint(join(out, 'checkpoint.json'), { fingerprint, args, history: log, snapshot });
+        }
+      },
+      ...(resumed ? { resumeFrom: resumed.snapshot } : {}),
     });
     const b = result.best;
     process.stdout.write(
@@ -231,12 +349,17 @@ export async function runCommand(argv: string[]): Promise<number> {
         `size ${b.size}, depth ${b.depth}\n` +
         `train RMSE ${fmt(b.trainRmse)}  R2 ${fmt(b.trainR2)}\n` +
         `test  RMSE ${fmt(b.testRmse)}  R2 ${fmt(b.testR2)}\n` +
-        `success: ${result.success ? 'yes' : 'no'} (train RMSE <= ${inv.options.successThreshold ?? 0.01})\n`,
+        `success: ${result.success ? 'yes' : 'no'} (train RMSE <= ${invocation.options.successThreshold ?? 0.01})\n`,
     );
-    mkdirSync(out, { recursive: true });
     writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + '\n');
-    writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, inv, result), null, 2) + '\n');
-    process.stdout.write(`wrote ${out}/summary.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, invocation, result), null, 2) + '\n');
+    const metrics = { trainRmse: b.trainRmse, trainR2: b.trainR2, testRmse: b.testRmse ?? null, testR2: b.testR2 ?? null };
+    const finite = (v: number | null) => (v === null || Number.isFinite(v) ? v : null);
+    writeFileAtomic(
+      join(out, 'model.json'),
+      modelJson(b.tree, task.train.names, VERSION, { metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finite(v)])) }),
+    );
+    process.stdout.write(`wrote ${out}/summary.json, model.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     return 0;
   } catch (e) {
     throw asFlagError(e);
