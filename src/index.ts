@@ -24,3 +24,17 @@ export { CpuEvaluator } from './eval/cpu.js';
 export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
+
+// Symbolic regression layer (issue 7): scoring, constant optimisation, Pareto front, exports, models, checkpoints.
+export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';
+export { scoreCandidate, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/fitness.js';
+export { optimiseConstants, forwardColumns, reverseAdjoints, type OptimiserSettings, type OptimiserResult } from './sr/optimise.js';
+export { treeInterval, robustBounds, isRobust, type Interval, type RobustBounds } from './sr/interval.js';
+export { updateFront, selectFromFront, MODEL_SELECTIONS, type FrontEntry, type ModelSelection } from './sr/pareto.js';
+export { modelJson, parseModel, readModel, predictColumns, MODEL_VERSION, type LoadedModel } from './sr/model.js';
+export { writeCheckpoint, readCheckpoint, type Checkpoint } from './sr/checkpoint.js';
+export type { FrontMember, RegressionSnapshot, RegressionHooks } from './sr/run.js';
+export { dominates, nonDominatedSort, crowdingDistance, crowdedOrder } from './core/nsga2.js';
+export { OBJECTIVE_MODES, type ObjectiveMode, type Evaluation } from './core/types.js';
+export { simplify } from './tree/simplify.js';
+export { toLatex, toSympy, type SympyOptions } from './tree/export.js';

@@ -1,5 +1,5 @@
 import type { Individual } from '../core/types.js';
-import { treeKey, type Tree } from '../tree/tree.js';
+import type { Tree } from '../tree/tree.js';
 
 /** One member of a run's Pareto front of training loss against size. */
 export interface FrontEntry {
@@ -80,6 +80,3 @@ export function selectFromFront(front: readonly FrontEntry[], mode: ModelSelecti
   return best;
 }
 
-export function frontKeys(front: readonly FrontEntry[]): string[] {
-  return front.map((e) => treeKey(e.tree));
-}

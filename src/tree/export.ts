@@ -11,6 +11,8 @@ import type { Tree } from './tree.js';
 
 type Printed = { s: string; prec: number };
 const ATOM = 9;
+/** A function application such as \\sin(x): binds tighter than products, but a power of it needs parentheses. */
+const FN = 6;
 const POW = 5;
 const NEG = 4;
 const MUL = 3;
@@ -59,13 +61,13 @@ export function toLatex(t: Tree, names: readonly string[]): string {
       case Op.Div:
         return { s: `\\frac{${a.s}}{${b.s}}`, prec: ATOM };
       case Op.Sin:
-        return { s: `\\sin${L}${a.s}${R}`, prec: ATOM };
+        return { s: `\\sin${L}${a.s}${R}`, prec: FN };
       case Op.Cos:
-        return { s: `\\cos${L}${a.s}${R}`, prec: ATOM };
+        return { s: `\\cos${L}${a.s}${R}`, prec: FN };
       case Op.Exp:
         return { s: `e^{${a.s}}`, prec: POW };
       case Op.Log:
-        return { s: `\\log\\left|${a.s}\\right|`, prec: ATOM };
+        return { s: `\\log\\left|${a.s}\\right|`, prec: FN };
       case Op.Sqrt:
         return { s: `\\sqrt{\\left|${a.s}\\right|}`, prec: ATOM };
       case Op.Neg:
