@@ -39,7 +39,8 @@ describe('checkpoints and --resume', () => {
     expect(at).toBeGreaterThanOrEqual(3);
     expect(at).toBeLessThan(30);
 
-    const resumed = gpmate(['run', '--resume', b, '--quiet']);
+    // the first run used the worker pool (default threads); resume in-process: same results
+    const resumed = gpmate(['run', '--resume', b, '--quiet', '--threads', '1']);
     expect(resumed.status, resumed.stderr).toBe(0);
     for (const f of ['generations.jsonl', 'summary.json', 'model.json']) {
       expect(readFileSync(join(b, f), 'utf8'), f).toBe(readFileSync(join(a, f), 'utf8'));

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
@@ -6,12 +7,15 @@ import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
-import type { ObjectiveMode, PreferenceInheritance, SelectionMode } from '../core/types.js';
+import type { Evaluator, ObjectiveMode, PreferenceInheritance, SelectionMode } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
+import { createEvaluator } from '../eval/fast.js';
 import { readCheckpoint, writeCheckpoint } from '../sr/checkpoint.js';
+import { scoringEvaluator } from '../sr/pool.js';
 import { modelJson, sha256 } from '../sr/model.js';
 import type { ModelSelection } from '../sr/pareto.js';
 import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult, type RegressionSnapshot } from '../sr/run.js';
+import type { Tree } from '../tree/tree.js';
 import type { MutationType } from '../tree/variation.js';
 import { parse } from './args.js';
 
@@ -59,6 +63,8 @@ Regression:
 
 Run:
   --seed N                  (default 1)
+  --threads N               evaluation threads (default: the number of cores); 1 = in-process.
+                            Results are identical for every thread count.
   --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
   --checkpoint-every N      write DIR/checkpoint.json every N generations (atomic, checksummed)
   --resume DIR              continue the run whose checkpoint is in DIR (same options; writes into DIR
@@ -137,6 +143,7 @@ const OPTIONS = {
   'checkpoint-every': { type: 'string' },
   resume: { type: 'string' },
   seed: { type: 'string' },
+  threads: { type: 'string' },
   out: { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -147,6 +154,8 @@ export interface RunInvocation {
   readonly options: RegressionOptions;
   readonly out?: string;
   readonly quiet: boolean;
+  /** Evaluation threads (1 = in-process). */
+  readonly threads: number;
   readonly checkpointEvery?: number;
   readonly resume?: string;
 }
@@ -211,10 +220,13 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     }),
   };
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
+  const threads = parse.int('threads', v.threads) ?? availableParallelism();
+  if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   return {
     problem,
     options,
     quiet: v.quiet ?? false,
+    threads,
     ...(v.out !== undefined ? { out: v.out } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     ...(v.resume !== undefined ? { resume: v.resume } : {}),
@@ -312,13 +324,14 @@ export async function runCommand(argv: string[]): Promise<number> {
       const path = join(inv.resume, 'checkpoint.json');
       if (!existsSync(path)) throw new ConfigError(`option --resume: no checkpoint.json in ${inv.resume}`);
       resumed = readCheckpoint(path);
-      const given = runArgsOf(argv).filter((a) => !/^--(quiet|checkpoint-every)/.test(a));
+      // Flags that do not change results may differ on resume; any other flag must match the checkpoint's.
+      const given = argv.filter((a) => a.startsWith('--') && !/^--(quiet|checkpoint-every|threads|out|resume)(=|$)/.test(a));
       const stored = parseRunArgs(resumed.args as string[]) as RunInvocation;
       if (given.length > 0 && JSON.stringify({ p: (inv as RunInvocation).problem, o: (inv as RunInvocation).options }) !== JSON.stringify({ p: stored.problem, o: stored.options })) {
         throw new ConfigError(`option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`);
       }
       args = resumed.args as string[];
-      inv = { ...stored, out: inv.out ?? inv.resume, quiet: inv.quiet || stored.quiet, ...(inv.checkpointEvery ?? stored.checkpointEvery ? { checkpointEvery: (inv.checkpointEvery ?? stored.checkpointEvery) as number } : {}) };
+      inv = { ...stored, threads: inv.threads, out: inv.out ?? inv.resume, quiet: inv.quiet || stored.quiet, ...(inv.checkpointEvery ?? stored.checkpointEvery ? { checkpointEvery: (inv.checkpointEvery ?? stored.checkpointEvery) as number } : {}) };
     }
     const invocation: RunInvocation = inv;
     const task = resolveTask(invocation.problem, invocation.options.seed);
@@ -331,18 +344,43 @@ export async function runCommand(argv: string[]): Promise<number> {
     const started = Date.now();
     const log: string[] = [...(resumed?.history ?? [])];
     const every = invocation.checkpointEvery;
-    const result = await runRegression(task, invocation.options, {
-      onGeneration: (s) => {
-        log.push(JSON.stringify(s));
-        if (!invocation.quiet) process.stdout.write(progressLine(s));
-      },
-      onSnapshot: (snapshot: RegressionSnapshot) => {
-        if (every !== undefined && snapshot.state.generation % every === 0) {
-          writeCheckpoint(join(out, 'checkpoint.json'), { fingerprint, args, history: log, snapshot });
-        }
-      },
-      ...(resumed ? { resumeFrom: resumed.snapshot } : {}),
-    });
+    // One evaluator (a worker pool when threads > 1) for the whole run; closed on exit and on Ctrl-C,
+    // which leaves no output behind (results are only written at the end, atomically). Plain RMSE
+    // uses the fast kernel; scaled fitness, constant optimisation or the robustness check the scorer
+    // (in-process, or the pool's 'score' tasks).
+    let evaluator: (Evaluator<Tree> & { close(): Promise<void> }) | undefined;
+    const onSigint = (): void => {
+      process.stderr.write('gpmate: interrupted\n');
+      void (evaluator?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSigint);
+    let result: RegressionResult;
+    try {
+      result = await runRegression(
+        task,
+        invocation.options,
+        {
+          onGeneration: (s) => {
+            log.push(JSON.stringify(s));
+            if (!invocation.quiet) process.stdout.write(progressLine(s));
+          },
+          onSnapshot: (snapshot: RegressionSnapshot) => {
+            if (every !== undefined && snapshot.state.generation % every === 0) {
+              writeCheckpoint(join(out, 'checkpoint.json'), { fingerprint, args, history: log, snapshot });
+            }
+          },
+          ...(resumed ? { resumeFrom: resumed.snapshot } : {}),
+        },
+        (train, settings) =>
+          (evaluator =
+            settings.fitness === 'rmse' && !settings.optimiser && !settings.robust
+              ? createEvaluator(train, { threads: invocation.threads })
+              : scoringEvaluator(train, settings, invocation.threads)),
+      );
+    } finally {
+      process.off('SIGINT', onSigint);
+      await evaluator?.close();
+    }
     const b = result.best;
     process.stdout.write(
       `\nbest: ${b.expression}\n` +

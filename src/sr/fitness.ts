@@ -71,6 +71,28 @@ export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored 
   return { loss, tree, offset, slope };
 }
 
+/**
+ * Scores trees [from, to) of a flat batch (the worker pool's `score` task): out[t] = loss, and the
+ * scored tree's constants (tuned when optimising) into outArg at the tree's offsets.
+ */
+export function scoreRange(
+  e: { op: Uint8Array; arg: Float64Array; offsets: Int32Array },
+  from: number,
+  to: number,
+  d: ScoreData,
+  s: ScoreSettings,
+  out: Float64Array,
+  outArg: Float64Array,
+): void {
+  for (let t = from; t < to; t++) {
+    const a = e.offsets[t] as number;
+    const b = e.offsets[t + 1] as number;
+    const r = scoreCandidate({ op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) }, d, s);
+    out[t] = r.loss;
+    outArg.set(r.tree.arg, a);
+  }
+}
+
 function hasConstants(t: Tree): boolean {
   for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) return true;
   return false;

@@ -2,8 +2,8 @@ import { evolve, type EvolutionHooks, type EvolutionState, type GenerationStats 
 import { ConfigError } from '../core/errors.js';
 import type { EvolutionOptions } from '../core/options.js';
 import type { Evaluator, Individual } from '../core/types.js';
-import { CpuEvaluator } from '../eval/cpu.js';
 import { makeDataset, type Dataset } from '../eval/dataset.js';
+import { FastEvaluator } from '../eval/fast.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
 import { toLatex, toSympy } from '../tree/export.js';
@@ -47,6 +47,9 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   /** How the reported model is chosen from the Pareto front. Default `best`. */
   selectModel?: ModelSelection;
 }
+
+/** Builds the fitness evaluator of a run for its training rows and score settings. */
+export type EvaluatorFactory = (train: Dataset, settings: ScoreSettings) => Evaluator<Tree>;
 
 /** What a run needs to continue: the engine state and the Pareto archive. */
 export interface RegressionSnapshot {
@@ -127,8 +130,11 @@ function rowsOf(ds: Dataset, keep: (r: number) => boolean): Dataset {
 
 /**
  * Runs tree GP on a regression task with the chosen selection mode. The evaluator defaults to the
- * in-process scorer (plain RMSE, or scaled RMSE with constant optimisation as the options say);
- * pass another (a worker pool, a GPU) to change where fitness is computed.
+ * in-process fast evaluator (WebAssembly SIMD, src/eval/fast.ts; bit-identical to the reference) for
+ * plain RMSE, else the in-process scorer (scaled RMSE, constant optimisation, robustness check as the
+ * options say). Pass another evaluator (a worker pool from createEvaluator, a GPU), or a factory that
+ * builds one for the training rows and score settings (the rows differ under validation selection),
+ * to change where fitness is computed.
  *
  * Every generation updates a Pareto archive (best training loss per genome size); the reported
  * model is chosen from it (`selectModel`), with offset and slope included when scaling.
@@ -137,7 +143,7 @@ export async function runRegression(
   task: RegressionTask,
   options: RegressionOptions,
   hooks: RegressionHooks = {},
-  evaluator?: Evaluator<Tree>,
+  evaluator?: Evaluator<Tree> | EvaluatorFactory,
 ): Promise<RegressionResult> {
   const rep = treeRepresentation(task.train.names, { ...options, functions: options.functions ?? task.functions });
   const distance = options.distance ?? 'structural';
@@ -155,7 +161,8 @@ export async function runRegression(
   const train = validation ? rowsOf(task.train, (r) => r % 4 !== 3) : task.train;
   const settings = scoreSettings(task, train, options);
   const plain = settings.fitness === 'rmse' && !settings.optimiser && !settings.robust;
-  const fitnessEvaluator = evaluator ?? (plain ? new CpuEvaluator(train) : new ScoringEvaluator(train, settings));
+  const fitnessEvaluator =
+    typeof evaluator === 'function' ? evaluator(train, settings) : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
   let front: FrontEntry[] = [...(hooks.resumeFrom?.front ?? [])];
   const result = await evolve(
     rep,

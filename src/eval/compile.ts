@@ -1,0 +1,135 @@
+import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
+
+/**
+ * Compiles postfix trees into the register programs of the WebAssembly kernel (assembly/eval.ts).
+ *
+ * A program is a list of instructions [kop, dst, a, b] (Int32), kop = opcode * 4 + variant:
+ * - variant 0: vector operands (a, and b for binary operators);
+ * - variant 1: vector `a`, constant `b` (an index into the constant table);
+ * - variant 2: constant `a`, vector `b`.
+ * A vector operand x >= 0 names slot x (a row-block buffer); x < 0 names input column ~x, read in place.
+ *
+ * Three factors over a plain stack interpreter, all bitwise neutral:
+ * - Leaves are never materialised: a variable operand is read from its column, a constant operand is
+ *   splatted inside the operator's loop (the "specialised loops for a constant or a variable operand").
+ * - Constant subtrees are folded at compile time with the reference functions apply1/apply2, which give
+ *   exactly what the reference computes on every row; `a / c` with |c| <= 0.001 folds to 1 for the
+ *   same reason (the protected division returns 1 whatever `a` is).
+ * - Slots are stack positions, so an operator writes in place over its left operand: a program needs
+ *   at most (stack depth) slots, which keeps the working set in the L1/L2 cache.
+ * The root's value always ends in slot 0.
+ */
+/** Arity by opcode, as a typed array local to this module (fast in the compile loop). */
+const ARITY8 = Uint8Array.from(ARITY);
+const CONST: number = Op.Const;
+const VAR: number = Op.Var;
+
+export class ProgramBuilder {
+  /** Instructions, 4 Int32 each. */
+  code = new Int32Array(4096);
+  /** Constant table shared by the programs of a batch. */
+  consts = new Float64Array(1024);
+  /** Instructions written so far. */
+  nInstr = 0;
+  nConsts = 0;
+  /** Slots the programs written so far need (max over programs). */
+  slots = 1;
+  // Compile-time stack: kind 0 = in slot (position), 1 = variable, 2 = constant.
+  private kind = new Uint8Array(64);
+  private value = new Float64Array(64);
+
+  reset(): void {
+    this.nInstr = 0;
+    this.nConsts = 0;
+    this.slots = 1;
+  }
+
+  /**
+   * Appends the program of the tree whose postfix nodes are op/arg[start, end); returns the index of
+   * its first instruction (its length is `nInstr` afterwards minus that).
+   */
+  add(op: Uint8Array, arg: Float64Array, start: number, end: number): number {
+    const first = this.nInstr;
+    if (this.kind.length < end - start + 1) {
+      this.kind = new Uint8Array(2 * (end - start + 1));
+      this.value = new Float64Array(2 * (end - start + 1));
+    }
+    const kind = this.kind;
+    const value = this.value;
+    let sp = 0;
+    let maxSlot = 0;
+    for (let i = start; i < end; i++) {
+      const o = op[i] as number;
+      if (o === CONST) {
+        kind[sp] = 2;
+        value[sp++] = arg[i] as number;
+      } else if (o === VAR) {
+        kind[sp] = 1;
+        value[sp++] = arg[i] as number;
+      } else if (ARITY8[o] === 1) {
+        const p = sp - 1;
+        if (kind[p] === 2) value[p] = apply1(o, value[p] as number);
+        else {
+          this.emit(o * 4, p, this.operand(p), 0);
+          kind[p] = 0;
+          if (p > maxSlot) maxSlot = p;
+        }
+      } else {
+        const q = --sp;
+        const p = q - 1;
+        const ka = kind[p] as number;
+        const kb = kind[q] as number;
+        if (ka === 2 && kb === 2) {
+          value[p] = apply2(o, value[p] as number, value[q] as number);
+          continue;
+        }
+        if (kb === 2 && o === Op.Div && !(Math.abs(value[q] as number) > PROTECT_DIV)) {
+          kind[p] = 2;
+          value[p] = 1;
+          continue;
+        }
+        if (kb === 2) this.emit(o * 4 + 1, p, this.operand(p), this.constant(value[q] as number));
+        else if (ka === 2) {
+          // x + c and x * c are commutative in IEEE 754 (bitwise), so they share the VC loops.
+          if (o === Op.Add || o === Op.Mul) this.emit(o * 4 + 1, p, this.operand(q), this.constant(value[p] as number));
+          else this.emit(o * 4 + 2, p, this.constant(value[p] as number), this.operand(q));
+        } else this.emit(o * 4, p, this.operand(p), this.operand(q));
+        kind[p] = 0;
+        if (p > maxSlot) maxSlot = p;
+      }
+    }
+    if (sp !== 1) throw new Error(`compile: malformed postfix tree (stack ends at ${sp})`);
+    if (kind[0] === 1) this.emit(Op.Var * 4, 0, this.operand(0), 0);
+    else if (kind[0] === 2) this.emit(Op.Const * 4 + 1, 0, 0, this.constant(value[0] as number));
+    if (maxSlot + 1 > this.slots) this.slots = maxSlot + 1;
+    return first;
+  }
+
+  private operand(p: number): number {
+    return this.kind[p] === 0 ? p : ~(this.value[p] as number);
+  }
+
+  private constant(v: number): number {
+    if (this.nConsts === this.consts.length) {
+      const c = new Float64Array(this.consts.length * 2);
+      c.set(this.consts);
+      this.consts = c;
+    }
+    this.consts[this.nConsts] = v;
+    return this.nConsts++;
+  }
+
+  private emit(kop: number, dst: number, a: number, b: number): void {
+    if ((this.nInstr + 1) * 4 > this.code.length) {
+      const c = new Int32Array(this.code.length * 2);
+      c.set(this.code);
+      this.code = c;
+    }
+    const k = this.nInstr * 4;
+    this.code[k] = kop;
+    this.code[k + 1] = dst;
+    this.code[k + 2] = a;
+    this.code[k + 3] = b;
+    this.nInstr++;
+  }
+}

@@ -1,0 +1,94 @@
+import type { Tree } from '../tree/tree.js';
+
+/**
+ * A batch of trees in one flat encoding: tree t is op/arg[offsets[t], offsets[t + 1]). With `shared`
+ * the arrays live in SharedArrayBuffers, so worker threads read them without a copy.
+ */
+export interface EncodedTrees {
+  readonly count: number;
+  readonly op: Uint8Array;
+  readonly arg: Float64Array;
+  readonly offsets: Int32Array;
+}
+
+export function encodeTrees(trees: readonly Tree[], shared = false): EncodedTrees {
+  let nodes = 0;
+  for (const t of trees) nodes += t.op.length;
+  const buf = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const op = new Uint8Array(buf(nodes));
+  const arg = new Float64Array(buf(nodes * 8));
+  const offsets = new Int32Array(buf((trees.length + 1) * 4));
+  let at = 0;
+  trees.forEach((t, i) => {
+    offsets[i] = at;
+    op.set(t.op, at);
+    arg.set(t.arg, at);
+    at += t.op.length;
+  });
+  offsets[trees.length] = at;
+  return { count: trees.length, op, arg, offsets };
+}
+
+/** Rebuilds the arrays of an encoding received from another thread (shared buffers, no copy). */
+export function encodedFrom(e: { op: Uint8Array; arg: Float64Array; offsets: Int32Array }): EncodedTrees {
+  return { count: e.offsets.length - 1, op: e.op, arg: e.arg, offsets: e.offsets };
+}
+
+/**
+ * Distinct trees of a batch: `unique` holds the first occurrence of each genotype, `index[i]` the
+ * position in `unique` of tree i. Populations carry copies (elites, reproduction, crossover of equal
+ * parents), and each copy's fitness is the same, so it is computed once. Trees are hashed (FNV-1a
+ * over opcodes and argument bits) and compared exactly on a hash match.
+ */
+export function dedupe(trees: readonly Tree[]): { unique: Tree[]; index: Int32Array } {
+  const seen = new Map<number, number[]>();
+  const unique: Tree[] = [];
+  const index = new Int32Array(trees.length);
+  const bits = new Int32Array(2);
+  const f = new Float64Array(bits.buffer);
+  trees.forEach((t, i) => {
+    let h = 0x811c9dc5 ^ t.op.length;
+    const op = t.op;
+    const arg = t.arg;
+    for (let k = 0; k < op.length; k++) {
+      const o = op[k] as number;
+      h = Math.imul(h ^ o, 0x01000193);
+      if (o === 0) {
+        // A constant: hash its bits.
+        f[0] = arg[k] as number;
+        h = Math.imul(h ^ (bits[0] as number), 0x01000193);
+        h = Math.imul(h ^ (bits[1] as number), 0x01000193);
+      } else if (o === 1) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
+    }
+    const bucket = seen.get(h);
+    if (bucket) {
+      for (const u of bucket) {
+        if (sameTree(unique[u] as Tree, t)) {
+          index[i] = u;
+          return;
+        }
+      }
+    }
+    index[i] = unique.length;
+    if (bucket) bucket.push(unique.length);
+    else seen.set(h, [unique.length]);
+    unique.push(t);
+  });
+  return { unique, index };
+}
+
+function sameTree(a: Tree, b: Tree): boolean {
+  if (a.op.length !== b.op.length) return false;
+  for (let i = 0; i < a.op.length; i++) {
+    // Bit equality of arguments (so 0 and -0, or NaNs with different payloads, stay distinct).
+    if (a.op[i] !== b.op[i] || !Object.is(a.arg[i], b.arg[i])) return false;
+  }
+  return true;
+}
+
+/** Spreads per-unique values back to every tree. */
+export function expand(values: Float64Array, index: Int32Array): Float64Array {
+  const out = new Float64Array(index.length);
+  for (let i = 0; i < index.length; i++) out[i] = values[index[i] as number] as number;
+  return out;
+}

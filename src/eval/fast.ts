@@ -1,0 +1,75 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../core/errors.js';
+import type { Tree } from '../tree/tree.js';
+import { EvalCore } from './core.js';
+import type { Dataset } from './dataset.js';
+import { dedupe, encodeTrees, expand } from './encode.js';
+import { FITNESS_KINDS, type FitnessKind } from './fitness.js';
+import { DEFAULT_BLOCK } from './kernel.js';
+import { checkRows, PoolEvaluator, type PoolOptions } from './pool.js';
+import type { RowRange, TreeEvaluator } from './types.js';
+
+/**
+ * The fast evaluator in the calling thread: trees compiled to register programs and run column-wise
+ * over row blocks by the WebAssembly SIMD kernel (see src/eval/core.ts). Copies of a tree in a batch are
+ * evaluated once.
+ */
+export class FastEvaluator implements TreeEvaluator {
+  readonly threads = 1;
+  readonly fitnessKind: FitnessKind;
+  private readonly core: EvalCore;
+  private readonly rows: number;
+
+  constructor(data: Dataset, o: { fitness?: FitnessKind; block?: number } = {}) {
+    this.fitnessKind = o.fitness ?? 'rmse';
+    this.rows = data.rows;
+    this.core = new EvalCore(data.columns, data.y, o.block ?? DEFAULT_BLOCK);
+  }
+
+  async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
+    return this.evaluateSync(trees);
+  }
+
+  /** As evaluate(), synchronously. */
+  evaluateSync(trees: readonly Tree[]): Float64Array {
+    const { unique, index } = dedupe(trees);
+    const out = new Float64Array(unique.length);
+    this.core.fitness(encodeTrees(unique), 0, unique.length, this.fitnessKind, out);
+    return expand(out, index);
+  }
+
+  async outputs(trees: readonly Tree[], rows: RowRange = { start: 0, end: this.rows }): Promise<Float64Array[]> {
+    return this.outputsSync(trees, rows);
+  }
+
+  /** As outputs(), synchronously. */
+  outputsSync(trees: readonly Tree[], rows: RowRange = { start: 0, end: this.rows }): Float64Array[] {
+    const { start, end } = checkRows(rows, this.rows);
+    const n = end - start;
+    const out = new Float64Array(trees.length * n);
+    this.core.outputs(encodeTrees(trees), 0, trees.length, start, end, out);
+    return trees.map((_, t) => out.subarray(t * n, (t + 1) * n));
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface EvaluatorOptions extends Partial<Omit<PoolOptions, 'threads'>> {
+  /** 1 = in-process (default: os.availableParallelism()). */
+  threads?: number;
+}
+
+/**
+ * The evaluator the CLI and the library use: in-process for one thread, a worker pool otherwise.
+ * Both give bit-identical results (equal to the reference evaluator's). Close it when done.
+ */
+export function createEvaluator(train: Dataset, o: EvaluatorOptions = {}): TreeEvaluator {
+  const threads = o.threads ?? availableParallelism();
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`option threads: expected an integer >= 1, got ${threads}`);
+  const fitness = o.fitness ?? 'rmse';
+  if (!FITNESS_KINDS.includes(fitness)) throw new ConfigError(`option fitness: expected one of ${FITNESS_KINDS.join(', ')}, got ${String(fitness)}`);
+  const block = o.block ?? DEFAULT_BLOCK;
+  if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) throw new ConfigError(`option block: expected a positive multiple of 4, got ${block}`);
+  if (threads === 1) return new FastEvaluator(train, { fitness, block });
+  return new PoolEvaluator(train, { ...o, threads, fitness, block });
+}

@@ -1,0 +1,166 @@
+import { Piscina } from 'piscina';
+import { WorkerError } from '../core/errors.js';
+import type { Tree } from '../tree/tree.js';
+import type { Dataset } from './dataset.js';
+import { dedupe, encodeTrees, expand, type EncodedTrees } from './encode.js';
+import type { FitnessKind } from './fitness.js';
+import { DEFAULT_BLOCK } from './kernel.js';
+import { distUrl } from './paths.js';
+import type { PoolTask, PoolWorkerData } from './protocol.js';
+import type { RowRange, TreeEvaluator } from './types.js';
+
+export interface PoolOptions {
+  /** Worker threads (>= 1). */
+  threads: number;
+  fitness?: FitnessKind;
+  /** Rows per kernel block (a multiple of 4). */
+  block?: number;
+  /**
+   * Fixed number of tasks per batch (tests use odd values); default: enough tasks of at least
+   * `minTaskWork` node-row evaluations each, up to 4 per thread, so a slow task is balanced by others.
+   */
+  chunks?: number;
+  /** Default 4e6 node-row evaluations: a few milliseconds, against ~0.1 ms of overhead per task. */
+  minTaskWork?: number;
+  /** Worker entry (default dist/workers/eval-worker.js); tests substitute a faulty one. */
+  workerFile?: string | URL;
+  /** Passed to the workers as workerData.extra. */
+  workerExtra?: unknown;
+}
+
+/**
+ * The fast evaluator on a piscina pool of worker threads. The data set is copied once into a
+ * SharedArrayBuffer that every worker reads (workerData); per batch the distinct trees are encoded into
+ * shared memory and split into contiguous tree ranges balanced by nodes x rows; each worker writes its
+ * trees' results into a shared output buffer. A tree's value is computed by one worker with the same
+ * code as in-process, so results are bit-identical for every thread count and chunking.
+ *
+ * A worker that throws or dies fails its task; the whole batch is then run once more (piscina replaces
+ * dead workers), and a second failure rejects with a WorkerError naming the fault.
+ */
+export class PoolEvaluator implements TreeEvaluator {
+  readonly threads: number;
+  readonly fitnessKind: FitnessKind;
+  private readonly pool: Piscina;
+  private readonly rows: number;
+  private readonly chunks: number | undefined;
+  private readonly minTaskWork: number;
+  private closed = false;
+  /** Rejects the batch in flight when the pool reports an error outside any task (e.g. a worker failing at start). */
+  private poolFault: ((e: Error) => void) | undefined;
+
+  constructor(data: Dataset, o: PoolOptions) {
+    if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new Error(`pool: threads must be an integer >= 1, got ${o.threads}`);
+    this.threads = o.threads;
+    this.fitnessKind = o.fitness ?? 'rmse';
+    this.rows = data.rows;
+    this.chunks = o.chunks;
+    this.minTaskWork = o.minTaskWork ?? 4e6;
+    const shared = new Float64Array(new SharedArrayBuffer((data.columns.length + 1) * data.rows * 8));
+    data.columns.forEach((c, j) => shared.set(c.subarray(0, data.rows), j * data.rows));
+    shared.set(data.y, data.columns.length * data.rows);
+    const workerData: PoolWorkerData = {
+      names: data.names,
+      rows: data.rows,
+      data: shared.buffer as SharedArrayBuffer,
+      block: o.block ?? DEFAULT_BLOCK,
+      ...(o.workerExtra !== undefined ? { extra: o.workerExtra } : {}),
+    };
+    const file = o.workerFile ?? distUrl('workers/eval-worker.js');
+    this.pool = new Piscina({
+      filename: file instanceof URL ? file.href : file,
+      minThreads: o.threads,
+      maxThreads: o.threads,
+      idleTimeout: Infinity,
+      workerData,
+    });
+    this.pool.on('error', (e: unknown) => this.poolFault?.(e instanceof Error ? e : new Error(String(e))));
+  }
+
+  async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
+    if (trees.length === 0) return new Float64Array(0);
+    const { unique, index } = dedupe(trees);
+    const enc = encodeTrees(unique, true);
+    const out = new Float64Array(new SharedArrayBuffer(unique.length * 8));
+    const kind = this.fitnessKind;
+    await this.runTasks('fitness', enc, this.rows, (from, to) => ({ kind: 'fitness', trees: enc, from, to, fitness: kind, out }));
+    return expand(out, index);
+  }
+
+  async outputs(trees: readonly Tree[], rows: RowRange = { start: 0, end: this.rows }): Promise<Float64Array[]> {
+    const { start, end } = checkRows(rows, this.rows);
+    const n = end - start;
+    const enc = encodeTrees(trees, true);
+    const out = new Float64Array(new SharedArrayBuffer(trees.length * n * 8));
+    if (trees.length > 0) {
+      await this.runTasks('outputs', enc, n, (from, to) => ({ kind: 'outputs', trees: enc, from, to, r0: start, r1: end, out }));
+    }
+    return trees.map((_, t) => out.subarray(t * n, (t + 1) * n));
+  }
+
+  /**
+   * Splits trees [0, count) into contiguous ranges of similar work (nodes x rows), runs `make(from, to)`
+   * for each on the pool, and retries the whole batch once if any task fails.
+   */
+  async runTasks(name: string, enc: EncodedTrees, rows: number, make: (from: number, to: number) => PoolTask): Promise<void> {
+    if (this.closed) throw new WorkerError('evaluation pool: used after close()');
+    const ranges = this.split(enc, rows);
+    let first: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.runOnce(ranges, make);
+        return;
+      } catch (e) {
+        if (this.closed) throw new WorkerError(`evaluation pool: closed during ${name} evaluation`);
+        first ??= e;
+        if (attempt === 1) {
+          const why = (x: unknown): string => (x instanceof Error ? x.message : String(x));
+          throw new WorkerError(`evaluation worker failed during ${name} evaluation, twice: ${why(first)}; retry: ${why(e)}`);
+        }
+      }
+    }
+  }
+
+  private runOnce(ranges: readonly (readonly [number, number])[], make: (from: number, to: number) => PoolTask): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.poolFault = reject;
+      Promise.all(ranges.map(([a, b]) => this.pool.run(make(a, b)))).then(resolve, reject);
+    }).finally(() => {
+      this.poolFault = undefined;
+    });
+  }
+
+  private split(enc: EncodedTrees, rows: number): [number, number][] {
+    const nodes = enc.offsets[enc.count] as number;
+    const work = nodes * Math.max(rows, 1);
+    const want = this.chunks ?? Math.max(1, Math.min(4 * this.threads, Math.ceil(work / this.minTaskWork)));
+    const k = Math.min(want, enc.count);
+    const ranges: [number, number][] = [];
+    let from = 0;
+    for (let c = 1; c <= k; c++) {
+      // End at the first tree whose cumulative node count reaches c/k of the total (at least one tree each).
+      const target = (nodes * c) / k;
+      let to = from + 1;
+      while (to < enc.count - (k - c) && (enc.offsets[to] as number) < target) to++;
+      if (c === k) to = enc.count;
+      ranges.push([from, to]);
+      from = to;
+    }
+    return ranges;
+  }
+
+  /** Terminates the workers (idempotent). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+}
+
+export function checkRows(rows: RowRange, total: number): RowRange {
+  const { start, end } = rows;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= total)) {
+    throw new RangeError(`rows: expected 0 <= start <= end <= ${total}, got ${start}:${end}`);
+  }
+  return rows;
+}

@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Rng } from '../src/core/rng.js';
+import { WorkerError } from '../src/core/errors.js';
+import { FastEvaluator, createEvaluator } from '../src/eval/fast.js';
+import { PoolEvaluator } from '../src/eval/pool.js';
+import type { TreeEvaluator } from '../src/eval/types.js';
+import { edgeDataset, randomTrees } from './eval-helpers.js';
+
+const FAULTY = new URL('./fixtures/faulty-eval-worker.mjs', import.meta.url);
+const open: TreeEvaluator[] = [];
+const track = <T extends TreeEvaluator>(e: T): T => {
+  open.push(e);
+  return e;
+};
+afterAll(async () => {
+  for (const e of open) await e.close();
+});
+
+function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+describe('worker pool', () => {
+  const rng = new Rng(11);
+  const ds = edgeDataset(rng, 301);
+  const trees = randomTrees(rng, 400, 3);
+  trees.push(trees[3]!, trees[7]!); // copies
+
+  it('gives bit-identical fitness and outputs for 1, 2, 3 threads and odd chunkings', async () => {
+    for (const fitness of ['rmse', 'scaled-rmse'] as const) {
+      const local = new FastEvaluator(ds, { fitness });
+      const want = local.evaluateSync(trees);
+      expect(want.some((v) => !Number.isFinite(v))).toBe(true);
+      for (const [threads, chunks] of [[1, 1], [2, undefined], [2, 7], [3, 5], [3, 402], [2, 1]] as const) {
+        const pool = track(new PoolEvaluator(ds, { threads, fitness, ...(chunks ? { chunks } : {}), minTaskWork: 1 }));
+        const got = await pool.evaluate(trees);
+        expect(sameBits(got, want), `${fitness}, ${threads} threads, ${chunks ?? 'auto'} chunks`).toBe(true);
+        await pool.close();
+      }
+    }
+    const pool = track(new PoolEvaluator(ds, { threads: 3, chunks: 4 }));
+    const outs = await pool.outputs(trees.slice(0, 50), { start: 17, end: 250 });
+    const local = new FastEvaluator(ds).outputsSync(trees.slice(0, 50), { start: 17, end: 250 });
+    outs.forEach((o, i) => expect(sameBits(o, local[i]!), `outputs of tree ${i}`).toBe(true));
+    await pool.close();
+  });
+
+  it('createEvaluator gives a pool for threads > 1 and validates its options', async () => {
+    const ev = track(createEvaluator(ds, { threads: 2 }));
+    expect(ev).toBeInstanceOf(PoolEvaluator);
+    expect(createEvaluator(ds, { threads: 1 })).toBeInstanceOf(FastEvaluator);
+    expect(() => createEvaluator(ds, { threads: 0 })).toThrow(/option threads/);
+    expect(() => createEvaluator(ds, { threads: 1, fitness: 'mae' as never })).toThrow(/option fitness/);
+    await ev.close();
+    await ev.close(); // idempotent
+    await expect(ev.evaluate(trees)).rejects.toThrow(WorkerError);
+  });
+
+  for (const mode of ['throw', 'exit'] as const) {
+    it(`retries a batch once when a worker ${mode === 'throw' ? 'throws' : 'dies'}`, async () => {
+      const counter = new SharedArrayBuffer(4);
+      const pool = track(new PoolEvaluator(ds, { threads: 2, chunks: 3, workerFile: FAULTY, workerExtra: { mode, failures: 1, counter } }));
+      const got = await pool.evaluate(trees);
+      expect(sameBits(got, new FastEvaluator(ds).evaluateSync(trees))).toBe(true);
+      expect(new Int32Array(counter)[0]).toBeGreaterThanOrEqual(4);
+      await pool.close();
+    });
+
+    it(`fails with a WorkerError naming the fault when a worker ${mode === 'throw' ? 'throws' : 'dies'} twice`, async () => {
+      const counter = new SharedArrayBuffer(4);
+      const pool = track(new PoolEvaluator(ds, { threads: 2, chunks: 2, workerFile: FAULTY, workerExtra: { mode, failures: 1e9, counter } }));
+      const err = await pool.evaluate(trees).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkerError);
+      expect((err as Error).message).toMatch(mode === 'throw' ? /injected worker fault/ : /worker exited with code: 3/);
+      expect((err as Error).message).toMatch(/evaluation worker failed during fitness evaluation, twice/);
+      await pool.close();
+    });
+  }
+
+  const child = (arg: string, onReady?: (kill: () => void) => void): Promise<{ code: number | null; out: string }> =>
+    new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, [new URL('./fixtures/pool-close.mjs', import.meta.url).pathname, arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      const timer = setTimeout(() => {
+        p.kill('SIGKILL');
+        reject(new Error(`child did not exit; output: ${out}`));
+      }, 20_000);
+      p.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready\n') && onReady) {
+          onReady(() => p.kill('SIGINT'));
+          onReady = undefined;
+        }
+      });
+      p.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+
+  it('close() leaves no worker running: the process exits by itself', async () => {
+    const { code, out } = await child('close');
+    expect(out).toMatch(/fitness 0 true\nclosed\n/);
+    expect(code).toBe(0);
+  });
+
+  it('Ctrl-C closes the pool mid-run and the process exits', async () => {
+    const { code, out } = await child('sigint', (kill) => setTimeout(kill, 200));
+    expect(out).toMatch(/stopped: WorkerError/);
+    expect(code).toBe(0);
+  });
+});
