@@ -106,12 +106,11 @@ export function scoreTree(t: Tree, ds: Dataset): { rmse: number; r2: number } {
 }
 
 /** The scoring settings a run's options imply. */
-export function scoreSettings(task: RegressionTask, train: Dataset, options: RegressionOptions): ScoreSettings {
+export function scoreSettings(train: Dataset, options: RegressionOptions): ScoreSettings {
   const iterations = options.optimiseIterations ?? 0;
   if (!(Number.isInteger(iterations) && iterations >= 0)) throw new ConfigError(`option optimiseIterations: expected an integer >= 0, got ${iterations}`);
   const optimiser = options.optimiser ?? 'lm';
   if (optimiser !== 'lm' && optimiser !== 'gradient') throw new ConfigError(`option optimiser: expected lm or gradient, got ${String(optimiser)}`);
-  void task;
   return {
     fitness: options.linearScaling ? 'scaled-rmse' : 'rmse',
     ...(iterations > 1 ? { optimiser: { method: optimiser, iterations } } : {}),
@@ -159,7 +158,7 @@ export async function runRegression(
   // Validation selection holds every 4th training row out of the search.
   const validation = selectModel === 'validation' ? rowsOf(task.train, (r) => r % 4 === 3) : undefined;
   const train = validation ? rowsOf(task.train, (r) => r % 4 !== 3) : task.train;
-  const settings = scoreSettings(task, train, options);
+  const settings = scoreSettings(train, options);
   const plain = settings.fitness === 'rmse' && !settings.optimiser && !settings.robust;
   const fitnessEvaluator =
     typeof evaluator === 'function' ? evaluator(train, settings) : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
