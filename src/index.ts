@@ -24,6 +24,10 @@ export { CpuEvaluator } from './eval/cpu.js';
 export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
+export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fast.js';
+export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
+export type { TreeEvaluator, RowRange } from './eval/types.js';
+export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
 
 // Symbolic regression layer (issue 7): scoring, constant optimisation, Pareto front, exports, models, checkpoints.
 export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';
@@ -38,3 +42,5 @@ export { dominates, nonDominatedSort, crowdingDistance, crowdedOrder } from './c
 export { OBJECTIVE_MODES, type ObjectiveMode, type Evaluation } from './core/types.js';
 export { simplify } from './tree/simplify.js';
 export { toLatex, toSympy, type SympyOptions } from './tree/export.js';
+export { PoolScoringEvaluator, scoringEvaluator } from './sr/pool.js';
+export type { ScoreTask } from './eval/protocol.js';

@@ -42,8 +42,8 @@ const LOG: number = Op.Log;
 const LOG_PROTECT: number = PROTECT_LOG;
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
-/** Default rows per block: 512 rows x 8 bytes = 4 KiB per slot, so a 64-node tree's slots stay in L1/L2. */
-export const DEFAULT_BLOCK = 512;
+/** Default rows per block: 1024 rows x 8 bytes = 8 KiB per slot, so a 64-node tree's slots stay in L1/L2. */
+export const DEFAULT_BLOCK = 1024;
 
 /**
  * One instance of the WebAssembly kernel holding one data set in its linear memory. Memory layout
