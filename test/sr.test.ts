@@ -231,3 +231,25 @@ describe('interval robustness check', () => {
     expect(sc.loss).toBe(Infinity);
   });
 });
+
+describe('runRegression: front, model selection, scaling in the reported model', () => {
+  it('reports a size-sorted front with exports; score and validation selection pick members of it', async () => {
+    const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
+    const ds = makeDataset(['x'], [x], Float64Array.from(x, (v) => 5 + 3 * v * v * v - v));
+    const common = { seed: 3, populationSize: 80, generations: 6, linearScaling: true, optimiseIterations: 4, robust: true } as const;
+    const best = await runRegression({ name: 'c', train: ds }, common);
+    expect(best.front.length).toBeGreaterThan(1);
+    expect(best.selected).toBe(best.front.length - 1);
+    for (let i = 1; i < best.front.length; i++) expect(best.front[i]!.genomeSize).toBeGreaterThan(best.front[i - 1]!.genomeSize);
+    // the reported model includes the scaling: its plain RMSE equals the scaled loss
+    const last = best.front[best.front.length - 1]!;
+    expect(last.trainRmse).toBeCloseTo(last.loss, 9);
+    expect(last.sympy.length).toBeGreaterThan(0);
+    const score = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'score' });
+    expect(score.front[score.selected]!.expression).toBe(score.best.expression);
+    const val = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'validation' });
+    expect(val.selected).toBeGreaterThanOrEqual(0);
+    expect(val.best.trainR2).toBeGreaterThan(0.5);
+    await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(/option selectModel/);
+  }, 60_000);
+});
