@@ -1,11 +1,11 @@
 import type { Evaluation, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { linearScaling, type FitnessKind } from '../eval/fitness.js';
-import { evaluateTree, rmse } from '../eval/reference.js';
+import { rmse } from '../eval/reference.js';
 import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 import { isRobust, type RobustBounds } from './interval.js';
-import { optimiseConstants, type OptimiserSettings } from './optimise.js';
+import { forwardColumns, optimiseConstants, type OptimiserSettings } from './optimise.js';
 
 /**
  * How a regression candidate is scored: the error measure (`rmse` or `scaled-rmse`, Keijzer 2003),
@@ -45,13 +45,15 @@ export interface Scored {
 export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored {
   const scaling = s.fitness === 'scaled-rmse';
   let tree = t;
-  let pred = evaluateTree(tree, d.columns, d.rows);
+  // the root column of the forward pass: the same values as evaluateTree, with fewer allocations
+  const outputs = (x: Tree): Float64Array => forwardColumns(x, d.columns, d.rows)[x.op.length - 1] as Float64Array;
+  let pred = outputs(tree);
   let { offset, slope } = scaling ? linearScaling(pred, d.y) : { offset: 0, slope: 1 };
   if (s.optimiser && (s.optimiser.iterations ?? 10) > 1 && hasConstants(t) && Number.isFinite(offset) && Number.isFinite(slope)) {
     const r = optimiseConstants(t, d.columns, d.y, { offset, slope }, { ...s.optimiser, scaling });
     if (r.tree !== t) {
       tree = r.tree;
-      pred = evaluateTree(tree, d.columns, d.rows);
+      pred = outputs(tree);
       ({ offset, slope } = scaling ? linearScaling(pred, d.y) : { offset: 0, slope: 1 });
     }
   }

@@ -9,6 +9,7 @@ import type { Tree } from '../tree/tree.js';
 /**
  * Forward pass over the flat postfix encoding, column-wise, keeping every node's output column
  * (needed by the reverse pass). Same semantics as eval/reference.ts evaluateTree, bit for bit.
+ * Variable nodes are views of the input columns: callers must not write into `values`.
  * `values[i]` is node i's column; the root is the last.
  */
 export function forwardColumns(t: Tree, columns: readonly Float64Array[], rows: number): Float64Array[] {
@@ -18,9 +19,14 @@ export function forwardColumns(t: Tree, columns: readonly Float64Array[], rows: 
   let sp = 0;
   for (let i = 0; i < n; i++) {
     const op = t.op[i] as number;
+    if (op === Op.Var) {
+      // a view of the input column, not a copy: node columns are never written after creation
+      values[i] = (columns[t.arg[i] as number] as Float64Array).subarray(0, rows);
+      stack[sp++] = i;
+      continue;
+    }
     const v = new Float64Array(rows);
     if (op === Op.Const) v.fill(t.arg[i] as number);
-    else if (op === Op.Var) v.set((columns[t.arg[i] as number] as Float64Array).subarray(0, rows));
     else if (op >= Op.Sin) {
       const a = values[stack[--sp] as number] as Float64Array;
       switch (op) {
