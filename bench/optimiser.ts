@@ -9,13 +9,14 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { csvTask } from '../problems/csv.js';
+import { srDataDir } from './sr-data.js';
 import { Rng } from '../src/core/rng.js';
 import { scoreCandidate } from '../src/sr/fitness.js';
 import { randomTree } from '../src/tree/init.js';
 import { primitiveSet } from '../src/tree/primitives.js';
 
 const { values: v } = parseArgs({ options: { set: { type: 'string', default: 'Concrete' }, trees: { type: 'string', default: '300' }, budgets: { type: 'string', default: '5,10,20' } } });
-const task = csvTask(join(new URL('../../../shared/data/sr/', import.meta.url).pathname, `${v.set}.csv`));
+const task = csvTask(join(srDataDir(), `${v.set}.csv`));
 const ps = primitiveSet(task.train.names, { constantProbability: 0.4 });
 const rng = new Rng(1);
 // trees with at least two constants (the optimiser has nothing to do otherwise), depths 3-6

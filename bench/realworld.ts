@@ -15,11 +15,12 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { csvTask } from '../problems/csv.js';
+import { srDataDir } from './sr-data.js';
 import type { SelectionMode } from '../src/core/types.js';
 import type { ModelSelection } from '../src/sr/pareto.js';
 import { runRegression } from '../src/sr/run.js';
 
-const DATA = new URL('../../../shared/data/sr/', import.meta.url).pathname;
+const DATA = srDataDir();
 
 const { values: v } = parseArgs({
   options: {
