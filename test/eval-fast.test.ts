@@ -83,3 +83,34 @@ describe('fast evaluator as the default of runRegression', () => {
     expect(fast.best.expression).toBe(ref.best.expression);
   });
 });
+
+describe('fast evaluator on large trees and odd inputs', () => {
+  it('grows its slots and code buffers for deep and long trees', () => {
+    const rng = new Rng(9);
+    const ds = edgeDataset(rng, 2100, 2);
+    // A right-leaning chain keeps ~n/2 values on the stack: sin(x0) - (x1 * (x0 / (... ))).
+    let e = 'x1';
+    for (let i = 0; i < 150; i++) e = `${['sin(x0)', 'x1', '0.75', 'x0'][i % 4]} ${['-', '*', '/', '+'][i % 4]} (${e})`;
+    const chain = parseInfix(e, ds.names);
+    const big = randomTrees(rng, 300, 2, undefined, 400).filter((t) => t.op.length > 64);
+    const trees = [chain, ...big];
+    const ev = new FastEvaluator(ds);
+    const outs = ev.outputsSync(trees);
+    const fit = ev.evaluateSync(trees);
+    trees.forEach((t, i) => {
+      const ref = evaluateTree(t, ds.columns, ds.rows);
+      expect(firstDifference(outs[i]!, ref), `tree ${i} (${t.op.length} nodes)`).toBe(-1);
+      expect(Object.is(fit[i], rmse(ref, ds.y))).toBe(true);
+    });
+  });
+
+  it('handles an empty batch and a data set of one row', async () => {
+    const ds = makeDataset(['x'], [Float64Array.of(2)], Float64Array.of(3));
+    const ev = new FastEvaluator(ds);
+    expect(ev.evaluateSync([]).length).toBe(0);
+    const t = parseInfix('x * x', ['x']);
+    expect(ev.evaluateSync([t])[0]).toBe(1);
+    const sc = new FastEvaluator(ds, { fitness: 'scaled-rmse' });
+    expect(Object.is(sc.evaluateSync([t])[0], scaledRmse([4], [3]))).toBe(true);
+  });
+});

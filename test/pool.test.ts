@@ -48,6 +48,14 @@ describe('worker pool', () => {
     await pool.close();
   });
 
+  it('runs batches below one task of work in the calling thread, with the same results', async () => {
+    const pool = track(new PoolEvaluator(ds, { threads: 2, minTaskWork: 1e12 }));
+    expect(sameBits(await pool.evaluate(trees), new FastEvaluator(ds).evaluateSync(trees))).toBe(true);
+    const [o] = await pool.outputs([trees[5]!]);
+    expect(sameBits(o!, new FastEvaluator(ds).outputsSync([trees[5]!])[0]!)).toBe(true);
+    await pool.close();
+  });
+
   it('createEvaluator gives a pool for threads > 1 and validates its options', async () => {
     const ev = track(createEvaluator(ds, { threads: 2 }));
     expect(ev).toBeInstanceOf(PoolEvaluator);
@@ -83,6 +91,22 @@ describe('worker pool', () => {
     });
   }
 
+  it('fails with a WorkerError, without hanging, when workers fail as they start', async () => {
+    const extra = { mode: 'load', failures: 0, counter: new SharedArrayBuffer(4) };
+    // Evaluated at once (the fault arrives during the batch) and after the fault (it arrived idle).
+    for (const wait of [0, 600]) {
+      const pool = track(new PoolEvaluator(ds, { threads: 1, workerFile: FAULTY, workerExtra: extra, minTaskWork: 0 }));
+      await new Promise((r) => setTimeout(r, wait));
+      const err = await pool.evaluate(trees).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkerError);
+      expect((err as Error).message).toMatch(/injected fault at worker start/);
+      await pool.close();
+    }
+  });
+
   const child = (arg: string, onReady?: (kill: () => void) => void): Promise<{ code: number | null; out: string }> =>
     new Promise((resolve, reject) => {
       const p = spawn(process.execPath, [new URL('./fixtures/pool-close.mjs', import.meta.url).pathname, arg], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -98,9 +122,9 @@ describe('worker pool', () => {
           onReady = undefined;
         }
       });
-      p.on('exit', (code) => {
+      p.on('exit', (code, signal) => {
         clearTimeout(timer);
-        resolve({ code, out });
+        resolve({ code, out: signal ? `${out}[killed by ${signal}]` : out });
       });
     });
 

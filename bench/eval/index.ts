@@ -4,7 +4,8 @@
  * adding sin cos exp log; rows 10, 1,000, 10,000, 100,000; fitness = RMSE (f64). For 1 thread (the
  * in-process evaluator) and for all threads (the worker pool). Medians of repeated runs.
  *
- * Usage: npm run bench:eval [-- --threads N --block B --rows 10,1000 --quick]
+ * Usage: npm run bench:eval [-- --threads N --block B --rows 10,1000 --quick --gpu]
+ * --gpu adds the GPU back end (bench/eval/gpu.ts) on the same workloads, at 1k..1M rows by default.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,7 @@ import { createEvaluator } from '../../src/eval/fast.js';
 import { ARITH, benchDataset, machine, nodesOf, ROW_COUNTS, sci, timeIt, TRIG, workload } from '../common.js';
 
 const { values: v } = parseArgs({
-  options: { threads: { type: 'string' }, block: { type: 'string' }, rows: { type: 'string' }, quick: { type: 'boolean' } },
+  options: { threads: { type: 'string' }, block: { type: 'string' }, rows: { type: 'string' }, quick: { type: 'boolean' }, gpu: { type: 'boolean' } },
 });
 const all = v.threads ? Number(v.threads) : availableParallelism();
 const block = v.block ? Number(v.block) : undefined;
@@ -42,5 +43,20 @@ for (const [name, fns] of [['arith', ARITH], ['+trig', TRIG]] as const) {
     }
     const speedup = rates.length > 1 ? (rates[1]! / rates[0]!).toFixed(2) + 'x' : '';
     console.log([name, String(rows), String(count), sci(rates[0]!), rates[1] ? sci(rates[1]) : '-', speedup].map((s) => s.padStart(12)).join(''));
+  }
+}
+
+if (v.gpu) {
+  // The GPU back end on the same workloads: one launch evaluates all 1,000 trees (upload and readback included).
+  const { benchGpu } = await import('./gpu.js');
+  console.log('\ngpu back end (gpu.js webgpu mode): f32 on the device; node-evals/s per launch (median)');
+  for (const [name, fns] of [['arith', ARITH], ['+trig', TRIG]] as const) {
+    await benchGpu({
+      population: workload(name === 'arith' ? 1 : 2, fns, VARS),
+      data: (rows) => benchDataset(3, rows, VARS),
+      rows: v.rows ? rowCounts : [1_000, 10_000, 100_000, 1_000_000],
+      repeats: v.quick ? 3 : 5,
+      label: name.padEnd(6),
+    });
   }
 }

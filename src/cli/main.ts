@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
+import { judgeCommand } from './judge.js';
 import { predictCommand } from './predict.js';
 import { runCommand } from './run.js';
 
@@ -7,6 +8,7 @@ const HELP = `gpmate: genetic programming with mate choice (PIMP)
 
 Usage:
   gpmate run [options]      evolve a formula for a benchmark problem or a CSV file
+  gpmate judge evolve|eval  evolve or score LLM-judge prompts ('gpmate judge --help')
   gpmate predict --model FILE --data CSV   apply a saved model.json to new data
   gpmate help               this text; 'gpmate run --help' lists the run options
 `;
@@ -16,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run':
       return runCommand(rest);
+    case 'judge':
+      return judgeCommand(rest);
     case 'predict':
       return predictCommand(rest);
     case undefined:
@@ -36,7 +40,7 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e as Error;
     const input = e instanceof ConfigError || e instanceof DataError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`gpmate: ${err.message.split('\n')[0]}\n`);
+    process.stderr.write(`gpmate: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     process.exitCode = input ? 2 : 1;
   },
 );

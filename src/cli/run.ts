@@ -10,6 +10,8 @@ import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
 import type { Evaluator, ObjectiveMode, PreferenceInheritance, SelectionMode } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { createEvaluator } from '../eval/fast.js';
+import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
+import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
 import { readCheckpoint, writeCheckpoint } from '../sr/checkpoint.js';
 import { scoringEvaluator } from '../sr/pool.js';
 import { modelJson, sha256 } from '../sr/model.js';
@@ -60,6 +62,13 @@ Regression:
                             widened by 10% (interval arithmetic; default: on for --data)
   --objectives O            error (default) | error-size (NSGA-II on error and size)
   --select-model M          best (default) | score (PySR's knee) | validation (every 4th training row held out)
+
+Fitness back end:
+  --backend B               cpu (default) | gpu: gpu.js in webgpu mode on Dawn (f32 on the device;
+                            the best trees are re-scored in f64, so every reported number is f64)
+  --gpu-api LIST            Dawn back ends to try, in order (default vulkan,opengles)
+  --gpu-adapter TEXT        use only an adapter whose name contains TEXT
+  --gpu-hardware-only       refuse software renderers (llvmpipe, lavapipe, SwiftShader)
 
 Run:
   --seed N                  (default 1)
@@ -142,6 +151,10 @@ const OPTIONS = {
   'select-model': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   resume: { type: 'string' },
+  backend: { type: 'string' },
+  'gpu-api': { type: 'string' },
+  'gpu-adapter': { type: 'string' },
+  'gpu-hardware-only': { type: 'boolean' },
   seed: { type: 'string' },
   threads: { type: 'string' },
   out: { type: 'string' },
@@ -149,9 +162,16 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Where fitness is computed: in-process on the CPU, or on a WebGPU adapter. */
+export type Backend = 'cpu' | 'gpu';
+export const BACKENDS = ['cpu', 'gpu'] as const satisfies readonly Backend[];
+
 export interface RunInvocation {
   readonly problem: ProblemSpec;
   readonly options: RegressionOptions;
+  readonly backend: Backend;
+  /** Adapter choice for `--backend gpu`. */
+  readonly gpu: GpuDeviceOptions;
   readonly out?: string;
   readonly quiet: boolean;
   /** Evaluation threads (1 = in-process). */
@@ -220,17 +240,50 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     }),
   };
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
+  const backend = (v.backend ?? 'cpu') as Backend;
+  if (!BACKENDS.includes(backend)) throw new ConfigError(`option --backend: expected cpu or gpu, got "${v.backend}"`);
+  const apis = parse.list(v['gpu-api']);
+  for (const a of apis ?? []) {
+    if (!(GPU_APIS as readonly string[]).includes(a)) throw new ConfigError(`option --gpu-api: unknown WebGPU back end "${a}" (known: ${GPU_APIS.join(', ')})`);
+  }
+  if (backend === 'cpu' && (apis || v['gpu-adapter'] !== undefined || v['gpu-hardware-only'])) {
+    throw new ConfigError('option --gpu-api/--gpu-adapter/--gpu-hardware-only: only with --backend gpu');
+  }
+  const gpu: GpuDeviceOptions = stripUndefined({ apis: apis as GpuApi[] | undefined, adapter: v['gpu-adapter'], hardwareOnly: v['gpu-hardware-only'] });
   const threads = parse.int('threads', v.threads) ?? availableParallelism();
   if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  if (backend === 'gpu' && v.threads !== undefined) throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
   return {
     problem,
     options,
+    backend,
+    gpu,
     quiet: v.quiet ?? false,
     threads,
     ...(v.out !== undefined ? { out: v.out } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     ...(v.resume !== undefined ? { resume: v.resume } : {}),
   };
+}
+
+/** Opens the GPU evaluator for a run and says which adapter computes the fitness (never a silent fallback). */
+async function openGpuEvaluator(train: Dataset, inv: RunInvocation): Promise<GpuEvaluator> {
+  const { GpuEvaluator } = await import('../eval/gpu/evaluator.js');
+  const o = inv.options;
+  const maxDepth = o.maxDepth ?? 17;
+  const maxSize = o.maxSize ?? 256;
+  // A tree of depth d needs a stack of at most d + 1 (and a binary tree of n nodes at most (n + 1) / 2).
+  const maxStackDepth = Math.min(maxDepth + 1, Math.ceil((maxSize + 1) / 2));
+  if (maxStackDepth > 64) throw new ConfigError(`option --max-depth: --backend gpu supports trees of depth at most 63 (stack registers), got ${maxDepth}`);
+  const ev = await GpuEvaluator.create(train, {
+    ...inv.gpu,
+    maxSize,
+    maxStackDepth,
+    rescoreTop: Math.max(1, resolveEvolutionOptions(o).elites),
+  });
+  process.stdout.write(`gpu: adapter ${describeAdapter(ev.adapter)}; gpu.js webgpu mode, kernels compiled in ${ev.compileMs.toFixed(0)} ms\n`);
+  if (ev.adapter.software) process.stdout.write('gpu: note: this adapter is a software renderer on the CPU (use --gpu-hardware-only to refuse it)\n');
+  return ev;
 }
 
 function fmt(x: number | undefined): string {
@@ -258,6 +311,7 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
       ...resolveEvolutionOptions(o),
       distance: o.distance ?? 'structural',
       mutation: o.mutation ?? 'subtree',
+      backend: inv.backend,
       ...stripUndefined({
         mutationDepth: o.mutationDepth,
         maxDepth: o.maxDepth,
@@ -348,12 +402,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     // which leaves no output behind (results are only written at the end, atomically). Plain RMSE
     // uses the fast kernel; scaled fitness, constant optimisation or the robustness check the scorer
     // (in-process, or the pool's 'score' tasks).
-    let evaluator: (Evaluator<Tree> & { close(): Promise<void> }) | undefined;
+    // The GPU back end computes plain RMSE on all training rows (f32 on the device, best re-scored in f64).
+    const o = invocation.options;
+    if (invocation.backend === 'gpu' && (o.linearScaling || o.robust || (o.optimiseIterations ?? 0) > 1 || o.selectModel === 'validation')) {
+      throw new ConfigError('option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off, and leave out --optimise and --select-model validation');
+    }
+    const gpu = invocation.backend === 'gpu' ? await openGpuEvaluator(task.train, invocation) : undefined;
+    let evaluator: (Evaluator<Tree> & { close(): Promise<void> }) | undefined = gpu;
     const onSigint = (): void => {
       process.stderr.write('gpmate: interrupted\n');
       void (evaluator?.close() ?? Promise.resolve()).finally(() => process.exit(130));
     };
-    process.once('SIGINT', onSigint);
+    // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
+    if (gpu || invocation.threads > 1) process.once('SIGINT', onSigint);
     let result: RegressionResult;
     try {
       result = await runRegression(
@@ -373,13 +434,21 @@ export async function runCommand(argv: string[]): Promise<number> {
         },
         (train, settings) =>
           (evaluator =
-            settings.fitness === 'rmse' && !settings.optimiser && !settings.robust
+            gpu ??
+            (settings.fitness === 'rmse' && !settings.optimiser && !settings.robust
               ? createEvaluator(train, { threads: invocation.threads })
-              : scoringEvaluator(train, settings, invocation.threads)),
+              : scoringEvaluator(train, settings, invocation.threads))),
       );
     } finally {
       process.off('SIGINT', onSigint);
       await evaluator?.close();
+    }
+    if (gpu) {
+      const st = gpu.stats;
+      process.stdout.write(
+        `gpu: ${st.trees} trees in ${st.launches} launches, ${(st.nodeEvaluations / Math.max(st.deviceSeconds, 1e-9)).toExponential(2)} node-evals/s on the device; ` +
+          `${st.rescored} re-scored in f64 (largest f32 relative difference ${st.maxRelativeDifference.toExponential(2)})\n`,
+      );
     }
     const b = result.best;
     process.stdout.write(

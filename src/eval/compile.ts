@@ -1,7 +1,7 @@
 import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
 
 /**
- * Compiles postfix trees into the register programs of the WebAssembly kernel (assembly/eval.ts).
+ * Compiles postfix trees into the register programs of the WebAssembly kernel (src/eval/wasm/eval.ts).
  *
  * A program is a list of instructions [kop, dst, a, b] (Int32), kop = opcode * 4 + variant:
  * - variant 0: vector operands (a, and b for binary operators);
@@ -23,6 +23,9 @@ import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
 const ARITY8 = Uint8Array.from(ARITY);
 const CONST: number = Op.Const;
 const VAR: number = Op.Var;
+const ADD: number = Op.Add;
+const MUL: number = Op.Mul;
+const DIV: number = Op.Div;
 
 export class ProgramBuilder {
   /** Instructions, 4 Int32 each. */
@@ -49,13 +52,20 @@ export class ProgramBuilder {
    * its first instruction (its length is `nInstr` afterwards minus that).
    */
   add(op: Uint8Array, arg: Float64Array, start: number, end: number): number {
-    const first = this.nInstr;
-    if (this.kind.length < end - start + 1) {
-      this.kind = new Uint8Array(2 * (end - start + 1));
-      this.value = new Float64Array(2 * (end - start + 1));
+    const n = end - start;
+    this.reserve(n + 1);
+    if (this.kind.length < n + 1) {
+      this.kind = new Uint8Array(2 * (n + 1));
+      this.value = new Float64Array(2 * (n + 1));
     }
+    // Locals only in the loop (this function runs once per tree: at 10 rows it is a third of the time).
     const kind = this.kind;
     const value = this.value;
+    const code = this.code;
+    const consts = this.consts;
+    const first = this.nInstr;
+    let k = first * 4;
+    let nc = this.nConsts;
     let sp = 0;
     let maxSlot = 0;
     for (let i = start; i < end; i++) {
@@ -68,9 +78,14 @@ export class ProgramBuilder {
         value[sp++] = arg[i] as number;
       } else if (ARITY8[o] === 1) {
         const p = sp - 1;
-        if (kind[p] === 2) value[p] = apply1(o, value[p] as number);
+        const kp = kind[p] as number;
+        if (kp === 2) value[p] = apply1(o, value[p] as number);
         else {
-          this.emit(o * 4, p, this.operand(p), 0);
+          code[k] = o * 4;
+          code[k + 1] = p;
+          code[k + 2] = kp === 0 ? p : ~(value[p] as number);
+          code[k + 3] = 0;
+          k += 4;
           kind[p] = 0;
           if (p > maxSlot) maxSlot = p;
         }
@@ -83,53 +98,73 @@ export class ProgramBuilder {
           value[p] = apply2(o, value[p] as number, value[q] as number);
           continue;
         }
-        if (kb === 2 && o === Op.Div && !(Math.abs(value[q] as number) > PROTECT_DIV)) {
+        if (kb === 2 && o === DIV && !(Math.abs(value[q] as number) > PROTECT_DIV)) {
           kind[p] = 2;
           value[p] = 1;
           continue;
         }
-        if (kb === 2) this.emit(o * 4 + 1, p, this.operand(p), this.constant(value[q] as number));
-        else if (ka === 2) {
+        const va = ka === 0 ? p : ~(value[p] as number);
+        const vb = kb === 0 ? q : ~(value[q] as number);
+        code[k + 1] = p;
+        if (kb === 2) {
+          code[k] = o * 4 + 1;
+          code[k + 2] = va;
+          consts[nc] = value[q] as number;
+          code[k + 3] = nc++;
+        } else if (ka === 2) {
+          consts[nc] = value[p] as number;
           // x + c and x * c are commutative in IEEE 754 (bitwise), so they share the VC loops.
-          if (o === Op.Add || o === Op.Mul) this.emit(o * 4 + 1, p, this.operand(q), this.constant(value[p] as number));
-          else this.emit(o * 4 + 2, p, this.constant(value[p] as number), this.operand(q));
-        } else this.emit(o * 4, p, this.operand(p), this.operand(q));
+          if (o === ADD || o === MUL) {
+            code[k] = o * 4 + 1;
+            code[k + 2] = vb;
+            code[k + 3] = nc++;
+          } else {
+            code[k] = o * 4 + 2;
+            code[k + 2] = nc++;
+            code[k + 3] = vb;
+          }
+        } else {
+          code[k] = o * 4;
+          code[k + 2] = va;
+          code[k + 3] = vb;
+        }
+        k += 4;
         kind[p] = 0;
         if (p > maxSlot) maxSlot = p;
       }
     }
     if (sp !== 1) throw new Error(`compile: malformed postfix tree (stack ends at ${sp})`);
-    if (kind[0] === 1) this.emit(Op.Var * 4, 0, this.operand(0), 0);
-    else if (kind[0] === 2) this.emit(Op.Const * 4 + 1, 0, 0, this.constant(value[0] as number));
+    if (kind[0] !== 0) {
+      code[k + 1] = 0;
+      if (kind[0] === 1) {
+        code[k] = VAR * 4;
+        code[k + 2] = ~(value[0] as number);
+        code[k + 3] = 0;
+      } else {
+        code[k] = CONST * 4 + 1;
+        code[k + 2] = 0;
+        consts[nc] = value[0] as number;
+        code[k + 3] = nc++;
+      }
+      k += 4;
+    }
+    this.nInstr = k / 4;
+    this.nConsts = nc;
     if (maxSlot + 1 > this.slots) this.slots = maxSlot + 1;
     return first;
   }
 
-  private operand(p: number): number {
-    return this.kind[p] === 0 ? p : ~(this.value[p] as number);
-  }
-
-  private constant(v: number): number {
-    if (this.nConsts === this.consts.length) {
-      const c = new Float64Array(this.consts.length * 2);
-      c.set(this.consts);
-      this.consts = c;
-    }
-    this.consts[this.nConsts] = v;
-    return this.nConsts++;
-  }
-
-  private emit(kop: number, dst: number, a: number, b: number): void {
-    if ((this.nInstr + 1) * 4 > this.code.length) {
-      const c = new Int32Array(this.code.length * 2);
-      c.set(this.code);
+  /** Room for `n` more instructions and constants. */
+  private reserve(n: number): void {
+    if ((this.nInstr + n) * 4 > this.code.length) {
+      const c = new Int32Array(2 * (this.nInstr + n) * 4);
+      c.set(this.code.subarray(0, this.nInstr * 4));
       this.code = c;
     }
-    const k = this.nInstr * 4;
-    this.code[k] = kop;
-    this.code[k + 1] = dst;
-    this.code[k + 2] = a;
-    this.code[k + 3] = b;
-    this.nInstr++;
+    if (this.nConsts + n > this.consts.length) {
+      const c = new Float64Array(2 * (this.nConsts + n));
+      c.set(this.consts.subarray(0, this.nConsts));
+      this.consts = c;
+    }
   }
 }

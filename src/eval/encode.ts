@@ -46,18 +46,18 @@ export function dedupe(trees: readonly Tree[]): { unique: Tree[]; index: Int32Ar
   const index = new Int32Array(trees.length);
   const bits = new Int32Array(2);
   const f = new Float64Array(bits.buffer);
-  trees.forEach((t, i) => {
-    let h = 0x811c9dc5 ^ t.op.length;
+  outer: for (let i = 0; i < trees.length; i++) {
+    const t = trees[i] as Tree;
     const op = t.op;
     const arg = t.arg;
+    let h = 0x811c9dc5 ^ op.length;
     for (let k = 0; k < op.length; k++) {
       const o = op[k] as number;
       h = Math.imul(h ^ o, 0x01000193);
       if (o === 0) {
         // A constant: hash its bits.
         f[0] = arg[k] as number;
-        h = Math.imul(h ^ (bits[0] as number), 0x01000193);
-        h = Math.imul(h ^ (bits[1] as number), 0x01000193);
+        h = Math.imul(h ^ (bits[0] as number) ^ Math.imul(bits[1] as number, 0x5bd1e995), 0x01000193);
       } else if (o === 1) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
     }
     const bucket = seen.get(h);
@@ -65,15 +65,14 @@ export function dedupe(trees: readonly Tree[]): { unique: Tree[]; index: Int32Ar
       for (const u of bucket) {
         if (sameTree(unique[u] as Tree, t)) {
           index[i] = u;
-          return;
+          continue outer;
         }
       }
-    }
+      bucket.push(unique.length);
+    } else seen.set(h, [unique.length]);
     index[i] = unique.length;
-    if (bucket) bucket.push(unique.length);
-    else seen.set(h, [unique.length]);
     unique.push(t);
-  });
+  }
   return { unique, index };
 }
 

@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { WorkerError } from '../core/errors.js';
 import type { Tree } from '../tree/tree.js';
+import { EvalCore } from './core.js';
 import type { Dataset } from './dataset.js';
 import { dedupe, encodeTrees, expand, type EncodedTrees } from './encode.js';
 import type { FitnessKind } from './fitness.js';
@@ -35,6 +36,8 @@ export interface PoolOptions {
  * trees' results into a shared output buffer. A tree's value is computed by one worker with the same
  * code as in-process, so results are bit-identical for every thread count and chunking.
  *
+ * Batches of less than one task's work (`minTaskWork`) run in the calling thread, with the same engine.
+ *
  * A worker that throws or dies fails its task; the whole batch is then run once more (piscina replaces
  * dead workers), and a second failure rejects with a WorkerError naming the fault.
  */
@@ -46,8 +49,14 @@ export class PoolEvaluator implements TreeEvaluator {
   private readonly chunks: number | undefined;
   private readonly minTaskWork: number;
   private closed = false;
+  private readonly data: Dataset;
+  private readonly block: number;
+  /** The same engine in this thread, for batches too small to be worth a task (created on first use). */
+  private local: EvalCore | undefined;
   /** Rejects the batch in flight when the pool reports an error outside any task (e.g. a worker failing at start). */
   private poolFault: ((e: Error) => void) | undefined;
+  /** An error the pool reported while no batch was in flight (a worker failing as it starts). */
+  private idleFault: Error | undefined;
 
   constructor(data: Dataset, o: PoolOptions) {
     if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new Error(`pool: threads must be an integer >= 1, got ${o.threads}`);
@@ -56,6 +65,8 @@ export class PoolEvaluator implements TreeEvaluator {
     this.rows = data.rows;
     this.chunks = o.chunks;
     this.minTaskWork = o.minTaskWork ?? 4e6;
+    this.data = data;
+    this.block = o.block ?? DEFAULT_BLOCK;
     const shared = new Float64Array(new SharedArrayBuffer((data.columns.length + 1) * data.rows * 8));
     data.columns.forEach((c, j) => shared.set(c.subarray(0, data.rows), j * data.rows));
     shared.set(data.y, data.columns.length * data.rows);
@@ -74,7 +85,11 @@ export class PoolEvaluator implements TreeEvaluator {
       idleTimeout: Infinity,
       workerData,
     });
-    this.pool.on('error', (e: unknown) => this.poolFault?.(e instanceof Error ? e : new Error(String(e))));
+    this.pool.on('error', (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      if (this.poolFault) this.poolFault(err);
+      else this.idleFault ??= err;
+    });
   }
 
   async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
@@ -83,6 +98,13 @@ export class PoolEvaluator implements TreeEvaluator {
     const enc = encodeTrees(unique, true);
     const out = new Float64Array(new SharedArrayBuffer(unique.length * 8));
     const kind = this.fitnessKind;
+    if (this.isTiny(enc, this.rows)) {
+      // Less than one task's worth of work (tiny data sets): messaging would cost more than computing.
+      // Yield to the event loop first, so signals (Ctrl-C) and timers are served between batches.
+      await new Promise((r) => setImmediate(r));
+      this.localCore().fitness(enc, 0, enc.count, kind, out);
+      return expand(out, index);
+    }
     await this.runTasks('fitness', enc, this.rows, (from, to) => ({ kind: 'fitness', trees: enc, from, to, fitness: kind, out }));
     return expand(out, index);
   }
@@ -92,7 +114,10 @@ export class PoolEvaluator implements TreeEvaluator {
     const n = end - start;
     const enc = encodeTrees(trees, true);
     const out = new Float64Array(new SharedArrayBuffer(trees.length * n * 8));
-    if (trees.length > 0) {
+    if (trees.length > 0 && this.isTiny(enc, n)) {
+      await new Promise((r) => setImmediate(r));
+      this.localCore().outputs(enc, 0, trees.length, start, end, out);
+    } else if (trees.length > 0) {
       await this.runTasks('outputs', enc, n, (from, to) => ({ kind: 'outputs', trees: enc, from, to, r0: start, r1: end, out }));
     }
     return trees.map((_, t) => out.subarray(t * n, (t + 1) * n));
@@ -104,6 +129,8 @@ export class PoolEvaluator implements TreeEvaluator {
    */
   async runTasks(name: string, enc: EncodedTrees, rows: number, make: (from: number, to: number) => PoolTask): Promise<void> {
     if (this.closed) throw new WorkerError('evaluation pool: used after close()');
+    // piscina stops replacing workers that fail while starting, so a batch would wait forever.
+    if (this.idleFault) throw new WorkerError(`evaluation worker failed while starting: ${this.idleFault.message}`);
     const ranges = this.split(enc, rows);
     let first: unknown;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -128,6 +155,15 @@ export class PoolEvaluator implements TreeEvaluator {
     }).finally(() => {
       this.poolFault = undefined;
     });
+  }
+
+  private isTiny(enc: EncodedTrees, rows: number): boolean {
+    return this.chunks === undefined && (enc.offsets[enc.count] as number) * rows < this.minTaskWork && !this.closed;
+  }
+
+  private localCore(): EvalCore {
+    this.local ??= new EvalCore(this.data.columns, this.data.y, this.block);
+    return this.local;
   }
 
   private split(enc: EncodedTrees, rows: number): [number, number][] {

@@ -6,6 +6,7 @@ import { makeDataset, type Dataset } from '../eval/dataset.js';
 import { FastEvaluator } from '../eval/fast.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
+import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
 import { toLatex, toSympy } from '../tree/export.js';
 import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
@@ -34,6 +35,8 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   distance?: MateDistanceKind;
   /** A run succeeds when the best training RMSE is at or below this. Default 0.01. */
   successThreshold?: number;
+  /** Per-generation diversity measures (src/diversity) in `GenerationStats.extra`. Default off. */
+  diversity?: DiversitySetting;
   /** Fitness = RMSE after the optimal linear scaling (Keijzer 2003); the model includes offset and slope. Default false (the CLI and `fit` turn it on for CSV data). */
   linearScaling?: boolean;
   /** Model evaluations per candidate for constant optimisation; 0 = off (default). */
@@ -162,6 +165,7 @@ export async function runRegression(
   const plain = settings.fitness === 'rmse' && !settings.optimiser && !settings.robust;
   const fitnessEvaluator =
     typeof evaluator === 'function' ? evaluator(train, settings) : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
+  const diversity = diversityFromOption(train, options.diversity, options.seed);
   let front: FrontEntry[] = [...(hooks.resumeFrom?.front ?? [])];
   const result = await evolve(
     rep,
@@ -169,10 +173,10 @@ export async function runRegression(
     options,
     {
       ...(distance === 'semantic' ? { mateDistance: semanticDistance(train) } : {}),
-      measure: (pop) => {
+      measure: (pop, generation) => {
         const extra: Record<string, number> = { meanDepth: meanOf(pop, (p) => depth(p.genome)) };
         if (pop[0]?.preference) extra['preferenceMeanDepth'] = meanOf(pop, (p) => depth(p.preference as Tree));
-        return extra;
+        return diversity ? { ...extra, ...diversity(pop, generation) } : extra;
       },
       onGeneration: async (stats, state) => {
         front = updateFront(front, state.population);

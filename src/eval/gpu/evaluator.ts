@@ -1,0 +1,274 @@
+import { ConfigError, DataError } from '../../core/errors.js';
+import type { Evaluator } from '../../core/types.js';
+import { Op } from '../../tree/primitives.js';
+import { stackDepth, type Tree } from '../../tree/tree.js';
+import type { Dataset } from '../dataset.js';
+import { treeRmse } from '../reference.js';
+import { acquireGpu, type GpuAdapterInfo, type GpuContext, type GpuDeviceOptions, type GpuJsKernel } from './device.js';
+import { blocksOf, GPU_OPCODES, GPU_VALUE_BOUND, interpreterSource, reductionSource, type KernelShape } from './kernel.js';
+
+export interface GpuEvaluatorOptions extends GpuDeviceOptions {
+  /** Largest tree (nodes) the program buffer holds. Default 256 (the tree generator's default maxSize). */
+  readonly maxSize?: number;
+  /** Largest evaluation-stack depth the kernel supports. Default 18 (a tree of depth d needs at most d + 1; maxDepth defaults to 17). */
+  readonly maxStackDepth?: number;
+  /** Trees per kernel launch (larger batches are split). Default 1024. */
+  readonly batchCapacity?: number;
+  /** Rows one thread evaluates. Default: chosen from the row count (16 to 256). */
+  readonly rowsPerBlock?: number;
+  /**
+   * How many of each batch's best trees are re-scored in f64 on the CPU (default 1). Pass the
+   * number of elites: with k >= elites, every individual that ever becomes an elite, and the best
+   * of every generation, carries an f64 fitness (an elite is among the k best of the batch it was
+   * evaluated in, since elitism keeps k better ones alive otherwise).
+   */
+  readonly rescoreTop?: number;
+}
+
+/** Counters of a GPU evaluator, for the CLI's closing line and the benchmark. */
+export interface GpuEvaluatorStats {
+  /** Kernel launches (pairs of interpreter + reduction). */
+  launches: number;
+  trees: number;
+  /** Sum over trees of nodes x rows: the node evaluations performed on the device. */
+  nodeEvaluations: number;
+  /** Seconds spent waiting on the device (upload, both kernels, readback). */
+  deviceSeconds: number;
+  /** Trees re-scored in f64 on the CPU. */
+  rescored: number;
+  /** Largest |f32 - f64| / max(f64, 1e-12) among re-scored trees with finite errors. */
+  maxRelativeDifference: number;
+}
+
+const F32_EXACT = 2 ** 24;
+
+function defaultRowsPerBlock(rows: number): number {
+  // Aim at >= 64 blocks per tree (parallelism for small populations) with blocks of 16..256 rows.
+  let r = 16;
+  while (r < 256 && rows / (r * 2) >= 64) r *= 2;
+  return r;
+}
+
+/**
+ * Fitness (RMSE) of trees on a GPU through gpu.js in `webgpu` mode: one interpreter kernel,
+ * compiled once, evaluates every tree on every row from the flat postfix encoding; a second kernel
+ * reduces each tree's row-block shares to one RMSE on the device. Values are f32 on the device
+ * (see kernel.ts for the bounded-range semantics); the `rescoreTop` best trees of every batch are
+ * re-scored in f64 by the CPU reference so elites and the reported best carry f64 errors.
+ *
+ * Create with {@link GpuEvaluator.create}; `close()` releases the kernels and the device.
+ */
+export class GpuEvaluator implements Evaluator<Tree> {
+  readonly stats: GpuEvaluatorStats = {
+    launches: 0,
+    trees: 0,
+    nodeEvaluations: 0,
+    deviceSeconds: 0,
+    rescored: 0,
+    maxRelativeDifference: 0,
+  };
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The compiled kernels of the first launch: gpu.js must never swap in a rebuilt one (compiled once per run). */
+  private built: readonly unknown[] = [];
+  private closed = false;
+  private readonly prog: Float32Array;
+
+  private constructor(
+    private readonly data: Dataset,
+    private readonly ctx: GpuContext,
+    readonly shape: KernelShape,
+    readonly capacity: number,
+    private readonly maxSize: number,
+    private readonly rescoreTop: number,
+    private readonly interpret: GpuJsKernel,
+    private readonly reduce: GpuJsKernel,
+    /** Milliseconds to translate, compile and build both kernels (first launch). */
+    readonly compileMs: number,
+  ) {
+    this.prog = new Float32Array(capacity * shape.stride);
+  }
+
+  /** The adapter in use (name, vendor, back end): print it so the user knows where fitness runs. */
+  get adapter(): GpuAdapterInfo {
+    return this.ctx.info;
+  }
+
+  static async create(data: Dataset, options: GpuEvaluatorOptions = {}): Promise<GpuEvaluator> {
+    const maxSize = options.maxSize ?? 256;
+    const maxStack = options.maxStackDepth ?? 18;
+    const rescoreTop = options.rescoreTop ?? 1;
+    const rowsPerBlock = options.rowsPerBlock ?? defaultRowsPerBlock(data.rows);
+    const positiveInt = (name: string, v: number, max: number) => {
+      if (!Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(`option ${name}: expected an integer in [1, ${max}], got ${v}`);
+    };
+    positiveInt('maxSize', maxSize, 65_536);
+    positiveInt('maxStackDepth', maxStack, 64);
+    positiveInt('rowsPerBlock', rowsPerBlock, 4096);
+    positiveInt('batchCapacity', options.batchCapacity ?? 1024, 1 << 20);
+    if (!Number.isInteger(rescoreTop) || rescoreTop < 0) throw new ConfigError(`option rescoreTop: expected an integer >= 0, got ${rescoreTop}`);
+    if (data.rows < 1) throw new DataError('GPU evaluator: the data set has no rows');
+    if (data.rows >= F32_EXACT) throw new DataError(`GPU evaluator: ${data.rows} rows; the f32 kernels index at most ${F32_EXACT - 1}`);
+    // The device keeps every value within +-1e18 (kernel.ts); data outside that range, or NaN, cannot be represented.
+    const cols = [...data.columns, data.y];
+    cols.forEach((c, j) => {
+      for (let r = 0; r < data.rows; r++) {
+        const v = c[r] as number;
+        if (!(Math.abs(v) <= GPU_VALUE_BOUND)) {
+          const name = j < data.names.length ? `column ${data.names[j]}` : 'the target';
+          throw new DataError(`GPU evaluator: ${name} row ${r} holds ${v}; the GPU back end needs finite values within +-${GPU_VALUE_BOUND}`);
+        }
+      }
+    });
+    const shape: KernelShape = { rows: data.rows, variables: data.names.length, rowsPerBlock, registers: maxStack - 1, stride: 1 + 2 * maxSize };
+    const blocks = blocksOf(shape);
+    const capacity = Math.max(1, Math.min(options.batchCapacity ?? 1024, Math.floor((F32_EXACT - 1) / Math.max(blocks, shape.stride))));
+
+    const ctx = await acquireGpu(options);
+    try {
+      const maxFloats = Math.floor(ctx.maxStorageBytes / 4);
+      if (data.rows * cols.length > maxFloats) {
+        throw new DataError(`GPU evaluator: the data (${cols.length} columns x ${data.rows} rows) exceeds this device's ${ctx.maxStorageBytes}-byte storage-buffer limit`);
+      }
+      const t0 = performance.now();
+      const settings = { loopMaxIterations: maxSize + 1, tactic: 'precision' };
+      const interpret = ctx.gpu.createKernel(interpreterSource(shape), {
+        ...settings,
+        output: [capacity * blocks],
+        constants: { data: cols.map((c) => Float32Array.from(c.subarray(0, data.rows))) },
+        pipeline: true,
+        dynamicArguments: true,
+      });
+      const reduce = ctx.gpu.createKernel(reductionSource(shape), { ...settings, output: [capacity] });
+      const ev = new GpuEvaluator(data, ctx, shape, capacity, maxSize, rescoreTop, interpret, reduce, 0);
+      // Build both pipelines now (an empty launch), so compile errors surface here and the time is known.
+      await ev.launch(0);
+      for (const k of [interpret, reduce]) {
+        const mode = k.kernel?.constructor.mode;
+        if (mode !== 'webgpu') throw new Error(`gpu.js built a ${String(mode)} kernel instead of a webgpu one`);
+      }
+      (ev as { compileMs: number }).compileMs = performance.now() - t0;
+      return ev;
+    } catch (e) {
+      await ctx.release();
+      throw e;
+    }
+  }
+
+  /** RMSE of each tree on the training data (+Infinity for invalid trees); the best `rescoreTop` in f64. */
+  evaluate(trees: readonly Tree[]): Promise<Float64Array> {
+    const run = this.queue.then(() => this.evaluateNow(trees));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** f32 device errors only (no f64 re-scoring): what the kernels return, for tests and the benchmark. */
+  evaluateDevice(trees: readonly Tree[]): Promise<Float64Array> {
+    const run = this.queue.then(() => this.deviceErrors(trees));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    this.interpret.destroy();
+    this.reduce.destroy();
+    await this.ctx.release();
+  }
+
+  private async evaluateNow(trees: readonly Tree[]): Promise<Float64Array> {
+    const out = await this.deviceErrors(trees);
+    this.rescore(trees, out);
+    return out;
+  }
+
+  private async deviceErrors(trees: readonly Tree[]): Promise<Float64Array> {
+    if (this.closed) throw new Error('GPU evaluator: evaluate() after close()');
+    const out = new Float64Array(trees.length);
+    for (let start = 0; start < trees.length; start += this.capacity) {
+      const chunk = trees.slice(start, start + this.capacity);
+      let nodes = 0;
+      for (let t = 0; t < chunk.length; t++) nodes += this.encode(chunk[t] as Tree, t, start + t);
+      const t0 = performance.now();
+      const errors = await this.launch(chunk.length);
+      this.stats.deviceSeconds += (performance.now() - t0) / 1000;
+      this.stats.launches++;
+      this.stats.trees += chunk.length;
+      this.stats.nodeEvaluations += nodes * this.data.rows;
+      for (let t = 0; t < chunk.length; t++) {
+        const v = errors[t] as number;
+        out[start + t] = v < 0 || !Number.isFinite(v) ? Infinity : v;
+      }
+    }
+    return out;
+  }
+
+  private async launch(n: number): Promise<Float32Array> {
+    // Upload only the trees of this launch (gpu.js copies and writes the argument on every call).
+    const partial = await this.interpret(this.prog.subarray(0, Math.max(n, 1) * this.shape.stride), n);
+    const errors = (await this.reduce(partial, n)) as Float32Array;
+    const kernels = [this.interpret.kernel, this.reduce.kernel];
+    if (this.built.length === 0) this.built = kernels;
+    else if (kernels.some((k, i) => k !== this.built[i])) throw new Error('GPU evaluator: gpu.js rebuilt a kernel (it must be compiled once per run)');
+    return errors;
+  }
+
+  /** Writes tree t of the launch into the program buffer; returns its node count. */
+  private encode(tree: Tree, slot: number, index: number): number {
+    const len = tree.op.length;
+    if (len > this.maxSize) {
+      throw new ConfigError(`GPU evaluator: tree ${index} has ${len} nodes; the kernel was built for at most ${this.maxSize} (option maxSize)`);
+    }
+    const need = stackDepth(tree);
+    if (need > this.shape.registers + 1) {
+      throw new ConfigError(
+        `GPU evaluator: tree ${index} needs an evaluation stack of depth ${need}; the kernel was built for ${this.shape.registers + 1} (option maxStackDepth; a tree of depth d needs at most d + 1)`,
+      );
+    }
+    const p = this.prog;
+    let o = slot * this.shape.stride;
+    p[o++] = len;
+    for (let i = 0; i < len; i++) {
+      const op = tree.op[i] as number;
+      if (!GPU_OPCODES.includes(op)) throw new ConfigError(`GPU evaluator: tree ${index} node ${i} has unknown opcode ${op}`);
+      let arg = tree.arg[i] as number;
+      if (op === Op.Var && !(Number.isInteger(arg) && arg >= 0 && arg < this.shape.variables)) {
+        throw new ConfigError(`GPU evaluator: tree ${index} node ${i} reads variable ${arg}; the data has ${this.shape.variables}`);
+      }
+      // Constants beyond the device range make the tree invalid there; clamp so f32 holds a finite value that trips the bound.
+      if (op === Op.Const && !(Math.abs(arg) <= GPU_VALUE_BOUND)) arg = Number.isNaN(arg) ? 2 * GPU_VALUE_BOUND : Math.sign(arg) * 2 * GPU_VALUE_BOUND;
+      p[o++] = op;
+      p[o++] = arg;
+    }
+    return len;
+  }
+
+  /**
+   * Replaces the f32 errors of the batch's best trees by f64 ones from the CPU reference: the
+   * `rescoreTop` lowest first, then any further tree whose f32 error is still below the k-th best
+   * f64 error, so the k best values of the batch are all f64 whatever f32 rounding did.
+   */
+  private rescore(trees: readonly Tree[], out: Float64Array): void {
+    const k = this.rescoreTop;
+    if (k === 0 || trees.length === 0) return;
+    const order = Array.from(out.keys()).sort((i, j) => (out[i] as number) - (out[j] as number) || i - j);
+    const f64: number[] = [];
+    for (const i of order) {
+      const f32 = out[i] as number;
+      if (f32 === Infinity) break;
+      if (f64.length >= k) {
+        const kth = [...f64].sort((x, y) => x - y)[k - 1] as number;
+        if (f32 >= kth) break;
+      }
+      const exact = treeRmse(trees[i] as Tree, this.data);
+      this.stats.rescored++;
+      if (Number.isFinite(exact)) {
+        const rel = Math.abs(f32 - exact) / Math.max(exact, 1e-12);
+        if (rel > this.stats.maxRelativeDifference) this.stats.maxRelativeDifference = rel;
+      }
+      out[i] = exact;
+      f64.push(exact);
+    }
+  }
+}

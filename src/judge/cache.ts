@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { ConfigError } from '../core/errors.js';
+import type { Generation, JudgeBackend, Judgement } from './backend.js';
+import type { ChatPrompt, Order } from './render.js';
+
+// better-sqlite3 ships no types; the few calls used here are typed locally (no global declaration,
+// which could clash with another module's).
+interface Statement<P extends unknown[] = unknown[], R = unknown> {
+  get(...params: P): R | undefined;
+  run(...params: unknown[]): unknown;
+}
+interface Db {
+  readonly open: boolean;
+  pragma(s: string): unknown;
+  exec(sql: string): unknown;
+  prepare(sql: string): Statement;
+  close(): void;
+}
+type DbConstructor = new (path: string) => Db;
+let Database: DbConstructor | undefined;
+/** better-sqlite3 is loaded when a cache is first opened, so other commands never load the native module. */
+function database(): DbConstructor {
+  return (Database ??= createRequire(import.meta.url)('better-sqlite3') as DbConstructor);
+}
+
+/** A call budget ran out. The judgements made so far are cached: a rerun with a larger budget resumes. */
+export class BudgetExhaustedError extends ConfigError {}
+
+/**
+ * A persistent cache of judgements and generations in one SQLite file, keyed by a SHA-256 of
+ * (back end, model, rendered prompt, item, order). Every answer is written as soon as it arrives, so
+ * a run stopped at any point loses nothing it has paid for.
+ */
+export class JudgeCache {
+  private readonly db: Db;
+  private readonly getJ: Statement<[string], { pa: number; pb: number; text: string; source: string; prompt_tokens: number; completion_tokens: number }>;
+  private readonly putJ: Statement;
+  private readonly getG: Statement<[string], { text: string; prompt_tokens: number; completion_tokens: number }>;
+  private readonly putG: Statement;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new (database())(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS judgement (
+          key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL, item TEXT NOT NULL, item_order TEXT NOT NULL,
+          pa REAL NOT NULL, pb REAL NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+          prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS generation (
+          key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL,
+          text TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL);`);
+    } catch (e) {
+      throw new ConfigError(`option --cache: cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
+    }
+    this.getJ = this.db.prepare('SELECT pa, pb, text, source, prompt_tokens, completion_tokens FROM judgement WHERE key = ?') as typeof this.getJ;
+    this.putJ = this.db.prepare('INSERT OR REPLACE INTO judgement VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.getG = this.db.prepare('SELECT text, prompt_tokens, completion_tokens FROM generation WHERE key = ?') as typeof this.getG;
+    this.putG = this.db.prepare('INSERT OR REPLACE INTO generation VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  static judgementKey(backend: string, model: string, prompt: ChatPrompt, item: string, order: Order): string {
+    return createHash('sha256').update(JSON.stringify(['judge', backend, model, prompt.system, prompt.user, item, order])).digest('hex');
+  }
+
+  static generationKey(backend: string, model: string, prompt: ChatPrompt, maxTokens: number): string {
+    return createHash('sha256').update(JSON.stringify(['generate', backend, model, prompt.system, prompt.user, maxTokens])).digest('hex');
+  }
+
+  getJudgement(key: string): Judgement | undefined {
+    const r = this.getJ.get(key);
+    return r && { pA: r.pa, pB: r.pb, text: r.text, source: r.source as Judgement['source'], promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens };
+  }
+
+  putJudgement(key: string, backend: string, model: string, item: string, order: Order, j: Judgement): void {
+    this.putJ.run(key, backend, model, item, order, j.pA, j.pB, j.text, j.source, j.promptTokens, j.completionTokens);
+  }
+
+  getGeneration(key: string): Generation | undefined {
+    const r = this.getG.get(key);
+    return r && { text: r.text, promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens };
+  }
+
+  putGeneration(key: string, backend: string, model: string, g: Generation): void {
+    this.putG.run(key, backend, model, g.text, g.promptTokens, g.completionTokens);
+  }
+
+  /** Rows stored: judgements and generations. */
+  count(): { judgements: number; generations: number } {
+    const n = (t: string) => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
+    return { judgements: n('judgement'), generations: n('generation') };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Calls made to the back end (paid), answers served from the cache, and tokens of the paid calls. */
+export interface CallStats {
+  calls: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/**
+ * The judge model as the fitness code sees it: cache first, then the back end, within a call budget.
+ * Identical requests in flight at once are merged, so a batch never pays twice for one judgement.
+ */
+export class JudgeService {
+  readonly stats: CallStats = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly backend: JudgeBackend,
+    readonly cache: JudgeCache,
+    /** Most back-end calls in this process (undefined: no limit). */
+    readonly budget?: number,
+    /** The generator of LLM-driven variation (default: the judge back end). */
+    readonly generator: JudgeBackend = backend,
+  ) {
+    if (budget !== undefined && (!Number.isInteger(budget) || budget < 0)) throw new ConfigError(`option --budget: expected an integer >= 0, got ${budget}`);
+  }
+
+  private spend(): void {
+    if (this.budget !== undefined && this.stats.calls >= this.budget) {
+      throw new BudgetExhaustedError(`option --budget: call budget of ${this.budget} exhausted; rerun with a larger --budget to resume from the cache`);
+    }
+    this.stats.calls++;
+  }
+
+  private once<T>(key: string, make: () => Promise<T>): Promise<T> {
+    const p = this.inflight.get(key);
+    if (p) {
+      this.stats.cacheHits++;
+      return p as Promise<T>;
+    }
+    const q = make().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, q);
+    q.catch(() => {}); // a failure reaches the caller; this only keeps settle() from an unhandled rejection
+    return q;
+  }
+
+  /** Waits for every call in flight (after a failure, so that what was paid for reaches the cache). */
+  async settle(): Promise<void> {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  judge(prompt: ChatPrompt, item: string, order: Order): Promise<Judgement> {
+    const b = this.backend;
+    const key = JudgeCache.judgementKey(b.id, b.model, prompt, item, order);
+    const hit = this.cache.getJudgement(key);
+    if (hit) {
+      this.stats.cacheHits++;
+      return Promise.resolve(hit);
+    }
+    return this.once(key, async () => {
+      this.spend();
+      const j = await b.judge(prompt);
+      this.stats.promptTokens += j.promptTokens;
+      this.stats.completionTokens += j.completionTokens;
+      this.cache.putJudgement(key, b.id, b.model, item, order, j);
+      return j;
+    });
+  }
+
+  generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation> {
+    const g = this.generator;
+    const key = JudgeCache.generationKey(g.id, g.model, prompt, maxTokens);
+    const hit = this.cache.getGeneration(key);
+    if (hit) {
+      this.stats.cacheHits++;
+      return Promise.resolve(hit);
+    }
+    return this.once(key, async () => {
+      this.spend();
+      const r = await g.generate(prompt, maxTokens);
+      this.stats.promptTokens += r.promptTokens;
+      this.stats.completionTokens += r.completionTokens;
+      this.cache.putGeneration(key, g.id, g.model, r);
+      return r;
+    });
+  }
+
+  /** One line: calls, cache hits, tokens. */
+  summary(): string {
+    const s = this.stats;
+    return `calls ${s.calls}  cache hits ${s.cacheHits}  prompt tokens ${s.promptTokens}  completion tokens ${s.completionTokens}`;
+  }
+}

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI, SHARED } from './helpers.js';
+
+const gpmate = (args: string[]) => {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  // A child killed by a signal has no status: say which signal, with its output, in the failure.
+  if (r.status === null) throw new Error(`gpmate ${args.join(' ')} killed by ${r.signal}; stderr: ${r.stderr}`);
+  return r;
+};
+const tmp = () => mkdtempSync(join(tmpdir(), 'gpmate-run-'));
+
+describe('gpmate run', () => {
+  it('runs each selection mode, prints the best expression and writes the log and summary', () => {
+    for (const selection of ['pimp', 'tournament', 'random-mate']) {
+      const out = join(tmp(), 'out');
+      const r = gpmate(['run', '--problem', 'keijzer-6', '--selection', selection, '--seed', '1', '--population', '60', '--generations', '4', '--out', out, '--quiet']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/best: .+/);
+      expect(r.stdout).toMatch(/train RMSE .+ R2/);
+      expect(r.stdout).toMatch(/test {2}RMSE .+ R2/);
+      expect(r.stdout).toMatch(/success: (yes|no)/);
+      const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+      expect(summary.options.selection).toBe(selection);
+      expect(summary.problem).toBe('keijzer-6');
+      expect(typeof summary.best.expression).toBe('string');
+      expect(summary.best.testR2).toBeTypeOf('number');
+      const lines = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.generation)).toEqual([0, 1, 2, 3, 4]);
+      expect(lines[0].preference === undefined).toBe(selection === 'tournament');
+      expect(readdirSync(out).sort()).toEqual(['generations.jsonl', 'summary.json']);
+    }
+  });
+
+  it('gives byte-identical files for the same seed and options', () => {
+    const args = ['run', '--problem', 'nguyen-7', '--seed', '5', '--population', '80', '--generations', '5', '--distance', 'semantic', '--quiet'];
+    const [a, b] = [join(tmp(), 'a'), join(tmp(), 'b')];
+    expect(gpmate([...args, '--out', a]).status).toBe(0);
+    expect(gpmate([...args, '--out', b]).status).toBe(0);
+    for (const f of ['summary.json', 'generations.jsonl']) expect(readFileSync(join(a, f))).toEqual(readFileSync(join(b, f)));
+    const c = join(tmp(), 'c');
+    expect(gpmate([...args.map((x) => (x === '5' ? '6' : x)), '--out', c]).status).toBe(0);
+    expect(readFileSync(join(c, 'summary.json'))).not.toEqual(readFileSync(join(a, 'summary.json')));
+  });
+
+  it('runs on a CSV file with its JSON description', () => {
+    const out = join(tmp(), 'csv');
+    const r = gpmate(['run', '--data', join(SHARED, 'data/sr/Concrete.csv'), '--population', '40', '--generations', '2', '--out', out, '--quiet']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.problem).toBe('Concrete');
+    expect(summary.best.testRmse).toBeTypeOf('number');
+  });
+
+  it('rejects bad input with one line naming it, exit 2, and no output folder', () => {
+    const dir = tmp();
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'a,b\n1,x\n');
+    const cases: [string[], RegExp][] = [
+      [['--problem', 'nope'], /unknown problem "nope"/],
+      [['--data', join(dir, 'none.csv')], /none\.csv: cannot read/],
+      [['--data', bad], /bad\.csv: line 2, column "b": "x" is not a finite number/],
+      [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--target', 'Q'], /no column named "Q"/],
+      [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--train', '5:5'], /training rows 5:5 are empty/],
+      [['--population', '1'], /option --population: expected an integer >= 2, got 1/],
+      [['--population', 'ten'], /option --population: expected an integer, got "ten"/],
+      [['--population', '10', '--tournament', '11'], /option --tournament: expected an integer in 1\.\.10, got 11/],
+      [['--mutation-rate=-0.5'], /option --mutation-rate: expected a probability in \[0, 1\], got -0\.5/],
+      [['--crossover-rate', '1.5'], /option --crossover-rate/],
+      [['--selection', 'roulette'], /option --selection: expected one of tournament, random-mate, pimp/],
+      [['--mutation', 'swap'], /option --mutation: expected one of subtree, point/],
+      [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
+      [['--distance', 'cosine'], /option --distance/],
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
+    ];
+    for (const [args, msg] of cases) {
+      const out = join(dir, 'out');
+      const r = gpmate(['run', ...args, '--out', out, '--generations', '1']);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/    at /);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('prints help', () => {
+    expect(gpmate(['run', '--help']).stdout).toMatch(/--selection MODE/);
+    expect(gpmate(['help']).stdout).toMatch(/gpmate run/);
+    expect(gpmate(['frobnicate']).status).toBe(2);
+  });
+});

@@ -1,0 +1,120 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BENCHMARK_NAMES, benchmarkTask, csvTask, gridPoints, resolveTask } from '../problems/index.js';
+import { DataError } from '../src/core/errors.js';
+import { SHARED } from './helpers.js';
+
+const range = (a: Float64Array) => [Math.min(...a), Math.max(...a)];
+
+describe('benchmark problems', () => {
+  it('sample the specified sizes and ranges', () => {
+    const spec: Record<string, { vars: number; train: number; test: number; lo: number; hi: number; testLo?: number; testHi?: number }> = {
+      'koza-1': { vars: 1, train: 20, test: 20, lo: -1, hi: 1 },
+      'nguyen-1': { vars: 1, train: 20, test: 20, lo: -1, hi: 1 },
+      'nguyen-7': { vars: 1, train: 20, test: 20, lo: 0, hi: 2 },
+      'keijzer-6': { vars: 1, train: 50, test: 120, lo: 1, hi: 50, testLo: 1, testHi: 120 },
+      'pagie-1': { vars: 2, train: 676, test: 1000, lo: -5, hi: 5 },
+      'korns-12': { vars: 5, train: 10000, test: 10000, lo: -50, hi: 50 },
+      'vladislavleva-4': { vars: 5, train: 1024, test: 5000, lo: 0.05, hi: 6.05, testLo: -0.25, testHi: 6.35 },
+    };
+    for (const [name, s] of Object.entries(spec)) {
+      const t = benchmarkTask(name as never, 1);
+      expect(t.train.columns.length).toBe(s.vars);
+      expect(t.train.rows).toBe(s.train);
+      expect(t.test!.rows).toBe(s.test);
+      for (const c of t.train.columns) {
+        const [lo, hi] = range(c);
+        expect(lo).toBeGreaterThanOrEqual(s.lo - 1e-12);
+        expect(hi).toBeLessThanOrEqual(s.hi + 1e-12);
+      }
+      for (const c of t.test!.columns) {
+        const [lo, hi] = range(c);
+        expect(lo).toBeGreaterThanOrEqual((s.testLo ?? s.lo) - 1e-12);
+        expect(hi).toBeLessThanOrEqual((s.testHi ?? s.hi) + 1e-12);
+      }
+    }
+    expect(BENCHMARK_NAMES).toHaveLength(12);
+  });
+
+  it('use grids exactly where specified', () => {
+    expect(gridPoints(-5, 5, 0.4)).toHaveLength(26);
+    const k6 = benchmarkTask('keijzer-6', 1);
+    expect(Array.from(k6.train.columns[0]!)).toEqual(gridPoints(1, 50, 1));
+    expect(k6.train.y[2]).toBeCloseTo(1 + 1 / 2 + 1 / 3, 14);
+    const p1 = benchmarkTask('pagie-1', 1);
+    expect(new Set(p1.train.columns[0]).size).toBe(26);
+    const i = 5;
+    const [x, y] = [p1.train.columns[0]![i]!, p1.train.columns[1]![i]!];
+    expect(p1.train.y[i]).toBeCloseTo(1 / (1 + x ** -4) + 1 / (1 + y ** -4), 14);
+  });
+
+  it('compute the target functions', () => {
+    const k = benchmarkTask('korns-12', 2);
+    const [x, w] = [k.train.columns[0]![7]!, k.train.columns[4]![7]!];
+    expect(k.train.y[7]).toBeCloseTo(2 - 2.1 * Math.cos(9.8 * x) * Math.sin(1.3 * w), 12);
+    const v = benchmarkTask('vladislavleva-4', 2);
+    const row = v.train.columns.map((c) => c[3]!);
+    expect(v.train.y[3]).toBeCloseTo(10 / (5 + row.reduce((s, xi) => s + (xi - 3) ** 2, 0)), 12);
+    const n7 = benchmarkTask('nguyen-7', 2);
+    const x7 = n7.train.columns[0]![0]!;
+    expect(n7.train.y[0]).toBeCloseTo(Math.log(x7 + 1) + Math.log(x7 * x7 + 1), 14);
+  });
+
+  it('are sampled from the run seed', () => {
+    const a = benchmarkTask('koza-1', 1);
+    expect(Array.from(benchmarkTask('koza-1', 1).train.columns[0]!)).toEqual(Array.from(a.train.columns[0]!));
+    expect(Array.from(benchmarkTask('koza-1', 2).train.columns[0]!)).not.toEqual(Array.from(a.train.columns[0]!));
+  });
+
+  it('reject unknown names', () => {
+    expect(() => resolveTask({ problem: 'koza-9' }, 1)).toThrow(/unknown problem "koza-9"/);
+  });
+});
+
+describe('CSV loader', () => {
+  it("reads a shared data set with Operon's JSON beside it", () => {
+    const t = csvTask(join(SHARED, 'data/sr/Concrete.csv'));
+    expect(t.train.names).toEqual(['X1', 'X2', 'X3', 'X4', 'X5', 'X6', 'X7', 'X8']);
+    expect(t.train.rows).toBe(500);
+    expect(t.test!.rows).toBe(500);
+    expect(t.train.y[0]).toBe(79.99);
+    expect(t.train.columns[0]![0]).toBe(540);
+  });
+
+  it('takes target and ranges from options', () => {
+    const t = csvTask(join(SHARED, 'data/sr/Concrete.csv'), { target: 'X1', train: { start: 10, end: 20 } });
+    expect(t.train.rows).toBe(10);
+    expect(t.train.names).not.toContain('X1');
+    expect(t.train.names).toContain('Y');
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'gpmate-csv-'));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  it('names the file and the problem for bad input', () => {
+    const bad: [string, RegExp, object?][] = [
+      [join(dir, 'missing.csv'), /missing\.csv: cannot read \(ENOENT\)/],
+      [file('empty.csv', ''), /empty\.csv: the file is empty/],
+      [file('header.csv', 'a,b\n'), /header\.csv: no data rows/],
+      [file('ragged.csv', 'a,b\n1,2\n3\n'), /ragged\.csv: line 3: expected 2 cells, found 1/],
+      [file('text.csv', 'a,b\n1,2\n3,abc\n'), /text\.csv: line 3, column "b": "abc" is not a finite number/],
+      [file('target.csv', 'a,b\n1,2\n'), /target\.csv: no column named "y"/, { target: 'y' }],
+      [file('range.csv', 'a,b\n1,2\n3,4\n'), /range\.csv: training rows 1:1 are empty/, { train: { start: 1, end: 1 } }],
+      [file('beyond.csv', 'a,b\n1,2\n3,4\n'), /beyond\.csv: test rows 0:5 exceed the file's 2 data rows/, { test: { start: 0, end: 5 } }],
+      [file('dup.csv', 'a,a\n1,2\n'), /dup\.csv: line 1: column "a" appears twice/],
+      [file('one.csv', 'y\n1\n'), /one\.csv: no input columns/],
+    ];
+    for (const [path, msg, spec] of bad) {
+      expect(() => csvTask(path, spec ?? {})).toThrow(DataError);
+      expect(() => csvTask(path, spec ?? {})).toThrow(msg);
+    }
+    const meta = file('m.json', '{"metadata": {"target": 3}}');
+    expect(() => csvTask(file('ok.csv', 'a,b\n1,2\n'), {}, meta)).toThrow(/m\.json: "target" must be a string/);
+    expect(() => csvTask(file('ok2.csv', 'a,b\n1,2\n'), {}, file('bad.json', '{'))).toThrow(/bad\.json: not valid JSON/);
+  });
+});
