@@ -394,10 +394,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (resumed && resumed.fingerprint !== fingerprint) {
       throw new ConfigError(`option --resume: the checkpoint in ${invocation.resume ?? out} belongs to a run with different options or data`);
     }
-    mkdirSync(out, { recursive: true });
     const started = Date.now();
     const log: string[] = [...(resumed?.history ?? [])];
     const every = invocation.checkpointEvery;
+    // Without checkpoints nothing is written before the end (an interrupted run leaves no output).
+    if (every !== undefined) mkdirSync(out, { recursive: true });
     // One evaluator (a worker pool when threads > 1) for the whole run; closed on exit and on Ctrl-C,
     // which leaves no output behind (results are only written at the end, atomically). Plain RMSE
     // uses the fast kernel; scaled fitness, constant optimisation or the robustness check the scorer
@@ -458,6 +459,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         `test  RMSE ${fmt(b.testRmse)}  R2 ${fmt(b.testR2)}\n` +
         `success: ${result.success ? 'yes' : 'no'} (train RMSE <= ${invocation.options.successThreshold ?? 0.01})\n`,
     );
+    mkdirSync(out, { recursive: true });
     writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + '\n');
     writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, invocation, result), null, 2) + '\n');
     const metrics = { trainRmse: b.trainRmse, trainR2: b.trainR2, testRmse: b.testRmse ?? null, testR2: b.testR2 ?? null };
