@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/realworld.ts [--sets A,B] [--modes pimp,tournament,random-mate] [--seeds 1-10]
  *     [--population 1000] [--generations 100] [--optimise 10] [--select best|score|validation]
- *     [--objectives error|error-size] [--robust on|off] [--without-optimise] [--json FILE]
+ *     [--objectives error|error-size] [--robust on|off] [--max-size S] [--without-optimise] [--json FILE]
  *
  * Defaults are the issue's grid (population 1000, 100 generations, seeds 1-10, all sets, pimp and
  * tournament); on a shared 2-core machine use reductions. Figures, not pass/fail.
@@ -33,6 +33,7 @@ const { values: v } = parseArgs({
     select: { type: 'string', default: 'best' },
     objectives: { type: 'string', default: 'error' },
     robust: { type: 'string', default: 'on' },
+    'max-size': { type: 'string', default: '256' },
     'without-optimise': { type: 'boolean', default: false },
     json: { type: 'string' },
     data: { type: 'string', default: DATA },
@@ -62,7 +63,7 @@ const median = (xs: number[]) => {
 };
 const f = (x: number) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
 
-console.log(`# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, select ${v.select}, objectives ${v.objectives}, robust ${v.robust}`);
+console.log(`# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, select ${v.select}, objectives ${v.objectives}, robust ${v.robust}, max size ${v['max-size']}`);
 console.log('| data set | mode | optimise | median test R2 | worst test R2 | median train R2 | median size | median wall s |');
 console.log('|---|---|---|---|---|---|---|---|');
 const rows: object[] = [];
@@ -86,6 +87,7 @@ for (const set of sets) {
           optimiseIterations: opt,
           selectModel: v.select as ModelSelection,
           objectives: v.objectives as 'error' | 'error-size',
+          maxSize: Number(v['max-size']),
         });
         wall.push((performance.now() - t0) / 1000);
         test.push(r.best.testR2 ?? NaN);
