@@ -48,3 +48,19 @@ export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
 export type { TreeEvaluator, RowRange } from './eval/types.js';
 export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
 export { GpuEvaluator, acquireGpu, describeAdapter, GpuUnavailableError, GPU_APIS, GPU_VALUE_BOUND, type GpuEvaluatorOptions, type GpuEvaluatorStats, type GpuAdapterInfo, type GpuApi, type GpuDeviceOptions } from './eval/gpu/index.js';
+
+// Symbolic regression layer (issue 7): scoring, constant optimisation, Pareto front, exports, models, checkpoints.
+export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';
+export { scoreCandidate, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/fitness.js';
+export { optimiseConstants, forwardColumns, reverseAdjoints, type OptimiserSettings, type OptimiserResult } from './sr/optimise.js';
+export { treeInterval, robustBounds, isRobust, type Interval, type RobustBounds } from './sr/interval.js';
+export { updateFront, selectFromFront, MODEL_SELECTIONS, type FrontEntry, type ModelSelection } from './sr/pareto.js';
+export { modelJson, parseModel, readModel, predictColumns, MODEL_VERSION, type LoadedModel } from './sr/model.js';
+export { writeCheckpoint, readCheckpoint, type Checkpoint } from './sr/checkpoint.js';
+export type { FrontMember, RegressionSnapshot, RegressionHooks } from './sr/run.js';
+export { dominates, nonDominatedSort, crowdingDistance, crowdedOrder } from './core/nsga2.js';
+export { OBJECTIVE_MODES, type ObjectiveMode, type Evaluation } from './core/types.js';
+export { simplify } from './tree/simplify.js';
+export { toLatex, toSympy, type SympyOptions } from './tree/export.js';
+export { PoolScoringEvaluator, scoringEvaluator } from './sr/pool.js';
+export type { ScoreTask } from './eval/protocol.js';

@@ -33,7 +33,7 @@ describe('gpmate run', () => {
       const lines = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(lines.map((l) => l.generation)).toEqual([0, 1, 2, 3, 4]);
       expect(lines[0].preference === undefined).toBe(selection === 'tournament');
-      expect(readdirSync(out).sort()).toEqual(['generations.jsonl', 'summary.json']);
+      expect(readdirSync(out).sort()).toEqual(['generations.jsonl', 'model.json', 'summary.json']);
     }
   });
 

@@ -2,6 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { EvalCore } from '../src/eval/core.js';
 import { encodedFrom } from '../src/eval/encode.js';
 import type { PoolTask, PoolTaskKind, PoolWorkerData } from '../src/eval/protocol.js';
+import { scoreRange } from '../src/sr/fitness.js';
 
 /**
  * Piscina worker of the fast evaluator (see src/eval/protocol.ts). It builds its WebAssembly kernel
@@ -13,6 +14,7 @@ const all = new Float64Array(wd.data);
 const columns = wd.names.map((_, j) => all.subarray(j * wd.rows, (j + 1) * wd.rows));
 const y = all.subarray(wd.names.length * wd.rows, (wd.names.length + 1) * wd.rows);
 const core = new EvalCore(columns, y, wd.block);
+const scoreData = { columns, y, rows: wd.rows };
 
 type Handler<K extends PoolTaskKind> = (core: EvalCore, task: Extract<PoolTask, { kind: K }>) => void;
 
@@ -24,6 +26,7 @@ export const TASK_HANDLERS = {
     const n = t.r1 - t.r0;
     c.outputs(encodedFrom(t.trees), t.from, t.to, t.r0, t.r1, t.out.subarray(t.from * n, t.to * n));
   },
+  score: (_c, t) => scoreRange(encodedFrom(t.trees), t.from, t.to, scoreData, t.settings, t.out, t.outArg),
 } satisfies { [K in PoolTaskKind]: Handler<K> };
 
 /** The piscina task function. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
 import { judgeCommand } from './judge.js';
+import { predictCommand } from './predict.js';
 import { runCommand } from './run.js';
 import { studyCommand } from './study.js';
 
@@ -10,6 +11,7 @@ Usage:
   gpmate run [options]      evolve a formula for a benchmark problem or a CSV file
   gpmate study run|report|export   grids of runs over seeds in SQLite, HTML report, CSV ('gpmate study help')
   gpmate judge evolve|eval  evolve or score LLM-judge prompts ('gpmate judge --help')
+  gpmate predict --model FILE --data CSV   apply a saved model.json to new data
   gpmate help               this text; 'gpmate run --help' lists the run options
 `;
 
@@ -22,6 +24,8 @@ async function main(argv: string[]): Promise<number> {
       return studyCommand(rest);
     case 'judge':
       return judgeCommand(rest);
+    case 'predict':
+      return predictCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -7,13 +7,17 @@ import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
-import type { Evaluator, PreferenceInheritance, SelectionMode } from '../core/types.js';
+import type { Evaluator, ObjectiveMode, PreferenceInheritance, SelectionMode } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { createEvaluator } from '../eval/fast.js';
 import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
 import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
+import { readCheckpoint, writeCheckpoint } from '../sr/checkpoint.js';
+import { scoringEvaluator } from '../sr/pool.js';
+import { modelJson, sha256 } from '../sr/model.js';
+import type { ModelSelection } from '../sr/pareto.js';
+import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult, type RegressionSnapshot } from '../sr/run.js';
 import type { Tree } from '../tree/tree.js';
-import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult } from '../sr/run.js';
 import type { MutationType } from '../tree/variation.js';
 import { parse } from './args.js';
 
@@ -48,6 +52,17 @@ Search:
   --success-threshold T     success if best train RMSE <= T (default 0.01)
   --stop-on-success         stop once the threshold is reached
 
+Regression:
+  --linear-scaling on|off   fitness = RMSE after optimal offset/slope (default: on for --data, off for --problem)
+  --optimise N              constant optimisation: N model evaluations per candidate (default 0 = off)
+    --lm-iterations N       the same
+    --optimiser M           lm (Levenberg-Marquardt, default) | gradient
+    --lamarckian            write tuned constants back into the genomes
+  --robust on|off           reject models that leave 10x the target range on the training box
+                            widened by 10% (interval arithmetic; default: on for --data)
+  --objectives O            error (default) | error-size (NSGA-II on error and size)
+  --select-model M          best (default) | score (PySR's knee) | validation (every 4th training row held out)
+
 Fitness back end:
   --backend B               cpu (default) | gpu: gpu.js in webgpu mode on Dawn (f32 on the device;
                             the best trees are re-scored in f64, so every reported number is f64)
@@ -60,6 +75,9 @@ Run:
   --threads N               evaluation threads (default: the number of cores); 1 = in-process.
                             Results are identical for every thread count.
   --out DIR                 output folder (default gpmate-runs/<problem>-<selection>-seed<N>)
+  --checkpoint-every N      write DIR/checkpoint.json every N generations (atomic, checksummed)
+  --resume DIR              continue the run whose checkpoint is in DIR (same options; writes into DIR
+                            unless --out is given); the results equal those of an uninterrupted run
   --quiet                   no per-generation lines
 `;
 
@@ -82,6 +100,10 @@ const FLAG_OF: Record<string, string> = {
   constantRange: 'constant-range',
   successThreshold: 'success-threshold',
   distance: 'distance',
+  optimiseIterations: 'optimise',
+  optimiser: 'optimiser',
+  objectives: 'objectives',
+  selectModel: 'select-model',
 };
 
 /** Rewrites "option populationSize: ..." into "option --population: ..." for command-line users. */
@@ -119,6 +141,16 @@ const OPTIONS = {
   'constant-range': { type: 'string' },
   'success-threshold': { type: 'string' },
   'stop-on-success': { type: 'boolean' },
+  'linear-scaling': { type: 'string' },
+  optimise: { type: 'string' },
+  'lm-iterations': { type: 'string' },
+  optimiser: { type: 'string' },
+  lamarckian: { type: 'boolean' },
+  robust: { type: 'string' },
+  objectives: { type: 'string' },
+  'select-model': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  resume: { type: 'string' },
   backend: { type: 'string' },
   'gpu-api': { type: 'string' },
   'gpu-adapter': { type: 'string' },
@@ -144,6 +176,15 @@ export interface RunInvocation {
   readonly quiet: boolean;
   /** Evaluation threads (1 = in-process). */
   readonly threads: number;
+  readonly checkpointEvery?: number;
+  readonly resume?: string;
+}
+
+function onOff(flag: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'on' || v === 'true') return true;
+  if (v === 'off' || v === 'false') return false;
+  throw new ConfigError(`option --${flag}: expected on or off, got "${v}"`);
 }
 
 /** Parses and validates `gpmate run` arguments into run settings (nothing is read or written). */
@@ -161,6 +202,10 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
     test: test && { start: test[0], end: test[1] },
   });
   const seed = parse.int('seed', v.seed) ?? 1;
+  const csv = v.data !== undefined;
+  const optimise = parse.int('optimise', v.optimise) ?? parse.int('lm-iterations', v['lm-iterations']);
+  const checkpointEvery = parse.int('checkpoint-every', v['checkpoint-every']);
+  if (checkpointEvery !== undefined && checkpointEvery < 1) throw new ConfigError(`option --checkpoint-every: expected an integer >= 1, got ${checkpointEvery}`);
   const successThreshold = parse.num('success-threshold', v['success-threshold']);
   const options: RegressionOptions = {
     seed,
@@ -185,6 +230,13 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
       constantRange: parse.pair('constant-range', v['constant-range']),
       successThreshold,
       stopFitness: v['stop-on-success'] ? (successThreshold ?? 0.01) : undefined,
+      linearScaling: onOff('linear-scaling', v['linear-scaling']) ?? csv,
+      robust: onOff('robust', v.robust) ?? csv,
+      optimiseIterations: optimise,
+      optimiser: v.optimiser as 'lm' | 'gradient' | undefined,
+      lamarckian: v.lamarckian,
+      objectives: v.objectives as ObjectiveMode | undefined,
+      selectModel: v['select-model'] as ModelSelection | undefined,
     }),
   };
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
@@ -201,7 +253,17 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   const threads = parse.int('threads', v.threads) ?? availableParallelism();
   if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   if (backend === 'gpu' && v.threads !== undefined) throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
-  return { problem, options, backend, gpu, quiet: v.quiet ?? false, threads, ...(v.out !== undefined ? { out: v.out } : {}) };
+  return {
+    problem,
+    options,
+    backend,
+    gpu,
+    quiet: v.quiet ?? false,
+    threads,
+    ...(v.out !== undefined ? { out: v.out } : {}),
+    ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
+    ...(v.resume !== undefined ? { resume: v.resume } : {}),
+  };
 }
 
 /** Opens the GPU evaluator for a run and says which adapter computes the fitness (never a silent fallback). */
@@ -264,15 +326,48 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
         constantRange: o.constantRange,
       }),
       successThreshold: o.successThreshold ?? 0.01,
+      linearScaling: o.linearScaling ?? false,
+      robust: o.robust ?? false,
+      optimiseIterations: o.optimiseIterations ?? 0,
+      ...(o.optimiseIterations ? { optimiser: o.optimiser ?? 'lm', lamarckian: o.lamarckian ?? false } : {}),
+      selectModel: o.selectModel ?? 'best',
     },
     best,
+    front: r.front.map(({ tree: _t, ...m }) => m),
+    selected: r.selected,
     success: r.success,
     generations: r.generations,
     evaluations: r.evaluations,
   };
 }
 
-/** `gpmate run`: validate everything, evolve, then write generations.jsonl and summary.json atomically. */
+/** Fingerprint of a run's settings and data: a checkpoint resumes only the run it came from. */
+function fingerprintOf(inv: RunInvocation, train: Dataset): string {
+  const h = sha256(JSON.stringify({ problem: inv.problem, options: inv.options }));
+  const data = sha256(Buffer.concat([train.y, ...train.columns].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).toString('base64'));
+  return sha256(h + data);
+}
+
+/** The flags a checkpoint keeps: everything but where output goes and --resume itself. */
+function runArgsOf(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const name = a.replace(/=.*$/, '');
+    if (name === '--resume' || name === '--out') {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * `gpmate run`: validate everything, evolve, then write generations.jsonl, summary.json and
+ * model.json atomically. With --checkpoint-every N the full state goes to checkpoint.json every N
+ * generations; --resume DIR continues from it.
+ */
 export async function runCommand(argv: string[]): Promise<number> {
   let inv: RunInvocation | 'help';
   try {
@@ -281,38 +376,77 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(RUN_HELP);
       return 0;
     }
-    const task = resolveTask(inv.problem, inv.options.seed);
-    const invocation = inv;
-    const out = inv.out ?? join('gpmate-runs', `${task.name}-${inv.options.selection ?? 'pimp'}-seed${inv.options.seed}`);
+    let resumed: ReturnType<typeof readCheckpoint> | undefined;
+    let args = runArgsOf(argv);
+    if (inv.resume !== undefined) {
+      const path = join(inv.resume, 'checkpoint.json');
+      if (!existsSync(path)) throw new ConfigError(`option --resume: no checkpoint.json in ${inv.resume}`);
+      resumed = readCheckpoint(path);
+      // Flags that do not change results may differ on resume; any other flag must match the checkpoint's.
+      const given = argv.filter((a) => a.startsWith('--') && !/^--(quiet|checkpoint-every|threads|out|resume)(=|$)/.test(a));
+      const stored = parseRunArgs(resumed.args as string[]) as RunInvocation;
+      if (given.length > 0 && JSON.stringify({ p: (inv as RunInvocation).problem, o: (inv as RunInvocation).options }) !== JSON.stringify({ p: stored.problem, o: stored.options })) {
+        throw new ConfigError(`option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`);
+      }
+      args = resumed.args as string[];
+      inv = { ...stored, threads: inv.threads, out: inv.out ?? inv.resume, quiet: inv.quiet || stored.quiet, ...(inv.checkpointEvery ?? stored.checkpointEvery ? { checkpointEvery: (inv.checkpointEvery ?? stored.checkpointEvery) as number } : {}) };
+    }
+    const invocation: RunInvocation = inv;
+    const task = resolveTask(invocation.problem, invocation.options.seed);
+    const out = invocation.out ?? join('gpmate-runs', `${task.name}-${invocation.options.selection ?? 'pimp'}-seed${invocation.options.seed}`);
+    const fingerprint = fingerprintOf(invocation, task.train);
+    if (resumed && resumed.fingerprint !== fingerprint) {
+      throw new ConfigError(`option --resume: the checkpoint in ${invocation.resume ?? out} belongs to a run with different options or data`);
+    }
     const started = Date.now();
-    const log: string[] = [];
-    // One evaluator for the whole run: the GPU (--backend gpu), else a worker pool when threads > 1.
-    // Closed on exit and on Ctrl-C, which leaves no output behind (results are only written at the end, atomically).
-    const gpu = inv.backend === 'gpu' ? await openGpuEvaluator(task.train, inv) : undefined;
-    const cpu = gpu ? undefined : createEvaluator(task.train, { threads: inv.threads });
-    const evaluator: Evaluator<Tree> & { close(): Promise<void> } = gpu ?? cpu!;
+    const log: string[] = [...(resumed?.history ?? [])];
+    const every = invocation.checkpointEvery;
+    // Without checkpoints nothing is written before the end (an interrupted run leaves no output).
+    if (every !== undefined) mkdirSync(out, { recursive: true });
+    // One evaluator (a worker pool when threads > 1) for the whole run; closed on exit and on Ctrl-C,
+    // which leaves no output behind (results are only written at the end, atomically). Plain RMSE
+    // uses the fast kernel; scaled fitness, constant optimisation or the robustness check the scorer
+    // (in-process, or the pool's 'score' tasks).
+    // The GPU back end computes plain RMSE on all training rows (f32 on the device, best re-scored in f64).
+    const o = invocation.options;
+    if (invocation.backend === 'gpu' && (o.linearScaling || o.robust || (o.optimiseIterations ?? 0) > 1 || o.selectModel === 'validation')) {
+      throw new ConfigError('option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off, and leave out --optimise and --select-model validation');
+    }
+    const gpu = invocation.backend === 'gpu' ? await openGpuEvaluator(task.train, invocation) : undefined;
+    let evaluator: (Evaluator<Tree> & { close(): Promise<void> }) | undefined = gpu;
     const onSigint = (): void => {
       process.stderr.write('gpmate: interrupted\n');
-      void evaluator.close().finally(() => process.exit(130));
+      void (evaluator?.close() ?? Promise.resolve()).finally(() => process.exit(130));
     };
     // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
-    if (gpu || cpu!.threads > 1) process.once('SIGINT', onSigint);
+    if (gpu || invocation.threads > 1) process.once('SIGINT', onSigint);
     let result: RegressionResult;
     try {
       result = await runRegression(
         task,
-        inv.options,
+        invocation.options,
         {
           onGeneration: (s) => {
             log.push(JSON.stringify(s));
             if (!invocation.quiet) process.stdout.write(progressLine(s));
           },
+          onSnapshot: (snapshot: RegressionSnapshot) => {
+            if (every !== undefined && snapshot.state.generation % every === 0) {
+              writeCheckpoint(join(out, 'checkpoint.json'), { fingerprint, args, history: log, snapshot });
+            }
+          },
+          ...(resumed ? { resumeFrom: resumed.snapshot } : {}),
         },
-        evaluator,
+        (train, settings) =>
+          (evaluator =
+            gpu ??
+            (settings.fitness === 'rmse' && !settings.optimiser && !settings.robust
+              ? createEvaluator(train, { threads: invocation.threads })
+              : scoringEvaluator(train, settings, invocation.threads))),
       );
     } finally {
       process.off('SIGINT', onSigint);
-      await evaluator.close();
+      await evaluator?.close();
     }
     if (gpu) {
       const st = gpu.stats;
@@ -327,12 +461,18 @@ export async function runCommand(argv: string[]): Promise<number> {
         `size ${b.size}, depth ${b.depth}\n` +
         `train RMSE ${fmt(b.trainRmse)}  R2 ${fmt(b.trainR2)}\n` +
         `test  RMSE ${fmt(b.testRmse)}  R2 ${fmt(b.testR2)}\n` +
-        `success: ${result.success ? 'yes' : 'no'} (train RMSE <= ${inv.options.successThreshold ?? 0.01})\n`,
+        `success: ${result.success ? 'yes' : 'no'} (train RMSE <= ${invocation.options.successThreshold ?? 0.01})\n`,
     );
     mkdirSync(out, { recursive: true });
     writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + '\n');
-    writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, inv, result), null, 2) + '\n');
-    process.stdout.write(`wrote ${out}/summary.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, invocation, result), null, 2) + '\n');
+    const metrics = { trainRmse: b.trainRmse, trainR2: b.trainR2, testRmse: b.testRmse ?? null, testR2: b.testR2 ?? null };
+    const finite = (v: number | null) => (v === null || Number.isFinite(v) ? v : null);
+    writeFileAtomic(
+      join(out, 'model.json'),
+      modelJson(b.tree, task.train.names, VERSION, { metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finite(v)])) }),
+    );
+    process.stdout.write(`wrote ${out}/summary.json, model.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     return 0;
   } catch (e) {
     throw asFlagError(e);

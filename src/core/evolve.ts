@@ -1,5 +1,6 @@
 import { resolveEvolutionOptions, type EvolutionOptions } from './options.js';
 import { Rng, type RngState } from './rng.js';
+import { crowdedOrder } from './nsga2.js';
 import { mateChooser, tournament, type MateChooser } from './selection.js';
 import type { Evaluator, Individual, MateDistance, Representation } from './types.js';
 
@@ -79,7 +80,12 @@ interface Run<G> {
  *   evaluate only the children whose fitness is unknown; P <- elites + children
  * ```
  *
- * Same seed and options give the same result, whatever the evaluator's parallelism.
+ * With `objectives: 'error-size'` the same loop runs NSGA-II (Deb et al. 2002): parents are drawn
+ * by tournament on the crowded-comparison position (rank, then crowding) instead of the loss, no
+ * elites are copied, and the next population is the best N of parents + offspring in that order.
+ *
+ * Same seed and options give the same result, whatever the evaluator's parallelism. A run resumed
+ * from a saved {@link EvolutionState} continues exactly as the uninterrupted run would.
  */
 export async function evolve<G>(
   rep: Representation<G>,
@@ -138,8 +144,10 @@ async function initialise<G>(run: Run<G>, rng: Rng): Promise<EvolutionState<G>> 
 async function nextGeneration<G>(run: Run<G>, prev: EvolutionState<G>): Promise<{ state: EvolutionState<G>; mateDistances: number[] }> {
   const rng = Rng.fromState(prev.rngState);
   const parents = prev.population;
-  const fitness = parents.map((p) => p.fitness as number);
-  const population: Individual<G>[] = eliteIndices(fitness, run.o.elites).map((i) => ({ ...(parents[i] as Individual<G>) }));
+  const multi = run.o.objectives === 'error-size';
+  // Under NSGA-II a tournament on the crowded-comparison position is Deb's crowded tournament.
+  const fitness = multi ? Array.from(crowdedOrder(objectivePoints(run, parents)).position) : parents.map((p) => p.fitness as number);
+  const population: Individual<G>[] = multi ? [] : eliteIndices(fitness, run.o.elites).map((i) => ({ ...(parents[i] as Individual<G>) }));
   const mateDistances: number[] = [];
   while (population.length < run.o.populationSize) {
     const first = tournament(rng, fitness, run.o.tournamentSize);
@@ -148,17 +156,29 @@ async function nextGeneration<G>(run: Run<G>, prev: EvolutionState<G>): Promise<
     population.push(breed(run, rng, parents[first] as Individual<G>, parents[mate.index] as Individual<G>));
   }
   const evaluations = prev.evaluations + (await evaluateInvalid(run, population));
+  const next = multi ? survivors(run, [...parents, ...population]) : population;
   const best = bestOf(population);
   return {
     state: {
       generation: prev.generation + 1,
-      population,
+      population: next,
       rngState: rng.state(),
       evaluations,
       best: best.fitness! < prev.best.fitness! ? best : prev.best,
     },
     mateDistances,
   };
+}
+
+/** (loss, size) of each individual: the two objectives of `error-size` mode. */
+function objectivePoints<G>(run: Run<G>, pop: readonly Individual<G>[]): number[][] {
+  return pop.map((p) => [p.fitness as number, run.rep.size(p.genome)]);
+}
+
+/** NSGA-II survival: the first N individuals in crowded-comparison order (rank, then crowding). */
+function survivors<G>(run: Run<G>, merged: readonly Individual<G>[]): Individual<G>[] {
+  const { order } = crowdedOrder(objectivePoints(run, merged));
+  return order.slice(0, run.o.populationSize).map((i) => merged[i] as Individual<G>);
 }
 
 /**
@@ -189,16 +209,27 @@ function breed<G>(run: Run<G>, rng: Rng, a: Individual<G>, b: Individual<G>): In
   return fitness === undefined ? { genome, preference } : { genome, preference, fitness };
 }
 
+/**
+ * Evaluates the individuals whose fitness is unknown, through `evaluateDetailed` when the evaluator
+ * has it (then improved genomes replace the originals in place: Lamarckian write-back).
+ */
 async function evaluateInvalid<G>(run: Run<G>, population: Individual<G>[]): Promise<number> {
-  const todo = population.filter((p) => p.fitness === undefined);
+  const todo: number[] = [];
+  population.forEach((p, i) => p.fitness === undefined && todo.push(i));
   if (todo.length === 0) return 0;
-  const losses = await run.evaluator.evaluate(todo.map((p) => p.genome));
+  const genomes = todo.map((i) => (population[i] as Individual<G>).genome);
+  const detailed = run.evaluator.evaluateDetailed ? await run.evaluator.evaluateDetailed(genomes) : undefined;
+  const losses = detailed ? detailed.losses : await run.evaluator.evaluate(genomes);
   if (losses.length !== todo.length) {
     throw new Error(`evaluator returned ${losses.length} fitness values for ${todo.length} genomes`);
   }
-  todo.forEach((p, i) => {
+  todo.forEach((idx, i) => {
     const f = losses[i] as number;
-    p.fitness = Number.isNaN(f) || f === Infinity || f === -Infinity ? Infinity : f;
+    const improved = detailed?.genomes?.[i];
+    const p = population[idx] as Individual<G>;
+    const fitness = Number.isNaN(f) || f === Infinity || f === -Infinity ? Infinity : f;
+    if (improved !== undefined) population[idx] = { ...p, genome: improved, fitness };
+    else p.fitness = fitness;
   });
   return todo.length;
 }

@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.js';
-import { PREFERENCE_INHERITANCE, SELECTION_MODES, type PreferenceInheritance, type SelectionMode } from './types.js';
+import { OBJECTIVE_MODES, PREFERENCE_INHERITANCE, SELECTION_MODES, type ObjectiveMode, type PreferenceInheritance, type SelectionMode } from './types.js';
 
 /**
  * Search settings of the generational engine. Every choice the PIMP papers leave open is an option
@@ -26,6 +26,12 @@ export interface EvolutionOptions {
   preferenceInheritance: PreferenceInheritance;
   /** Stop early once the best fitness is at or below this value. Default: never. */
   stopFitness?: number;
+  /**
+   * `error` (default): single objective, generational with elites. `error-size`: NSGA-II (Deb et al.
+   * 2002) on (loss, size): parents by crowded tournament, survivors by non-dominated rank and
+   * crowding from parents + offspring; `elites` is then unused (NSGA-II's survival is elitist).
+   */
+  objectives: ObjectiveMode;
 }
 
 export const DEFAULT_EVOLUTION_OPTIONS: Readonly<Omit<EvolutionOptions, 'poolSize'>> = {
@@ -37,6 +43,7 @@ export const DEFAULT_EVOLUTION_OPTIONS: Readonly<Omit<EvolutionOptions, 'poolSiz
   mutationRate: 0.1,
   elites: 1,
   preferenceInheritance: 'crossover',
+  objectives: 'error',
 };
 
 function integer(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -82,6 +89,7 @@ export function resolveEvolutionOptions(partial: Partial<EvolutionOptions> = {})
     elites: integer('elites', o.elites, 0, populationSize - 1),
     preferenceInheritance: oneOf('preferenceInheritance', o.preferenceInheritance, PREFERENCE_INHERITANCE),
     ...(stopFitness !== undefined ? { stopFitness } : {}),
+    objectives: oneOf('objectives', o.objectives, OBJECTIVE_MODES),
   };
 }
 

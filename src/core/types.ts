@@ -36,9 +36,30 @@ export interface Representation<G> {
  */
 export interface Evaluator<G> {
   evaluate(genomes: readonly G[]): Promise<ArrayLike<number>>;
+  /**
+   * Optional richer form of {@link evaluate}: besides the losses, an evaluator may return improved
+   * genomes (Lamarckian write-back, e.g. after local optimisation of a tree's constants). When
+   * present the engine calls this instead of `evaluate` and replaces each genome whose entry in
+   * `genomes` is defined; the loss must be the loss of the returned genome.
+   */
+  evaluateDetailed?(genomes: readonly G[]): Promise<Evaluation<G>>;
   /** Releases threads, devices or connections. Safe to call twice. */
   close?(): Promise<void>;
 }
+
+/** Result of {@link Evaluator.evaluateDetailed}: one loss per genome and, optionally, replacement genomes. */
+export interface Evaluation<G> {
+  readonly losses: ArrayLike<number>;
+  /** `genomes[i]` replaces input genome i when defined (same length as the input when present). */
+  readonly genomes?: readonly (G | undefined)[];
+}
+
+/**
+ * What the engine minimises: `error` alone (single objective), or `error-size`: NSGA-II on the
+ * loss and the genome's size (Representation.size), i.e. a Pareto front of error against size.
+ */
+export type ObjectiveMode = 'error' | 'error-size';
+export const OBJECTIVE_MODES = ['error', 'error-size'] as const satisfies readonly ObjectiveMode[];
 
 /** How the second parent is chosen. */
 export type SelectionMode = 'tournament' | 'random-mate' | 'pimp';

@@ -12,6 +12,7 @@
  * complete), and a method on `PoolEvaluator` that splits the trees into ranges and calls `runTasks`.
  */
 
+import type { ScoreSettings } from '../sr/fitness.js';
 import type { FitnessKind } from './fitness.js';
 
 /** The data set as shared by every worker: column j is cols[j * rows, (j + 1) * rows); then y. */
@@ -53,5 +54,20 @@ export interface OutputsTask {
   readonly out: Float64Array;
 }
 
-export type PoolTask = FitnessTask | OutputsTask;
+/**
+ * Regression scores of trees [from, to) (src/sr/fitness.ts scoreCandidate: scaled fitness, constant
+ * optimisation, robustness check): out[t] = loss; the constants of the scored tree (tuned when
+ * optimising) are written into outArg at the tree's own node offsets (the structure never changes).
+ */
+export interface ScoreTask {
+  readonly kind: 'score';
+  readonly trees: SharedTrees;
+  readonly from: number;
+  readonly to: number;
+  readonly settings: ScoreSettings;
+  readonly out: Float64Array;
+  readonly outArg: Float64Array;
+}
+
+export type PoolTask = FitnessTask | OutputsTask | ScoreTask;
 export type PoolTaskKind = PoolTask['kind'];

@@ -1,15 +1,20 @@
-import { evolve, type EvolutionHooks, type GenerationStats } from '../core/evolve.js';
+import { evolve, type EvolutionHooks, type EvolutionState, type GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import type { EvolutionOptions } from '../core/options.js';
 import type { Evaluator, Individual } from '../core/types.js';
+import { makeDataset, type Dataset } from '../eval/dataset.js';
 import { FastEvaluator } from '../eval/fast.js';
-import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
 import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
+import { toLatex, toSympy } from '../tree/export.js';
 import { toInfix } from '../tree/print.js';
+import { simplify } from '../tree/simplify.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
+import { scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
+import { robustBounds } from './interval.js';
+import { MODEL_SELECTIONS, selectFromFront, updateFront, type FrontEntry, type ModelSelection } from './pareto.js';
 
 /** A regression task: training data, optional test data, and defaults a benchmark may set. */
 export interface RegressionTask {
@@ -32,6 +37,34 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   successThreshold?: number;
   /** Per-generation diversity measures (src/diversity) in `GenerationStats.extra`. Default off. */
   diversity?: DiversitySetting;
+  /** Fitness = RMSE after the optimal linear scaling (Keijzer 2003); the model includes offset and slope. Default false (the CLI and `fit` turn it on for CSV data). */
+  linearScaling?: boolean;
+  /** Model evaluations per candidate for constant optimisation; 0 = off (default). */
+  optimiseIterations?: number;
+  /** `lm` (Levenberg-Marquardt, default) or `gradient` (the simpler baseline). */
+  optimiser?: 'lm' | 'gradient';
+  /** Write tuned constants back into the genomes. Default false (Baldwinian: only the score uses them). */
+  lamarckian?: boolean;
+  /** Reject (score +Infinity) models whose output leaves 10x the target range on the training box widened by 10% (interval arithmetic). Default false. */
+  robust?: boolean;
+  /** How the reported model is chosen from the Pareto front. Default `best`. */
+  selectModel?: ModelSelection;
+}
+
+/** Builds the fitness evaluator of a run for its training rows and score settings. */
+export type EvaluatorFactory = (train: Dataset, settings: ScoreSettings) => Evaluator<Tree>;
+
+/** What a run needs to continue: the engine state and the Pareto archive. */
+export interface RegressionSnapshot {
+  readonly state: EvolutionState<Tree>;
+  readonly front: readonly FrontEntry[];
+}
+
+export interface RegressionHooks extends Pick<EvolutionHooks<Tree>, 'onGeneration'> {
+  /** Called after every generation (after onGeneration) with everything needed to resume. */
+  onSnapshot?: (snapshot: RegressionSnapshot) => void | Promise<void>;
+  /** Continue from a snapshot instead of starting afresh (same task and options). */
+  resumeFrom?: RegressionSnapshot;
 }
 
 export interface ModelReport {
@@ -44,8 +77,24 @@ export interface ModelReport {
   readonly testR2?: number;
 }
 
+/** A front member as reported: the model (scaling included), its exports and its errors. */
+export interface FrontMember extends ModelReport {
+  readonly tree: Tree;
+  /** Training loss the search saw (the fitness). */
+  readonly loss: number;
+  /** Size of the evolved genome (the front's second objective); `size` is the model's, scaling included. */
+  readonly genomeSize: number;
+  /** Simplified forms: infix, LaTeX, SymPy. */
+  readonly simplified: string;
+  readonly latex: string;
+  readonly sympy: string;
+}
+
 export interface RegressionResult {
-  readonly best: ModelReport & { readonly tree: Tree; readonly preference?: string };
+  readonly best: ModelReport & { readonly tree: Tree; readonly preference?: string; readonly latex?: string; readonly sympy?: string };
+  /** The Pareto front of training loss against genome size (ascending size), and the chosen member. */
+  readonly front: readonly FrontMember[];
+  readonly selected: number;
   readonly success: boolean;
   readonly generations: number;
   readonly evaluations: number;
@@ -59,16 +108,44 @@ export function scoreTree(t: Tree, ds: Dataset): { rmse: number; r2: number } {
   return { rmse: rmse(pred, ds.y), r2: rSquared(pred, ds.y) };
 }
 
+/** The scoring settings a run's options imply. */
+export function scoreSettings(train: Dataset, options: RegressionOptions): ScoreSettings {
+  const iterations = options.optimiseIterations ?? 0;
+  if (!(Number.isInteger(iterations) && iterations >= 0)) throw new ConfigError(`option optimiseIterations: expected an integer >= 0, got ${iterations}`);
+  const optimiser = options.optimiser ?? 'lm';
+  if (optimiser !== 'lm' && optimiser !== 'gradient') throw new ConfigError(`option optimiser: expected lm or gradient, got ${String(optimiser)}`);
+  return {
+    fitness: options.linearScaling ? 'scaled-rmse' : 'rmse',
+    ...(iterations > 1 ? { optimiser: { method: optimiser, iterations } } : {}),
+    ...(options.lamarckian ? { lamarckian: true } : {}),
+    ...(options.robust ? { robust: robustBounds(train.columns, train.y) } : {}),
+  };
+}
+
+/** Rows of a data set (a copy). */
+function rowsOf(ds: Dataset, keep: (r: number) => boolean): Dataset {
+  const idx: number[] = [];
+  for (let r = 0; r < ds.rows; r++) if (keep(r)) idx.push(r);
+  const pick = (c: Float64Array) => Float64Array.from(idx, (r) => c[r] as number);
+  return makeDataset(ds.names, ds.columns.map(pick), pick(ds.y));
+}
+
 /**
  * Runs tree GP on a regression task with the chosen selection mode. The evaluator defaults to the
- * in-process fast evaluator (WebAssembly SIMD, src/eval/fast.ts; bit-identical to the reference); pass
- * another (a worker pool from createEvaluator, a GPU) to change where fitness is computed.
+ * in-process fast evaluator (WebAssembly SIMD, src/eval/fast.ts; bit-identical to the reference) for
+ * plain RMSE, else the in-process scorer (scaled RMSE, constant optimisation, robustness check as the
+ * options say). Pass another evaluator (a worker pool from createEvaluator, a GPU), or a factory that
+ * builds one for the training rows and score settings (the rows differ under validation selection),
+ * to change where fitness is computed.
+ *
+ * Every generation updates a Pareto archive (best training loss per genome size); the reported
+ * model is chosen from it (`selectModel`), with offset and slope included when scaling.
  */
 export async function runRegression(
   task: RegressionTask,
   options: RegressionOptions,
-  hooks: Pick<EvolutionHooks<Tree>, 'onGeneration'> = {},
-  evaluator: Evaluator<Tree> = new FastEvaluator(task.train),
+  hooks: RegressionHooks = {},
+  evaluator?: Evaluator<Tree> | EvaluatorFactory,
 ): Promise<RegressionResult> {
   const rep = treeRepresentation(task.train.names, { ...options, functions: options.functions ?? task.functions });
   const distance = options.distance ?? 'structural';
@@ -77,37 +154,95 @@ export async function runRegression(
   }
   const successThreshold = options.successThreshold ?? 0.01;
   if (!(successThreshold >= 0)) throw new ConfigError(`option successThreshold: expected a number >= 0, got ${successThreshold}`);
-  const diversity = diversityFromOption(task.train, options.diversity, options.seed);
-  const result = await evolve(rep, evaluator, options, {
-    ...hooks,
-    ...(distance === 'semantic' ? { mateDistance: semanticDistance(task.train) } : {}),
-    measure: (pop, generation) => {
-      const extra: Record<string, number> = { meanDepth: meanOf(pop, (p) => depth(p.genome)) };
-      if (pop[0]?.preference) extra['preferenceMeanDepth'] = meanOf(pop, (p) => depth(p.preference as Tree));
-      return diversity ? { ...extra, ...diversity(pop, generation) } : extra;
+  const selectModel = options.selectModel ?? 'best';
+  if (!MODEL_SELECTIONS.includes(selectModel)) {
+    throw new ConfigError(`option selectModel: expected one of ${MODEL_SELECTIONS.join(', ')}, got ${String(selectModel)}`);
+  }
+  // Validation selection holds every 4th training row out of the search.
+  const validation = selectModel === 'validation' ? rowsOf(task.train, (r) => r % 4 === 3) : undefined;
+  const train = validation ? rowsOf(task.train, (r) => r % 4 !== 3) : task.train;
+  const settings = scoreSettings(train, options);
+  const plain = settings.fitness === 'rmse' && !settings.optimiser && !settings.robust;
+  const fitnessEvaluator =
+    typeof evaluator === 'function' ? evaluator(train, settings) : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
+  const diversity = diversityFromOption(train, options.diversity, options.seed);
+  let front: FrontEntry[] = [...(hooks.resumeFrom?.front ?? [])];
+  const result = await evolve(
+    rep,
+    fitnessEvaluator,
+    options,
+    {
+      ...(distance === 'semantic' ? { mateDistance: semanticDistance(train) } : {}),
+      measure: (pop, generation) => {
+        const extra: Record<string, number> = { meanDepth: meanOf(pop, (p) => depth(p.genome)) };
+        if (pop[0]?.preference) extra['preferenceMeanDepth'] = meanOf(pop, (p) => depth(p.preference as Tree));
+        return diversity ? { ...extra, ...diversity(pop, generation) } : extra;
+      },
+      onGeneration: async (stats, state) => {
+        front = updateFront(front, state.population);
+        await hooks.onGeneration?.(stats, state);
+        await hooks.onSnapshot?.({ state, front });
+      },
     },
-  });
-  const tree = result.best.genome;
-  const train = scoreTree(tree, task.train);
-  const test = task.test ? scoreTree(tree, task.test) : undefined;
+    hooks.resumeFrom?.state,
+  );
   const names = task.train.names;
+  const scaling = settings.fitness === 'scaled-rmse';
+  // Lamarckian genomes carry their tuned constants already; re-tuning would move them on.
+  const finalSettings: ScoreSettings = settings.lamarckian ? { fitness: settings.fitness } : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
+  const members: FrontMember[] = front.map((e) => {
+    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, train, finalSettings), scaling);
+    return { ...reportOf(tree, task, names), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names) };
+  });
+  if (front.length === 0) {
+    // every candidate failed (non-finite): report the best genome as it is
+    const tree = result.best.genome;
+    members.push({ ...reportOf(tree, task, names), loss: Infinity, genomeSize: tree.op.length, ...exportsOf(tree, names) });
+  }
+  const selected = front.length === 0 ? 0 : selectFromFront(front, selectModel, validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation).rmse));
+  const chosen = members[selected] as FrontMember;
+  const bestTree = selectModel === 'best' && plain ? result.best.genome : chosen.tree;
+  const best = bestTree === chosen.tree ? chosen : { ...reportOf(bestTree, task, names), ...exportsOf(bestTree, names) };
   return {
     best: {
-      tree,
-      expression: toInfix(tree, names),
-      size: tree.op.length,
-      depth: depth(tree),
-      trainRmse: train.rmse,
-      trainR2: train.r2,
-      ...(test ? { testRmse: test.rmse, testR2: test.r2 } : {}),
-      ...(result.best.preference ? { preference: toInfix(result.best.preference, names) } : {}),
+      tree: bestTree,
+      expression: best.expression,
+      size: best.size,
+      depth: best.depth,
+      trainRmse: best.trainRmse,
+      trainR2: best.trainR2,
+      ...(best.testRmse !== undefined ? { testRmse: best.testRmse, testR2: best.testR2 as number } : {}),
+      ...(result.best.preference && bestTree === result.best.genome ? { preference: toInfix(result.best.preference, names) } : {}),
+      latex: best.latex,
+      sympy: best.sympy,
     },
-    success: train.rmse <= successThreshold,
+    front: members,
+    selected,
+    success: best.trainRmse <= successThreshold,
     generations: result.generations,
     evaluations: result.evaluations,
     history: result.history,
     population: result.population,
   };
+}
+
+function reportOf(tree: Tree, task: RegressionTask, names: readonly string[]): ModelReport & { tree: Tree } {
+  const train = scoreTree(tree, task.train);
+  const test = task.test ? scoreTree(tree, task.test) : undefined;
+  return {
+    tree,
+    expression: toInfix(tree, names),
+    size: tree.op.length,
+    depth: depth(tree),
+    trainRmse: train.rmse,
+    trainR2: train.r2,
+    ...(test ? { testRmse: test.rmse, testR2: test.r2 } : {}),
+  };
+}
+
+function exportsOf(tree: Tree, names: readonly string[]): { simplified: string; latex: string; sympy: string } {
+  const s = simplify(tree);
+  return { simplified: toInfix(s, names), latex: toLatex(s, names), sympy: toSympy(s, names) };
 }
 
 function meanOf<T>(xs: readonly T[], f: (x: T) => number): number {

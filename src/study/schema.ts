@@ -64,7 +64,14 @@ const OPTION_TYPES = {
   functions: 'strings',
   constantProbability: 'number',
   constantRange: 'pair',
-} as const satisfies Record<keyof StudyOptions & string, 'integer' | 'number' | 'string' | 'pair' | 'strings'>;
+  objectives: 'string',
+  linearScaling: 'boolean',
+  optimiseIterations: 'integer',
+  optimiser: 'string',
+  lamarckian: 'boolean',
+  robust: 'boolean',
+  selectModel: 'string',
+} as const satisfies Record<keyof StudyOptions & string, 'integer' | 'number' | 'string' | 'boolean' | 'pair' | 'strings'>;
 
 const TOP_KEYS = [
   'name',
@@ -260,7 +267,9 @@ function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => ne
           ? typeof x === 'number' && Number.isFinite(x)
           : type === 'string'
             ? typeof x === 'string'
-            : type === 'pair'
+            : type === 'boolean'
+              ? typeof x === 'boolean'
+              : type === 'pair'
               ? Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n))
               : Array.isArray(x) && x.every((s) => typeof s === 'string');
     if (!ok) fail(`${field}.${k}`, `expected ${type === 'pair' ? 'a pair [a, b]' : type === 'strings' ? 'a list of strings' : `a${type === 'integer' ? 'n' : ''} ${type}`}, got ${show(x)}`);

@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../core/atomic.js';
+import { ConfigError, DataError } from '../core/errors.js';
+import type { EvolutionState } from '../core/evolve.js';
+import type { RngState } from '../core/rng.js';
+import type { Individual } from '../core/types.js';
+import type { Tree } from '../tree/tree.js';
+import { sha256 } from './model.js';
+import type { FrontEntry } from './pareto.js';
+import type { RegressionSnapshot } from './run.js';
+
+export const CHECKPOINT_FORMAT = 'gpmate-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+/*
+ * Checkpoints hold the exact state: trees as base64 of their opcode bytes and float64 argument
+ * bytes (JSON numbers would lose -0), fitness values as numbers or "Infinity".
+ */
+type EncTree = { op: string; arg: string };
+const encTree = (t: Tree): EncTree => ({
+  op: Buffer.from(t.op.buffer, t.op.byteOffset, t.op.byteLength).toString('base64'),
+  arg: Buffer.from(t.arg.buffer, t.arg.byteOffset, t.arg.byteLength).toString('base64'),
+});
+function decTree(e: EncTree): Tree {
+  const op = Uint8Array.from(Buffer.from(e.op, 'base64'));
+  const bytes = Buffer.from(e.arg, 'base64');
+  const arg = new Float64Array(bytes.byteLength / 8);
+  new Uint8Array(arg.buffer).set(bytes);
+  return { op, arg };
+}
+const encNum = (v: number | undefined): number | string | null => (v === undefined ? null : Number.isFinite(v) ? v : String(v));
+const decNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+
+type EncInd = { g: EncTree; p?: EncTree; f: number | string | null };
+const encInd = (i: Individual<Tree>): EncInd => ({ g: encTree(i.genome), ...(i.preference ? { p: encTree(i.preference) } : {}), f: encNum(i.fitness) });
+function decInd(e: EncInd): Individual<Tree> {
+  const f = decNum(e.f);
+  return { genome: decTree(e.g), ...(e.p ? { preference: decTree(e.p) } : {}), ...(f !== undefined ? { fitness: f } : {}) };
+}
+
+/** What a checkpoint stores beside the engine state: who wrote it, for which run, and the results so far. */
+export interface CheckpointMeta {
+  /** Fingerprint of the run's settings and data (a checkpoint only resumes the same run). */
+  readonly fingerprint: string;
+  /** The run's own arguments, to re-create task and options on resume. */
+  readonly args: readonly string[];
+  /** Output lines written so far (generations.jsonl). */
+  readonly history: readonly string[];
+}
+
+export interface Checkpoint extends CheckpointMeta {
+  readonly snapshot: RegressionSnapshot;
+}
+
+/** Serialises a checkpoint (with a sha256 checksum of its body) and writes it atomically. */
+export function writeCheckpoint(path: string, c: Checkpoint): void {
+  const s = c.snapshot.state;
+  const body = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    fingerprint: c.fingerprint,
+    args: c.args,
+    generation: s.generation,
+    state: {
+      generation: s.generation,
+      rngState: s.rngState,
+      evaluations: s.evaluations,
+      best: encInd(s.best),
+      population: s.population.map(encInd),
+    },
+    front: c.snapshot.front.map((e) => ({ t: encTree(e.tree), loss: encNum(e.loss), size: e.size })),
+    history: c.history,
+  };
+  const text = JSON.stringify(body);
+  writeFileAtomic(path, `{"checksum":"${sha256(text)}","body":${text}}\n`);
+}
+
+/** Reads and verifies a checkpoint: a corrupt or truncated file is an error, never loaded. */
+export function readCheckpoint(path: string): Checkpoint {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read checkpoint (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const m = /^\{"checksum":"([0-9a-f]{64})","body":([\s\S]*)\}\n?$/.exec(raw);
+  if (!m || sha256(m[2] as string) !== m[1]) throw new DataError(`${path}: checkpoint is corrupt (checksum mismatch); not loaded`);
+  const b = JSON.parse(m[2] as string) as {
+    format: string;
+    version: number;
+    fingerprint: string;
+    args: string[];
+    state: { generation: number; rngState: RngState; evaluations: number; best: EncInd; population: EncInd[] };
+    front: { t: EncTree; loss: number | string; size: number }[];
+    history: string[];
+  };
+  if (b.format !== CHECKPOINT_FORMAT) throw new DataError(`${path}: not a gpmate checkpoint`);
+  if (b.version !== CHECKPOINT_VERSION) throw new DataError(`${path}: checkpoint format version ${b.version}; this gpmate reads version ${CHECKPOINT_VERSION}`);
+  const state: EvolutionState<Tree> = {
+    generation: b.state.generation,
+    rngState: b.state.rngState,
+    evaluations: b.state.evaluations,
+    best: decInd(b.state.best),
+    population: b.state.population.map(decInd),
+  };
+  const front: FrontEntry[] = b.front.map((e) => ({ tree: decTree(e.t), loss: decNum(e.loss) as number, size: e.size }));
+  return { fingerprint: b.fingerprint, args: b.args, history: b.history, snapshot: { state, front } };
+}

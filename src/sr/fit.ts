@@ -1,0 +1,120 @@
+import { ConfigError } from '../core/errors.js';
+import { makeDataset, type Dataset } from '../eval/dataset.js';
+import { evaluateTree } from '../eval/reference.js';
+import { toLatex, toSympy, type SympyOptions } from '../tree/export.js';
+import { toInfix } from '../tree/print.js';
+import { simplify } from '../tree/simplify.js';
+import type { Tree } from '../tree/tree.js';
+import { modelJson } from './model.js';
+import { runRegression, type FrontMember, type RegressionOptions, type RegressionResult } from './run.js';
+
+/** Options of {@link fit}: every run option, a seed (default 1), and input names (default x0, x1, ...). */
+export interface FitOptions extends Omit<RegressionOptions, 'seed'> {
+  seed?: number;
+  /** Names of the input columns (used in expressions and exports). */
+  names?: readonly string[];
+  /** Held-out data for reporting test errors (not used by the search). */
+  test?: { X: readonly (readonly number[])[]; y: readonly number[] };
+}
+
+/** Inputs to predict on: rows of numbers (one per sample) or columns by input name. */
+export type Inputs = readonly (readonly number[])[] | Readonly<Record<string, ArrayLike<number>>>;
+
+/** A fitted formula: applies to new data and exports itself. */
+export interface Model {
+  /** Infix text of the model (offset and slope included). */
+  readonly expression: string;
+  readonly tree: Tree;
+  readonly inputs: readonly string[];
+  readonly size: number;
+  readonly trainRmse: number;
+  readonly trainR2: number;
+  readonly testR2?: number;
+  predict(x: Inputs): Float64Array;
+  /** Simplified infix, LaTeX and SymPy strings. */
+  toInfix(): string;
+  toLatex(): string;
+  toSympy(o?: SympyOptions): string;
+  /** A model file (the format `gpmate predict` reads). */
+  toJSON(): string;
+}
+
+/** The chosen model with the whole Pareto front (ascending size) and the run's result. */
+export interface FittedModel extends Model {
+  readonly front: readonly Model[];
+  readonly result: RegressionResult;
+}
+
+function columnsOf(X: readonly (readonly number[])[], width: number, what: string): Float64Array[] {
+  const cols = Array.from({ length: width }, () => new Float64Array(X.length));
+  X.forEach((row, r) => {
+    if (row.length !== width) throw new ConfigError(`${what}: row ${r} has ${row.length} values, expected ${width}`);
+    row.forEach((v, c) => {
+      if (!Number.isFinite(v)) throw new ConfigError(`${what}: row ${r}, column ${c} is not a finite number (${v})`);
+      (cols[c] as Float64Array)[r] = v;
+    });
+  });
+  return cols;
+}
+
+function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>, inputs: readonly string[]): Model {
+  const s = simplify(m.tree);
+  return {
+    expression: m.expression,
+    tree: m.tree,
+    inputs,
+    size: m.size,
+    trainRmse: m.trainRmse,
+    trainR2: m.trainR2,
+    ...(m.testR2 !== undefined ? { testR2: m.testR2 } : {}),
+    predict(x: Inputs): Float64Array {
+      let cols: Float64Array[];
+      let rows: number;
+      if (Array.isArray(x)) {
+        cols = columnsOf(x as number[][], inputs.length, 'predict');
+        rows = x.length;
+      } else {
+        const rec = x as Record<string, ArrayLike<number>>;
+        const missing = inputs.filter((n) => rec[n] === undefined);
+        if (missing.length) throw new ConfigError(`predict: missing input column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+        cols = inputs.map((n) => Float64Array.from(rec[n] as ArrayLike<number>));
+        rows = cols[0]?.length ?? 0;
+      }
+      return evaluateTree(m.tree, cols, rows);
+    },
+    toInfix: () => toInfix(s, inputs),
+    toLatex: () => toLatex(s, inputs),
+    toSympy: (o?: SympyOptions) => toSympy(s, inputs, o),
+    toJSON: () => modelJson(m.tree, inputs, 'library'),
+  };
+}
+
+/**
+ * Symbolic regression in one call: evolves formulas for y ~ X and returns the chosen model with
+ * the Pareto front of error against size. Defaults suit real data: linear scaling on, constant
+ * optimisation (Levenberg-Marquardt, 10 evaluations), the robustness check on; every
+ * {@link RegressionOptions} field can be overridden.
+ *
+ * ```ts
+ * import { fit } from 'gpmate';
+ * const model = await fit(X, y, { populationSize: 300, generations: 30 });
+ * model.predict([[1, 2]]); model.toLatex(); model.front.map((m) => m.toSympy());
+ * ```
+ */
+export async function fit(X: readonly (readonly number[])[], y: readonly number[], options: FitOptions = {}): Promise<FittedModel> {
+  if (X.length === 0 || X.length !== y.length) throw new ConfigError(`fit: X has ${X.length} rows and y ${y.length} values; expected equal, non-zero counts`);
+  const width = (X[0] as number[]).length;
+  const names = options.names ?? Array.from({ length: width }, (_, i) => `x${i}`);
+  if (names.length !== width) throw new ConfigError(`option names: ${names.length} names for ${width} input columns`);
+  const ys = Float64Array.from(y);
+  if (!ys.every(Number.isFinite)) throw new ConfigError('fit: y holds a value that is not a finite number');
+  const train: Dataset = makeDataset(names, columnsOf(X, width, 'fit X'), ys);
+  const { names: _n, test, seed, ...rest } = options;
+  const testSet = test ? makeDataset(names, columnsOf(test.X, width, 'option test.X'), Float64Array.from(test.y)) : undefined;
+  const result = await runRegression(
+    { name: 'fit', train, ...(testSet ? { test: testSet } : {}) },
+    { linearScaling: true, optimiseIterations: 10, robust: true, ...rest, seed: seed ?? 1 },
+  );
+  const front = result.front.map((m) => modelOf(m, names));
+  return { ...modelOf(result.best, names), front, result };
+}

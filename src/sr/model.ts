@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ConfigError, DataError } from '../core/errors.js';
+import type { Dataset } from '../eval/dataset.js';
+import { evaluateTree } from '../eval/reference.js';
+import { toLatex, toSympy } from '../tree/export.js';
+import { toInfix } from '../tree/print.js';
+import { simplify } from '../tree/simplify.js';
+import { isValidTree, makeTree, type Tree } from '../tree/tree.js';
+
+/** Format name and version of model files; a reader accepts exactly this version. */
+export const MODEL_FORMAT = 'gpmate-model';
+export const MODEL_VERSION = 1;
+
+/** The body of a model file (everything but the checksum), in the order it is written. */
+export interface ModelBody {
+  readonly format: typeof MODEL_FORMAT;
+  readonly version: number;
+  /** gpmate package version that wrote the file (informative). */
+  readonly gpmate: string;
+  /** Input column names, in the order variable indices refer to them. */
+  readonly inputs: readonly string[];
+  readonly target?: string;
+  /** The model in the flat postfix encoding (scale and offset included): opcodes and arguments. */
+  readonly tree: { readonly op: readonly number[]; readonly arg: readonly number[] };
+  readonly expression: string;
+  readonly latex: string;
+  readonly sympy: string;
+  /** Training and test figures at save time (informative). */
+  readonly metrics?: Readonly<Record<string, number | null>>;
+}
+
+export interface ModelFile extends ModelBody {
+  /** sha256 (hex) of the JSON text of the body. */
+  readonly checksum: string;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A model file's JSON text for a tree over `inputs`. */
+export function modelJson(tree: Tree, inputs: readonly string[], gpmate: string, extra: { target?: string; metrics?: Record<string, number | null> } = {}): string {
+  for (let i = 0; i < tree.arg.length; i++) {
+    if (!Number.isFinite(tree.arg[i] as number)) throw new ConfigError(`model: constant at node ${i} is not finite (${tree.arg[i]})`);
+  }
+  const s = simplify(tree);
+  const body: ModelBody = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    gpmate,
+    inputs,
+    ...(extra.target !== undefined ? { target: extra.target } : {}),
+    tree: { op: Array.from(tree.op), arg: Array.from(tree.arg, (v) => (Object.is(v, -0) ? 0 : v)) },
+    expression: toInfix(tree, inputs),
+    latex: toLatex(s, inputs),
+    sympy: toSympy(s, inputs),
+    ...(extra.metrics ? { metrics: extra.metrics } : {}),
+  };
+  const text = JSON.stringify(body);
+  return JSON.stringify({ ...body, checksum: sha256(text) }, null, 2) + '\n';
+}
+
+/** A loaded model: the tree and its input names. */
+export interface LoadedModel {
+  readonly tree: Tree;
+  readonly inputs: readonly string[];
+  readonly target?: string;
+  readonly expression: string;
+}
+
+/** Parses and verifies a model file's text: format, version, checksum, tree encoding, finite constants. */
+export function parseModel(text: string, where: string): LoadedModel {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new DataError(`${where}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || json['format'] !== MODEL_FORMAT) throw new DataError(`${where}: not a gpmate model file`);
+  if (json['version'] !== MODEL_VERSION) {
+    throw new DataError(`${where}: model format version ${String(json['version'])} (written by gpmate ${String(json['gpmate'])}); this gpmate reads version ${MODEL_VERSION}`);
+  }
+  const { checksum, ...body } = json;
+  if (typeof checksum !== 'string' || sha256(JSON.stringify(body)) !== checksum) {
+    throw new DataError(`${where}: checksum mismatch: the model file was modified or is corrupt`);
+  }
+  const b = body as unknown as ModelBody;
+  const inputs = b.inputs;
+  if (!Array.isArray(inputs) || !inputs.every((n) => typeof n === 'string')) throw new DataError(`${where}: "inputs" must be a list of column names`);
+  const op = b.tree?.op;
+  const arg = b.tree?.arg;
+  if (!Array.isArray(op) || !Array.isArray(arg) || op.length !== arg.length || !arg.every((v) => typeof v === 'number')) {
+    throw new DataError(`${where}: "tree" must hold "op" and "arg" lists of equal length`);
+  }
+  const tree = makeTree(op, arg);
+  if (!isValidTree(tree, inputs.length)) throw new DataError(`${where}: the tree encoding is invalid`);
+  return { tree, inputs, expression: String(b.expression), ...(b.target !== undefined ? { target: b.target } : {}) };
+}
+
+export function readModel(path: string): LoadedModel {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseModel(text, path);
+}
+
+/**
+ * Applies a model to a table with named columns: every model input must be a column (by name; order
+ * and extra columns do not matter). Non-finite predictions are an error naming the first such row.
+ */
+export function predictColumns(m: LoadedModel, header: readonly string[], columns: readonly Float64Array[], rows: number, where: string): Float64Array {
+  const missing = m.inputs.filter((n) => !header.includes(n));
+  if (missing.length) throw new DataError(`${where}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} that the model needs`);
+  const cols = m.inputs.map((n) => columns[header.indexOf(n)] as Float64Array);
+  const pred = evaluateTree(m.tree, cols, rows);
+  const bad = pred.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new DataError(`${where}: the model gives a non-finite value (${pred[bad]}) on data row ${bad + 1}`);
+  return pred;
+}
+
+/** Predictions of a model on a Dataset whose names match the model's inputs. */
+export function predictDataset(m: LoadedModel, ds: Dataset): Float64Array {
+  return predictColumns(m, ds.names, ds.columns, ds.rows, 'data');
+}

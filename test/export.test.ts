@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../src/core/rng.js';
+import { evaluateTree } from '../src/eval/reference.js';
+import { toLatex, toSympy } from '../src/tree/export.js';
+import { randomTree } from '../src/tree/init.js';
+import { parseInfix } from '../src/tree/parse.js';
+import { Op, PROTECT_DIV, PROTECT_LOG, primitiveSet } from '../src/tree/primitives.js';
+import { toInfix } from '../src/tree/print.js';
+import { simplify } from '../src/tree/simplify.js';
+import type { Tree } from '../src/tree/tree.js';
+import { forwardColumns } from '../src/sr/optimise.js';
+
+const names = ['x', 'y_1', 'Temp'];
+const ps = primitiveSet(names, { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'neg', 'square'], constantProbability: 0.3, constantRange: [-3, 3] });
+
+function points(rng: Rng, n: number): number[][] {
+  return Array.from({ length: n }, () => names.map(() => rng.uniform(-2, 2)));
+}
+function columns(pts: number[][]): Float64Array[] {
+  return names.map((_, c) => Float64Array.from(pts, (p) => p[c] as number));
+}
+/** Rows where some protected operator acts (the printed plain forms differ there by design). */
+function protectedRows(t: Tree, cols: Float64Array[], rows: number): boolean[] {
+  const v = forwardColumns(t, cols, rows);
+  const stack: number[] = [];
+  const hit = new Array<boolean>(rows).fill(false);
+  for (let i = 0; i < t.op.length; i++) {
+    const op = t.op[i] as number;
+    if (op === Op.Div) {
+      const b = stack.pop() as number;
+      stack.pop();
+      for (let r = 0; r < rows; r++) if (Math.abs(v[b]![r]!) <= PROTECT_DIV * 1.01) hit[r] = true;
+    } else if (op === Op.Log) {
+      const a = stack.pop() as number;
+      for (let r = 0; r < rows; r++) if (Math.abs(v[a]![r]!) <= PROTECT_LOG * 1.01) hit[r] = true;
+    } else if (op >= Op.Sin) stack.pop();
+    else if (op >= Op.Add) {
+      stack.pop();
+      stack.pop();
+    }
+    stack.push(i);
+  }
+  return hit;
+}
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+
+describe('simplify', () => {
+  it('folds constants and applies identities', () => {
+    const t = parseInfix('((x + 0) * 1) + ((2 * 3) - (y_1 - y_1)) + (0 * Temp)', names);
+    expect(toInfix(simplify(t), names)).toBe('x + 6');
+    expect(toInfix(simplify(parseInfix('((x + 1) + 2) * 3 * 2', names)), names)).toBe('(x + 3) * 6');
+    expect(toInfix(simplify(parseInfix('neg(neg(x)) / 1', names)), names)).toBe('x');
+    expect(toInfix(simplify(parseInfix('1 / 0', names)), names)).toBe('1'); // protected division folds as evaluated
+  });
+
+  it('keeps the function of 200 random trees on random points', () => {
+    const rng = new Rng(5);
+    const pts = points(rng, 50);
+    const cols = columns(pts);
+    let shrunk = 0;
+    for (let k = 0; k < 200; k++) {
+      const t = randomTree(rng, ps, 5, k % 2 === 0);
+      const s = simplify(t);
+      if (s.op.length < t.op.length) shrunk++;
+      const a = evaluateTree(t, cols, pts.length);
+      const b = evaluateTree(s, cols, pts.length);
+      for (let r = 0; r < pts.length; r++) {
+        if (Number.isFinite(a[r]!) && Math.abs(a[r]!) < 1e8) expect(close(a[r]!, b[r]!), `${toInfix(t, names)} at row ${r}`).toBe(true);
+      }
+    }
+    expect(shrunk).toBeGreaterThan(20);
+  });
+});
+
+describe('LaTeX and SymPy exports', () => {
+  it('print readable forms', () => {
+    const t = parseInfix('(sin((x * 2)) / (y_1 + -0.5)) + square(log(Temp))', names);
+    expect(toSympy(t, names)).toBe('sin(x*2)/(y_1 - 0.5) + log(Abs(Temp))**2');
+    expect(toLatex(t, names)).toBe('\\frac{\\sin\\left(x \\cdot 2\\right)}{y_{1} - 0.5} + \\left(\\log\\left|\\mathrm{Temp}\\right|\\right)^{2}');
+  });
+
+  it('parse back with SymPy (python3-sympy) to the same function on sample points', () => {
+    const rng = new Rng(11);
+    const pts = points(rng, 12);
+    const cols = columns(pts);
+    const jobs: { sympy: string; latex: string; names: string[]; points: number[][] }[] = [];
+    const trees: Tree[] = [];
+    for (let k = 0; k < 60; k++) {
+      const t = simplify(randomTree(rng, ps, 4, k % 3 === 0));
+      trees.push(t);
+      jobs.push({ sympy: toSympy(t, names), latex: toLatex(t, names), names: [...names], points: pts });
+    }
+    // the exact protected form too, on one tree with a division near zero
+    const prot = parseInfix('x / (y_1 - y_1)', names);
+    trees.push(prot);
+    jobs.push({ sympy: toSympy(prot, names, { protected: true }), latex: toLatex(prot, names), names: [...names], points: pts });
+    const out = JSON.parse(execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' })) as { sympy: (number | null)[]; latex: (number | null)[] }[];
+    let compared = 0;
+    trees.forEach((t, k) => {
+      const mine = evaluateTree(t, cols, pts.length);
+      const hit = protectedRows(t, cols, pts.length);
+      const isProt = k === trees.length - 1;
+      for (let r = 0; r < pts.length; r++) {
+        const v = mine[r]!;
+        if (!Number.isFinite(v) || Math.abs(v) > 1e10) continue;
+        if (isProt) {
+          expect(out[k]!.sympy[r]).toBe(v); // Piecewise: exact protected semantics
+          continue;
+        }
+        if (hit[r]) continue;
+        expect(out[k]!.sympy[r], `${jobs[k]!.sympy} row ${r}`).not.toBeNull();
+        expect(close(out[k]!.sympy[r]!, v), `${jobs[k]!.sympy} row ${r}`).toBe(true);
+        expect(close(out[k]!.latex[r]!, v), `${jobs[k]!.latex} row ${r}`).toBe(true);
+        compared++;
+      }
+    });
+    expect(compared).toBeGreaterThan(400);
+  }, 60_000);
+});

@@ -1,0 +1,111 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fit } from '../src/index.js';
+import { readNumericCsv } from '../problems/csv.js';
+import { evaluateTree } from '../src/eval/reference.js';
+import { modelJson, parseModel } from '../src/sr/model.js';
+import { parseInfix } from '../src/tree/parse.js';
+
+const CLI = 'dist/src/cli/main.js';
+const dir = mkdtempSync(join(tmpdir(), 'gpmate-model-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const gpmate = (args: string[]) => spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
+
+describe('model files and gpmate predict', () => {
+  const names = ['a', 'b'];
+  const tree = parseInfix('(sin(a) * 2.5) + (b / 3)', names);
+  const csv = join(dir, 'new.csv');
+  writeFileSync(csv, 'b,extra,a\n1,9,0.5\n2,9,-1\n3,9,2\n');
+
+  it('round-trips a model and predicts by column name (order and extra columns do not matter)', () => {
+    const path = join(dir, 'model.json');
+    writeFileSync(path, modelJson(tree, names, '0.1.0'));
+    const m = parseModel(readFileSync(path, 'utf8'), path);
+    expect([...m.tree.arg]).toEqual([...tree.arg]);
+    const r = gpmate(['predict', '--model', path, '--data', csv]);
+    expect(r.status, r.stderr).toBe(0);
+    const got = r.stdout.trim().split('\n').slice(1).map(Number);
+    const expected = evaluateTree(tree, [Float64Array.of(0.5, -1, 2), Float64Array.of(1, 2, 3)], 3);
+    expect(got).toEqual([...expected]);
+  });
+
+  it('gives clear errors: missing column, tampered file, other version, overflowing constant', () => {
+    const path = join(dir, 'm2.json');
+    const text = modelJson(tree, names, '0.1.0');
+    writeFileSync(path, text);
+    const nob = join(dir, 'nob.csv');
+    writeFileSync(nob, 'a,c\n1,2\n');
+    const miss = gpmate(['predict', '--model', path, '--data', nob]);
+    expect(miss.status).toBe(2);
+    expect(miss.stderr).toMatch(/nob\.csv: missing column "b" that the model needs/);
+
+    writeFileSync(path, text.replace('2.5', '2.6'));
+    const tam = gpmate(['predict', '--model', path, '--data', csv]);
+    expect(tam.status).toBe(2);
+    expect(tam.stderr).toMatch(/checksum mismatch/);
+
+    writeFileSync(path, text.replace('"version": 1', '"version": 2'));
+    const ver = gpmate(['predict', '--model', path, '--data', csv]);
+    expect(ver.status).toBe(2);
+    expect(ver.stderr).toMatch(/model format version 2 .*this gpmate reads version 1/);
+
+    expect(() => modelJson(parseInfix('a * 1e308 * 10', names), names, 'x')).not.toThrow(); // folded later, stays finite per node
+    const big = { op: tree.op, arg: Float64Array.from(tree.arg, (v, i) => (i === 1 ? Infinity : v)) };
+    expect(() => modelJson(big, names, 'x')).toThrow(/constant at node 1 is not finite/);
+
+    const nanModel = join(dir, 'nan.json');
+    writeFileSync(nanModel, modelJson(parseInfix('exp(exp(exp(a)))', names), names, 'x'));
+    const huge = join(dir, 'huge.csv');
+    writeFileSync(huge, 'a,b\n0,0\n50,0\n');
+    const inf = gpmate(['predict', '--model', nanModel, '--data', huge]);
+    expect(inf.status).toBe(2);
+    expect(inf.stderr).toMatch(/non-finite value \(Infinity\) on data row 2/);
+  });
+
+  it('gpmate run writes model.json with the scaling included; predict reproduces the run on its data', () => {
+    const out = join(dir, 'run');
+    const data = '/work/shared/data/sr/Nikuradse_1.csv';
+    const r = gpmate(['run', '--data', data, '--population', '60', '--generations', '5', '--optimise', '5', '--quiet', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.options.linearScaling).toBe(true);
+    expect(summary.front.length).toBeGreaterThan(0);
+    for (const m of summary.front) expect(typeof m.latex).toBe('string');
+    const p = gpmate(['predict', '--model', join(out, 'model.json'), '--data', data]);
+    expect(p.status, p.stderr).toBe(0);
+    const pred = p.stdout.trim().split('\n').slice(1).map(Number);
+    const table = readNumericCsv(data);
+    const y = table.columns[table.header.indexOf('target')]!;
+    let sse = 0;
+    for (let i = 0; i < 230; i++) sse += (pred[i]! - y[i]!) ** 2;
+    expect(Math.sqrt(sse / 230)).toBeCloseTo(summary.best.trainRmse, 10);
+  });
+});
+
+describe('fit() library API', () => {
+  it('fits, predicts, exports and returns the front', async () => {
+    const X: number[][] = [];
+    const y: number[] = [];
+    for (let i = 0; i < 80; i++) {
+      const a = -2 + (4 * i) / 79;
+      const b = Math.sin(i);
+      X.push([a, b]);
+      y.push(3 * a * a + 2 * b - 1);
+    }
+    const model = await fit(X, y, { names: ['a', 'b'], populationSize: 150, generations: 15, seed: 2 });
+    expect(model.trainR2).toBeGreaterThan(0.99);
+    const p = model.predict([[1, 0.5]]);
+    expect(p[0]).toBeCloseTo(3 + 1 - 1, 0);
+    expect(model.predict({ a: [1], b: [0.5] })[0]).toBe(p[0]);
+    expect(model.toLatex()).toMatch(/a/);
+    expect(model.toSympy()).toMatch(/a/);
+    expect(model.front.length).toBeGreaterThan(1);
+    for (let i = 1; i < model.front.length; i++) expect(model.front[i]!.trainRmse).toBeLessThan(model.front[i - 1]!.trainRmse);
+    expect(parseModel(model.toJSON(), 'fit').inputs).toEqual(['a', 'b']);
+    expect(() => model.predict({ a: [1] })).toThrow(/missing input column b/);
+    await expect(fit([[1]], [1, 2])).rejects.toThrow(/X has 1 rows and y 2 values/);
+  }, 60_000);
+});

@@ -1,0 +1,255 @@
+import { describe, expect, it } from 'vitest';
+import { crowdedOrder, crowdingDistance, dominates, nonDominatedSort } from '../src/core/nsga2.js';
+import { evolve } from '../src/core/evolve.js';
+import { Rng } from '../src/core/rng.js';
+import type { Evaluation, Evaluator } from '../src/core/types.js';
+import { makeDataset } from '../src/eval/dataset.js';
+import { linearScaling, scaledRmse } from '../src/eval/fitness.js';
+import { evaluateTree, rmse } from '../src/eval/reference.js';
+import { scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/fitness.js';
+import { isRobust, robustBounds, treeInterval } from '../src/sr/interval.js';
+import { forwardColumns, optimiseConstants, reverseAdjoints } from '../src/sr/optimise.js';
+import { selectFromFront, updateFront } from '../src/sr/pareto.js';
+import { runRegression } from '../src/sr/run.js';
+import { randomTree } from '../src/tree/init.js';
+import { parseInfix } from '../src/tree/parse.js';
+import { Op, primitiveSet } from '../src/tree/primitives.js';
+import { toInfix } from '../src/tree/print.js';
+import { treeRepresentation } from '../src/tree/representation.js';
+import type { Tree } from '../src/tree/tree.js';
+
+const xs = Float64Array.from({ length: 60 }, (_, i) => -3 + (6 * i) / 59);
+const data = (f: (x: number) => number) => makeDataset(['x'], [xs], Float64Array.from(xs, f));
+
+describe('linear scaling (Keijzer 2003)', () => {
+  it('scored loss equals the closed form, and the scaled model reproduces it', () => {
+    const ds = data((x) => 3 + 2 * Math.sin(x) * x);
+    const t = parseInfix('sin(x) * x', ['x']);
+    const sc = scoreCandidate(t, ds, { fitness: 'scaled-rmse' });
+    const pred = evaluateTree(t, ds.columns, ds.rows);
+    const { offset, slope } = linearScaling(pred, ds.y);
+    expect(sc.offset).toBe(offset);
+    expect(sc.slope).toBe(slope);
+    expect(sc.loss).toBeCloseTo(scaledRmse(pred, ds.y), 12);
+    expect(offset).toBeCloseTo(3, 10);
+    expect(slope).toBeCloseTo(2, 10);
+    expect(sc.loss).toBeLessThan(1e-10);
+    const model = scaledTree(sc, true);
+    expect(rmse(evaluateTree(model, ds.columns, ds.rows), ds.y)).toBeCloseTo(sc.loss, 12);
+    // without scaling the same tree is far off
+    expect(scoreCandidate(t, ds, { fitness: 'rmse' }).loss).toBeGreaterThan(1);
+  });
+});
+
+describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)', () => {
+  it('reverse-mode adjoints match central differences', () => {
+    const rng = new Rng(3);
+    const ps = primitiveSet(['x'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'], constantProbability: 0.5 });
+    let checked = 0;
+    for (let k = 0; k < 60; k++) {
+      const t = randomTree(rng, ps, 4, false);
+      const vals = forwardColumns(t, [xs], xs.length);
+      const adj = reverseAdjoints(t, vals, xs.length);
+      for (let i = 0; i < t.op.length; i++) {
+        if (t.op[i] !== Op.Const) continue;
+        const h = 1e-6;
+        const up = Float64Array.from(t.arg);
+        const dn = Float64Array.from(t.arg);
+        up[i] += h;
+        dn[i] -= h;
+        const fu = evaluateTree({ op: t.op, arg: up }, [xs], xs.length);
+        const fd = evaluateTree({ op: t.op, arg: dn }, [xs], xs.length);
+        for (let r = 0; r < xs.length; r += 7) {
+          const num = (fu[r]! - fd[r]!) / (2 * h);
+          const a = adj[i]![r]!;
+          if (!Number.isFinite(num) || Math.abs(num) > 1e6) continue;
+          // skip rows at a kink of a protected operator (the finite difference straddles it)
+          if (Math.abs(num - a) > 1e-3 * Math.max(1, Math.abs(num))) {
+            const fc = evaluateTree(t, [xs], xs.length)[r]!;
+            const oneSided = (fu[r]! - fc) / h;
+            if (Math.abs(oneSided - a) > 1e-3 * Math.max(1, Math.abs(a)) && Math.abs((fc - fd[r]!) / h - a) > 1e-3 * Math.max(1, Math.abs(a))) {
+              expect.fail(`${toInfix(t, ['x'])}: node ${i} row ${r}: adjoint ${a}, difference ${num}`);
+            }
+          }
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+  });
+
+  it('recovers a, b, c of a*sin(b*x)+c from a nearby start', () => {
+    const ds = data((x) => 2.5 * Math.sin(1.3 * x) - 0.7);
+    const t = parseInfix('(1 * sin((1 * x))) + 0', ['x']);
+    const r = optimiseConstants(t, ds.columns, ds.y, undefined, { iterations: 60 });
+    const consts = [...r.tree.arg].filter((_, i) => r.tree.op[i] === Op.Const);
+    const [a, b, c] = consts as [number, number, number];
+    // a*sin(b x) = (-a) sin(-b x): compare the identifiable pair
+    expect(Math.abs(a)).toBeCloseTo(2.5, 6);
+    expect(Math.abs(b)).toBeCloseTo(1.3, 6);
+    expect(Math.sign(a * b)).toBe(1);
+    expect(c).toBeCloseTo(-0.7, 6);
+    expect(r.sse).toBeLessThan(1e-12);
+  });
+
+  it('with scaling, fits offset and slope together with the inner constants', () => {
+    const ds = data((x) => 4 + 0.5 * Math.exp(0.8 * x));
+    const t = parseInfix('exp((0.3 * x))', ['x']);
+    const sc = scoreCandidate(t, ds, { fitness: 'scaled-rmse', optimiser: { iterations: 40 } });
+    expect(sc.loss).toBeLessThan(1e-8);
+    expect(sc.tree.arg[0]).toBeCloseTo(0.8, 6);
+    expect(sc.slope).toBeCloseTo(0.5, 6);
+    expect(sc.offset).toBeCloseTo(4, 6);
+  });
+
+  it('beats steepest descent at the same budget on random trees (median loss)', () => {
+    const rng = new Rng(9);
+    const ps = primitiveSet(['x'], { constantProbability: 0.5, constantRange: [-2, 2] });
+    const ds = data((x) => Math.sin(1.7 * x) * 0.8 + 0.3 * x * x);
+    const ratios: number[] = [];
+    for (let k = 0; k < 40; k++) {
+      const t = randomTree(rng, ps, 4, k % 2 === 0);
+      const lm = scoreCandidate(t, ds, { fitness: 'scaled-rmse', optimiser: { iterations: 10, method: 'lm' } });
+      const gd = scoreCandidate(t, ds, { fitness: 'scaled-rmse', optimiser: { iterations: 10, method: 'gradient' } });
+      const base = scoreCandidate(t, ds, { fitness: 'scaled-rmse' });
+      expect(lm.loss).toBeLessThanOrEqual(base.loss + 1e-12);
+      if (Number.isFinite(lm.loss) && Number.isFinite(gd.loss) && gd.loss > 1e-9) ratios.push(lm.loss / gd.loss);
+    }
+    ratios.sort((a, b) => a - b);
+    expect(ratios[ratios.length >> 1]).toBeLessThanOrEqual(1);
+    expect(ratios.filter((r) => r < 0.99).length).toBeGreaterThan(ratios.filter((r) => r > 1.01).length);
+  });
+});
+
+describe('NSGA-II', () => {
+  // (error, size) points: front 0 = {0, 1, 2}, front 1 = {3, 4}, front 2 = {5}
+  const pts = [
+    [1, 10],
+    [2, 5],
+    [5, 1],
+    [3, 8],
+    [6, 3],
+    [7, 9],
+  ];
+  it('sorts constructed points into non-dominated fronts', () => {
+    expect(dominates([1, 1], [1, 2])).toBe(true);
+    expect(dominates([1, 2], [1, 2])).toBe(false);
+    expect(dominates([1, 3], [2, 2])).toBe(false);
+    expect(nonDominatedSort(pts)).toEqual([[0, 1, 2], [3, 4], [5]]);
+  });
+  it('crowding: extremes infinite, inner points by normalised gaps; order by rank then crowding', () => {
+    const d = crowdingDistance(pts, [0, 1, 2]);
+    expect(d[0]).toBe(Infinity);
+    expect(d[2]).toBe(Infinity);
+    expect(d[1]).toBeCloseTo((5 - 1) / 4 + (10 - 1) / 9, 12);
+    const pts2 = [[1, 10], [2, 9], [3, 5], [4, 4.5], [5, 1]];
+    const { order, rank } = crowdedOrder(pts2);
+    expect([...rank]).toEqual([0, 0, 0, 0, 0]);
+    expect(order.slice(0, 2)).toEqual([0, 4]);
+    expect(order[2]).toBe(1); // crowding 2/4 + 5/9, the largest inner gap
+  });
+  it('error-size evolution keeps a non-dominated, size-sorted front; the archive is best error per size', async () => {
+    const ds = data((x) => x * x * x + x);
+    const rep = treeRepresentation(['x'], {});
+    const ev = new ScoringEvaluator(ds, { fitness: 'rmse' });
+    let front = updateFront([], []);
+    const r = await evolve(rep, ev, { seed: 4, populationSize: 60, generations: 8, objectives: 'error-size' }, {
+      onGeneration: (_s, st) => {
+        front = updateFront(front, st.population);
+      },
+    });
+    expect(r.population.length).toBe(60);
+    for (let i = 1; i < front.length; i++) {
+      expect(front[i]!.size).toBeGreaterThan(front[i - 1]!.size);
+      expect(front[i]!.loss).toBeLessThan(front[i - 1]!.loss);
+    }
+    // the final population's first rank is mutually non-dominated
+    const pts = r.population.map((p) => [p.fitness!, p.genome.op.length]);
+    const f0 = nonDominatedSort(pts)[0]!;
+    for (const a of f0) for (const b of f0) expect(dominates(pts[a]!, pts[b]!)).toBe(false);
+    expect(front[front.length - 1]!.loss).toBeLessThanOrEqual(r.best.fitness!);
+    // model selection
+    expect(selectFromFront(front, 'best')).toBe(front.length - 1);
+    const k = selectFromFront(front, 'score');
+    expect(front[k]!.loss).toBeLessThanOrEqual(1.5 * front[front.length - 1]!.loss);
+  });
+  it('single-objective results are unchanged by the engine extension (same seed, same best)', async () => {
+    const ds = data((x) => x * x + 1);
+    const a = await runRegression({ name: 'q', train: ds }, { seed: 7, populationSize: 50, generations: 5 });
+    const b = await runRegression({ name: 'q', train: ds }, { seed: 7, populationSize: 50, generations: 5, objectives: 'error' });
+    expect(a.best.expression).toBe(b.best.expression);
+    expect(a.history).toEqual(b.history);
+  });
+});
+
+describe('Lamarckian write-back through Evaluator.evaluateDetailed', () => {
+  it('replaces genomes with the returned ones, and only when asked', async () => {
+    const ds = data((x) => 1.234 * x + 0.5);
+    const rep = treeRepresentation(['x'], { constantProbability: 0.6 });
+    const seen: Tree[][] = [];
+    const spy: Evaluator<Tree> = {
+      evaluate: async () => new Float64Array(0),
+      async evaluateDetailed(genomes): Promise<Evaluation<Tree>> {
+        seen.push([...genomes]);
+        return new ScoringEvaluator(ds, { fitness: 'rmse', optimiser: { iterations: 8 }, lamarckian: true }).evaluateDetailed(genomes);
+      },
+    };
+    const r = await evolve(rep, spy, { seed: 2, populationSize: 30, generations: 3 });
+    // every final genome is a fixed point of the optimiser's output format: its loss is its own rmse
+    for (const p of r.population) {
+      const own = rmse(evaluateTree(p.genome, ds.columns, ds.rows), ds.y);
+      expect(p.fitness).toBe(Number.isFinite(own) ? own : Infinity);
+    }
+    const baldwin = new ScoringEvaluator(data((x) => 1.234 * x), { fitness: 'rmse', optimiser: { iterations: 8 } });
+    const d = await baldwin.evaluateDetailed([parseInfix('0.5 * x', ['x'])]);
+    expect(d.genomes).toBeUndefined();
+    expect(d.losses[0]).toBeLessThan(1e-6);
+  });
+});
+
+describe('interval robustness check', () => {
+  it('encloses sampled values of random trees over a box', () => {
+    const rng = new Rng(21);
+    const ps = primitiveSet(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'] });
+    const box = [[-1, 2], [0.5, 3]] as const;
+    const n = 200;
+    const cx = Float64Array.from({ length: n }, () => rng.uniform(-1, 2));
+    const cy = Float64Array.from({ length: n }, () => rng.uniform(0.5, 3));
+    for (let k = 0; k < 150; k++) {
+      const t = randomTree(rng, ps, 4, k % 2 === 0);
+      const [lo, hi] = treeInterval(t, box);
+      const v = evaluateTree(t, [cx, cy], n);
+      for (const x of v) if (Number.isFinite(x)) expect(x >= lo - 1e-9 * Math.abs(lo) && x <= hi + 1e-9 * Math.abs(hi), `${toInfix(t, ['x', 'y'])}: ${x} not in [${lo}, ${hi}]`).toBe(true);
+    }
+  });
+  it('flags a pole just outside the training range and passes a smooth model', () => {
+    const train = makeDataset(['x'], [Float64Array.from({ length: 50 }, (_, i) => 1 + i / 49)], Float64Array.from({ length: 50 }, (_, i) => 1 / (1 + i / 49 - 0.95)));
+    const b = robustBounds(train.columns, train.y);
+    expect(isRobust(parseInfix('1 / (x - 0.95)', ['x']), b)).toBe(false);
+    expect(isRobust(parseInfix('(x * 2) + 1', ['x']), b)).toBe(true);
+    const sc = scoreCandidate(parseInfix('1 / (x - 0.95)', ['x']), train, { fitness: 'scaled-rmse', robust: b });
+    expect(sc.loss).toBe(Infinity);
+  });
+});
+
+describe('runRegression: front, model selection, scaling in the reported model', () => {
+  it('reports a size-sorted front with exports; score and validation selection pick members of it', async () => {
+    const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
+    const ds = makeDataset(['x'], [x], Float64Array.from(x, (v) => 5 + 3 * v * v * v - v));
+    const common = { seed: 3, populationSize: 80, generations: 6, linearScaling: true, optimiseIterations: 4, robust: true } as const;
+    const best = await runRegression({ name: 'c', train: ds }, common);
+    expect(best.front.length).toBeGreaterThan(1);
+    expect(best.selected).toBe(best.front.length - 1);
+    for (let i = 1; i < best.front.length; i++) expect(best.front[i]!.genomeSize).toBeGreaterThan(best.front[i - 1]!.genomeSize);
+    // the reported model includes the scaling: its plain RMSE equals the scaled loss
+    const last = best.front[best.front.length - 1]!;
+    expect(last.trainRmse).toBeCloseTo(last.loss, 9);
+    expect(last.sympy.length).toBeGreaterThan(0);
+    const score = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'score' });
+    expect(score.front[score.selected]!.expression).toBe(score.best.expression);
+    const val = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'validation' });
+    expect(val.selected).toBeGreaterThanOrEqual(0);
+    expect(val.best.trainR2).toBeGreaterThan(0.5);
+    await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(/option selectModel/);
+  }, 60_000);
+});
