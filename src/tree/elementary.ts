@@ -104,31 +104,26 @@ function reduce(x: number): number {
   return n;
 }
 
-/** fdlibm __kernel_sin(x, y, 1): sin(x + y) for |x| <= π/4, |y| <= ulp(x)/2. */
+/** __kernel_sin(x, y, 1) (fdlibm's, in musl's evaluation order): sin(x + y) for |x| <= π/4, |y| <= ulp(x)/2. */
 function kSin(x: number, y: number): number {
   const z = x * x;
+  const w = z * z;
+  const r = S2 + z * (S3 + z * S4) + z * w * (S5 + z * S6);
   const v = z * x;
-  const r = S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)));
   return x - ((z * (0.5 * y - v * r) - y) - v * S1);
 }
 
-/** fdlibm __kernel_cos(x, y): cos(x + y) for |x| <= π/4 (the qx split keeps 1 - z/2 accurate). */
+/**
+ * __kernel_cos(x, y) (fdlibm's coefficients, musl's branch-free form): cos(x + y) for |x| <= π/4;
+ * 1 - z/2 is formed as w plus its exact rounding error ((1 - w) - hz), so no split of x is needed.
+ */
 function kCos(x: number, y: number): number {
   const z = x * x;
-  const r = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));
-  const ax = x < 0 ? -x : x;
-  let qx: number;
-  if (ax < 0.3) qx = 0;
-  else if (ax > 0.78125) qx = 0.28125;
-  else {
-    F64[0] = ax; // ax/4 rounded down to 21 significant bits: exact 1 - qx and 0.5z - qx
-    I32[1] = (I32[1] as number) - 0x00200000;
-    I32[0] = 0;
-    qx = F64[0] as number;
-  }
-  const hz = 0.5 * z - qx;
-  const a = 1 - qx;
-  return a - (hz - (z * r - x * y));
+  const w = z * z;
+  const r = z * (C1 + z * (C2 + z * C3)) + w * w * (C4 + z * (C5 + z * C6));
+  const hz = 0.5 * z;
+  const w1 = 1 - hz;
+  return w1 + (((1 - w1) - hz) + (z * r - x * y));
 }
 
 /** sin(x), gpmate's definition (see the file's head). */

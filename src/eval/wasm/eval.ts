@@ -278,21 +278,20 @@ let RY1: v128 = f64x2.splat(0);
 // @ts-ignore: decorator
 @inline function kSin2(x: v128, y: v128): v128 {
   const z = mul(x, x);
+  const w = mul(z, z);
+  const r = add(add(K(S2), mul(z, add(K(S3), mul(z, K(S4))))), mul(mul(z, w), add(K(S5), mul(z, K(S6)))));
   const v = mul(z, x);
-  const r = add(K(S2), mul(z, add(K(S3), mul(z, add(K(S4), mul(z, add(K(S5), mul(z, K(S6)))))))));
   return sub(x, sub(sub(mul(z, sub(mul(K(0.5), y), mul(v, r))), y), mul(v, K(S1))));
 }
 
 // @ts-ignore: decorator
 @inline function kCos2(x: v128, y: v128): v128 {
   const z = mul(x, x);
-  const r = mul(z, add(K(C1), mul(z, add(K(C2), mul(z, add(K(C3), mul(z, add(K(C4), mul(z, add(K(C5), mul(z, K(C6))))))))))));
-  const ax = f64x2.abs(x);
-  const quarter = v128.and(i64x2.sub(ax, I(0x0020000000000000)), I(0xffffffff00000000));
-  const qx = v128.bitselect(K(0), v128.bitselect(K(0.28125), quarter, f64x2.gt(ax, K(0.78125))), f64x2.lt(ax, K(0.3)));
-  const hz = sub(mul(K(0.5), z), qx);
-  const a = sub(K(1), qx);
-  return sub(a, sub(hz, sub(mul(z, r), mul(x, y))));
+  const w = mul(z, z);
+  const r = add(mul(z, add(K(C1), mul(z, add(K(C2), mul(z, K(C3)))))), mul(mul(w, w), add(K(C4), mul(z, add(K(C5), mul(z, K(C6)))))));
+  const hz = mul(K(0.5), z);
+  const w1 = sub(K(1), hz);
+  return add(w1, add(sub(sub(K(1), w1), hz), sub(mul(z, r), mul(x, y))));
 }
 
 // @ts-ignore: decorator
