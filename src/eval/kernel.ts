@@ -142,7 +142,7 @@ export class Kernel {
    * that hold them against the scalar definitions (src/tree/elementary.ts). Uses the scratch region.
    */
   mapUnary(op: number, x: Float64Array): Float64Array {
-    const n = roundUp(x.length, 2);
+    const n = roundUp(x.length, 4);
     this.relayout(this.cap.slots, this.cap.instr, this.cap.consts, this.cap.table, 2 * n + 8);
     const src = this.at.pred;
     const dst = src + n * 8;

@@ -255,26 +255,6 @@ function splatV(d: usize, c: f64, n: usize): void {
   return f64x2.mul(a, b);
 }
 
-// Reduction of sin/cos: returns y0 and y1 through globals, t (whose low bits hold n) as the result.
-let RY0: v128 = f64x2.splat(0);
-let RY1: v128 = f64x2.splat(0);
-
-// @ts-ignore: decorator
-@inline function reduce2(x: v128): v128 {
-  const t = add(mul(x, K(INVPIO2)), K(TOINT));
-  const fn = sub(t, K(TOINT));
-  const a = sub(x, mul(fn, K(PIO2_1)));
-  const w = mul(fn, K(PIO2_2));
-  const r = sub(a, w);
-  const bb = sub(r, a);
-  const e = sub(sub(a, sub(r, bb)), add(w, bb));
-  const lo = sub(e, mul(fn, K(PIO2_2T)));
-  const y0 = add(r, lo);
-  RY0 = y0;
-  RY1 = add(sub(r, y0), lo);
-  return t;
-}
-
 // @ts-ignore: decorator
 @inline function kSin2(x: v128, y: v128): v128 {
   const z = mul(x, x);
@@ -294,29 +274,30 @@ let RY1: v128 = f64x2.splat(0);
   return add(w1, add(sub(sub(K(1), w1), hz), sub(mul(z, r), mul(x, y))));
 }
 
+// sin (cosine = false) or cos (cosine = true, a constant after inlining) of two lanes: the reduction
+// x = n·π/2 + (y0 + y1), both kernels, then the quadrant's choice and sign with selects.
 // @ts-ignore: decorator
-@inline function sin2(x: v128): v128 {
-  const t = reduce2(x);
-  const y0 = RY0;
-  const y1 = RY1;
+@inline function sincos2(x: v128, cosine: bool): v128 {
+  const t = add(mul(x, K(INVPIO2)), K(TOINT)); // n in the low bits of t
+  const fn = sub(t, K(TOINT));
+  const a = sub(x, mul(fn, K(PIO2_1)));
+  const w = mul(fn, K(PIO2_2));
+  const r = sub(a, w);
+  const bb = sub(r, a);
+  const e = sub(sub(a, sub(r, bb)), add(w, bb));
+  const lo = sub(e, mul(fn, K(PIO2_2T)));
+  const y0 = add(r, lo);
+  const y1 = add(sub(r, y0), lo);
   const s = kSin2(y0, y1);
   const c = kCos2(y0, y1);
   const odd = i64x2.eq(v128.and(t, I(1)), I(1));
+  if (cosine) {
+    const v = v128.bitselect(s, c, odd);
+    return v128.xor(v, v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
+  }
   let v = v128.bitselect(c, s, odd);
   v = v128.xor(v, v128.and(i64x2.shl(t, 62), I(0x8000000000000000)));
   return v128.bitselect(x, v, f64x2.eq(x, K(0)));
-}
-
-// @ts-ignore: decorator
-@inline function cos2(x: v128): v128 {
-  const t = reduce2(x);
-  const y0 = RY0;
-  const y1 = RY1;
-  const s = kSin2(y0, y1);
-  const c = kCos2(y0, y1);
-  const odd = i64x2.eq(v128.and(t, I(1)), I(1));
-  const v = v128.bitselect(s, c, odd);
-  return v128.xor(v, v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
 }
 
 // @ts-ignore: decorator
@@ -366,36 +347,33 @@ let RY1: v128 = f64x2.splat(0);
   return v128.any_true(v128.not(f64x2.le(f64x2.abs(x), K(TRIG_MAX))));
 }
 
-function sinFix(x: v128, v: v128): v128 {
+// @ts-ignore: decorator
+@inline function fix(x: v128, v: v128, cosine: bool): v128 {
   const x0 = f64x2.extract_lane(x, 0);
   const x1 = f64x2.extract_lane(x, 1);
-  if (!(abs(x0) <= TRIG_MAX)) v = f64x2.replace_lane(v, 0, jsSin(x0));
-  if (!(abs(x1) <= TRIG_MAX)) v = f64x2.replace_lane(v, 1, jsSin(x1));
-  return v;
-}
-function cosFix(x: v128, v: v128): v128 {
-  const x0 = f64x2.extract_lane(x, 0);
-  const x1 = f64x2.extract_lane(x, 1);
-  if (!(abs(x0) <= TRIG_MAX)) v = f64x2.replace_lane(v, 0, jsCos(x0));
-  if (!(abs(x1) <= TRIG_MAX)) v = f64x2.replace_lane(v, 1, jsCos(x1));
+  if (!(abs(x0) <= TRIG_MAX)) v = f64x2.replace_lane(v, 0, cosine ? jsCos(x0) : jsSin(x0));
+  if (!(abs(x1) <= TRIG_MAX)) v = f64x2.replace_lane(v, 1, cosine ? jsCos(x1) : jsSin(x1));
   return v;
 }
 
-function sinV(d: usize, a: usize, n: usize): void {
-  for (let i: usize = 0; i < n; i += 16) {
-    const x = v128.load(a + i);
-    let v = sin2(x);
-    if (outOfRange(x)) v = sinFix(x, v);
-    v128.store(d + i, v);
+// @ts-ignore: decorator
+@inline function sincosV(d: usize, a: usize, n: usize, cosine: bool): void {
+  for (let i: usize = 0; i < n; i += 32) {
+    const x0 = v128.load(a + i);
+    const x1 = v128.load(a + i, 16);
+    let v0 = sincos2(x0, cosine);
+    let v1 = sincos2(x1, cosine);
+    if (outOfRange(x0)) v0 = fix(x0, v0, cosine);
+    if (outOfRange(x1)) v1 = fix(x1, v1, cosine);
+    v128.store(d + i, v0);
+    v128.store(d + i, v1, 16);
   }
 }
+function sinV(d: usize, a: usize, n: usize): void {
+  sincosV(d, a, n, false);
+}
 function cosV(d: usize, a: usize, n: usize): void {
-  for (let i: usize = 0; i < n; i += 16) {
-    const x = v128.load(a + i);
-    let v = cos2(x);
-    if (outOfRange(x)) v = cosFix(x, v);
-    v128.store(d + i, v);
-  }
+  sincosV(d, a, n, true);
 }
 function expV(d: usize, a: usize, n: usize): void {
   for (let i: usize = 0; i < n; i += 32) {
@@ -411,12 +389,12 @@ function logV(d: usize, a: usize, n: usize): void {
 }
 
 /**
- * Applies sin, cos, exp or the protected log (opcodes 6 to 9) to `count` values at `src` (count even,
+ * Applies sin, cos, exp or the protected log (opcodes 6 to 9) to `count` values at `src` (count a multiple of 4,
  * both 16-aligned), writing to `dst`: the SIMD functions on their own, for the tests that hold them
  * against the scalar definitions.
  */
 export function mapUnary(op: i32, dst: usize, src: usize, count: i32): void {
-  const nb = <usize>count << 3;
+  const nb = <usize>count << 3; // sin and cos run 4 values per iteration: count is a multiple of 4
   if (op == SIN) sinV(dst, src, nb);
   else if (op == COS) cosV(dst, src, nb);
   else if (op == EXP) {
