@@ -8,7 +8,8 @@
  * f64x2 copy of the same sequence bit-identical by construction, on every engine.
  *
  * The algorithms are Sun's fdlibm 5.3 (k_sin.c, k_cos.c, e_rem_pio2.c, e_exp.c, e_log.c; the
- * polynomial coefficients are fdlibm's), rewritten without data-dependent branches:
+ * polynomial coefficients are fdlibm's; the sin/cos kernels in musl's branch-free evaluation order),
+ * rewritten without data-dependent branches:
  * - sin, cos: x = n·π/2 + (y0 + y1), n = rint(x·2/π) (by adding and subtracting 1.5·2^52), with a
  *   three-part Cody-Waite π/2 (fdlibm's pio2_1, pio2_2, pio2_2t: 33 + 33 + 53 bits) whose first two
  *   products are exact for |n| < 2^20, the second subtraction done as an exact TwoSum; then fdlibm's
@@ -26,9 +27,10 @@
  *   ln(m) = f - (hfsq - s·(hfsq + R(s²))), s = f/(2 + f), and k·ln2_hi + (... + k·ln2_lo).
  *   ln(+Inf) = +Infinity.
  *
- * Measured accuracy (bench/eval/NOTES.md; test/elementary.test.ts bounds it): against correctly
- * rounded values at most 1 ulp for all four over their documented ranges, and within 1 ulp of V8's
- * Math functions (themselves fdlibm) on millions of random inputs.
+ * Measured accuracy (bench/eval/NOTES.md; test/elementary.test.ts bounds it): against exact values
+ * (bench/eval/elementary_exact.py, 40,000 random inputs each) the largest errors were 0.69 ulp (sin),
+ * 0.73 (cos), 0.95 (exp), 0.71 (ln); within 1 ulp of V8's Math functions (themselves fdlibm) on
+ * millions of random inputs, and equal to them on over 99% of inputs.
  *
  * Bit access uses a Float64Array aliased by an Int32Array: word 0 is the low half, word 1 the high
  * half, as on every little-endian host (WebAssembly memory is little-endian too).
