@@ -139,7 +139,8 @@ export class Kernel {
 
   /**
    * The kernel's SIMD sin, cos, exp or protected log (opcode 6 to 9) over `x`, on their own: for tests
-   * that hold them against the scalar definitions (src/tree/elementary.ts). Uses the scratch region.
+   * that hold them against the scalar definitions (src/tree/elementary.ts). Uses the scratch region:
+   * programs loaded by `load` must be loaded again after it.
    */
   mapUnary(op: number, x: Float64Array): Float64Array {
     const n = roundUp(x.length, 4);

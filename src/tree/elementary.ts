@@ -2,7 +2,7 @@
  * gpmate's own sin, cos, exp and ln: the reference semantics of the transcendental operators.
  *
  * Why not Math.*: every evaluator must agree bit for bit with the reference, and the fast evaluator
- * runs these in WebAssembly SIMD (src/eval/wasm/eval.ts, `sin2`, `cos2`, `exp2`, `log2p`). Defining
+ * runs these in WebAssembly SIMD (src/eval/wasm/eval.ts, `sincos2`, `exp2`, `log2p`). Defining
  * them as a fixed sequence of IEEE-754 basic operations (+ - * /, comparisons, bit manipulation of
  * doubles; never a fused multiply-add, never a Math.* call on the common path) makes a lane-wise
  * f64x2 copy of the same sequence bit-identical by construction, on every engine.

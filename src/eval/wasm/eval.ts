@@ -13,8 +13,8 @@
 //
 // Bitwise agreement with the reference semantics (src/tree/primitives.ts): + - * / and sqrt are
 // correctly rounded in IEEE 754 and so in WebAssembly; WebAssembly never fuses a*b+c. sin, cos, exp and
-// log are gpmate's own (src/tree/elementary.ts): fixed sequences of basic operations, which `sin2`,
-// `cos2`, `exp2` and `log2p` below repeat lane-wise in f64x2 in the same order, with selects where the
+// log are gpmate's own (src/tree/elementary.ts): fixed sequences of basic operations, which `sincos2`,
+// `exp2` and `log2p` below repeat lane-wise in f64x2 in the same order, with selects where the
 // scalar code branches. Lanes outside sin's and cos's reduction range (|x| > 2^20, ±Inf, NaN) call
 // V8's Math.sin / Math.cos (`env.sin`, `env.cos`), as the scalar definition does.
 // Loops run four rows per iteration (two f64x2 vectors); buffers are padded to a multiple of four so
