@@ -75,7 +75,7 @@ try {
   }
   console.log(
     '\nagree: RMSE of the first 20 trees equal within 1e-6 (relative) on all three evaluators. Arithmetic agrees to' +
-      '\nrounding; with sin/cos/exp/log, 1-ulp differences between V8 and glibc can grow in chaotic subtrees' +
+      '\nrounding; with sin/cos/exp/log, 1-ulp differences between gpmate and glibc can grow in chaotic subtrees' +
       '\n(sin of exp of exp); run with BENCH_DEBUG=1 to list them. DEAP trees are compiled before timing.',
   );
 } finally {

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Op, PROTECT_LOG } from '../tree/primitives.js';
 import type { ProgramBuilder } from './compile.js';
 import { distUrl } from './paths.js';
 
@@ -24,6 +23,7 @@ interface KernelExports {
   sse(code: number, nInstr: number, consts: number, r0: number, r1: number): number;
   sseBatch(table: number, count: number, code: number, consts: number, rows: number, out: number): void;
   outputs(code: number, nInstr: number, consts: number, r0: number, r1: number, dst: number, stop: number): number;
+  mapUnary(op: number, dst: number, src: number, count: number): void;
 }
 
 let compiled: WasmModule | undefined;
@@ -35,11 +35,6 @@ function kernelModule(): WasmModule {
 }
 
 const PAGE = 65536;
-const SIN: number = Op.Sin;
-const COS: number = Op.Cos;
-const EXP: number = Op.Exp;
-const LOG: number = Op.Log;
-const LOG_PROTECT: number = PROTECT_LOG;
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /** Default rows per block: 1024 rows x 8 bytes = 8 KiB per slot, so a 64-node tree's slots stay in L1/L2. */
@@ -71,7 +66,9 @@ export class Kernel {
     this.block = block;
     this.stride = roundUp(this.rows, 4) + 4;
     const instance = new WA.Instance(kernelModule(), {
-      env: { unary: (op: number, dst: number, src: number, n: number) => this.unary(op, dst, src, n) },
+      // sin and cos outside their reduction range (|x| > 2^20, ±Inf, NaN) are V8's, as in the
+      // reference (src/tree/elementary.ts); everything else runs inside the kernel.
+      env: { sin: Math.sin, cos: Math.cos },
     });
     this.k = instance.exports as unknown as KernelExports;
     const dataPtr = 64;
@@ -140,32 +137,19 @@ export class Kernel {
     this.i32 = new Int32Array(memory.buffer);
   }
 
-  /** sin, cos, exp, log over a block: V8's Math functions, exactly as the reference (apply1) calls them. */
-  private unary(op: number, dst: number, src: number, n: number): void {
-    const f = this.f64;
-    let d = dst >> 3;
-    let s = src >> 3;
-    const e = s + n;
-    // Local copies: module bindings may be getters when run from source (tsx, vitest).
-    const protect = LOG_PROTECT;
-    switch (op) {
-      case SIN:
-        while (s < e) f[d++] = Math.sin(f[s++] as number);
-        break;
-      case COS:
-        while (s < e) f[d++] = Math.cos(f[s++] as number);
-        break;
-      case EXP:
-        while (s < e) f[d++] = Math.exp(f[s++] as number);
-        break;
-      case LOG:
-        while (s < e) {
-          const a = Math.abs(f[s++] as number);
-          f[d++] = a > protect ? Math.log(a) : 0;
-        }
-        break;
-      default:
-        throw new Error(`kernel: opcode ${op} has no JavaScript implementation`);
-    }
+  /**
+   * The kernel's SIMD sin, cos, exp or protected log (opcode 6 to 9) over `x`, on their own: for tests
+   * that hold them against the scalar definitions (src/tree/elementary.ts). Uses the scratch region:
+   * programs loaded by `load` must be loaded again after it.
+   */
+  mapUnary(op: number, x: Float64Array): Float64Array {
+    const n = roundUp(x.length, 4);
+    this.relayout(this.cap.slots, this.cap.instr, this.cap.consts, this.cap.table, 2 * n + 8);
+    const src = this.at.pred;
+    const dst = src + n * 8;
+    this.f64.fill(0, src >> 3, (src >> 3) + n);
+    this.f64.set(x, src >> 3);
+    this.k.mapUnary(op, dst, src, n);
+    return this.f64.slice(dst >> 3, (dst >> 3) + x.length);
   }
 }

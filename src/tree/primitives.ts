@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/errors.js';
+import { cos, exp, ln, sin } from './elementary.js';
 
 /**
  * Opcodes of the flat postfix encoding. Terminals first; the numbering is part of the encoding that
@@ -38,6 +39,9 @@ export interface Primitive {
  * - `log(a)` = ln|a| when |a| > 0.001, else 0
  * - `sqrt(a)` = sqrt(|a|)
  * `exp` is unprotected: overflow gives Infinity, which makes the tree's fitness the worst.
+ * sin, cos, exp and ln are gpmate's own definitions (src/tree/elementary.ts: fdlibm's algorithms as
+ * fixed sequences of IEEE-754 basic operations, within 1 ulp of the exact values), not V8's Math
+ * functions, so that the SIMD evaluator reproduces them bit for bit.
  */
 export const FUNCTIONS = {
   add: { name: 'add', op: Op.Add, arity: 2, symbol: '+' },
@@ -78,10 +82,10 @@ export const PROTECT_LOG = 0.001;
 /** Applies a unary opcode to one value (the reference semantics every evaluator must match bitwise). */
 export function apply1(op: number, a: number): number {
   switch (op) {
-    case Op.Sin: return Math.sin(a);
-    case Op.Cos: return Math.cos(a);
-    case Op.Exp: return Math.exp(a);
-    case Op.Log: return Math.abs(a) > PROTECT_LOG ? Math.log(Math.abs(a)) : 0;
+    case Op.Sin: return sin(a);
+    case Op.Cos: return cos(a);
+    case Op.Exp: return exp(a);
+    case Op.Log: return Math.abs(a) > PROTECT_LOG ? ln(Math.abs(a)) : 0;
     case Op.Sqrt: return Math.sqrt(Math.abs(a));
     case Op.Neg: return -a;
     case Op.Square: return a * a;

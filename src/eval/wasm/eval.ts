@@ -13,13 +13,17 @@
 //
 // Bitwise agreement with the reference semantics (src/tree/primitives.ts): + - * / and sqrt are
 // correctly rounded in IEEE 754 and so in WebAssembly; WebAssembly never fuses a*b+c. sin, cos, exp and
-// log must equal V8's Math functions exactly, so those nodes call back into JavaScript (`env.unary`),
-// which runs Math.* over the same linear memory for the whole block: one call per node per block.
+// log are gpmate's own (src/tree/elementary.ts): fixed sequences of basic operations, which `sincos2`,
+// `exp2` and `log2p` below repeat lane-wise in f64x2 in the same order, with selects where the
+// scalar code branches. Lanes outside sin's and cos's reduction range (|x| > 2^20, ±Inf, NaN) call
+// V8's Math.sin / Math.cos (`env.sin`, `env.cos`), as the scalar definition does.
 // Loops run four rows per iteration (two f64x2 vectors); buffers are padded to a multiple of four so
 // the surplus lanes read valid memory, and their values are never used.
 
-@external("env", "unary")
-declare function unary(op: i32, dst: usize, src: usize, n: i32): void;
+@external("env", "sin")
+declare function jsSin(x: f64): f64;
+@external("env", "cos")
+declare function jsCos(x: f64): f64;
 
 // Opcodes, as in src/tree/primitives.ts (Op).
 const CONST: i32 = 0;
@@ -28,6 +32,9 @@ const ADD: i32 = 2;
 const SUB: i32 = 3;
 const MUL: i32 = 4;
 const DIV: i32 = 5;
+const SIN: i32 = 6;
+const COS: i32 = 7;
+const EXP: i32 = 8;
 const SQRT: i32 = 10;
 const NEG: i32 = 11;
 const SQUARE: i32 = 12;
@@ -149,6 +156,254 @@ function splatV(d: usize, c: f64, n: usize): void {
   }
 }
 
+// ---- sin, cos, exp, log: src/tree/elementary.ts repeated lane-wise (same operations, same order) ----
+// Every line below mirrors a line of the scalar definition; the constants are the same literals.
+
+// @ts-ignore: decorator
+@inline const TOINT: f64 = 6755399441055744.0; // 1.5 * 2^52
+// @ts-ignore: decorator
+@inline const TOINT_BITS: i64 = 0x4338000000000000;
+// @ts-ignore: decorator
+@inline const TRIG_MAX: f64 = 1048576.0;
+// @ts-ignore: decorator
+@inline const INVPIO2: f64 = 6.36619772367581382433e-1;
+// @ts-ignore: decorator
+@inline const PIO2_1: f64 = 1.57079632673412561417;
+// @ts-ignore: decorator
+@inline const PIO2_2: f64 = 6.0771005063039659766e-11;
+// @ts-ignore: decorator
+@inline const PIO2_2T: f64 = 2.02226624879595063154e-21;
+// @ts-ignore: decorator
+@inline const S1: f64 = -1.66666666666666324348e-1;
+// @ts-ignore: decorator
+@inline const S2: f64 = 8.33333333332248946124e-3;
+// @ts-ignore: decorator
+@inline const S3: f64 = -1.98412698298579493134e-4;
+// @ts-ignore: decorator
+@inline const S4: f64 = 2.75573137070700676789e-6;
+// @ts-ignore: decorator
+@inline const S5: f64 = -2.50507602534068634195e-8;
+// @ts-ignore: decorator
+@inline const S6: f64 = 1.58969099521155010221e-10;
+// @ts-ignore: decorator
+@inline const C1: f64 = 4.16666666666666019037e-2;
+// @ts-ignore: decorator
+@inline const C2: f64 = -1.38888888888741095749e-3;
+// @ts-ignore: decorator
+@inline const C3: f64 = 2.48015872894767294178e-5;
+// @ts-ignore: decorator
+@inline const C4: f64 = -2.75573143513906633035e-7;
+// @ts-ignore: decorator
+@inline const C5: f64 = 2.0875723212981748279e-9;
+// @ts-ignore: decorator
+@inline const C6: f64 = -1.13596475577881948265e-11;
+// @ts-ignore: decorator
+@inline const INVLN2: f64 = 1.442695040888963387;
+// @ts-ignore: decorator
+@inline const LN2_HI: f64 = 6.9314718036912381649e-1;
+// @ts-ignore: decorator
+@inline const LN2_LO: f64 = 1.90821492927058770002e-10;
+// @ts-ignore: decorator
+@inline const P1: f64 = 1.66666666666666019037e-1;
+// @ts-ignore: decorator
+@inline const P2: f64 = -2.77777777770155933842e-3;
+// @ts-ignore: decorator
+@inline const P3: f64 = 6.61375632143793436117e-5;
+// @ts-ignore: decorator
+@inline const P4: f64 = -1.6533902205465251539e-6;
+// @ts-ignore: decorator
+@inline const P5: f64 = 4.13813679705723846039e-8;
+// @ts-ignore: decorator
+@inline const EXP_HI: f64 = 710.0;
+// @ts-ignore: decorator
+@inline const EXP_LO: f64 = -746.0;
+// @ts-ignore: decorator
+@inline const LG1: f64 = 6.666666666666735130e-1;
+// @ts-ignore: decorator
+@inline const LG2: f64 = 3.999999999940941908e-1;
+// @ts-ignore: decorator
+@inline const LG3: f64 = 2.857142874366239149e-1;
+// @ts-ignore: decorator
+@inline const LG4: f64 = 2.222219843214978396e-1;
+// @ts-ignore: decorator
+@inline const LG5: f64 = 1.818357216161805012e-1;
+// @ts-ignore: decorator
+@inline const LG6: f64 = 1.531383769920937332e-1;
+// @ts-ignore: decorator
+@inline const LG7: f64 = 1.479819860511658591e-1;
+// @ts-ignore: decorator
+@inline const LOG_OFF_BITS: i64 = 0x3fe6a09e00000000;
+
+// @ts-ignore: decorator
+@inline function K(c: f64): v128 {
+  return f64x2.splat(c);
+}
+// @ts-ignore: decorator
+@inline function I(c: i64): v128 {
+  return i64x2.splat(c);
+}
+// @ts-ignore: decorator
+@inline function add(a: v128, b: v128): v128 {
+  return f64x2.add(a, b);
+}
+// @ts-ignore: decorator
+@inline function sub(a: v128, b: v128): v128 {
+  return f64x2.sub(a, b);
+}
+// @ts-ignore: decorator
+@inline function mul(a: v128, b: v128): v128 {
+  return f64x2.mul(a, b);
+}
+
+// @ts-ignore: decorator
+@inline function kSin2(x: v128, y: v128): v128 {
+  const z = mul(x, x);
+  const w = mul(z, z);
+  const r = add(add(K(S2), mul(z, add(K(S3), mul(z, K(S4))))), mul(mul(z, w), add(K(S5), mul(z, K(S6)))));
+  const v = mul(z, x);
+  return sub(x, sub(sub(mul(z, sub(mul(K(0.5), y), mul(v, r))), y), mul(v, K(S1))));
+}
+
+// @ts-ignore: decorator
+@inline function kCos2(x: v128, y: v128): v128 {
+  const z = mul(x, x);
+  const w = mul(z, z);
+  const r = add(mul(z, add(K(C1), mul(z, add(K(C2), mul(z, K(C3)))))), mul(mul(w, w), add(K(C4), mul(z, add(K(C5), mul(z, K(C6)))))));
+  const hz = mul(K(0.5), z);
+  const w1 = sub(K(1), hz);
+  return add(w1, add(sub(sub(K(1), w1), hz), sub(mul(z, r), mul(x, y))));
+}
+
+// sin (cosine = false) or cos (cosine = true, a constant after inlining) of two lanes: the reduction
+// x = n·π/2 + (y0 + y1), both kernels, then the quadrant's choice and sign with selects.
+// @ts-ignore: decorator
+@inline function sincos2(x: v128, cosine: bool): v128 {
+  const t = add(mul(x, K(INVPIO2)), K(TOINT)); // n in the low bits of t
+  const fn = sub(t, K(TOINT));
+  const a = sub(x, mul(fn, K(PIO2_1)));
+  const w = mul(fn, K(PIO2_2));
+  const r = sub(a, w);
+  const bb = sub(r, a);
+  const e = sub(sub(a, sub(r, bb)), add(w, bb));
+  const lo = sub(e, mul(fn, K(PIO2_2T)));
+  const y0 = add(r, lo);
+  const y1 = add(sub(r, y0), lo);
+  const s = kSin2(y0, y1);
+  const c = kCos2(y0, y1);
+  const odd = i64x2.eq(v128.and(t, I(1)), I(1));
+  if (cosine) {
+    const v = v128.bitselect(s, c, odd);
+    return v128.xor(v, v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
+  }
+  let v = v128.bitselect(c, s, odd);
+  v = v128.xor(v, v128.and(i64x2.shl(t, 62), I(0x8000000000000000)));
+  return v128.bitselect(x, v, f64x2.eq(x, K(0)));
+}
+
+// @ts-ignore: decorator
+@inline function exp2(x: v128): v128 {
+  const xc = v128.bitselect(K(EXP_HI), v128.bitselect(K(EXP_LO), x, f64x2.lt(x, K(EXP_LO))), f64x2.gt(x, K(EXP_HI)));
+  const t = add(mul(xc, K(INVLN2)), K(TOINT));
+  const kf = sub(t, K(TOINT));
+  const k = i64x2.sub(t, I(TOINT_BITS));
+  const hi = sub(xc, mul(kf, K(LN2_HI)));
+  const lo = mul(kf, K(LN2_LO));
+  const r = sub(hi, lo);
+  const tt = mul(r, r);
+  const c = sub(r, mul(tt, add(K(P1), mul(tt, add(K(P2), mul(tt, add(K(P3), mul(tt, add(K(P4), mul(tt, K(P5)))))))))));
+  const y = sub(K(1), sub(sub(lo, f64x2.div(mul(r, c), sub(K(2), c))), hi));
+  const k1 = i64x2.shr_s(k, 1);
+  const k2 = i64x2.sub(k, k1);
+  const p1 = i64x2.shl(i64x2.add(k1, I(1023)), 52);
+  const p2 = i64x2.shl(i64x2.add(k2, I(1023)), 52);
+  return mul(mul(y, p1), p2);
+}
+
+/** The protected log: ln|x| where |x| > 0.001, else 0. */
+// @ts-ignore: decorator
+@inline function log2p(x: v128): v128 {
+  const a = f64x2.abs(x);
+  const tmp = i64x2.sub(a, I(LOG_OFF_BITS));
+  const k = i64x2.shr_s(tmp, 52);
+  const m = i64x2.sub(a, v128.and(tmp, I(0xfff0000000000000)));
+  const f = sub(m, K(1));
+  const hfsq = mul(mul(K(0.5), f), f);
+  const s = f64x2.div(f, add(K(2), f));
+  const z = mul(s, s);
+  const w = mul(z, z);
+  const t1 = mul(w, add(K(LG2), mul(w, add(K(LG4), mul(w, K(LG6))))));
+  const t2 = mul(z, add(K(LG1), mul(w, add(K(LG3), mul(w, add(K(LG5), mul(w, K(LG7))))))));
+  const R = add(t2, t1);
+  const dk = sub(i64x2.add(k, I(TOINT_BITS)), K(TOINT)); // k as a double, exactly
+  let res = sub(mul(dk, K(LN2_HI)), sub(sub(hfsq, add(mul(s, add(hfsq, R)), mul(dk, K(LN2_LO)))), f));
+  res = v128.bitselect(K(Infinity), res, f64x2.eq(a, K(Infinity)));
+  return v128.bitselect(res, K(0), f64x2.gt(a, K(PROTECT)));
+}
+
+// Lanes outside sin's and cos's reduction range take V8's Math.sin / Math.cos (the scalar definition's
+// rare path): rows with |x| > 2^20, infinities or NaN.
+// @ts-ignore: decorator
+@inline function outOfRange(x: v128): bool {
+  return v128.any_true(v128.not(f64x2.le(f64x2.abs(x), K(TRIG_MAX))));
+}
+
+// @ts-ignore: decorator
+@inline function fix(x: v128, v: v128, cosine: bool): v128 {
+  const x0 = f64x2.extract_lane(x, 0);
+  const x1 = f64x2.extract_lane(x, 1);
+  if (!(abs(x0) <= TRIG_MAX)) v = f64x2.replace_lane(v, 0, cosine ? jsCos(x0) : jsSin(x0));
+  if (!(abs(x1) <= TRIG_MAX)) v = f64x2.replace_lane(v, 1, cosine ? jsCos(x1) : jsSin(x1));
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline function sincosV(d: usize, a: usize, n: usize, cosine: bool): void {
+  for (let i: usize = 0; i < n; i += 32) {
+    const x0 = v128.load(a + i);
+    const x1 = v128.load(a + i, 16);
+    let v0 = sincos2(x0, cosine);
+    let v1 = sincos2(x1, cosine);
+    if (outOfRange(x0)) v0 = fix(x0, v0, cosine);
+    if (outOfRange(x1)) v1 = fix(x1, v1, cosine);
+    v128.store(d + i, v0);
+    v128.store(d + i, v1, 16);
+  }
+}
+function sinV(d: usize, a: usize, n: usize): void {
+  sincosV(d, a, n, false);
+}
+function cosV(d: usize, a: usize, n: usize): void {
+  sincosV(d, a, n, true);
+}
+function expV(d: usize, a: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 32) {
+    v128.store(d + i, exp2(v128.load(a + i)));
+    v128.store(d + i, exp2(v128.load(a + i, 16)), 16);
+  }
+}
+function logV(d: usize, a: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 32) {
+    v128.store(d + i, log2p(v128.load(a + i)));
+    v128.store(d + i, log2p(v128.load(a + i, 16)), 16);
+  }
+}
+
+/**
+ * Applies sin, cos, exp or the protected log (opcodes 6 to 9) to `count` values at `src` (count a multiple of 4,
+ * both 16-aligned), writing to `dst`: the SIMD functions on their own, for the tests that hold them
+ * against the scalar definitions.
+ */
+export function mapUnary(op: i32, dst: usize, src: usize, count: i32): void {
+  const nb = <usize>count << 3; // sin and cos run 4 values per iteration: count is a multiple of 4
+  if (op == SIN) sinV(dst, src, nb);
+  else if (op == COS) cosV(dst, src, nb);
+  else if (op == EXP) {
+    for (let i: usize = 0; i < nb; i += 16) v128.store(dst + i, exp2(v128.load(src + i)));
+  } else {
+    for (let i: usize = 0; i < nb; i += 16) v128.store(dst + i, log2p(v128.load(src + i)));
+  }
+}
+
 // Run-time layout shared by every call of a batch (set once per data set / evaluator by `setup`).
 let dataBase: usize = 0; // column j starts at dataBase + j * strideBytes
 let strideBytes: usize = 0;
@@ -198,7 +453,10 @@ function runBlock(code: usize, nInstr: i32, consts: usize, start: i32, n: i32): 
         else if (op == NEG) negV(d, pa, nb);
         else if (op == SQUARE) squareV(d, pa, nb);
         else if (op == VAR) copyV(d, pa, nb);
-        else unary(op, d, pa, n); // sin, cos, exp, log: V8's Math, in JavaScript
+        else if (op == SIN) sinV(d, pa, nb);
+        else if (op == COS) cosV(d, pa, nb);
+        else if (op == EXP) expV(d, pa, nb);
+        else logV(d, pa, nb);
       }
     } else if (variant == 1) {
       const c = load<f64>(consts + (<usize>b << 3));
