@@ -253,3 +253,17 @@ describe('runRegression: front, model selection, scaling in the reported model',
     await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(/option selectModel/);
   }, 60_000);
 });
+
+describe('the optimiser forward pass', () => {
+  it('computes exactly the reference outputs (every function, edge inputs)', () => {
+    const ps = primitiveSet(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'neg', 'square'] });
+    const xs = Float64Array.from({ length: 64 }, (_, i) => (i - 32) * 0.37 + (i % 5 === 0 ? 0.0005 : 0));
+    const ys = Float64Array.from({ length: 64 }, (_, i) => Math.cos(i) * 40);
+    const rng = new Rng('forward');
+    for (let k = 0; k < 1500; k++) {
+      const t = randomTree(rng, ps, 1 + (k % 6), k % 2 === 0);
+      const values = forwardColumns(t, [xs, ys], 64);
+      expect(Array.from(values[t.op.length - 1]!)).toEqual(Array.from(evaluateTree(t, [xs, ys], 64)));
+    }
+  });
+});

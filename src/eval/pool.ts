@@ -84,6 +84,7 @@ export class PoolEvaluator implements TreeEvaluator {
       maxThreads: o.threads,
       idleTimeout: Infinity,
       workerData,
+      execArgv: workerExecArgv(),
     });
     this.pool.on('error', (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
@@ -199,4 +200,18 @@ export function checkRows(rows: RowRange, total: number): RowRange {
     throw new RangeError(`rows: expected 0 <= start <= end <= ${total}, got ${start}:${end}`);
   }
   return rows;
+}
+
+/**
+ * Node options for piscina workers. Piscina loads a worker file with require() first and falls back to
+ * import(); on Node 20.19+ require() of an ES module (require(esm)) can race with that import and abort
+ * the whole process ("v8::Module::IsGraphAsync must be used on an instantiated module", seen here under
+ * load). Turning require(esm) off inside the workers makes require() fail at once, so the worker file is
+ * only ever loaded by import().
+ */
+export function workerExecArgv(): string[] {
+  const flag = '--no-experimental-require-module';
+  // The parent's own options are not passed on: process-wide ones (e.g. --max-old-space-size) are
+  // refused in a worker's execArgv, and the workers need none of them.
+  return process.allowedNodeEnvironmentFlags.has(flag) ? [flag] : [];
 }

@@ -1,3 +1,4 @@
+import { cos, exp, ln, sin } from '../tree/elementary.js';
 import { Op, PROTECT_DIV, PROTECT_LOG } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 
@@ -30,10 +31,10 @@ export function forwardColumns(t: Tree, columns: readonly Float64Array[], rows: 
     else if (op >= Op.Sin) {
       const a = values[stack[--sp] as number] as Float64Array;
       switch (op) {
-        case Op.Sin: for (let r = 0; r < rows; r++) v[r] = Math.sin(a[r] as number); break;
-        case Op.Cos: for (let r = 0; r < rows; r++) v[r] = Math.cos(a[r] as number); break;
-        case Op.Exp: for (let r = 0; r < rows; r++) v[r] = Math.exp(a[r] as number); break;
-        case Op.Log: for (let r = 0; r < rows; r++) { const x = a[r] as number; v[r] = Math.abs(x) > PROTECT_LOG ? Math.log(Math.abs(x)) : 0; } break;
+        case Op.Sin: for (let r = 0; r < rows; r++) v[r] = sin(a[r] as number); break;
+        case Op.Cos: for (let r = 0; r < rows; r++) v[r] = cos(a[r] as number); break;
+        case Op.Exp: for (let r = 0; r < rows; r++) v[r] = exp(a[r] as number); break;
+        case Op.Log: for (let r = 0; r < rows; r++) { const x = a[r] as number; v[r] = Math.abs(x) > PROTECT_LOG ? ln(Math.abs(x)) : 0; } break;
         case Op.Sqrt: for (let r = 0; r < rows; r++) v[r] = Math.sqrt(Math.abs(a[r] as number)); break;
         case Op.Neg: for (let r = 0; r < rows; r++) v[r] = -(a[r] as number); break;
         case Op.Square: for (let r = 0; r < rows; r++) { const x = a[r] as number; v[r] = x * x; } break;
@@ -102,8 +103,8 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
     if (op >= Op.Sin) {
       const v = values[i] as Float64Array;
       switch (op) {
-        case Op.Sin: for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * Math.cos(a[r] as number); break;
-        case Op.Cos: for (let r = 0; r < rows; r++) ga[r] -= (g[r] as number) * Math.sin(a[r] as number); break;
+        case Op.Sin: for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * cos(a[r] as number); break;
+        case Op.Cos: for (let r = 0; r < rows; r++) ga[r] -= (g[r] as number) * sin(a[r] as number); break;
         case Op.Exp: for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * (v[r] as number); break;
         case Op.Log: for (let r = 0; r < rows; r++) { const x = a[r] as number; if (Math.abs(x) > PROTECT_LOG) ga[r] += (g[r] as number) / x; } break;
         case Op.Sqrt: for (let r = 0; r < rows; r++) { const s = v[r] as number; if (s > 0) ga[r] += (g[r] as number) * Math.sign(a[r] as number) / (2 * s); } break;

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError } from '../core/errors.js';
+import { workerExecArgv } from '../eval/pool.js';
 import { expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
 import { checkProblems, readStudyFile, type StudySpec } from './schema.js';
@@ -117,7 +118,7 @@ async function execute(spec: StudySpec, baseDir: string, store: StudyStore, thre
   if (threads === 1 || pending.length <= 1) {
     runOne = executeRun;
   } else {
-    const p = new Piscina<RunTask, RunRecord>({ filename: workerFile(), minThreads: concurrency, maxThreads: concurrency, idleTimeout: 1000 });
+    const p = new Piscina<RunTask, RunRecord>({ filename: workerFile(), minThreads: concurrency, maxThreads: concurrency, idleTimeout: 1000, execArgv: workerExecArgv() });
     pool = p;
     runOne = (t) => p.run(t);
   }
