@@ -1,5 +1,6 @@
 import { ProgramBuilder } from './compile.js';
-import type { EncodedTrees } from './encode.js';
+import type { Tree } from '../tree/tree.js';
+import { encodeTrees, type EncodedTrees } from './encode.js';
 import { scaledRmse, type FitnessKind } from './fitness.js';
 import { DEFAULT_BLOCK, Kernel } from './kernel.js';
 
@@ -40,6 +41,13 @@ export class EvalCore {
     if (kind === 'rmse') this.rmse(e, from, to, out);
     else if (kind === 'scaled-rmse') this.scaled(e, from, to, out);
     else throw new Error(`unknown fitness kind ${String(kind)}`);
+  }
+
+  /** Outputs of one tree on every row (a fresh array), bit-identical to evaluateTree. */
+  treeOutputs(t: Tree): Float64Array {
+    const out = new Float64Array(this.rows);
+    this.outputs(encodeTrees([t]), 0, 1, 0, this.rows, out);
+    return out;
   }
 
   /**
