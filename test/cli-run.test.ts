@@ -54,6 +54,7 @@ describe('gpmate run', () => {
     expect(r.status).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.problem).toBe('Concrete');
+    expect(summary.options.maxSize).toBe(64); // the default for real data
     expect(summary.best.testRmse).toBeTypeOf('number');
   });
 

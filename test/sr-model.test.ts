@@ -95,7 +95,7 @@ describe('fit() library API', () => {
       X.push([a, b]);
       y.push(3 * a * a + 2 * b - 1);
     }
-    const model = await fit(X, y, { names: ['a', 'b'], populationSize: 150, generations: 15, seed: 2 });
+    const model = await fit(X, y, { names: ['a', 'b'], populationSize: 150, generations: 15, seed: 2, maxSize: 256 });
     expect(model.trainR2).toBeGreaterThan(0.99);
     const p = model.predict([[1, 0.5]]);
     expect(p[0]).toBeCloseTo(3 + 1 - 1, 0);

@@ -44,7 +44,7 @@ Search:
   --mutation TYPE           subtree (default) | point
   --mutation-depth D        subtree mutation's new-subtree depth (default 4)
   --elites E                (default 1)
-  --max-depth D             (default 17)       --max-size S      (default 256)
+  --max-depth D             (default 17)       --max-size S      (default 256; 64 with --data)
   --init-depth MIN:MAX      ramped half-and-half (default 2:6)
   --functions LIST          e.g. add,sub,mul,div,sin,cos,exp,log (default), sqrt, neg, square
   --constant-prob P         terminal is a constant (default 0.2)
@@ -223,7 +223,8 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
       mutationDepth: parse.int('mutation-depth', v['mutation-depth']),
       elites: parse.int('elites', v.elites),
       maxDepth: parse.int('max-depth', v['max-depth']),
-      maxSize: parse.int('max-size', v['max-size']),
+      // Real data over-fits with large trees (Operon's default length limit is 50): 64 nodes for --data.
+      maxSize: parse.int('max-size', v['max-size']) ?? (csv ? 64 : undefined),
       initDepth: parse.pair('init-depth', v['init-depth'], true),
       functions: parse.list(v.functions),
       constantProbability: parse.num('constant-prob', v['constant-prob']),

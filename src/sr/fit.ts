@@ -92,7 +92,8 @@ function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' 
 /**
  * Symbolic regression in one call: evolves formulas for y ~ X and returns the chosen model with
  * the Pareto front of error against size. Defaults suit real data: linear scaling on, constant
- * optimisation (Levenberg-Marquardt, 10 evaluations), the robustness check on; every
+ * optimisation (Levenberg-Marquardt, 10 evaluations), the robustness check on, trees of at most 64
+ * nodes; every
  * {@link RegressionOptions} field can be overridden.
  *
  * ```ts
@@ -113,7 +114,7 @@ export async function fit(X: readonly (readonly number[])[], y: readonly number[
   const testSet = test ? makeDataset(names, columnsOf(test.X, width, 'option test.X'), Float64Array.from(test.y)) : undefined;
   const result = await runRegression(
     { name: 'fit', train, ...(testSet ? { test: testSet } : {}) },
-    { linearScaling: true, optimiseIterations: 10, robust: true, ...rest, seed: seed ?? 1 },
+    { linearScaling: true, optimiseIterations: 10, robust: true, maxSize: 64, ...rest, seed: seed ?? 1 },
   );
   const front = result.front.map((m) => modelOf(m, names));
   return { ...modelOf(result.best, names), front, result };
