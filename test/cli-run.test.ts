@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,10 @@ describe('gpmate run', () => {
       expect(r.stderr).not.toMatch(/    at /);
       expect(existsSync(out)).toBe(false);
     }
+  });
+
+  it('is an executable bin after every build (npx gpmate runs the file directly)', () => {
+    expect(statSync(CLI).mode & 0o111).toBe(0o111);
   });
 
   it('prints help', () => {
