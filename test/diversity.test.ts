@@ -267,3 +267,16 @@ describe('topDownDistance (unrolled) against the textbook recursion', () => {
     }
   });
 });
+
+describe('default output vectors', () => {
+  it('come from the fast kernel and equal the reference evaluator exactly', () => {
+    const task = benchmarkTask('pagie-1', 3);
+    const rep = treeRepresentation(task.train.names, { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log'] });
+    const rng = new Rng('outputs');
+    const pop: Individual<Tree>[] = Array.from({ length: 120 }, (_, i) => ({ genome: rep.random(rng, i, 120), fitness: i }));
+    const fast = treeDiversity(task.train, { seed: 1 })(pop, 0);
+    const reference = treeDiversity(task.train, { seed: 1, outputs: treeOutputs })(pop, 0);
+    expect(fast).toEqual(reference);
+    expect(fast.behaviouralUnique).toBeGreaterThan(0.3);
+  });
+});

@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Individual } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
+import { FastEvaluator } from '../eval/fast.js';
 import { evaluateTree } from '../eval/reference.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
 import { sized, topDownDistanceSized, type SizedTree } from '../tree/distance.js';
@@ -38,8 +39,17 @@ export type DiversityMeasures = Record<DiversityKey, number>;
  */
 export type TreeOutputs = (trees: readonly Tree[], data: Dataset) => Float64Array[];
 
-/** Default {@link TreeOutputs}: the reference evaluator, tree by tree (f64, the project's semantics). */
+/** The reference evaluator, tree by tree (f64, the project's semantics): slow, kept for checks. */
 export const treeOutputs: TreeOutputs = (trees, data) => trees.map((t) => evaluateTree(t, data.columns, data.rows));
+
+/**
+ * Default {@link TreeOutputs} of a measure: the WebAssembly kernel (src/eval/fast.ts), bit-identical
+ * to {@link treeOutputs}, built once for the data set the measure is made for.
+ */
+function fastOutputs(train: Dataset): TreeOutputs {
+  const fast = new FastEvaluator(train);
+  return (trees, data) => (data === train ? fast.outputsSync(trees) : treeOutputs(trees, data));
+}
 
 export interface TreeDiversityOptions {
   /**
@@ -53,7 +63,7 @@ export interface TreeDiversityOptions {
   decimals?: number;
   /** Fitness values are binned by rounding to this many significant digits (default 3). */
   fitnessDigits?: number;
-  /** How to compute output vectors (default {@link treeOutputs}). */
+  /** How to compute output vectors (default: the fast kernel, bit-identical to {@link treeOutputs}). */
   outputs?: TreeOutputs;
 }
 
@@ -108,7 +118,7 @@ export function treeDiversity(
     throw new ConfigError(`option diversity.fitnessDigits: expected an integer in 1..21, got ${String(fitnessDigits)}`);
   }
   const seed = o.seed ?? 'gpmate';
-  const outputs = o.outputs ?? treeOutputs;
+  const outputs = o.outputs ?? fastOutputs(train);
   let cache = new Map<string, Float64Array>();
 
   return (population, generation) => {
