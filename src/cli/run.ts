@@ -13,6 +13,7 @@ import { createEvaluator } from '../eval/fast.js';
 import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
 import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
 import { readCheckpoint, writeCheckpoint } from '../sr/checkpoint.js';
+import { isPlainRmse } from '../sr/fitness.js';
 import { scoringEvaluator } from '../sr/pool.js';
 import { modelJson, sha256 } from '../sr/model.js';
 import type { ModelSelection } from '../sr/pareto.js';
@@ -441,7 +442,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         (train, settings) =>
           (evaluator =
             gpu ??
-            (settings.fitness === 'rmse' && !settings.optimiser && !settings.robust
+            (isPlainRmse(settings)
               ? createEvaluator(train, { threads: invocation.threads })
               : scoringEvaluator(train, settings, invocation.threads))),
       );

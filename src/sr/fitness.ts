@@ -106,6 +106,11 @@ function hasConstants(t: Tree): boolean {
   return false;
 }
 
+/** True when the settings ask only for plain RMSE, which the fast evaluator computes directly. */
+export function isPlainRmse(s: ScoreSettings): boolean {
+  return s.fitness === 'rmse' && !s.optimiser && !s.robust;
+}
+
 /**
  * The regression layer's in-process evaluator: {@link scoreCandidate} on every genome. Implements
  * `evaluateDetailed` so that, with `lamarckian`, the engine writes the tuned trees back.

@@ -12,7 +12,7 @@ import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
-import { scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
+import { isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
 import { robustBounds } from './interval.js';
 import { MODEL_SELECTIONS, selectFromFront, updateFront, type FrontEntry, type ModelSelection } from './pareto.js';
 
@@ -162,7 +162,7 @@ export async function runRegression(
   const validation = selectModel === 'validation' ? rowsOf(task.train, (r) => r % 4 === 3) : undefined;
   const train = validation ? rowsOf(task.train, (r) => r % 4 !== 3) : task.train;
   const settings = scoreSettings(train, options);
-  const plain = settings.fitness === 'rmse' && !settings.optimiser && !settings.robust;
+  const plain = isPlainRmse(settings);
   const fitnessEvaluator =
     typeof evaluator === 'function' ? evaluator(train, settings) : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
   const diversity = diversityFromOption(train, options.diversity, options.seed);
