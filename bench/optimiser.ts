@@ -2,7 +2,8 @@
  * Constant optimisation: Levenberg-Marquardt (reverse-mode Jacobian) against the simpler baseline
  * (steepest descent with backtracking) at equal budgets of model evaluations, on random trees over a
  * real data set. Prints the median loss after optimisation relative to the unoptimised loss, the
- * share of trees each method improves, and time per tree (noisy on a shared machine).
+ * share of trees each method improves, and time per tree (noisy on a shared machine); then the
+ * optimiser's passes in JavaScript against the WebAssembly kernel, side by side.
  *
  *   npx tsx bench/optimiser.ts [--set Concrete] [--trees 300] [--budgets 5,10,20]
  */
@@ -11,7 +12,9 @@ import { parseArgs } from 'node:util';
 import { csvTask } from '../problems/csv.js';
 import { srDataDir } from './sr-data.js';
 import { Rng } from '../src/core/rng.js';
-import { scoreCandidate } from '../src/sr/fitness.js';
+import { coreScoreData, scoreCandidate, type ScoreData } from '../src/sr/fitness.js';
+import { jsBackend, type LmBackend } from '../src/sr/optimise.js';
+import { EvalCore } from '../src/eval/core.js';
 import { randomTree } from '../src/tree/init.js';
 import { primitiveSet } from '../src/tree/primitives.js';
 
@@ -47,6 +50,43 @@ for (const budget of (v.budgets as string).split(',').map(Number)) {
     const ms = performance.now() - t0;
     const evals = (nodes * task.train.rows * budget) / (ms / 1000);
     console.log(`| ${budget} | ${method} | ${median(ratios).toFixed(4)} | ${mean(ratios).toFixed(4)} | ${((100 * improved) / ratios.length).toFixed(0)}% | ${(ms / trees.length).toFixed(2)} | ${evals.toExponential(2)} |`);
+  }
+}
+
+// Where the optimiser's passes run: the JavaScript reference (forwardColumns + reverseAdjoints, whole
+// columns) against the WebAssembly kernel (lmPass: forward, reverse and J'J, J'r per 256-row block,
+// f64x2), on the same trees with the same LM budget, side by side. Every pass is one forward and one
+// reverse sweep; node evals/s = (nodes of the trees passed) x rows / s, counting the passes actually
+// run (LM may stop early), while the time also covers scoring each tree before and after.
+{
+  const { columns, y, rows } = task.train;
+  let work = 0;
+  const counted = (make: (step: number) => LmBackend) => (step: number): LmBackend => {
+    const b = make(step);
+    return {
+      pass: (t, ...rest) => {
+        work += t.op.length;
+        return b.pass(t, ...rest);
+      },
+    };
+  };
+  const kernelData = coreScoreData(new EvalCore(columns, y), columns, y);
+  const variants: [string, ScoreData][] = [
+    ['JavaScript', { columns, y, rows, lm: counted(() => jsBackend(columns, y)) }],
+    ['WebAssembly kernel', { ...kernelData, lm: counted(kernelData.lm!) }],
+  ];
+  const budget = 10;
+  console.log(`\n| LM passes (${budget} evaluations, ${rows} rows) | ms per tree | node evals/s in passes | median relative loss difference to JavaScript |`);
+  console.log('|---|---|---|---|');
+  const losses: number[][] = [];
+  for (const [name, data] of variants) {
+    work = 0;
+    const t0 = performance.now();
+    const out = trees.map((t) => scoreCandidate(t, data, { fitness: 'scaled-rmse', optimiser: { iterations: budget } }).loss);
+    const ms = performance.now() - t0;
+    losses.push(out);
+    const diffs = out.map((l, i) => (Number.isFinite(l) && l > 0 ? Math.abs(l - losses[0]![i]!) / l : 0));
+    console.log(`| ${name} | ${(ms / trees.length).toFixed(2)} | ${((work * rows) / (ms / 1000)).toExponential(2)} | ${median(diffs).toExponential(1)} |`);
   }
 }
 

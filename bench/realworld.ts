@@ -1,44 +1,50 @@
 /**
  * Real-world symbolic regression benchmark: every data set in ../shared/data/sr (Operon's JSON beside
  * each CSV names target and train/test rows), a fixed budget, several seeds, per data set and
- * selection mode: median and worst test R^2, median model size, median wall time; optionally the
- * same grid without constant optimisation, to price it.
+ * selection mode: median and worst test R^2 (and the median without clamping), median training R^2,
+ * median model size and median wall time per run, beside Operon's figures from the issue.
+ *
+ * Each run is the real `gpmate run --data SET.csv` (dist/src/cli/main.js, so `npm run build` first)
+ * in a child process with one thread, `--jobs` of them at a time; its summary.json stays in `--out`,
+ * and a run whose summary.json is already there is read, not rerun (an interrupted benchmark resumes).
  *
  *   npx tsx bench/realworld.ts [--sets A,B] [--modes pimp,tournament,random-mate] [--seeds 1-10]
- *     [--population 1000] [--generations 100] [--optimise 10] [--select best|score|validation]
- *     [--objectives error|error-size] [--robust on|off] [--max-size S] [--without-optimise] [--json FILE]
+ *     [--population 1000] [--generations 100] [--jobs 2] [--out DIR] [--json FILE] [-- extra run flags]
  *
- * Defaults are the issue's grid (population 1000, 100 generations, seeds 1-10, all sets, pimp and
- * tournament); on a shared 2-core machine use reductions. Figures, not pass/fail.
+ * Defaults: the issue's grid (population 1000, 100 generations, seeds 1-10, all sets, all three modes)
+ * with the `--data` defaults of `gpmate run`; flags after `--` go to every run (e.g. `-- --optimise 0`).
+ * Figures, not pass/fail.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { csvTask } from '../problems/csv.js';
 import { srDataDir } from './sr-data.js';
-import type { SelectionMode } from '../src/core/types.js';
-import type { ModelSelection } from '../src/sr/pareto.js';
-import { runRegression } from '../src/sr/run.js';
 
-const DATA = srDataDir();
-
-const { values: v } = parseArgs({
+const { values: v, positionals } = parseArgs({
   options: {
     sets: { type: 'string' },
-    modes: { type: 'string', default: 'pimp,tournament' },
+    modes: { type: 'string', default: 'pimp,tournament,random-mate' },
     seeds: { type: 'string', default: '1-10' },
     population: { type: 'string', default: '1000' },
     generations: { type: 'string', default: '100' },
-    optimise: { type: 'string', default: '10' },
-    select: { type: 'string', default: 'best' },
-    objectives: { type: 'string', default: 'error' },
-    robust: { type: 'string', default: 'on' },
-    'max-size': { type: 'string', default: '256' },
-    'without-optimise': { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '2' },
+    out: { type: 'string', default: 'bench-realworld' },
     json: { type: 'string' },
-    data: { type: 'string', default: DATA },
+    data: { type: 'string', default: srDataDir() },
   },
+  allowPositionals: true,
 });
+
+/** Operon (population 1000, 100 generations, linear scaling, no coefficient tuning, seeds 1-3): median and worst test R^2, from the issue. */
+const OPERON: Record<string, [number, number]> = {
+  AirfoilSelfNoise: [0.43, 0.4],
+  Concrete: [0.38, 0.37],
+  Nikuradse_1: [0.916, -78.3],
+  'Pagie-1': [-5.25, -3.5e9],
+  'Poly-10': [0.826, 0.694],
+  'Vladislavleva-4': [-171, -3.1e3],
+};
 
 function seedList(s: string): number[] {
   return s.split(',').flatMap((part) => {
@@ -53,51 +59,86 @@ function seedList(s: string): number[] {
 const dataDir = v.data as string;
 const all = readdirSync(dataDir).filter((f) => f.endsWith('.csv')).map((f) => basename(f, '.csv')).sort();
 const sets = v.sets ? v.sets.split(',') : all;
-const modes = (v.modes as string).split(',') as SelectionMode[];
+const modes = (v.modes as string).split(',');
 const seeds = seedList(v.seeds as string);
-const optimiseLevels = v['without-optimise'] ? [Number(v.optimise), 0] : [Number(v.optimise)];
+const jobs = Math.max(1, Number(v.jobs));
+const outDir = v.out as string;
+const extra = positionals;
+const cli = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
+
+interface Run {
+  set: string;
+  mode: string;
+  seed: number;
+  dir: string;
+}
+interface Outcome extends Run {
+  testR2: number;
+  testR2Unclamped: number;
+  trainR2: number;
+  size: number;
+  wall: number;
+}
+
+const runs: Run[] = sets.flatMap((set) => modes.flatMap((mode) => seeds.map((seed) => ({ set, mode, seed, dir: join(outDir, `${set}-${mode}-seed${seed}`) }))));
+
+function read(r: Run): Outcome {
+  const s = JSON.parse(readFileSync(join(r.dir, 'summary.json'), 'utf8')) as { best: { testR2?: number; testR2Unclamped?: number; trainR2: number; size: number } };
+  const wall = existsSync(join(r.dir, 'wall.txt')) ? Number(readFileSync(join(r.dir, 'wall.txt'), 'utf8')) : NaN;
+  const b = s.best;
+  return { ...r, testR2: b.testR2 ?? NaN, testR2Unclamped: b.testR2Unclamped ?? b.testR2 ?? NaN, trainR2: b.trainR2, size: b.size, wall };
+}
+
+function execute(r: Run): Promise<Outcome> {
+  if (existsSync(join(r.dir, 'summary.json'))) return Promise.resolve(read(r));
+  mkdirSync(r.dir, { recursive: true });
+  const args = [cli, 'run', '--data', join(dataDir, `${r.set}.csv`), '--selection', r.mode, '--population', v.population as string, '--generations', v.generations as string];
+  args.push('--seed', String(r.seed), '--threads', '1', '--quiet', '--out', r.dir, ...extra);
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${r.set} ${r.mode} seed ${r.seed}: gpmate run exited ${code}: ${err.trim()}`));
+      writeFileSync(join(r.dir, 'wall.txt'), ((performance.now() - t0) / 1000).toFixed(1));
+      resolve(read(r));
+    });
+  });
+}
+
+const f = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const h = s.length >> 1;
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 };
-const f = (x: number) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
 
-console.log(`# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, select ${v.select}, objectives ${v.objectives}, robust ${v.robust}, max size ${v['max-size']}`);
-console.log('| data set | mode | optimise | median test R2 | worst test R2 | median train R2 | median size | median wall s |');
-console.log('|---|---|---|---|---|---|---|---|');
-const rows: object[] = [];
-for (const set of sets) {
-  const task = csvTask(join(dataDir, `${set}.csv`));
-  for (const mode of modes) {
-    for (const opt of optimiseLevels) {
-      const test: number[] = [];
-      const train: number[] = [];
-      const size: number[] = [];
-      const wall: number[] = [];
-      for (const seed of seeds) {
-        const t0 = performance.now();
-        const r = await runRegression(task, {
-          seed,
-          selection: mode,
-          populationSize: Number(v.population),
-          generations: Number(v.generations),
-          linearScaling: true,
-          robust: v.robust === 'on',
-          optimiseIterations: opt,
-          selectModel: v.select as ModelSelection,
-          objectives: v.objectives as 'error' | 'error-size',
-          maxSize: Number(v['max-size']),
-        });
-        wall.push((performance.now() - t0) / 1000);
-        test.push(r.best.testR2 ?? NaN);
-        train.push(r.best.trainR2);
-        size.push(r.best.size);
-        rows.push({ set, mode, optimise: opt, seed, testR2: r.best.testR2, trainR2: r.best.trainR2, size: r.best.size, wall: wall[wall.length - 1], expression: r.best.expression });
-        process.stderr.write(`${set} ${mode} opt=${opt} seed ${seed}: test R2 ${f(r.best.testR2 ?? NaN)} train R2 ${f(r.best.trainR2)} size ${r.best.size} ${wall[wall.length - 1]!.toFixed(1)} s\n`);
-      }
-      console.log(`| ${set} | ${mode} | ${opt} | ${f(median(test))} | ${f(Math.min(...test))} | ${f(median(train))} | ${median(size)} | ${median(wall).toFixed(1)} |`);
+const outcomes: Outcome[] = new Array(runs.length);
+let next = 0;
+await Promise.all(
+  Array.from({ length: Math.min(jobs, runs.length) }, async () => {
+    while (next < runs.length) {
+      const i = next++;
+      const o = await execute(runs[i]!);
+      outcomes[i] = o;
+      process.stderr.write(`${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${f(o.wall)} s\n`);
     }
+  }),
+);
+
+console.log(`# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, ${jobs} runs at a time; run flags: ${extra.join(' ') || '(the --data defaults)'}`);
+console.log('| data set | mode | runs | median test R2 | worst test R2 | median test R2 unclamped | median train R2 | median size | median wall s | Operon median / worst |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const set of sets) {
+  for (const mode of modes) {
+    const os = outcomes.filter((o) => o.set === set && o.mode === mode);
+    const test = os.map((o) => o.testR2);
+    const op = OPERON[set];
+    console.log(
+      `| ${set} | ${mode} | ${os.length} | ${f(median(test))} | ${f(Math.min(...test))} | ${f(median(os.map((o) => o.testR2Unclamped)))} | ${f(median(os.map((o) => o.trainR2)))} | ${median(os.map((o) => o.size))} | ${f(median(os.map((o) => o.wall)))} | ${op ? `${op[0]} / ${op[1]}` : '-'} |`,
+    );
   }
 }
-if (v.json) writeFileSync(v.json, JSON.stringify(rows, null, 1));
+if (v.json) writeFileSync(v.json, JSON.stringify(outcomes, null, 1) + '\n');

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCommand } from '../src/cli/run.js';
+import { parseRunArgs, runCommand } from '../src/cli/run.js';
 import { CLI, SHARED } from './helpers.js';
 
 const gpmate = (args: string[]) => {
@@ -78,7 +78,32 @@ describe('gpmate run', () => {
     [['--distance', 'cosine'], /option --distance/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
+    [['--lamarckian', '--baldwinian', '--optimise', '3'], /options --lamarckian and --baldwinian: give one of them, not both/],
+    [['--optimise', '3', '--optimise-rows', '0'], /option --optimise-rows: expected an integer >= 1, got 0/],
+    [['--clamp', 'maybe'], /option --clamp/],
   ];
+
+  it('gives --data its real-data defaults (and --problem none of them)', () => {
+    const data = parseRunArgs(['--data', join(SHARED, 'data/sr/Concrete.csv')]);
+    const problem = parseRunArgs(['--problem', 'koza-1']);
+    if (data === 'help' || problem === 'help') throw new Error('unexpected help');
+    expect(data.options).toMatchObject({
+      linearScaling: true,
+      robust: true,
+      clamp: true,
+      optimiseIterations: 5,
+      optimiseRows: 256,
+      lamarckian: true,
+      maxSize: 64,
+      functions: ['add', 'sub', 'mul', 'div', 'exp', 'log', 'sqrt', 'square'],
+    });
+    expect(problem.options).toMatchObject({ linearScaling: false, robust: false, clamp: false });
+    expect(problem.options.optimiseIterations).toBeUndefined();
+    expect(problem.options.lamarckian).toBeUndefined();
+    const off = parseRunArgs(['--data', join(SHARED, 'data/sr/Concrete.csv'), '--optimise', '0', '--baldwinian', '--clamp', 'off']);
+    if (off === 'help') throw new Error('unexpected help');
+    expect(off.options).toMatchObject({ optimiseIterations: 0, lamarckian: false, clamp: false });
+  });
 
   it('rejects bad input with a message naming it, before writing anything', async () => {
     for (const [args, msg] of cases) {

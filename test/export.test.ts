@@ -10,6 +10,7 @@ import { toInfix } from '../src/tree/print.js';
 import { simplify } from '../src/tree/simplify.js';
 import type { Tree } from '../src/tree/tree.js';
 import { forwardColumns } from '../src/sr/optimise.js';
+import { clampedText, clampPredictions } from '../src/sr/model.js';
 
 const names = ['x', 'y_1', 'Temp'];
 const ps = primitiveSet(names, { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'neg', 'square'], constantProbability: 0.3, constantRange: [-3, 3] });
@@ -95,7 +96,19 @@ describe('LaTeX and SymPy exports', () => {
     const prot = parseInfix('x / (y_1 - y_1)', names);
     trees.push(prot);
     jobs.push({ sympy: toSympy(prot, names, { protected: true }), latex: toLatex(prot, names), names: [...names], points: pts });
+    // a clamped model (the bounds cut through the sample's values)
+    const cl = parseInfix('(x * 3) + y_1', names);
+    const bounds = { lo: -1.5, hi: 2.25 };
+    const clText = clampedText({ infix: '', latex: toLatex(cl, names), sympy: toSympy(cl, names) }, bounds);
+    jobs.push({ sympy: clText.sympy, latex: clText.latex, names: [...names], points: pts });
     const out = JSON.parse(execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' })) as { sympy: (number | null)[]; latex: (number | null)[] }[];
+    const clamped = clampPredictions(evaluateTree(cl, cols, pts.length), bounds);
+    const last = out[out.length - 1]!;
+    expect(clamped.some((v) => v === bounds.lo) && clamped.some((v) => v === bounds.hi)).toBe(true);
+    for (let r = 0; r < pts.length; r++) {
+      expect(close(last.sympy[r]!, clamped[r]!), `${clText.sympy} row ${r}`).toBe(true);
+      expect(close(last.latex[r]!, clamped[r]!), `${clText.latex} row ${r}`).toBe(true);
+    }
     let compared = 0;
     trees.forEach((t, k) => {
       const mine = evaluateTree(t, cols, pts.length);

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fit } from '../src/index.js';
 import { readNumericCsv } from '../problems/csv.js';
 import { evaluateTree } from '../src/eval/reference.js';
-import { modelJson, parseModel } from '../src/sr/model.js';
+import { modelJson, parseModel, sha256 } from '../src/sr/model.js';
 import { parseInfix } from '../src/tree/parse.js';
 
 const CLI = 'dist/src/cli/main.js';
@@ -32,6 +32,21 @@ describe('model files and gpmate predict', () => {
     expect(got).toEqual([...expected]);
   });
 
+  it('clamps predictions to the model file\'s bounds', () => {
+    const path = join(dir, 'clamped.json');
+    writeFileSync(path, modelJson(tree, names, '0.1.0', { bounds: { lo: 0, hi: 1.5 } }));
+    const m = parseModel(readFileSync(path, 'utf8'), path);
+    expect(m.bounds).toEqual({ lo: 0, hi: 1.5 });
+    const r = gpmate(['predict', '--model', path, '--data', csv]);
+    expect(r.status, r.stderr).toBe(0);
+    const got = r.stdout.trim().split('\n').slice(1).map(Number);
+    const raw = evaluateTree(tree, [Float64Array.of(0.5, -1, 2), Float64Array.of(1, 2, 3)], 3);
+    expect(raw[1]).toBeLessThan(0); // 2.5 sin(-1) + 2/3; raw[0] = 1.53 and raw[2] = 3.27 lie above 1.5
+    expect(raw[2]).toBeGreaterThan(1.5);
+    expect(got).toEqual([...raw].map((v) => Math.min(Math.max(v, 0), 1.5)));
+    expect(JSON.parse(readFileSync(path, 'utf8')).sympy).toMatch(/^Min\(Max\(.*, 0\), 1\.5\)$/);
+  });
+
   it('gives clear errors: missing column, tampered file, other version, overflowing constant', () => {
     const path = join(dir, 'm2.json');
     const text = modelJson(tree, names, '0.1.0');
@@ -47,10 +62,18 @@ describe('model files and gpmate predict', () => {
     expect(tam.status).toBe(2);
     expect(tam.stderr).toMatch(/checksum mismatch/);
 
-    writeFileSync(path, text.replace('"version": 1', '"version": 2'));
+    writeFileSync(path, text.replace('"version": 2', '"version": 1'));
     const ver = gpmate(['predict', '--model', path, '--data', csv]);
     expect(ver.status).toBe(2);
-    expect(ver.stderr).toMatch(/model format version 2 .*this gpmate reads version 1/);
+    expect(ver.stderr).toMatch(/model format version 1 .*this gpmate reads version 2/);
+
+    // bounds: must be a finite range; a bad pair is refused even with a matching checksum
+    expect(() => modelJson(tree, names, 'x', { bounds: { lo: 2, hi: 1 } })).toThrow(/bounds \[2, 1\] are not a finite range/);
+    const body = JSON.parse(modelJson(tree, names, 'x', { bounds: { lo: 0, hi: 1 } }));
+    delete body.checksum;
+    body.bounds = [1, 0];
+    const forged = JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) });
+    expect(() => parseModel(forged, 'forged.json')).toThrow(/forged\.json: "bounds" must be two finite numbers/);
 
     expect(() => modelJson(parseInfix('a * 1e308 * 10', names), names, 'x')).not.toThrow(); // folded later, stays finite per node
     const big = { op: tree.op, arg: Float64Array.from(tree.arg, (v, i) => (i === 1 ? Infinity : v)) };
@@ -72,6 +95,10 @@ describe('model files and gpmate predict', () => {
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.options.linearScaling).toBe(true);
+    // --data clamps to the training target's range by default
+    expect(summary.options.clamp).toBe(true);
+    expect(summary.bounds[0]).toBeLessThan(summary.bounds[1]);
+    expect(summary.best.expression).toMatch(/^clamp\(/);
     expect(summary.front.length).toBeGreaterThan(0);
     for (const m of summary.front) expect(typeof m.latex).toBe('string');
     const p = gpmate(['predict', '--model', join(out, 'model.json'), '--data', data]);

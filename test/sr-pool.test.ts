@@ -10,7 +10,10 @@ import type { Tree } from '../src/tree/tree.js';
 
 // Real worker threads (dist/workers/eval-worker.js: npm test builds first).
 describe('constant optimisation in the worker pool', () => {
-  it('gives bit-identical losses and Lamarckian genomes to the in-process scorer', async () => {
+  it.each([
+    ['every row', undefined],
+    ['every 3rd row (maxRows 50 of 120)', 50],
+  ])('gives bit-identical losses and Lamarckian genomes to the in-process scorer, fitting on %s', async (_what, maxRows) => {
     const rng = new Rng(8);
     const n = 120;
     const a = Float64Array.from({ length: n }, () => rng.uniform(-2, 2));
@@ -19,7 +22,7 @@ describe('constant optimisation in the worker pool', () => {
     const ps = primitiveSet(['a', 'b'], { constantProbability: 0.4 });
     const trees: Tree[] = Array.from({ length: 150 }, (_, i) => randomTree(rng, ps, 2 + (i % 4), i % 2 === 0));
     trees.push(trees[3]!, trees[7]!); // duplicates are scored once and spread back
-    const settings: ScoreSettings = { fitness: 'scaled-rmse', optimiser: { iterations: 6 }, lamarckian: true, robust: robustBounds(ds.columns, ds.y) };
+    const settings: ScoreSettings = { fitness: 'scaled-rmse', optimiser: { iterations: 6, ...(maxRows ? { maxRows } : {}) }, lamarckian: true, robust: robustBounds(ds.columns, ds.y) };
     const local = await new ScoringEvaluator(ds, settings).evaluateDetailed(trees);
     const pool = new PoolScoringEvaluator(ds, settings, 2);
     try {

@@ -8,7 +8,9 @@ import { linearScaling, scaledRmse } from '../src/eval/fitness.js';
 import { evaluateTree, rmse } from '../src/eval/reference.js';
 import { scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/fitness.js';
 import { isRobust, robustBounds, treeInterval } from '../src/sr/interval.js';
-import { forwardColumns, optimiseConstants, reverseAdjoints } from '../src/sr/optimise.js';
+import { constantIndices, forwardColumns, jsBackend, optimiseConstants, reverseAdjoints, rowStride, strideRows } from '../src/sr/optimise.js';
+import { EvalCore } from '../src/eval/core.js';
+import { clampPredictions } from '../src/sr/model.js';
 import { selectFromFront, updateFront } from '../src/sr/pareto.js';
 import { runRegression } from '../src/sr/run.js';
 import { randomTree } from '../src/tree/init.js';
@@ -76,6 +78,70 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
       }
     }
     expect(checked).toBeGreaterThan(100);
+  });
+
+  it('the WebAssembly pass gives the JavaScript pass\'s SSE, Gram matrix and residual products', () => {
+    // 1,001 rows: several 256-row blocks and an odd tail
+    const n = 1001;
+    const x1 = Float64Array.from({ length: n }, (_, i) => -4 + (8 * i) / (n - 1));
+    const x2 = Float64Array.from({ length: n }, (_, i) => Math.cos(i * 0.37) * 3);
+    const y = Float64Array.from(x1, (v, i) => Math.sin(v) * x2[i]! + 0.3 * v * v);
+    const core = new EvalCore([x1, x2], y);
+    const js = jsBackend([x1, x2], y);
+    const rng = new Rng(11);
+    const ps = primitiveSet(['x1', 'x2'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'], constantProbability: 0.4 });
+    let compared = 0;
+    for (let k = 0; k < 80; k++) {
+      const t = randomTree(rng, ps, 5, k % 2 === 0);
+      const params = Int32Array.from(constantIndices(t));
+      for (const scaling of [false, true]) {
+        const m = params.length + (scaling ? 2 : 0);
+        const g1 = new Float64Array(m * m);
+        const r1 = new Float64Array(m);
+        const g2 = new Float64Array(m * m);
+        const r2 = new Float64Array(m);
+        const s1 = js.pass(t, params, scaling, 0.5, 1.5, true, g1, r1);
+        const s2 = core.lmPass(t, params, scaling, 0.5, 1.5, true, g2, r2);
+        if (!Number.isFinite(s1)) {
+          expect(Number.isFinite(s2)).toBe(false);
+          continue;
+        }
+        const close = (a: number, b: number, scale: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, scale);
+        expect(close(s1, s2, Math.abs(s1)), `${toInfix(t, ['x1', 'x2'])}: sse ${s1} vs ${s2}`).toBe(true);
+        for (let a = 0; a < m; a++) {
+          const da = Math.sqrt(Math.abs(g1[a * m + a]!));
+          for (let b = 0; b <= a; b++) {
+            const scale = da * Math.sqrt(Math.abs(g1[b * m + b]!));
+            expect(close(g1[a * m + b]!, g2[a * m + b]!, scale), `${toInfix(t, ['x1', 'x2'])}: gram ${a},${b}`).toBe(true);
+          }
+          expect(close(r1[a]!, r2[a]!, da * Math.sqrt(s1)), `${toInfix(t, ['x1', 'x2'])}: rhs ${a}`).toBe(true);
+        }
+        expect(s2).toBe(core.lmPass(t, params, scaling, 0.5, 1.5, false, g2, r2));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+  });
+
+  it('with maxRows, fits on every k-th row and still scores on every row', () => {
+    expect(rowStride(1000, 256)).toBe(4);
+    expect(rowStride(200, 256)).toBe(1);
+    expect(rowStride(200, undefined)).toBe(1);
+    const sub = strideRows([Float64Array.of(0, 1, 2, 3, 4, 5, 6)], Float64Array.of(10, 11, 12, 13, 14, 15, 16), 3);
+    expect([...sub.columns[0]!]).toEqual([0, 3, 6]);
+    expect([...sub.y]).toEqual([10, 13, 16]);
+    // noiseless data: 15 of 60 rows determine the constants; the loss is measured on all 60
+    const ds = data((x) => 4 + 0.5 * Math.exp(0.8 * x));
+    const t = parseInfix('exp((0.3 * x))', ['x']);
+    const few = scoreCandidate(t, ds, { fitness: 'scaled-rmse', optimiser: { iterations: 40, maxRows: 15 } });
+    expect(few.tree.arg[0]).toBeCloseTo(0.8, 6);
+    expect(few.loss).toBeLessThan(1e-8);
+    // on a subsample that misses the structure the fit differs from the full one, and the loss says so
+    const noisy = data((x) => 4 + 0.5 * Math.exp(0.8 * x) + (Math.round(x * 29.5) % 4 === 0 ? 0.5 : 0));
+    const all = scoreCandidate(t, noisy, { fitness: 'scaled-rmse', optimiser: { iterations: 40 } });
+    const part = scoreCandidate(t, noisy, { fitness: 'scaled-rmse', optimiser: { iterations: 40, maxRows: 15 } });
+    expect(part.tree.arg[0]).not.toBe(all.tree.arg[0]);
+    expect(part.loss).toBeGreaterThanOrEqual(all.loss);
   });
 
   it('recovers a, b, c of a*sin(b*x)+c from a nearby start', () => {
@@ -251,6 +317,34 @@ describe('runRegression: front, model selection, scaling in the reported model',
     expect(val.selected).toBeGreaterThanOrEqual(0);
     expect(val.best.trainR2).toBeGreaterThan(0.5);
     await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(/option selectModel/);
+  }, 60_000);
+
+  it('clamps every reported model to the training target range: never worse on training rows, bounded on test rows', async () => {
+    // train on x in [-2, 2]; test rows run out to x = 4, where a cubic formula leaves the training range
+    const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
+    const f = (v: number) => 5 + 3 * v * v * v - v;
+    const ds = makeDataset(['x'], [x], Float64Array.from(x, f));
+    const xt = Float64Array.from({ length: 40 }, (_, i) => -4 + (8 * i) / 39);
+    const test = makeDataset(['x'], [xt], Float64Array.from(xt, (v) => Math.min(Math.max(f(v), -17), 27)));
+    const o = { seed: 3, populationSize: 80, generations: 6, linearScaling: true } as const;
+    const plain = await runRegression({ name: 'c', train: ds, test }, o);
+    const clamped = await runRegression({ name: 'c', train: ds, test }, { ...o, clamp: true });
+    expect(plain.bounds).toBeUndefined();
+    expect(clamped.bounds).toEqual({ lo: f(-2), hi: f(2) });
+    // the same search (clamping does not touch fitness), so the same formulas
+    expect(clamped.front.map((m) => m.genomeSize)).toEqual(plain.front.map((m) => m.genomeSize));
+    clamped.front.forEach((m, i) => {
+      const p = plain.front[i]!;
+      expect(m.trainRmse).toBeLessThanOrEqual(p.trainRmse);
+      expect(m.testR2Unclamped).toBe(p.testR2);
+      expect(m.expression).toBe(`clamp(${p.expression}, ${f(-2)}, ${f(2)})`);
+      expect(m.sympy).toMatch(/^Min\(Max\(/);
+      // clamped predictions stay in the bounds
+      const pred = clampPredictions(evaluateTree(m.tree, test.columns, test.rows), clamped.bounds);
+      expect(Math.min(...pred)).toBeGreaterThanOrEqual(f(-2));
+      expect(Math.max(...pred)).toBeLessThanOrEqual(f(2));
+    });
+    expect(clamped.best.testR2!).toBeGreaterThanOrEqual(plain.best.testR2!);
   }, 60_000);
 });
 

@@ -2,8 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { EvalCore } from '../src/eval/core.js';
 import { encodedFrom } from '../src/eval/encode.js';
 import type { PoolTask, PoolTaskKind, PoolWorkerData } from '../src/eval/protocol.js';
-import { scoreRange } from '../src/sr/fitness.js';
-import type { Tree } from '../src/tree/tree.js';
+import { coreScoreData, scoreRange } from '../src/sr/fitness.js';
 
 /**
  * Piscina worker of the fast evaluator (see src/eval/protocol.ts). It builds its WebAssembly kernel
@@ -15,7 +14,7 @@ const all = new Float64Array(wd.data);
 const columns = wd.names.map((_, j) => all.subarray(j * wd.rows, (j + 1) * wd.rows));
 const y = all.subarray(wd.names.length * wd.rows, (wd.names.length + 1) * wd.rows);
 const core = new EvalCore(columns, y, wd.block);
-const scoreData = { columns, y, rows: wd.rows, outputs: (t: Tree) => core.treeOutputs(t) };
+const scoreData = coreScoreData(core, columns, y);
 
 type Handler<K extends PoolTaskKind> = (core: EvalCore, task: Extract<PoolTask, { kind: K }>) => void;
 

@@ -18,6 +18,7 @@ import { scoringEvaluator } from '../sr/pool.js';
 import { modelJson, sha256 } from '../sr/model.js';
 import type { ModelSelection } from '../sr/pareto.js';
 import { runRegression, type MateDistanceKind, type RegressionOptions, type RegressionResult, type RegressionSnapshot } from '../sr/run.js';
+import { DATA_FUNCTIONS } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 import type { MutationType } from '../tree/variation.js';
 import { parse } from './args.js';
@@ -47,7 +48,8 @@ Search:
   --elites E                (default 1)
   --max-depth D             (default 17)       --max-size S      (default 256; 64 with --data)
   --init-depth MIN:MAX      ramped half-and-half (default 2:6)
-  --functions LIST          e.g. add,sub,mul,div,sin,cos,exp,log (default), sqrt, neg, square
+  --functions LIST          add,sub,mul,div,sin,cos,exp,log (default for --problem), sqrt, neg, square;
+                            default for --data: add,sub,mul,div,exp,log,sqrt,square (no trigonometry)
   --constant-prob P         terminal is a constant (default 0.2)
   --constant-range LO:HI    (default -1:1)
   --success-threshold T     success if best train RMSE <= T (default 0.01)
@@ -55,12 +57,18 @@ Search:
 
 Regression:
   --linear-scaling on|off   fitness = RMSE after optimal offset/slope (default: on for --data, off for --problem)
-  --optimise N              constant optimisation: N model evaluations per candidate (default 0 = off)
+  --optimise N              constant optimisation: N model evaluations per candidate (0 = off;
+                            default: 5 for --data, 0 for --problem)
     --lm-iterations N       the same
+    --optimise-rows R       fit constants on at most R training rows, evenly strided (default: 256
+                            for --data, else all rows)
     --optimiser M           lm (Levenberg-Marquardt, default) | gradient
-    --lamarckian            write tuned constants back into the genomes
+    --lamarckian            write tuned constants back into the genomes (default for --data)
+    --baldwinian            score with tuned constants but keep the genomes' own (default for --problem)
   --robust on|off           reject models that leave 10x the target range on the training box
                             widened by 10% (interval arithmetic; default: on for --data)
+  --clamp on|off            clamp the model's predictions to the training target's range (never worse
+                            on training rows; default: on for --data)
   --objectives O            error (default) | error-size (NSGA-II on error and size)
   --select-model M          best (default) | score (PySR's knee) | validation (every 4th training row held out)
 
@@ -102,6 +110,7 @@ const FLAG_OF: Record<string, string> = {
   successThreshold: 'success-threshold',
   distance: 'distance',
   optimiseIterations: 'optimise',
+  optimiseRows: 'optimise-rows',
   optimiser: 'optimiser',
   objectives: 'objectives',
   selectModel: 'select-model',
@@ -145,9 +154,12 @@ const OPTIONS = {
   'linear-scaling': { type: 'string' },
   optimise: { type: 'string' },
   'lm-iterations': { type: 'string' },
+  'optimise-rows': { type: 'string' },
   optimiser: { type: 'string' },
   lamarckian: { type: 'boolean' },
+  baldwinian: { type: 'boolean' },
   robust: { type: 'string' },
+  clamp: { type: 'string' },
   objectives: { type: 'string' },
   'select-model': { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -205,6 +217,7 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   const seed = parse.int('seed', v.seed) ?? 1;
   const csv = v.data !== undefined;
   const optimise = parse.int('optimise', v.optimise) ?? parse.int('lm-iterations', v['lm-iterations']);
+  if (v.lamarckian && v.baldwinian) throw new ConfigError('options --lamarckian and --baldwinian: give one of them, not both');
   const checkpointEvery = parse.int('checkpoint-every', v['checkpoint-every']);
   if (checkpointEvery !== undefined && checkpointEvery < 1) throw new ConfigError(`option --checkpoint-every: expected an integer >= 1, got ${checkpointEvery}`);
   const successThreshold = parse.num('success-threshold', v['success-threshold']);
@@ -227,16 +240,20 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
       // Real data over-fits with large trees (Operon's default length limit is 50): 64 nodes for --data.
       maxSize: parse.int('max-size', v['max-size']) ?? (csv ? 64 : undefined),
       initDepth: parse.pair('init-depth', v['init-depth'], true),
-      functions: parse.list(v.functions),
+      functions: parse.list(v.functions) ?? (csv ? [...DATA_FUNCTIONS] : undefined),
       constantProbability: parse.num('constant-prob', v['constant-prob']),
       constantRange: parse.pair('constant-range', v['constant-range']),
       successThreshold,
       stopFitness: v['stop-on-success'] ? (successThreshold ?? 0.01) : undefined,
       linearScaling: onOff('linear-scaling', v['linear-scaling']) ?? csv,
       robust: onOff('robust', v.robust) ?? csv,
-      optimiseIterations: optimise,
+      clamp: onOff('clamp', v.clamp) ?? csv,
+      // Real data: LM on a strided subsample of at most 256 rows, 5 evaluations, written back
+      // (bench/RESULTS-realworld.md measures it against no optimisation).
+      optimiseIterations: optimise ?? (csv ? 5 : undefined),
+      optimiseRows: parse.int('optimise-rows', v['optimise-rows']) ?? (csv ? 256 : undefined),
       optimiser: v.optimiser as 'lm' | 'gradient' | undefined,
-      lamarckian: v.lamarckian,
+      lamarckian: v.lamarckian ?? (v.baldwinian ? false : csv || undefined),
       objectives: v.objectives as ObjectiveMode | undefined,
       selectModel: v['select-model'] as ModelSelection | undefined,
     }),
@@ -330,11 +347,13 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
       successThreshold: o.successThreshold ?? 0.01,
       linearScaling: o.linearScaling ?? false,
       robust: o.robust ?? false,
+      clamp: o.clamp ?? false,
       optimiseIterations: o.optimiseIterations ?? 0,
-      ...(o.optimiseIterations ? { optimiser: o.optimiser ?? 'lm', lamarckian: o.lamarckian ?? false } : {}),
+      ...(o.optimiseIterations ? { optimiser: o.optimiser ?? 'lm', lamarckian: o.lamarckian ?? false, ...(o.optimiseRows !== undefined ? { optimiseRows: o.optimiseRows } : {}) } : {}),
       selectModel: o.selectModel ?? 'best',
     },
     best,
+    ...(r.bounds ? { bounds: [r.bounds.lo, r.bounds.hi] } : {}),
     front: r.front.map(({ tree: _t, ...m }) => m),
     selected: r.selected,
     success: r.success,
@@ -412,7 +431,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     // The GPU back end computes plain RMSE on all training rows (f32 on the device, best re-scored in f64).
     const o = invocation.options;
     if (invocation.backend === 'gpu' && (o.linearScaling || o.robust || (o.optimiseIterations ?? 0) > 1 || o.selectModel === 'validation')) {
-      throw new ConfigError('option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off, and leave out --optimise and --select-model validation');
+      throw new ConfigError('option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off --optimise 0, and leave out --select-model validation');
     }
     const gpu = invocation.backend === 'gpu' ? await openGpuEvaluator(task.train, invocation) : undefined;
     let evaluator: (Evaluator<Tree> & { close(): Promise<void> }) | undefined = gpu;
@@ -472,7 +491,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     const finite = (v: number | null) => (v === null || Number.isFinite(v) ? v : null);
     writeFileAtomic(
       join(out, 'model.json'),
-      modelJson(b.tree, task.train.names, VERSION, { metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finite(v)])) }),
+      modelJson(b.tree, task.train.names, VERSION, {
+        metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finite(v)])),
+        ...(result.bounds ? { bounds: result.bounds } : {}),
+      }),
     );
     process.stdout.write(`wrote ${out}/summary.json, model.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     return 0;

@@ -51,6 +51,15 @@ export class EvalCore {
   }
 
   /**
+   * One pass of the constant optimiser over every row (the kernel's lmPass: sum of squared residuals
+   * of offset + slope * t, and with `jacobian` the Gram matrix and residual products of d t / d
+   * constant); the shape of src/sr/optimise.ts's LmBackend.pass.
+   */
+  lmPass(t: Tree, params: Int32Array, scaling: boolean, offset: number, slope: number, jacobian: boolean, gram: Float64Array, rhs: Float64Array): number {
+    return this.kernel.lmPass(t.op, t.arg, params, scaling, offset, slope, jacobian, gram, rhs);
+  }
+
+  /**
    * Outputs of trees [from, to) of `e` on rows [r0, r1): tree t's row r goes to
    * out[(t - from) * (r1 - r0) + (r - r0)].
    */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ProgramBuilder } from './compile.js';
+import { ARITY, Op } from '../tree/primitives.js';
 import { distUrl } from './paths.js';
 
 // lib ES2022 without DOM carries no WebAssembly typings: the little used here, declared.
@@ -24,7 +25,14 @@ interface KernelExports {
   sseBatch(table: number, count: number, code: number, consts: number, rows: number, out: number): void;
   outputs(code: number, nInstr: number, consts: number, r0: number, r1: number, dst: number, stop: number): number;
   mapUnary(op: number, dst: number, src: number, count: number): void;
+  lmPass(
+    nodes: number, n: number, cval: number, ptrs: number, aptrs: number, cols: number, adjs: number, ders: number, tmp: number,
+    params: number, k: number, scaling: number, off: number, sl: number, rows: number, block: number, wantJ: number, out: number,
+  ): number;
 }
+
+/** Rows per block of the optimiser's pass: every node keeps a value and an adjoint column of this many rows. */
+const LM_BLOCK = 256;
 
 let compiled: WasmModule | undefined;
 
@@ -55,8 +63,8 @@ export class Kernel {
   private readonly stride: number;
   private readonly yPtr: number;
   private readonly scratch: number;
-  private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0 };
-  private at = { slots: 0, code: 0, consts: 0, table: 0, out: 0, pred: 0 };
+  private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0, lm: 0 };
+  private at = { slots: 0, code: 0, consts: 0, table: 0, out: 0, pred: 0, lm: 0 };
 
   constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) {
@@ -105,14 +113,16 @@ export class Kernel {
     this.f64.set(b.consts.subarray(0, b.nConsts), this.at.consts >> 3);
   }
 
-  private relayout(slots: number, instr: number, consts: number, table: number, pred: number): void {
+  private relayout(slots: number, instr: number, consts: number, table: number, pred: number, lm = 0): void {
     const c = this.cap;
-    if (slots <= c.slots && instr <= c.instr && consts <= c.consts && table <= c.table && pred <= c.pred) return;
+    if (slots <= c.slots && instr <= c.instr && consts <= c.consts && table <= c.table && pred <= c.pred && lm <= c.lm) return;
+    // a region that must grow gets twice what is asked; the others keep their size
     c.slots = Math.max(slots, c.slots, 16);
-    c.instr = Math.max(2 * instr, c.instr);
-    c.consts = Math.max(2 * consts, c.consts);
-    c.table = Math.max(2 * table, c.table);
+    if (instr > c.instr) c.instr = 2 * instr;
+    if (consts > c.consts) c.consts = 2 * consts;
+    if (table > c.table) c.table = 2 * table;
     c.pred = Math.max(pred, c.pred);
+    if (lm > c.lm) c.lm = 2 * lm;
     let p = this.scratch;
     const take = (bytes: number): number => {
       const at = p;
@@ -125,6 +135,7 @@ export class Kernel {
     this.at.table = take(c.table * 8);
     this.at.out = take(c.table * 8);
     this.at.pred = take(roundUp(c.pred, 4) * 8 + 64);
+    this.at.lm = take(c.lm);
     this.grow(p);
     this.k.setup(64, this.stride, this.yPtr, this.at.slots, this.block);
   }
@@ -135,6 +146,71 @@ export class Kernel {
     if (need > 0) memory.grow(need);
     this.f64 = new Float64Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+  }
+
+  /**
+   * One pass of the constant optimiser (src/sr/optimise.ts) over every row: the sum of squared
+   * residuals y - (offset + slope * tree), where the tree's constants at node indices `params` are
+   * parameters; with `jacobian`, also the Gram matrix of the Jacobian columns (d tree / d constant for
+   * each parameter, then, with `scaling`, the columns 1 and tree) into `gram` (m x m, lower triangle
+   * filled, m = params + 2 with scaling) and their products with the residual into `rhs` (m).
+   * Same operator semantics as the reference; sums in a fixed order (a pure function of its inputs).
+   * Uses the scratch region: programs loaded by `load` must be loaded again after it.
+   */
+  lmPass(
+    op: Uint8Array, arg: Float64Array, params: Int32Array, scaling: boolean, offset: number, slope: number,
+    jacobian: boolean, gram: Float64Array, rhs: Float64Array,
+  ): number {
+    const n = op.length;
+    const k = params.length;
+    const m = k + (scaling ? 2 : 0);
+    const bb = LM_BLOCK * 8;
+    const sizes = [n * 16, n * 8, n * 4, n * 4, n * bb, n * bb, n * bb, 2 * bb, k * 4 + 16, (m * m + m) * 8].map((b) => roundUp(b, 16));
+    this.relayout(this.cap.slots, this.cap.instr, this.cap.consts, this.cap.table, this.cap.pred, sizes.reduce((a, b) => a + b, 0));
+    const ptr: number[] = [];
+    let p = this.at.lm;
+    for (const b of sizes) {
+      ptr.push(p);
+      p += b;
+    }
+    const [nodes, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, out] = ptr as [number, number, number, number, number, number, number, number, number, number];
+    // [op, left, right, flags]; flags bit 0: the subtree holds a constant (its adjoint is needed)
+    const i32 = this.i32;
+    const stack = new Int32Array(n);
+    let sp = 0;
+    for (let i = 0; i < n; i++) {
+      const o = op[i] as number;
+      const e = (nodes >> 2) + 4 * i;
+      let left = -1;
+      let right = -1;
+      let flag = 0;
+      if (o === Op.Const) flag = 1;
+      else if (o === Op.Var) left = arg[i] as number;
+      else if (ARITY[o] === 1) {
+        left = stack[--sp] as number;
+        flag = (i32[(nodes >> 2) + 4 * left + 3] as number) & 1;
+      } else {
+        right = stack[--sp] as number;
+        left = stack[--sp] as number;
+        flag = ((i32[(nodes >> 2) + 4 * left + 3] as number) | (i32[(nodes >> 2) + 4 * right + 3] as number)) & 1;
+      }
+      i32[e] = o;
+      i32[e + 1] = left;
+      i32[e + 2] = right;
+      i32[e + 3] = flag;
+      stack[sp++] = i;
+    }
+    this.f64.set(arg, cval >> 3);
+    i32.set(params, par >> 2);
+    const s = this.k.lmPass(nodes, n, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, k, scaling ? 1 : 0, offset, slope, this.rows, LM_BLOCK, jacobian ? 1 : 0, out);
+    if (jacobian && Number.isFinite(s)) {
+      const o = out >> 3;
+      for (let a = 0; a < m; a++) {
+        for (let b = 0; b <= a; b++) gram[a * m + b] = this.f64[o + a * m + b] as number;
+        rhs[a] = this.f64[o + m * m + a] as number;
+      }
+    }
+    return s;
   }
 
   /**

@@ -4,8 +4,9 @@ import { evaluateTree } from '../eval/reference.js';
 import { toLatex, toSympy, type SympyOptions } from '../tree/export.js';
 import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
+import { DATA_FUNCTIONS } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
-import { modelJson } from './model.js';
+import { clampedText, clampPredictions, modelJson, type Bounds } from './model.js';
 import { runRegression, type FrontMember, type RegressionOptions, type RegressionResult } from './run.js';
 
 /** Options of {@link fit}: every run option, a seed (default 1), and input names (default x0, x1, ...). */
@@ -22,9 +23,11 @@ export type Inputs = readonly (readonly number[])[] | Readonly<Record<string, Ar
 
 /** A fitted formula: applies to new data and exports itself. */
 export interface Model {
-  /** Infix text of the model (offset and slope included). */
+  /** Infix text of the model (offset and slope included; `clamp(formula, lo, hi)` with bounds). */
   readonly expression: string;
   readonly tree: Tree;
+  /** Predictions are clamped to these (option `clamp`, on by default here). */
+  readonly bounds?: Bounds;
   readonly inputs: readonly string[];
   readonly size: number;
   readonly trainRmse: number;
@@ -57,11 +60,13 @@ function columnsOf(X: readonly (readonly number[])[], width: number, what: strin
   return cols;
 }
 
-function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>, inputs: readonly string[]): Model {
+function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>, inputs: readonly string[], bounds: Bounds | undefined): Model {
   const s = simplify(m.tree);
+  const text = (o?: SympyOptions) => clampedText({ infix: toInfix(s, inputs), latex: toLatex(s, inputs), sympy: toSympy(s, inputs, o) }, bounds);
   return {
     expression: m.expression,
     tree: m.tree,
+    ...(bounds ? { bounds } : {}),
     inputs,
     size: m.size,
     trainRmse: m.trainRmse,
@@ -80,20 +85,21 @@ function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' 
         cols = inputs.map((n) => Float64Array.from(rec[n] as ArrayLike<number>));
         rows = cols[0]?.length ?? 0;
       }
-      return evaluateTree(m.tree, cols, rows);
+      return clampPredictions(evaluateTree(m.tree, cols, rows), bounds);
     },
-    toInfix: () => toInfix(s, inputs),
-    toLatex: () => toLatex(s, inputs),
-    toSympy: (o?: SympyOptions) => toSympy(s, inputs, o),
-    toJSON: () => modelJson(m.tree, inputs, 'library'),
+    toInfix: () => text().infix,
+    toLatex: () => text().latex,
+    toSympy: (o?: SympyOptions) => text(o).sympy,
+    toJSON: () => modelJson(m.tree, inputs, 'library', bounds ? { bounds } : {}),
   };
 }
 
 /**
  * Symbolic regression in one call: evolves formulas for y ~ X and returns the chosen model with
- * the Pareto front of error against size. Defaults suit real data: linear scaling on, constant
- * optimisation (Levenberg-Marquardt, 10 evaluations), the robustness check on, trees of at most 64
- * nodes; every
+ * the Pareto front of error against size. Defaults suit real data (the same as `gpmate run --data`):
+ * linear scaling on, Lamarckian constant optimisation (Levenberg-Marquardt, 5 evaluations, fitted on
+ * at most 256 strided rows), the robustness check on, predictions clamped
+ * to the training target's range, trees of at most 64 nodes over + - * / exp log sqrt square; every
  * {@link RegressionOptions} field can be overridden.
  *
  * ```ts
@@ -114,8 +120,19 @@ export async function fit(X: readonly (readonly number[])[], y: readonly number[
   const testSet = test ? makeDataset(names, columnsOf(test.X, width, 'option test.X'), Float64Array.from(test.y)) : undefined;
   const result = await runRegression(
     { name: 'fit', train, ...(testSet ? { test: testSet } : {}) },
-    { linearScaling: true, optimiseIterations: 10, robust: true, maxSize: 64, ...rest, seed: seed ?? 1 },
+    {
+      linearScaling: true,
+      optimiseIterations: 5,
+      optimiseRows: 256,
+      lamarckian: true,
+      robust: true,
+      clamp: true,
+      maxSize: 64,
+      functions: DATA_FUNCTIONS,
+      ...rest,
+      seed: seed ?? 1,
+    },
   );
-  const front = result.front.map((m) => modelOf(m, names));
-  return { ...modelOf(result.best, names), front, result };
+  const front = result.front.map((m) => modelOf(m, names, result.bounds));
+  return { ...modelOf(result.best, names, result.bounds), front, result };
 }

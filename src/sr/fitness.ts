@@ -6,7 +6,7 @@ import { rmse } from '../eval/reference.js';
 import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 import { isRobust, type RobustBounds } from './interval.js';
-import { forwardColumns, optimiseConstants, type OptimiserSettings } from './optimise.js';
+import { forwardColumns, jsBackend, optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
 
 /**
  * How a regression candidate is scored: the error measure (`rmse` or `scaled-rmse`, Keijzer 2003),
@@ -33,6 +33,33 @@ export interface ScoreData {
    * one is at hand; default: the optimiser's forward pass.
    */
   readonly outputs?: (t: Tree) => Float64Array;
+  /**
+   * Where the constant optimiser's passes run, on every `step`-th row (strideRows): the fast kernel
+   * where one is at hand; default: JavaScript.
+   */
+  readonly lm?: (step: number) => LmBackend;
+}
+
+/** Score data on a fast-evaluation core: outputs and optimiser passes run in its WebAssembly kernel. */
+export function coreScoreData(core: EvalCore, columns: readonly Float64Array[], y: Float64Array): ScoreData {
+  // one kernel per row stride (the optimiser's row cap), built on first use
+  const cores = new Map<number, EvalCore>();
+  return {
+    columns,
+    y,
+    rows: y.length,
+    outputs: (t) => core.treeOutputs(t),
+    lm: (step) => {
+      let c = cores.get(step);
+      if (!c) {
+        const sub = strideRows(columns, y, step);
+        c = step <= 1 ? core : new EvalCore(sub.columns, sub.y);
+        cores.set(step, c);
+      }
+      const k = c;
+      return { pass: (t, params, scaling, offset, slope, jacobian, gram, rhs) => k.lmPass(t, params, scaling, offset, slope, jacobian, gram, rhs) };
+    },
+  };
 }
 
 /** A scored candidate: its loss, the tree with tuned constants, and the linear scaling of its output. */
@@ -56,7 +83,14 @@ export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored 
   let pred = outputs(tree);
   let { offset, slope } = scaling ? linearScaling(pred, d.y) : { offset: 0, slope: 1 };
   if (s.optimiser && (s.optimiser.iterations ?? 10) > 1 && hasConstants(t) && Number.isFinite(offset) && Number.isFinite(slope)) {
-    const r = optimiseConstants(t, d.columns, d.y, { offset, slope }, { ...s.optimiser, scaling });
+    const step = rowStride(d.rows, s.optimiser.maxRows);
+    let backend: LmBackend;
+    if (d.lm) backend = d.lm(step);
+    else {
+      const sub = strideRows(d.columns, d.y, step);
+      backend = jsBackend(sub.columns, sub.y);
+    }
+    const r = optimiseConstants(t, d.columns, d.y, { offset, slope }, { ...s.optimiser, scaling }, backend);
     if (r.tree !== t) {
       tree = r.tree;
       pred = outputs(tree);
@@ -122,8 +156,7 @@ export class ScoringEvaluator implements Evaluator<Tree> {
     data: Dataset,
     private readonly settings: ScoreSettings,
   ) {
-    const core = new EvalCore(data.columns, data.y);
-    this.data = { columns: data.columns, y: data.y, rows: data.rows, outputs: (t) => core.treeOutputs(t) };
+    this.data = coreScoreData(new EvalCore(data.columns, data.y), data.columns, data.y);
   }
 
   async evaluate(trees: readonly Tree[]): Promise<Float64Array> {

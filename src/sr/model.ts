@@ -8,9 +8,52 @@ import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { isValidTree, makeTree, type Tree } from '../tree/tree.js';
 
-/** Format name and version of model files; a reader accepts exactly this version. */
+/** Format name and version of model files; a reader accepts exactly this version (2: prediction bounds). */
 export const MODEL_FORMAT = 'gpmate-model';
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
+
+/**
+ * Bounds a model's predictions are clamped to: the training target's range. On every row whose true
+ * value lies in [lo, hi] (every training row) clamping can only move a prediction closer to it, so it
+ * never worsens training fit; it stops a formula that leaves its training input box from running away.
+ */
+export interface Bounds {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** The range of a target column. */
+export function boundsOf(y: Float64Array): Bounds {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of y) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return { lo, hi };
+}
+
+/** Clamps predictions into the bounds, in place (NaN stays NaN); returns them. */
+export function clampPredictions(pred: Float64Array, b: Bounds | undefined): Float64Array {
+  if (!b) return pred;
+  for (let i = 0; i < pred.length; i++) {
+    const v = pred[i] as number;
+    if (v < b.lo) pred[i] = b.lo;
+    else if (v > b.hi) pred[i] = b.hi;
+  }
+  return pred;
+}
+
+/** Infix, LaTeX and SymPy text of a model whose formula prints as `e` in each, with its bounds. */
+export function clampedText(e: { infix: string; latex: string; sympy: string }, b: Bounds | undefined): { infix: string; latex: string; sympy: string } {
+  if (!b) return e;
+  const n = (v: number): string => String(v);
+  return {
+    infix: `clamp(${e.infix}, ${n(b.lo)}, ${n(b.hi)})`,
+    latex: `\\min\\left(\\max\\left(${e.latex}, ${n(b.lo)}\\right), ${n(b.hi)}\\right)`,
+    sympy: `Min(Max(${e.sympy}, ${n(b.lo)}), ${n(b.hi)})`,
+  };
+}
 
 /** The body of a model file (everything but the checksum), in the order it is written. */
 export interface ModelBody {
@@ -23,6 +66,8 @@ export interface ModelBody {
   readonly target?: string;
   /** The model in the flat postfix encoding (scale and offset included): opcodes and arguments. */
   readonly tree: { readonly op: readonly number[]; readonly arg: readonly number[] };
+  /** Predictions are clamped to [lo, hi] (absent: not clamped). */
+  readonly bounds?: readonly [number, number];
   readonly expression: string;
   readonly latex: string;
   readonly sympy: string;
@@ -40,11 +85,19 @@ export function sha256(text: string): string {
 }
 
 /** A model file's JSON text for a tree over `inputs`. */
-export function modelJson(tree: Tree, inputs: readonly string[], gpmate: string, extra: { target?: string; metrics?: Record<string, number | null> } = {}): string {
+export function modelJson(
+  tree: Tree,
+  inputs: readonly string[],
+  gpmate: string,
+  extra: { target?: string; metrics?: Record<string, number | null>; bounds?: Bounds } = {},
+): string {
   for (let i = 0; i < tree.arg.length; i++) {
     if (!Number.isFinite(tree.arg[i] as number)) throw new ConfigError(`model: constant at node ${i} is not finite (${tree.arg[i]})`);
   }
+  const b = extra.bounds;
+  if (b && !(Number.isFinite(b.lo) && Number.isFinite(b.hi) && b.lo <= b.hi)) throw new ConfigError(`model: bounds [${b.lo}, ${b.hi}] are not a finite range`);
   const s = simplify(tree);
+  const text = clampedText({ infix: toInfix(tree, inputs), latex: toLatex(s, inputs), sympy: toSympy(s, inputs) }, b);
   const body: ModelBody = {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
@@ -52,18 +105,20 @@ export function modelJson(tree: Tree, inputs: readonly string[], gpmate: string,
     inputs,
     ...(extra.target !== undefined ? { target: extra.target } : {}),
     tree: { op: Array.from(tree.op), arg: Array.from(tree.arg, (v) => (Object.is(v, -0) ? 0 : v)) },
-    expression: toInfix(tree, inputs),
-    latex: toLatex(s, inputs),
-    sympy: toSympy(s, inputs),
+    ...(b ? { bounds: [b.lo, b.hi] as const } : {}),
+    expression: text.infix,
+    latex: text.latex,
+    sympy: text.sympy,
     ...(extra.metrics ? { metrics: extra.metrics } : {}),
   };
-  const text = JSON.stringify(body);
-  return JSON.stringify({ ...body, checksum: sha256(text) }, null, 2) + '\n';
+  const json = JSON.stringify(body);
+  return JSON.stringify({ ...body, checksum: sha256(json) }, null, 2) + '\n';
 }
 
 /** A loaded model: the tree and its input names. */
 export interface LoadedModel {
   readonly tree: Tree;
+  readonly bounds?: Bounds;
   readonly inputs: readonly string[];
   readonly target?: string;
   readonly expression: string;
@@ -95,7 +150,15 @@ export function parseModel(text: string, where: string): LoadedModel {
   }
   const tree = makeTree(op, arg);
   if (!isValidTree(tree, inputs.length)) throw new DataError(`${where}: the tree encoding is invalid`);
-  return { tree, inputs, expression: String(b.expression), ...(b.target !== undefined ? { target: b.target } : {}) };
+  let bounds: Bounds | undefined;
+  if (b.bounds !== undefined) {
+    const [lo, hi] = Array.isArray(b.bounds) && b.bounds.length === 2 ? b.bounds : [NaN, NaN];
+    if (!(typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
+      throw new DataError(`${where}: "bounds" must be two finite numbers [lo, hi] with lo <= hi`);
+    }
+    bounds = { lo, hi };
+  }
+  return { tree, inputs, expression: String(b.expression), ...(b.target !== undefined ? { target: b.target } : {}), ...(bounds ? { bounds } : {}) };
 }
 
 export function readModel(path: string): LoadedModel {
@@ -110,13 +173,13 @@ export function readModel(path: string): LoadedModel {
 
 /**
  * Applies a model to a table with named columns: every model input must be a column (by name; order
- * and extra columns do not matter). Non-finite predictions are an error naming the first such row.
+ * and extra columns do not matter); predictions are clamped to the model's bounds. Non-finite predictions are an error naming the first such row.
  */
 export function predictColumns(m: LoadedModel, header: readonly string[], columns: readonly Float64Array[], rows: number, where: string): Float64Array {
   const missing = m.inputs.filter((n) => !header.includes(n));
   if (missing.length) throw new DataError(`${where}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} that the model needs`);
   const cols = m.inputs.map((n) => columns[header.indexOf(n)] as Float64Array);
-  const pred = evaluateTree(m.tree, cols, rows);
+  const pred = clampPredictions(evaluateTree(m.tree, cols, rows), m.bounds);
   const bad = pred.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw new DataError(`${where}: the model gives a non-finite value (${pred[bad]}) on data row ${bad + 1}`);
   return pred;

@@ -135,6 +135,56 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
   return adj;
 }
 
+/**
+ * Where the optimiser's passes over the data run. `pass` returns the sum of squared residuals
+ * y - (offset + slope * tree) over every row, the tree's constants at node indices `params` being the
+ * parameters; with `jacobian` it also writes the Gram matrix of the Jacobian's columns into `gram`
+ * (m x m, m = params + 2 with scaling; at least the lower triangle) and their products with the
+ * residual into `rhs`. The columns are d tree / d constant for each parameter (unscaled), then, with
+ * scaling, the column of ones and the tree's output. Implementations: {@link jsBackend} (below, the
+ * reference) and the WebAssembly kernel's `lmPass` (src/eval/kernel.ts), which never stores the
+ * Jacobian. Each is a pure function of its inputs.
+ */
+export interface LmBackend {
+  pass(t: Tree, params: Int32Array, scaling: boolean, offset: number, slope: number, jacobian: boolean, gram: Float64Array, rhs: Float64Array): number;
+}
+
+/** The optimiser's passes in plain JavaScript on {@link forwardColumns} and {@link reverseAdjoints}. */
+export function jsBackend(columns: readonly Float64Array[], y: Float64Array): LmBackend {
+  const rows = y.length;
+  return {
+    pass(t, params, scaling, offset, slope, jacobian, gram, rhs) {
+      const values = forwardColumns(t, columns, rows);
+      const f = values[values.length - 1] as Float64Array;
+      const r = new Float64Array(rows);
+      let sse = 0;
+      for (let i = 0; i < rows; i++) {
+        const e = (y[i] as number) - (offset + slope * (f[i] as number));
+        r[i] = e;
+        sse += e * e;
+      }
+      if (!jacobian || !Number.isFinite(sse)) return sse;
+      const adj = reverseAdjoints(t, values, rows);
+      const cols: Float64Array[] = Array.from(params, (c) => adj[c] as Float64Array);
+      if (scaling) cols.push(new Float64Array(rows).fill(1), f);
+      const m = cols.length;
+      for (let a = 0; a < m; a++) {
+        const ca = cols[a] as Float64Array;
+        for (let b = 0; b <= a; b++) {
+          const cb = cols[b] as Float64Array;
+          let v = 0;
+          for (let i = 0; i < rows; i++) v += (ca[i] as number) * (cb[i] as number);
+          gram[a * m + b] = v;
+        }
+        let v = 0;
+        for (let i = 0; i < rows; i++) v += (ca[i] as number) * (r[i] as number);
+        rhs[a] = v;
+      }
+      return sse;
+    },
+  };
+}
+
 /** Settings of the local constant optimiser. */
 export interface OptimiserSettings {
   /** `lm`: Levenberg-Marquardt (default); `gradient`: steepest descent with backtracking (the simpler baseline). */
@@ -143,6 +193,23 @@ export interface OptimiserSettings {
   readonly iterations?: number;
   /** Also fit offset and slope of `offset + slope * tree` (linear scaling inside the optimiser). */
   readonly scaling?: boolean;
+  /**
+   * Fit on at most this many rows: every ceil(rows / maxRows)-th row from the first (see
+   * {@link strideRows}); the loss is still measured on every row. Default: every row.
+   */
+  readonly maxRows?: number;
+}
+
+/** The stride that leaves at most `maxRows` of `rows` rows (1: every row). */
+export function rowStride(rows: number, maxRows: number | undefined): number {
+  return maxRows !== undefined && maxRows > 0 && rows > maxRows ? Math.ceil(rows / maxRows) : 1;
+}
+
+/** Rows 0, step, 2 step, ... of columns and target (copies; the inputs themselves when step is 1). */
+export function strideRows(columns: readonly Float64Array[], y: Float64Array, step: number): { columns: Float64Array[]; y: Float64Array } {
+  if (step <= 1) return { columns: [...columns], y };
+  const pick = (c: Float64Array): Float64Array => Float64Array.from({ length: Math.ceil(y.length / step) }, (_, i) => c[i * step] as number);
+  return { columns: columns.map(pick), y: pick(y) };
 }
 
 /** Result: tuned constants written into a copy of the tree, scaling, and the final sum of squared errors. */
@@ -155,54 +222,68 @@ export interface OptimiserResult {
   readonly evaluations: number;
 }
 
-interface Problem {
-  readonly t: Tree;
-  readonly consts: number[];
-  readonly columns: readonly Float64Array[];
-  readonly y: Float64Array;
-  readonly rows: number;
-  readonly scaling: boolean;
+/** A point of the search: parameters, its tree, SSE, and J'J, J'r there (when finite). */
+interface Point {
+  readonly p: Float64Array;
+  readonly tree: Tree;
+  readonly sse: number;
+  readonly JtJ: Float64Array;
+  readonly Jtr: Float64Array;
+  /** J'J and J'r are finite (usable for a step). */
+  readonly ok: boolean;
 }
 
-/** Parameter vector layout: [constants..., offset, slope] (the last two only with scaling). */
-function withParams(pr: Problem, p: Float64Array): Tree {
-  const arg = Float64Array.from(pr.t.arg);
-  pr.consts.forEach((c, k) => (arg[c] = p[k] as number));
-  return { op: pr.t.op, arg };
-}
+class Problem {
+  readonly consts: Int32Array;
+  readonly m: number;
+  private readonly gram: Float64Array;
+  private readonly rhs: Float64Array;
 
-function residuals(pr: Problem, p: Float64Array): { r: Float64Array; sse: number; values: Float64Array[]; tree: Tree } {
-  const tree = withParams(pr, p);
-  const values = forwardColumns(tree, pr.columns, pr.rows);
-  const f = values[values.length - 1] as Float64Array;
-  const k = pr.consts.length;
-  const off = pr.scaling ? (p[k] as number) : 0;
-  const sl = pr.scaling ? (p[k + 1] as number) : 1;
-  const r = new Float64Array(pr.rows);
-  let sse = 0;
-  for (let i = 0; i < pr.rows; i++) {
-    const e = (pr.y[i] as number) - (off + sl * (f[i] as number));
-    r[i] = e;
-    sse += e * e;
+  constructor(
+    readonly t: Tree,
+    readonly scaling: boolean,
+    private readonly backend: LmBackend,
+  ) {
+    this.consts = Int32Array.from(constantIndices(t));
+    this.m = this.consts.length + (scaling ? 2 : 0);
+    this.gram = new Float64Array(this.m * this.m);
+    this.rhs = new Float64Array(this.m);
   }
-  return { r, sse: Number.isFinite(sse) ? sse : Infinity, values, tree };
-}
 
-/** Jacobian of the model output with respect to the parameters, column-major (one column per parameter). */
-function jacobian(pr: Problem, p: Float64Array, values: Float64Array[], tree: Tree): Float64Array[] {
-  const adj = reverseAdjoints(tree, values, pr.rows);
-  const k = pr.consts.length;
-  const sl = pr.scaling ? (p[k + 1] as number) : 1;
-  const J: Float64Array[] = pr.consts.map((c) => {
-    const col = Float64Array.from(adj[c] as Float64Array);
-    if (sl !== 1) for (let i = 0; i < col.length; i++) col[i] = (col[i] as number) * sl;
-    return col;
-  });
-  if (pr.scaling) {
-    J.push(new Float64Array(pr.rows).fill(1));
-    J.push(Float64Array.from(values[values.length - 1] as Float64Array));
+  /** Parameter vector layout: [constants..., offset, slope] (the last two only with scaling). */
+  tree(p: Float64Array): Tree {
+    const arg = Float64Array.from(this.t.arg);
+    this.consts.forEach((c, k) => (arg[c] = p[k] as number));
+    return { op: this.t.op, arg };
   }
-  return J;
+
+  /** Evaluates at p: SSE, and J'J and J'r of the residual's model (J = d model / d p). */
+  at(p: Float64Array): Point {
+    const k = this.consts.length;
+    const m = this.m;
+    const tree = this.tree(p);
+    const off = this.scaling ? (p[k] as number) : 0;
+    const sl = this.scaling ? (p[k + 1] as number) : 1;
+    const raw = this.backend.pass(tree, this.consts, this.scaling, off, sl, true, this.gram, this.rhs);
+    const sse = Number.isFinite(raw) ? raw : Infinity;
+    const JtJ = new Float64Array(m * m);
+    const Jtr = new Float64Array(m);
+    let ok = sse !== Infinity;
+    if (ok) {
+      // a constant's column is slope * d tree / d constant; offset's and slope's are as the backend gives them
+      const scale = (a: number): number => (a < k ? sl : 1);
+      for (let a = 0; a < m; a++) {
+        for (let b = 0; b <= a; b++) {
+          const v = scale(a) * scale(b) * (this.gram[a * m + b] as number);
+          JtJ[a * m + b] = v;
+          JtJ[b * m + a] = v;
+        }
+        Jtr[a] = scale(a) * (this.rhs[a] as number);
+      }
+      ok = JtJ.every(Number.isFinite) && Jtr.every(Number.isFinite);
+    }
+    return { p, tree, sse, JtJ, Jtr, ok };
+  }
 }
 
 /** Solves the symmetric positive definite system A x = b by Cholesky; null when A is not positive definite. */
@@ -235,7 +316,7 @@ export function choleskySolve(A: Float64Array, b: Float64Array, m: number): Floa
 
 function initialParams(pr: Problem, offset: number, slope: number): Float64Array {
   const k = pr.consts.length;
-  const p = new Float64Array(k + (pr.scaling ? 2 : 0));
+  const p = new Float64Array(pr.m);
   pr.consts.forEach((c, j) => (p[j] = pr.t.arg[c] as number));
   if (pr.scaling) {
     p[k] = offset;
@@ -249,14 +330,17 @@ function initialParams(pr: Problem, offset: number, slope: number): Float64Array
  * minimise the sum of squared errors on (columns, y), within a budget of model evaluations.
  *
  * Levenberg-Marquardt (Levenberg 1944, Marquardt 1963; the damping schedule of Nielsen 1999), with
- * the Jacobian from reverse-mode differentiation of the flat postfix program ({@link reverseAdjoints}):
+ * the Jacobian from reverse-mode differentiation of the flat postfix program (the backend's pass:
+ * {@link reverseAdjoints} in JavaScript, or the WebAssembly kernel, which accumulates J'J and J'r block
+ * by block without storing J):
  *
  * ```
  * p <- initial constants (offset, slope from the closed-form linear scaling)
- * r <- y - f(p); J <- df/dp; lambda <- 1e-3 * max diag(J'J); nu <- 2
+ * J'J, J'r at p; lambda <- 1e-3 * max diag(J'J); nu <- 2
  * while evaluations < budget:
  *   solve (J'J + lambda diag(J'J)) d = J'r
- *   if sse(p + d) < sse(p): p <- p + d; recompute r, J; lambda <- lambda * max(1/3, 1 - (2 rho - 1)^3); nu <- 2
+ *   evaluate sse, J'J, J'r at p + d (one pass: forward and reverse)
+ *   if sse(p + d) < sse(p): accept; lambda <- lambda * max(1/3, 1 - (2 rho - 1)^3); nu <- 2
  *   else lambda <- lambda * nu; nu <- 2 nu
  * ```
  * Never returns a worse fit than the initial one. `gradient` is steepest descent with a
@@ -268,45 +352,37 @@ export function optimiseConstants(
   y: Float64Array,
   init: { offset: number; slope: number } = { offset: 0, slope: 1 },
   s: OptimiserSettings = {},
+  backend: LmBackend = jsBackend(columns, y),
 ): OptimiserResult {
-  const pr: Problem = { t, consts: constantIndices(t), columns, y, rows: y.length, scaling: s.scaling ?? false };
+  const pr = new Problem(t, s.scaling ?? false, backend);
   const budget = s.iterations ?? 10;
-  let p = initialParams(pr, init.offset, init.slope);
-  let cur = residuals(pr, p);
+  const m = pr.m;
+  let cur = pr.at(initialParams(pr, init.offset, init.slope));
   let evaluations = 1;
-  const m = p.length;
   const done = (): OptimiserResult => {
     const k = pr.consts.length;
     return {
       tree: cur.tree,
-      offset: pr.scaling ? (p[k] as number) : 0,
-      slope: pr.scaling ? (p[k + 1] as number) : 1,
+      offset: pr.scaling ? (cur.p[k] as number) : 0,
+      slope: pr.scaling ? (cur.p[k + 1] as number) : 1,
       sse: cur.sse,
       evaluations,
     };
   };
-  if (m === 0 || !Number.isFinite(cur.sse) || budget <= 1) return done();
+  if (pr.consts.length === 0 || !cur.ok || budget <= 1) return done();
   if (s.method === 'gradient') {
     let step = 1;
-    while (evaluations < budget) {
-      const J = jacobian(pr, p, cur.values, cur.tree);
-      const g = new Float64Array(m);
+    while (evaluations < budget && cur.ok) {
+      const g = cur.Jtr;
       let gg = 0;
-      for (let j = 0; j < m; j++) {
-        let d = 0;
-        const col = J[j] as Float64Array;
-        for (let i = 0; i < pr.rows; i++) d += (col[i] as number) * (cur.r[i] as number);
-        g[j] = d;
-        gg += d * d;
-      }
+      for (let j = 0; j < m; j++) gg += (g[j] as number) * (g[j] as number);
       if (!(gg > 0) || !Number.isFinite(gg)) break;
       let accepted = false;
       while (evaluations < budget) {
-        const q = p.map((v, j) => v + (step * (g[j] as number)) / Math.sqrt(gg));
-        const next = residuals(pr, q);
+        const norm = Math.sqrt(gg);
+        const next = pr.at(cur.p.map((v, j) => v + (step * (g[j] as number)) / norm));
         evaluations++;
         if (next.sse < cur.sse) {
-          p = q;
           cur = next;
           step *= 2;
           accepted = true;
@@ -318,33 +394,12 @@ export function optimiseConstants(
     }
     return done();
   }
-  let J = jacobian(pr, p, cur.values, cur.tree);
-  let JtJ = new Float64Array(m * m);
-  let Jtr = new Float64Array(m);
-  const normal = (): boolean => {
-    JtJ = new Float64Array(m * m);
-    Jtr = new Float64Array(m);
-    for (let a = 0; a < m; a++) {
-      const ca = J[a] as Float64Array;
-      let d = 0;
-      for (let i = 0; i < pr.rows; i++) d += (ca[i] as number) * (cur.r[i] as number);
-      Jtr[a] = d;
-      for (let b = 0; b <= a; b++) {
-        const cb = J[b] as Float64Array;
-        let v = 0;
-        for (let i = 0; i < pr.rows; i++) v += (ca[i] as number) * (cb[i] as number);
-        JtJ[a * m + b] = v;
-        JtJ[b * m + a] = v;
-      }
-    }
-    return JtJ.every(Number.isFinite) && Jtr.every(Number.isFinite);
-  };
-  if (!normal()) return done();
   let maxDiag = 0;
-  for (let a = 0; a < m; a++) maxDiag = Math.max(maxDiag, JtJ[a * m + a] as number);
+  for (let a = 0; a < m; a++) maxDiag = Math.max(maxDiag, cur.JtJ[a * m + a] as number);
   let lambda = 1e-3 * (maxDiag > 0 ? maxDiag : 1);
   let nu = 2;
   while (evaluations < budget) {
+    const { JtJ, Jtr } = cur;
     const A = Float64Array.from(JtJ);
     for (let a = 0; a < m; a++) A[a * m + a] = (A[a * m + a] as number) + lambda * Math.max(JtJ[a * m + a] as number, 1e-12);
     const d = choleskySolve(A, Jtr, m);
@@ -354,22 +409,18 @@ export function optimiseConstants(
       if (!Number.isFinite(lambda)) break;
       continue;
     }
-    const q = p.map((v, j) => v + (d[j] as number));
-    const next = residuals(pr, q);
+    const next = pr.at(cur.p.map((v, j) => v + (d[j] as number)));
     evaluations++;
     // predicted reduction of the linearised model, for the gain ratio rho
     let pred = 0;
     for (let a = 0; a < m; a++) pred += (d[a] as number) * (lambda * Math.max(JtJ[a * m + a] as number, 1e-12) * (d[a] as number) + (Jtr[a] as number));
     if (next.sse < cur.sse) {
       const rho = pred > 0 ? (cur.sse - next.sse) / pred : 1;
-      p = q;
       const improvement = cur.sse - next.sse;
       cur = next;
       lambda *= Math.max(1 / 3, 1 - Math.pow(2 * rho - 1, 3));
       nu = 2;
-      if (improvement <= 1e-12 * cur.sse) break;
-      J = jacobian(pr, p, cur.values, cur.tree);
-      if (!normal()) break;
+      if (improvement <= 1e-12 * cur.sse || !cur.ok) break;
     } else {
       lambda *= nu;
       nu *= 2;

@@ -12,8 +12,10 @@ import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
-import { isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
+import { coreScoreData, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
+import { EvalCore } from '../eval/core.js';
 import { robustBounds } from './interval.js';
+import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
 import { MODEL_SELECTIONS, selectFromFront, updateFront, type FrontEntry, type ModelSelection } from './pareto.js';
 
 /** A regression task: training data, optional test data, and defaults a benchmark may set. */
@@ -41,6 +43,8 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   linearScaling?: boolean;
   /** Model evaluations per candidate for constant optimisation; 0 = off (default). */
   optimiseIterations?: number;
+  /** The optimiser fits constants on at most this many training rows (evenly strided); the loss uses every row. Default: every row. */
+  optimiseRows?: number;
   /** `lm` (Levenberg-Marquardt, default) or `gradient` (the simpler baseline). */
   optimiser?: 'lm' | 'gradient';
   /** Write tuned constants back into the genomes. Default false (Baldwinian: only the score uses them). */
@@ -49,6 +53,13 @@ export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOption
   robust?: boolean;
   /** How the reported model is chosen from the Pareto front. Default `best`. */
   selectModel?: ModelSelection;
+  /**
+   * Clamp the reported models' predictions to the training target's range (src/sr/model.ts Bounds):
+   * never worse on a row whose target lies in that range (every training row), and bounded where a
+   * formula runs away outside the training inputs. The search's fitness is unchanged. Default false
+   * (the CLI and `fit` turn it on for CSV data).
+   */
+  clamp?: boolean;
 }
 
 /** Builds the fitness evaluator of a run for its training rows and score settings. */
@@ -68,6 +79,7 @@ export interface RegressionHooks extends Pick<EvolutionHooks<Tree>, 'onGeneratio
 }
 
 export interface ModelReport {
+  /** Infix text of the model (with its bounds: `clamp(formula, lo, hi)`). */
   readonly expression: string;
   readonly size: number;
   readonly depth: number;
@@ -75,6 +87,8 @@ export interface ModelReport {
   readonly trainR2: number;
   readonly testRmse?: number;
   readonly testR2?: number;
+  /** With bounds: the test R^2 of the formula without clamping (for comparison). */
+  readonly testR2Unclamped?: number;
 }
 
 /** A front member as reported: the model (scaling included), its exports and its errors. */
@@ -92,6 +106,8 @@ export interface FrontMember extends ModelReport {
 
 export interface RegressionResult {
   readonly best: ModelReport & { readonly tree: Tree; readonly preference?: string; readonly latex?: string; readonly sympy?: string };
+  /** The bounds every reported model's predictions are clamped to (option `clamp`). */
+  readonly bounds?: Bounds;
   /** The Pareto front of training loss against genome size (ascending size), and the chosen member. */
   readonly front: readonly FrontMember[];
   readonly selected: number;
@@ -102,9 +118,9 @@ export interface RegressionResult {
   readonly population: readonly Individual<Tree>[];
 }
 
-/** Scores a tree on a data set in f64: RMSE and R^2. */
-export function scoreTree(t: Tree, ds: Dataset): { rmse: number; r2: number } {
-  const pred = evaluateTree(t, ds.columns, ds.rows);
+/** Scores a tree on a data set in f64: RMSE and R^2 (of its predictions clamped to `bounds` when given). */
+export function scoreTree(t: Tree, ds: Dataset, bounds?: Bounds): { rmse: number; r2: number } {
+  const pred = clampPredictions(evaluateTree(t, ds.columns, ds.rows), bounds);
   return { rmse: rmse(pred, ds.y), r2: rSquared(pred, ds.y) };
 }
 
@@ -114,9 +130,11 @@ export function scoreSettings(train: Dataset, options: RegressionOptions): Score
   if (!(Number.isInteger(iterations) && iterations >= 0)) throw new ConfigError(`option optimiseIterations: expected an integer >= 0, got ${iterations}`);
   const optimiser = options.optimiser ?? 'lm';
   if (optimiser !== 'lm' && optimiser !== 'gradient') throw new ConfigError(`option optimiser: expected lm or gradient, got ${String(optimiser)}`);
+  const maxRows = options.optimiseRows;
+  if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1)) throw new ConfigError(`option optimiseRows: expected an integer >= 1, got ${maxRows}`);
   return {
     fitness: options.linearScaling ? 'scaled-rmse' : 'rmse',
-    ...(iterations > 1 ? { optimiser: { method: optimiser, iterations } } : {}),
+    ...(iterations > 1 ? { optimiser: { method: optimiser, iterations, ...(maxRows !== undefined ? { maxRows } : {}) } } : {}),
     ...(options.lamarckian ? { lamarckian: true } : {}),
     ...(options.robust ? { robust: robustBounds(train.columns, train.y) } : {}),
   };
@@ -187,22 +205,25 @@ export async function runRegression(
     hooks.resumeFrom?.state,
   );
   const names = task.train.names;
+  const bounds = options.clamp ? boundsOf(task.train.y) : undefined;
   const scaling = settings.fitness === 'scaled-rmse';
   // Lamarckian genomes carry their tuned constants already; re-tuning would move them on.
   const finalSettings: ScoreSettings = settings.lamarckian ? { fitness: settings.fitness } : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
+  // re-tuning (Baldwinian) runs its passes in the kernel, as the search's scoring did
+  const finalData = finalSettings.optimiser ? coreScoreData(new EvalCore(train.columns, train.y), train.columns, train.y) : train;
   const members: FrontMember[] = front.map((e) => {
-    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, train, finalSettings), scaling);
-    return { ...reportOf(tree, task, names), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names) };
+    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, finalData, finalSettings), scaling);
+    return { ...reportOf(tree, task, names, bounds), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names, bounds) };
   });
   if (front.length === 0) {
     // every candidate failed (non-finite): report the best genome as it is
     const tree = result.best.genome;
-    members.push({ ...reportOf(tree, task, names), loss: Infinity, genomeSize: tree.op.length, ...exportsOf(tree, names) });
+    members.push({ ...reportOf(tree, task, names, bounds), loss: Infinity, genomeSize: tree.op.length, ...exportsOf(tree, names, bounds) });
   }
-  const selected = front.length === 0 ? 0 : selectFromFront(front, selectModel, validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation).rmse));
+  const selected = front.length === 0 ? 0 : selectFromFront(front, selectModel, validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation, bounds).rmse));
   const chosen = members[selected] as FrontMember;
   const bestTree = selectModel === 'best' && plain ? result.best.genome : chosen.tree;
-  const best = bestTree === chosen.tree ? chosen : { ...reportOf(bestTree, task, names), ...exportsOf(bestTree, names) };
+  const best = bestTree === chosen.tree ? chosen : { ...reportOf(bestTree, task, names, bounds), ...exportsOf(bestTree, names, bounds) };
   return {
     best: {
       tree: bestTree,
@@ -212,10 +233,12 @@ export async function runRegression(
       trainRmse: best.trainRmse,
       trainR2: best.trainR2,
       ...(best.testRmse !== undefined ? { testRmse: best.testRmse, testR2: best.testR2 as number } : {}),
+      ...(best.testR2Unclamped !== undefined ? { testR2Unclamped: best.testR2Unclamped } : {}),
       ...(result.best.preference && bestTree === result.best.genome ? { preference: toInfix(result.best.preference, names) } : {}),
       latex: best.latex,
       sympy: best.sympy,
     },
+    ...(bounds ? { bounds } : {}),
     front: members,
     selected,
     success: best.trainRmse <= successThreshold,
@@ -226,23 +249,25 @@ export async function runRegression(
   };
 }
 
-function reportOf(tree: Tree, task: RegressionTask, names: readonly string[]): ModelReport & { tree: Tree } {
-  const train = scoreTree(tree, task.train);
-  const test = task.test ? scoreTree(tree, task.test) : undefined;
+function reportOf(tree: Tree, task: RegressionTask, names: readonly string[], bounds: Bounds | undefined): ModelReport & { tree: Tree } {
+  const train = scoreTree(tree, task.train, bounds);
+  const test = task.test ? scoreTree(tree, task.test, bounds) : undefined;
   return {
     tree,
-    expression: toInfix(tree, names),
+    expression: bounds ? clampedText({ infix: toInfix(tree, names), latex: '', sympy: '' }, bounds).infix : toInfix(tree, names),
     size: tree.op.length,
     depth: depth(tree),
     trainRmse: train.rmse,
     trainR2: train.r2,
     ...(test ? { testRmse: test.rmse, testR2: test.r2 } : {}),
+    ...(test && bounds && task.test ? { testR2Unclamped: scoreTree(tree, task.test).r2 } : {}),
   };
 }
 
-function exportsOf(tree: Tree, names: readonly string[]): { simplified: string; latex: string; sympy: string } {
+function exportsOf(tree: Tree, names: readonly string[], bounds: Bounds | undefined): { simplified: string; latex: string; sympy: string } {
   const s = simplify(tree);
-  return { simplified: toInfix(s, names), latex: toLatex(s, names), sympy: toSympy(s, names) };
+  const t = clampedText({ infix: toInfix(s, names), latex: toLatex(s, names), sympy: toSympy(s, names) }, bounds);
+  return { simplified: t.infix, latex: t.latex, sympy: t.sympy };
 }
 
 function meanOf<T>(xs: readonly T[], f: (x: T) => number): number {

@@ -67,6 +67,8 @@ const OPTION_TYPES = {
   objectives: 'string',
   linearScaling: 'boolean',
   optimiseIterations: 'integer',
+  optimiseRows: 'integer',
+  clamp: 'boolean',
   optimiser: 'string',
   lamarckian: 'boolean',
   robust: 'boolean',

@@ -74,6 +74,14 @@ export const OP_NAME: readonly string[] = (() => {
 
 /** The default function set (Koza's): + - * / sin cos exp log. */
 export const DEFAULT_FUNCTIONS: readonly FunctionName[] = ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log'];
+/**
+ * The default for measured data (`gpmate run --data`, `fit`): no sin or cos. On an input that takes
+ * few distinct values (a pipe's roughness in Nikuradse's data: 5 values in training) a periodic
+ * function can pass through every training value and mean nothing between them; at the issue's
+ * budget Koza's set gave median test R^2 0.883 on Nikuradse_1 against 0.941 without trigonometry
+ * (bench/RESULTS-realworld.md).
+ */
+export const DATA_FUNCTIONS: readonly FunctionName[] = ['add', 'sub', 'mul', 'div', 'exp', 'log', 'sqrt', 'square'];
 
 /** Thresholds of the protected operators (see {@link FUNCTIONS}). */
 export const PROTECT_DIV = 0.001;

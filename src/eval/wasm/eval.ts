@@ -369,6 +369,38 @@ function splatV(d: usize, c: f64, n: usize): void {
     v128.store(d + i, v1, 16);
   }
 }
+// sin into `ds` and cos into `dc` from one reduction (sincos2 computes both kernels anyway): the same
+// values as sinV and cosV, for the optimiser's pass, which needs a sine node's cosine as its derivative.
+// @ts-ignore: decorator
+@inline function sincosPair(ds: usize, dc: usize, x: v128): void {
+  const t = add(mul(x, K(INVPIO2)), K(TOINT));
+  const fn = sub(t, K(TOINT));
+  const a = sub(x, mul(fn, K(PIO2_1)));
+  const w = mul(fn, K(PIO2_2));
+  const r = sub(a, w);
+  const bb = sub(r, a);
+  const e = sub(sub(a, sub(r, bb)), add(w, bb));
+  const lo = sub(e, mul(fn, K(PIO2_2T)));
+  const y0 = add(r, lo);
+  const y1 = add(sub(r, y0), lo);
+  const s = kSin2(y0, y1);
+  const c = kCos2(y0, y1);
+  const odd = i64x2.eq(v128.and(t, I(1)), I(1));
+  let vc = v128.bitselect(s, c, odd);
+  vc = v128.xor(vc, v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
+  let vs = v128.bitselect(c, s, odd);
+  vs = v128.xor(vs, v128.and(i64x2.shl(t, 62), I(0x8000000000000000)));
+  vs = v128.bitselect(x, vs, f64x2.eq(x, K(0)));
+  if (outOfRange(x)) {
+    vs = fix(x, vs, false);
+    vc = fix(x, vc, true);
+  }
+  v128.store(ds, vs);
+  v128.store(dc, vc);
+}
+function sinCosV(ds: usize, dc: usize, a: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 16) sincosPair(ds + i, dc + i, v128.load(a + i));
+}
 function sinV(d: usize, a: usize, n: usize): void {
   sincosV(d, a, n, false);
 }
@@ -538,4 +570,203 @@ export function outputs(code: usize, nInstr: i32, consts: usize, r0: i32, r1: i3
     if (stopOnNonFinite && f64x2.extract_lane(finite, 0) + f64x2.extract_lane(finite, 1) != 0) return 0;
   }
   return 1;
+}
+
+// ---- Levenberg-Marquardt support: forward and reverse pass with the normal equations ----------------
+//
+// `lmPass` evaluates a postfix tree node by node over blocks of rows, keeping every node's column (not
+// the register program above: the optimiser needs each constant as its own parameter), and, with
+// `wantJ`, runs the reverse pass: adjoints d root / d node, assigned top-down (in a tree every node has
+// one parent, so nothing accumulates). A child's adjoint is computed only when its subtree holds a
+// parameter (flag bit 0). It then accumulates, over the rows, the Gram matrix of the Jacobian's columns
+// and their products with the residual: the host scales them into J'J and J'r. Nothing of size rows x
+// parameters is ever stored, so the cost per block is one forward pass, one reverse pass and the dot
+// products, all in f64x2.
+//
+// Host layout (src/eval/kernel.ts): `nodes` holds 4 i32 per node [op, left, right, flags] (for a
+// variable, left = its column); `cval` one f64 per node (constants' values); `ptrs` and `aptrs` one u32
+// per node (value and adjoint column of the current block); `cols` n blocks of values, `adjs` n blocks of
+// adjoints, `ders` n blocks (a sine's cosine, a cosine's sine), `tmp` two blocks (residual, ones); `params` k i32 (the constants' node indices);
+// `out` m*m + m f64 (Gram matrix, then residual products; m = k, plus offset and slope with scaling).
+
+function mulNegVV(d: usize, a: usize, b: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 32) {
+    v128.store(d + i, f64x2.neg(f64x2.mul(v128.load(a + i), v128.load(b + i))));
+    v128.store(d + i, f64x2.neg(f64x2.mul(v128.load(a + i, 16), v128.load(b + i, 16))), 16);
+  }
+}
+// d = |b| > PROTECT ? g / b : 0 (adjoint of a / b towards a, and of log|a| towards a)
+function divMaskV(d: usize, g: usize, b: usize, n: usize): void {
+  const p = f64x2.splat(PROTECT);
+  const z = f64x2.splat(0);
+  for (let i: usize = 0; i < n; i += 16) {
+    const bb = v128.load(b + i);
+    v128.store(d + i, v128.bitselect(f64x2.div(v128.load(g + i), bb), z, f64x2.gt(f64x2.abs(bb), p)));
+  }
+}
+// d = |b| > PROTECT ? -(g * a) / (b * b) : 0 (adjoint of a / b towards b)
+function divRightV(d: usize, g: usize, a: usize, b: usize, n: usize): void {
+  const p = f64x2.splat(PROTECT);
+  const z = f64x2.splat(0);
+  for (let i: usize = 0; i < n; i += 16) {
+    const bb = v128.load(b + i);
+    const q = f64x2.neg(f64x2.div(f64x2.mul(v128.load(g + i), v128.load(a + i)), f64x2.mul(bb, bb)));
+    v128.store(d + i, v128.bitselect(q, z, f64x2.gt(f64x2.abs(bb), p)));
+  }
+}
+// d = v > 0 ? g * sign(a) / (2 v) : 0, v = sqrt|a| (adjoint of the protected sqrt)
+function sqrtAdjV(d: usize, g: usize, a: usize, v: usize, n: usize): void {
+  const z = f64x2.splat(0);
+  const two = f64x2.splat(2.0);
+  const sign = i64x2.splat(0x8000000000000000);
+  for (let i: usize = 0; i < n; i += 16) {
+    const vv = v128.load(v + i);
+    const q = v128.xor(f64x2.div(v128.load(g + i), f64x2.mul(two, vv)), v128.and(v128.load(a + i), sign));
+    v128.store(d + i, v128.bitselect(q, z, f64x2.gt(vv, z)));
+  }
+}
+// d = 2 g a
+function twiceMulV(d: usize, g: usize, a: usize, n: usize): void {
+  const two = f64x2.splat(2.0);
+  for (let i: usize = 0; i < n; i += 16) v128.store(d + i, f64x2.mul(f64x2.mul(two, v128.load(g + i)), v128.load(a + i)));
+}
+// r = y - (off + sl f)
+function residualV(r: usize, y: usize, f: usize, off: f64, sl: f64, n: usize): void {
+  const o = f64x2.splat(off);
+  const s = f64x2.splat(sl);
+  for (let i: usize = 0; i < n; i += 16) v128.store(r + i, f64x2.sub(v128.load(y + i), f64x2.add(o, f64x2.mul(s, v128.load(f + i)))));
+}
+// sum of a[i] b[i] over `rows` rows (two lanes, then the odd row), a fixed order
+function dot(a: usize, b: usize, rows: i32): f64 {
+  let acc = f64x2.splat(0);
+  const pairs = <usize>(rows >> 1) << 4;
+  for (let i: usize = 0; i < pairs; i += 16) acc = f64x2.add(acc, f64x2.mul(v128.load(a + i), v128.load(b + i)));
+  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  if (rows & 1) s += load<f64>(a + pairs) * load<f64>(b + pairs);
+  return s;
+}
+
+/**
+ * Sum of squared residuals y - (off + sl * tree) over rows [0, rows) (NaN or an infinity as soon as a
+ * block makes it so); with `wantJ`, also the Gram matrix and residual products at `out` (see above).
+ */
+export function lmPass(
+  nodes: usize, n: i32, cval: usize, ptrs: usize, aptrs: usize, cols: usize, adjs: usize, ders: usize, tmp: usize,
+  params: usize, k: i32, scaling: i32, off: f64, sl: f64, rows: i32, block: i32, wantJ: i32, out: usize,
+): f64 {
+  const bb = <usize>block << 3;
+  const m = k + (scaling ? 2 : 0);
+  const rcol = tmp;
+  const ones = tmp + bb;
+  if (wantJ) {
+    splatV(ones, 1.0, bb);
+    memory.fill(out, 0, <usize>(m * m + m) << 3);
+  }
+  const root = n - 1;
+  let sse: f64 = 0;
+  for (let start = 0; start < rows; start += block) {
+    const cnt = min(block, rows - start);
+    const nb = <usize>((cnt + 3) & ~3) << 3;
+    const rowOff = <usize>start << 3;
+    for (let i = 0; i < n; i++) {
+      const e = nodes + (<usize>i << 4);
+      const op = load<i32>(e);
+      const pp = ptrs + (<usize>i << 2);
+      if (op == VAR) {
+        store<u32>(pp, <u32>(dataBase + <usize>load<i32>(e, 4) * strideBytes + rowOff));
+        continue;
+      }
+      const d = cols + <usize>i * bb;
+      store<u32>(pp, <u32>d);
+      if (op == CONST) {
+        splatV(d, load<f64>(cval + (<usize>i << 3)), nb);
+        continue;
+      }
+      const a = <usize>load<u32>(ptrs + (<usize>load<i32>(e, 4) << 2));
+      if (op >= ADD && op <= DIV) {
+        const b = <usize>load<u32>(ptrs + (<usize>load<i32>(e, 8) << 2));
+        if (op == ADD) addVV(d, a, b, nb);
+        else if (op == SUB) subVV(d, a, b, nb);
+        else if (op == MUL) mulVV(d, a, b, nb);
+        else divVV(d, a, b, nb);
+      } else if (op == SQRT) sqrtV(d, a, nb);
+      else if (op == NEG) negV(d, a, nb);
+      else if (op == SQUARE) squareV(d, a, nb);
+      else if (op == SIN) {
+        if (wantJ) sinCosV(d, ders + <usize>i * bb, a, nb);
+        else sinV(d, a, nb);
+      } else if (op == COS) {
+        if (wantJ) sinCosV(ders + <usize>i * bb, d, a, nb);
+        else cosV(d, a, nb);
+      } else if (op == EXP) expV(d, a, nb);
+      else logV(d, a, nb);
+    }
+    const f = <usize>load<u32>(ptrs + (<usize>root << 2));
+    residualV(rcol, yBase + rowOff, f, off, sl, nb);
+    sse += dot(rcol, rcol, cnt);
+    if (!isFinite(sse)) return sse;
+    if (!wantJ) continue;
+    // reverse pass
+    store<u32>(aptrs + (<usize>root << 2), <u32>ones);
+    for (let i = root; i >= 0; i--) {
+      const e = nodes + (<usize>i << 4);
+      const op = load<i32>(e);
+      if (op == VAR || op == CONST || (load<i32>(e, 12) & 1) == 0) continue;
+      const g = <usize>load<u32>(aptrs + (<usize>i << 2));
+      const l = load<i32>(e, 4);
+      const needL = (load<i32>(nodes + (<usize>l << 4), 12) & 1) != 0;
+      const pa = <usize>load<u32>(ptrs + (<usize>l << 2));
+      const dl = adjs + <usize>l * bb;
+      if (op >= ADD && op <= DIV) {
+        const r = load<i32>(e, 8);
+        const needR = (load<i32>(nodes + (<usize>r << 4), 12) & 1) != 0;
+        const pb = <usize>load<u32>(ptrs + (<usize>r << 2));
+        const dr = adjs + <usize>r * bb;
+        if (op == ADD || op == SUB) {
+          if (needL) store<u32>(aptrs + (<usize>l << 2), <u32>g);
+          if (needR) {
+            if (op == ADD) store<u32>(aptrs + (<usize>r << 2), <u32>g);
+            else {
+              negV(dr, g, nb);
+              store<u32>(aptrs + (<usize>r << 2), <u32>dr);
+            }
+          }
+          continue;
+        }
+        if (needL) {
+          if (op == MUL) mulVV(dl, g, pb, nb);
+          else divMaskV(dl, g, pb, nb);
+          store<u32>(aptrs + (<usize>l << 2), <u32>dl);
+        }
+        if (needR) {
+          if (op == MUL) mulVV(dr, g, pa, nb);
+          else divRightV(dr, g, pa, pb, nb);
+          store<u32>(aptrs + (<usize>r << 2), <u32>dr);
+        }
+        continue;
+      }
+      if (!needL) continue;
+      const v = <usize>load<u32>(ptrs + (<usize>i << 2));
+      if (op == SIN) mulVV(dl, ders + <usize>i * bb, g, nb); // cos(a), kept by the forward pass
+      else if (op == COS) mulNegVV(dl, ders + <usize>i * bb, g, nb); // -sin(a)
+      else if (op == EXP) mulVV(dl, g, v, nb);
+      else if (op == SQRT) sqrtAdjV(dl, g, pa, v, nb);
+      else if (op == NEG) negV(dl, g, nb);
+      else if (op == SQUARE) twiceMulV(dl, g, pa, nb);
+      else divMaskV(dl, g, pa, nb); // protected log: d log|a| / da = 1 / a
+      store<u32>(aptrs + (<usize>l << 2), <u32>dl);
+    }
+    // Gram matrix and residual products of this block's Jacobian columns
+    for (let a = 0; a < m; a++) {
+      const ca = a < k ? <usize>load<u32>(aptrs + (<usize>load<i32>(params + (<usize>a << 2)) << 2)) : a == k ? ones : f;
+      for (let b = 0; b <= a; b++) {
+        const cb = b < k ? <usize>load<u32>(aptrs + (<usize>load<i32>(params + (<usize>b << 2)) << 2)) : b == k ? ones : f;
+        const at = out + (<usize>(a * m + b) << 3);
+        store<f64>(at, load<f64>(at) + dot(ca, cb, cnt));
+      }
+      const at = out + (<usize>(m * m + a) << 3);
+      store<f64>(at, load<f64>(at) + dot(ca, rcol, cnt));
+    }
+  }
+  return sse;
 }
