@@ -6,7 +6,8 @@
  *
  * Each run is the real `gpmate run --data SET.csv` (dist/src/cli/main.js, so `npm run build` first)
  * in a child process with one thread, `--jobs` of them at a time; its summary.json stays in `--out`,
- * and a run whose summary.json is already there is read, not rerun (an interrupted benchmark resumes).
+ * and a run whose summary.json is already there (with the same arguments, kept in args.json) is read,
+ * not rerun: an interrupted benchmark resumes.
  *
  *   npx tsx bench/realworld.ts [--sets A,B] [--modes pimp,tournament,random-mate] [--seeds 1-10]
  *     [--population 1000] [--generations 100] [--jobs 2] [--out DIR] [--json FILE] [-- extra run flags]
@@ -18,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { srDataDir } from './sr-data.js';
 
@@ -61,10 +63,11 @@ const all = readdirSync(dataDir).filter((f) => f.endsWith('.csv')).map((f) => ba
 const sets = v.sets ? v.sets.split(',') : all;
 const modes = (v.modes as string).split(',');
 const seeds = seedList(v.seeds as string);
-const jobs = Math.max(1, Number(v.jobs));
+const jobs = Number(v.jobs);
+if (!(Number.isInteger(jobs) && jobs >= 1)) throw new Error(`option --jobs: expected an integer >= 1, got ${v.jobs}`);
 const outDir = v.out as string;
 const extra = positionals;
-const cli = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
 
 interface Run {
@@ -91,10 +94,17 @@ function read(r: Run): Outcome {
 }
 
 function execute(r: Run): Promise<Outcome> {
-  if (existsSync(join(r.dir, 'summary.json'))) return Promise.resolve(read(r));
-  mkdirSync(r.dir, { recursive: true });
   const args = [cli, 'run', '--data', join(dataDir, `${r.set}.csv`), '--selection', r.mode, '--population', v.population as string, '--generations', v.generations as string];
   args.push('--seed', String(r.seed), '--threads', '1', '--quiet', '--out', r.dir, ...extra);
+  // a finished run is reused only when it was run with the same arguments
+  const argsFile = join(r.dir, 'args.json');
+  const argsText = JSON.stringify(args.slice(1));
+  if (existsSync(join(r.dir, 'summary.json'))) {
+    if (existsSync(argsFile) && readFileSync(argsFile, 'utf8') === argsText) return Promise.resolve(read(r));
+    throw new Error(`${r.dir}: holds a run with other arguments (or none recorded); give another --out`);
+  }
+  mkdirSync(r.dir, { recursive: true });
+  writeFileSync(argsFile, argsText);
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -123,7 +133,7 @@ await Promise.all(
       const i = next++;
       const o = await execute(runs[i]!);
       outcomes[i] = o;
-      process.stderr.write(`${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${f(o.wall)} s\n`);
+      process.stderr.write(`${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${o.wall.toFixed(1)} s\n`);
     }
   }),
 );
@@ -137,7 +147,7 @@ for (const set of sets) {
     const test = os.map((o) => o.testR2);
     const op = OPERON[set];
     console.log(
-      `| ${set} | ${mode} | ${os.length} | ${f(median(test))} | ${f(Math.min(...test))} | ${f(median(os.map((o) => o.testR2Unclamped)))} | ${f(median(os.map((o) => o.trainR2)))} | ${median(os.map((o) => o.size))} | ${f(median(os.map((o) => o.wall)))} | ${op ? `${op[0]} / ${op[1]}` : '-'} |`,
+      `| ${set} | ${mode} | ${os.length} | ${f(median(test))} | ${f(Math.min(...test))} | ${f(median(os.map((o) => o.testR2Unclamped)))} | ${f(median(os.map((o) => o.trainR2)))} | ${median(os.map((o) => o.size))} | ${median(os.map((o) => o.wall)).toFixed(1)} | ${op ? `${op[0]} / ${op[1]}` : '-'} |`,
     );
   }
 }

@@ -62,10 +62,19 @@ describe('model files and gpmate predict', () => {
     expect(tam.status).toBe(2);
     expect(tam.stderr).toMatch(/checksum mismatch/);
 
-    writeFileSync(path, text.replace('"version": 2', '"version": 1'));
+    writeFileSync(path, text.replace('"version": 2', '"version": 3'));
     const ver = gpmate(['predict', '--model', path, '--data', csv]);
     expect(ver.status).toBe(2);
-    expect(ver.stderr).toMatch(/model format version 1 .*this gpmate reads version 2/);
+    expect(ver.stderr).toMatch(/model format version 3 .*this gpmate reads versions 1 and 2/);
+
+    // version 1 files (before bounds) still load; bounds in one are refused
+    const v1 = (extra: object) => {
+      const body = { ...JSON.parse(modelJson(tree, names, '0.1.0')), version: 1, ...extra };
+      delete body.checksum;
+      return JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) });
+    };
+    expect([...parseModel(v1({}), 'v1.json').tree.arg]).toEqual([...tree.arg]);
+    expect(() => parseModel(v1({ bounds: [0, 1] }), 'v1b.json')).toThrow(/v1b\.json: "bounds" in a version 1 model file/);
 
     // bounds: must be a finite range; a bad pair is refused even with a matching checksum
     expect(() => modelJson(tree, names, 'x', { bounds: { lo: 2, hi: 1 } })).toThrow(/bounds \[2, 1\] are not a finite range/);

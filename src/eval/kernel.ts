@@ -52,7 +52,8 @@ export const DEFAULT_BLOCK = 1024;
  * One instance of the WebAssembly kernel holding one data set in its linear memory. Memory layout
  * (bytes, all 16-aligned): the input columns (each `stride` f64, padded so the kernel's 4-row loops
  * stay in bounds), the target, then a scratch region (slots, code, constants, table, results,
- * prediction buffer) re-laid out whenever a batch needs more room.
+ * prediction buffer, the constant optimiser's node and block buffers) re-laid out whenever a call
+ * needs more room.
  */
 export class Kernel {
   readonly rows: number;

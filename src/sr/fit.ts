@@ -34,7 +34,10 @@ export interface Model {
   readonly trainR2: number;
   readonly testR2?: number;
   predict(x: Inputs): Float64Array;
-  /** Simplified infix, LaTeX and SymPy strings. */
+  /**
+   * Simplified infix, LaTeX and SymPy strings; with bounds `clamp(f, lo, hi)` (which parseInfix does
+   * not read), `\min(\max(f, lo), hi)` with \left and \right, and `Min(Max(f, lo), hi)`.
+   */
   toInfix(): string;
   toLatex(): string;
   toSympy(o?: SympyOptions): string;

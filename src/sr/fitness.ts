@@ -72,8 +72,10 @@ export interface Scored {
 
 /**
  * Scores one tree (a pure function: safe in a worker). With optimisation, the constants are tuned
- * first (offset and slope included when scaling), then the loss is measured at the tuned constants
- * with the closed-form optimal scaling, so it is never worse than without optimisation.
+ * first (offset and slope included when scaling), then the loss is measured on every row at the tuned
+ * constants with the closed-form optimal scaling. Fitted on every row it is never worse than without
+ * optimisation; fitted on a strided subsample (`maxRows`) it can be, on the other rows, and the loss
+ * says so: the tuned tree is what is scored (and, Lamarckian, written back).
  */
 export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored {
   const scaling = s.fitness === 'scaled-rmse';

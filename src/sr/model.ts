@@ -8,9 +8,10 @@ import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { isValidTree, makeTree, type Tree } from '../tree/tree.js';
 
-/** Format name and version of model files; a reader accepts exactly this version (2: prediction bounds). */
+/** Format name and version of model files (2 added prediction bounds); a reader accepts 1 and 2. */
 export const MODEL_FORMAT = 'gpmate-model';
 export const MODEL_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 
 /**
  * Bounds a model's predictions are clamped to: the training target's range. On every row whose true
@@ -48,9 +49,11 @@ export function clampPredictions(pred: Float64Array, b: Bounds | undefined): Flo
 export function clampedText(e: { infix: string; latex: string; sympy: string }, b: Bounds | undefined): { infix: string; latex: string; sympy: string } {
   if (!b) return e;
   const n = (v: number): string => String(v);
+  // LaTeX: 1e-7 as 1 \cdot 10^{-7}, as src/tree/export.ts prints constants
+  const tex = (v: number): string => n(v).replace(/^(.*)e([+-]\d+)$/, (_m, a: string, x: string) => `${a} \\cdot 10^{${Number(x)}}`);
   return {
     infix: `clamp(${e.infix}, ${n(b.lo)}, ${n(b.hi)})`,
-    latex: `\\min\\left(\\max\\left(${e.latex}, ${n(b.lo)}\\right), ${n(b.hi)}\\right)`,
+    latex: `\\min\\left(\\max\\left(${e.latex}, ${tex(b.lo)}\\right), ${tex(b.hi)}\\right)`,
     sympy: `Min(Max(${e.sympy}, ${n(b.lo)}), ${n(b.hi)})`,
   };
 }
@@ -133,8 +136,8 @@ export function parseModel(text: string, where: string): LoadedModel {
     throw new DataError(`${where}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof json !== 'object' || json === null || json['format'] !== MODEL_FORMAT) throw new DataError(`${where}: not a gpmate model file`);
-  if (json['version'] !== MODEL_VERSION) {
-    throw new DataError(`${where}: model format version ${String(json['version'])} (written by gpmate ${String(json['gpmate'])}); this gpmate reads version ${MODEL_VERSION}`);
+  if (!READABLE_VERSIONS.includes(json['version'] as number)) {
+    throw new DataError(`${where}: model format version ${String(json['version'])} (written by gpmate ${String(json['gpmate'])}); this gpmate reads versions ${READABLE_VERSIONS.join(' and ')}`);
   }
   const { checksum, ...body } = json;
   if (typeof checksum !== 'string' || sha256(JSON.stringify(body)) !== checksum) {
@@ -152,6 +155,7 @@ export function parseModel(text: string, where: string): LoadedModel {
   if (!isValidTree(tree, inputs.length)) throw new DataError(`${where}: the tree encoding is invalid`);
   let bounds: Bounds | undefined;
   if (b.bounds !== undefined) {
+    if (b.version === 1) throw new DataError(`${where}: "bounds" in a version 1 model file (bounds came with version 2)`);
     const [lo, hi] = Array.isArray(b.bounds) && b.bounds.length === 2 ? b.bounds : [NaN, NaN];
     if (!(typeof lo === 'number' && typeof hi === 'number' && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
       throw new DataError(`${where}: "bounds" must be two finite numbers [lo, hi] with lo <= hi`);
@@ -173,7 +177,9 @@ export function readModel(path: string): LoadedModel {
 
 /**
  * Applies a model to a table with named columns: every model input must be a column (by name; order
- * and extra columns do not matter); predictions are clamped to the model's bounds. Non-finite predictions are an error naming the first such row.
+ * and extra columns do not matter); predictions are clamped to the model's bounds (an infinite value
+ * becomes the bound). A NaN prediction, or an infinite one of a model without bounds, is an error
+ * naming the first such row.
  */
 export function predictColumns(m: LoadedModel, header: readonly string[], columns: readonly Float64Array[], rows: number, where: string): Float64Array {
   const missing = m.inputs.filter((n) => !header.includes(n));

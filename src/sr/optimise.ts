@@ -212,7 +212,10 @@ export function strideRows(columns: readonly Float64Array[], y: Float64Array, st
   return { columns: columns.map(pick), y: pick(y) };
 }
 
-/** Result: tuned constants written into a copy of the tree, scaling, and the final sum of squared errors. */
+/**
+ * Result: tuned constants written into a copy of the tree, scaling, and the final sum of squared
+ * errors on the rows fitted (every `rowStride`-th row with `maxRows`; a given backend's rows).
+ */
 export interface OptimiserResult {
   readonly tree: Tree;
   readonly offset: number;
@@ -343,7 +346,8 @@ function initialParams(pr: Problem, offset: number, slope: number): Float64Array
  *   if sse(p + d) < sse(p): accept; lambda <- lambda * max(1/3, 1 - (2 rho - 1)^3); nu <- 2
  *   else lambda <- lambda * nu; nu <- 2 nu
  * ```
- * Never returns a worse fit than the initial one. `gradient` is steepest descent with a
+ * Never returns a worse fit than the initial one on the rows it fits (with `maxRows`, or a backend
+ * over a subsample, the fit on the other rows can be worse). `gradient` is steepest descent with a
  * backtracking step, kept as the simpler baseline the benchmark compares against.
  */
 export function optimiseConstants(
@@ -352,7 +356,7 @@ export function optimiseConstants(
   y: Float64Array,
   init: { offset: number; slope: number } = { offset: 0, slope: 1 },
   s: OptimiserSettings = {},
-  backend: LmBackend = jsBackend(columns, y),
+  backend: LmBackend = ((sub) => jsBackend(sub.columns, sub.y))(strideRows(columns, y, rowStride(y.length, s.maxRows))),
 ): OptimiserResult {
   const pr = new Problem(t, s.scaling ?? false, backend);
   const budget = s.iterations ?? 10;
