@@ -99,7 +99,7 @@ describe('LaTeX and SymPy exports', () => {
     // a clamped model (the bounds cut through the sample's values)
     const cl = parseInfix('(x * 3) + y_1', names);
     const bounds = { lo: -1.5, hi: 2.25 };
-    const clText = clampedText({ infix: '', latex: toLatex(cl, names), sympy: toSympy(cl, names) }, bounds);
+    const clText = { latex: clampedText.latex(toLatex(cl, names), bounds), sympy: clampedText.sympy(toSympy(cl, names), bounds) };
     jobs.push({ sympy: clText.sympy, latex: clText.latex, names: [...names], points: pts });
     const out = JSON.parse(execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' })) as { sympy: (number | null)[]; latex: (number | null)[] }[];
     const clamped = clampPredictions(evaluateTree(cl, cols, pts.length), bounds);

@@ -65,7 +65,6 @@ function columnsOf(X: readonly (readonly number[])[], width: number, what: strin
 
 function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>, inputs: readonly string[], bounds: Bounds | undefined): Model {
   const s = simplify(m.tree);
-  const text = (o?: SympyOptions) => clampedText({ infix: toInfix(s, inputs), latex: toLatex(s, inputs), sympy: toSympy(s, inputs, o) }, bounds);
   return {
     expression: m.expression,
     tree: m.tree,
@@ -90,9 +89,9 @@ function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' 
       }
       return clampPredictions(evaluateTree(m.tree, cols, rows), bounds);
     },
-    toInfix: () => text().infix,
-    toLatex: () => text().latex,
-    toSympy: (o?: SympyOptions) => text(o).sympy,
+    toInfix: () => clampedText.infix(toInfix(s, inputs), bounds),
+    toLatex: () => clampedText.latex(toLatex(s, inputs), bounds),
+    toSympy: (o?: SympyOptions) => clampedText.sympy(toSympy(s, inputs, o), bounds),
     toJSON: () => modelJson(m.tree, inputs, 'library', bounds ? { bounds } : {}),
   };
 }

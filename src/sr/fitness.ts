@@ -6,7 +6,7 @@ import { rmse } from '../eval/reference.js';
 import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 import { isRobust, type RobustBounds } from './interval.js';
-import { forwardColumns, jsBackend, optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
+import { forwardColumns, optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
 
 /**
  * How a regression candidate is scored: the error measure (`rmse` or `scaled-rmse`, Keijzer 2003),
@@ -43,21 +43,21 @@ export interface ScoreData {
 /** Score data on a fast-evaluation core: outputs and optimiser passes run in its WebAssembly kernel. */
 export function coreScoreData(core: EvalCore, columns: readonly Float64Array[], y: Float64Array): ScoreData {
   // one kernel per row stride (the optimiser's row cap), built on first use
-  const cores = new Map<number, EvalCore>();
+  const backends = new Map<number, LmBackend>();
   return {
     columns,
     y,
     rows: y.length,
     outputs: (t) => core.treeOutputs(t),
     lm: (step) => {
-      let c = cores.get(step);
-      if (!c) {
+      let b = backends.get(step);
+      if (!b) {
         const sub = strideRows(columns, y, step);
-        c = step <= 1 ? core : new EvalCore(sub.columns, sub.y);
-        cores.set(step, c);
+        const c = step <= 1 ? core : new EvalCore(sub.columns, sub.y);
+        b = { pass: c.lmPass.bind(c) };
+        backends.set(step, b);
       }
-      const k = c;
-      return { pass: (t, params, scaling, offset, slope, jacobian, gram, rhs) => k.lmPass(t, params, scaling, offset, slope, jacobian, gram, rhs) };
+      return b;
     },
   };
 }
@@ -85,13 +85,8 @@ export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored 
   let pred = outputs(tree);
   let { offset, slope } = scaling ? linearScaling(pred, d.y) : { offset: 0, slope: 1 };
   if (s.optimiser && (s.optimiser.iterations ?? 10) > 1 && hasConstants(t) && Number.isFinite(offset) && Number.isFinite(slope)) {
-    const step = rowStride(d.rows, s.optimiser.maxRows);
-    let backend: LmBackend;
-    if (d.lm) backend = d.lm(step);
-    else {
-      const sub = strideRows(d.columns, d.y, step);
-      backend = jsBackend(sub.columns, sub.y);
-    }
+    // without a kernel, optimiseConstants runs the JavaScript passes on the same strided rows
+    const backend = d.lm?.(rowStride(d.rows, s.optimiser.maxRows));
     const r = optimiseConstants(t, d.columns, d.y, { offset, slope }, { ...s.optimiser, scaling }, backend);
     if (r.tree !== t) {
       tree = r.tree;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, DataError } from '../core/errors.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
-import { toLatex, toSympy } from '../tree/export.js';
+import { latexNumber, toLatex, toSympy } from '../tree/export.js';
 import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { isValidTree, makeTree, type Tree } from '../tree/tree.js';
@@ -45,18 +45,12 @@ export function clampPredictions(pred: Float64Array, b: Bounds | undefined): Flo
   return pred;
 }
 
-/** Infix, LaTeX and SymPy text of a model whose formula prints as `e` in each, with its bounds. */
-export function clampedText(e: { infix: string; latex: string; sympy: string }, b: Bounds | undefined): { infix: string; latex: string; sympy: string } {
-  if (!b) return e;
-  const n = (v: number): string => String(v);
-  // LaTeX: 1e-7 as 1 \cdot 10^{-7}, as src/tree/export.ts prints constants
-  const tex = (v: number): string => n(v).replace(/^(.*)e([+-]\d+)$/, (_m, a: string, x: string) => `${a} \\cdot 10^{${Number(x)}}`);
-  return {
-    infix: `clamp(${e.infix}, ${n(b.lo)}, ${n(b.hi)})`,
-    latex: `\\min\\left(\\max\\left(${e.latex}, ${tex(b.lo)}\\right), ${tex(b.hi)}\\right)`,
-    sympy: `Min(Max(${e.sympy}, ${n(b.lo)}), ${n(b.hi)})`,
-  };
-}
+/** A model's text in each notation, given its formula's text `e` there: with bounds, the clamp around it. */
+export const clampedText = {
+  infix: (e: string, b: Bounds | undefined): string => (b ? `clamp(${e}, ${b.lo}, ${b.hi})` : e),
+  latex: (e: string, b: Bounds | undefined): string => (b ? `\\min\\left(\\max\\left(${e}, ${latexNumber(b.lo)}\\right), ${latexNumber(b.hi)}\\right)` : e),
+  sympy: (e: string, b: Bounds | undefined): string => (b ? `Min(Max(${e}, ${b.lo}), ${b.hi})` : e),
+};
 
 /** The body of a model file (everything but the checksum), in the order it is written. */
 export interface ModelBody {
@@ -100,7 +94,7 @@ export function modelJson(
   const b = extra.bounds;
   if (b && !(Number.isFinite(b.lo) && Number.isFinite(b.hi) && b.lo <= b.hi)) throw new ConfigError(`model: bounds [${b.lo}, ${b.hi}] are not a finite range`);
   const s = simplify(tree);
-  const text = clampedText({ infix: toInfix(tree, inputs), latex: toLatex(s, inputs), sympy: toSympy(s, inputs) }, b);
+
   const body: ModelBody = {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
@@ -109,9 +103,9 @@ export function modelJson(
     ...(extra.target !== undefined ? { target: extra.target } : {}),
     tree: { op: Array.from(tree.op), arg: Array.from(tree.arg, (v) => (Object.is(v, -0) ? 0 : v)) },
     ...(b ? { bounds: [b.lo, b.hi] as const } : {}),
-    expression: text.infix,
-    latex: text.latex,
-    sympy: text.sympy,
+    expression: clampedText.infix(toInfix(tree, inputs), b),
+    latex: clampedText.latex(toLatex(s, inputs), b),
+    sympy: clampedText.sympy(toSympy(s, inputs), b),
     ...(extra.metrics ? { metrics: extra.metrics } : {}),
   };
   const json = JSON.stringify(body);

@@ -254,7 +254,7 @@ function reportOf(tree: Tree, task: RegressionTask, names: readonly string[], bo
   const test = task.test ? scoreTree(tree, task.test, bounds) : undefined;
   return {
     tree,
-    expression: bounds ? clampedText({ infix: toInfix(tree, names), latex: '', sympy: '' }, bounds).infix : toInfix(tree, names),
+    expression: clampedText.infix(toInfix(tree, names), bounds),
     size: tree.op.length,
     depth: depth(tree),
     trainRmse: train.rmse,
@@ -266,8 +266,11 @@ function reportOf(tree: Tree, task: RegressionTask, names: readonly string[], bo
 
 function exportsOf(tree: Tree, names: readonly string[], bounds: Bounds | undefined): { simplified: string; latex: string; sympy: string } {
   const s = simplify(tree);
-  const t = clampedText({ infix: toInfix(s, names), latex: toLatex(s, names), sympy: toSympy(s, names) }, bounds);
-  return { simplified: t.infix, latex: t.latex, sympy: t.sympy };
+  return {
+    simplified: clampedText.infix(toInfix(s, names), bounds),
+    latex: clampedText.latex(toLatex(s, names), bounds),
+    sympy: clampedText.sympy(toSympy(s, names), bounds),
+  };
 }
 
 function meanOf<T>(xs: readonly T[], f: (x: T) => number): number {

@@ -27,6 +27,11 @@ function number(v: number, latex: boolean): Printed {
   return { s, prec: v < 0 || Object.is(v, -0) ? NEG : latex && /cdot/.test(s) ? MUL : ATOM };
 }
 
+/** A number as the LaTeX export prints a constant (1e-7 as 1 \\cdot 10^{-7}). */
+export function latexNumber(v: number): string {
+  return number(v, true).s;
+}
+
 const isNegConst = (n: ExprNode): boolean => n.op === Op.Const && n.arg < 0 && Number.isFinite(n.arg);
 
 function wrap(p: Printed, min: number, open: string, close: string): string {
