@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { DataError } from '../src/core/errors.js';
+import { DataError, readTextFile } from '../src/core/errors.js';
 import { makeDataset, type Dataset } from '../src/eval/dataset.js';
 import type { RegressionTask } from '../src/sr/run.js';
 
@@ -50,12 +50,7 @@ function splitLine(line: string): string[] {
 
 /** Reads a comma-separated file with a header row and numeric cells; errors name file, line and column. */
 export function readNumericCsv(path: string): NumericTable {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFile(path);
   const lines = text.split(/\r?\n/);
   while (lines.length && (lines[lines.length - 1] as string).trim() === '') lines.pop();
   if (lines.length === 0) throw new DataError(`${path}: the file is empty`);
@@ -104,12 +99,12 @@ function rangeFrom(v: unknown, where: string): RowRange | undefined {
  * A flat object with the same keys is accepted too.
  */
 export function readCsvMeta(path: string): MetaRows {
+  const text = readTextFile(path);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
-    const why = e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
-    throw new DataError(`${path}: ${why}`);
+    throw new DataError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   const root = json as Record<string, unknown>;
   const m = (typeof root?.['metadata'] === 'object' ? root['metadata'] : root) as Record<string, unknown> | null;

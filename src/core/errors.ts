@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Named error classes. Evaluation failures are values (non-finite fitness), not exceptions;
  * these are for configuration, input and infrastructure faults.
@@ -11,6 +13,15 @@ export class ConfigError extends Error {
 /** A data file could not be read or parsed. The message names the file. */
 export class DataError extends Error {
   override readonly name = 'DataError';
+}
+
+/** A text file's content; a DataError `<what>: cannot read (<code>)` when it cannot be read. */
+export function readTextFile(path: string, what: string = path): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${what}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 /** An evaluation worker failed (threw, died, or timed out). */

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { ConfigError, DataError } from '../core/errors.js';
+import { ConfigError, DataError, readTextFile } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 
 /**
@@ -31,12 +30,7 @@ function str(file: string, where: string, o: Record<string, unknown>, field: str
 }
 
 function readJsonArray(file: string): Record<string, unknown>[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new DataError(`data ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFile(file, `data ${file}`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -90,12 +84,7 @@ export function loadPandalm(file: string, o: LoadOptions = {}): JudgeItem[] {
 
 /** Plain JSONL: one {instruction, response_a, response_b, label: "A"|"B"} per line (blank lines skipped). */
 export function loadJsonl(file: string): JudgeItem[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new DataError(`data ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFile(file, `data ${file}`);
   const items: JudgeItem[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { ConfigError, DataError } from '../core/errors.js';
+import { ConfigError, DataError, readTextFile } from '../core/errors.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
 import { latexNumber, toLatex, toSympy } from '../tree/export.js';
@@ -160,12 +159,7 @@ export function parseModel(text: string, where: string): LoadedModel {
 }
 
 export function readModel(path: string): LoadedModel {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readTextFile(path);
   return parseModel(text, path);
 }
 
