@@ -275,9 +275,11 @@ function splatV(d: usize, c: f64, n: usize): void {
 }
 
 // sin (cosine = false) or cos (cosine = true, a constant after inlining) of two lanes: the reduction
-// x = n·π/2 + (y0 + y1), both kernels, then the quadrant's choice and sign with selects.
+// x = n·π/2 + (y0 + y1), both kernels, then the quadrant's choice and sign with selects. With `other`
+// (non-zero), the other of the two is stored there too (both kernels are computed anyway): cos for
+// sin, sin for cos. Lanes out of the reduction range are left to the caller (`fix`) in both.
 // @ts-ignore: decorator
-@inline function sincos2(x: v128, cosine: bool): v128 {
+@inline function sincos2(x: v128, cosine: bool, other: usize = 0): v128 {
   const t = add(mul(x, K(INVPIO2)), K(TOINT)); // n in the low bits of t
   const fn = sub(t, K(TOINT));
   const a = sub(x, mul(fn, K(PIO2_1)));
@@ -291,13 +293,11 @@ function splatV(d: usize, c: f64, n: usize): void {
   const s = kSin2(y0, y1);
   const c = kCos2(y0, y1);
   const odd = i64x2.eq(v128.and(t, I(1)), I(1));
-  if (cosine) {
-    const v = v128.bitselect(s, c, odd);
-    return v128.xor(v, v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
-  }
-  let v = v128.bitselect(c, s, odd);
-  v = v128.xor(v, v128.and(i64x2.shl(t, 62), I(0x8000000000000000)));
-  return v128.bitselect(x, v, f64x2.eq(x, K(0)));
+  const vc = v128.xor(v128.bitselect(s, c, odd), v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
+  let vs = v128.xor(v128.bitselect(c, s, odd), v128.and(i64x2.shl(t, 62), I(0x8000000000000000)));
+  vs = v128.bitselect(x, vs, f64x2.eq(x, K(0)));
+  if (other) v128.store(other, cosine ? vs : vc);
+  return cosine ? vc : vs;
 }
 
 // @ts-ignore: decorator
@@ -369,34 +369,16 @@ function splatV(d: usize, c: f64, n: usize): void {
     v128.store(d + i, v1, 16);
   }
 }
-// sin into `ds` and cos into `dc` from one reduction (sincos2 computes both kernels anyway): the same
-// values as sinV and cosV, for the optimiser's pass, which needs a sine node's cosine as its derivative.
+// sin into `ds` and cos into `dc` from one reduction: the same values as sinV and cosV, for the
+// optimiser's pass, which needs a sine node's cosine as its derivative.
 // @ts-ignore: decorator
 @inline function sincosPair(ds: usize, dc: usize, x: v128): void {
-  const t = add(mul(x, K(INVPIO2)), K(TOINT));
-  const fn = sub(t, K(TOINT));
-  const a = sub(x, mul(fn, K(PIO2_1)));
-  const w = mul(fn, K(PIO2_2));
-  const r = sub(a, w);
-  const bb = sub(r, a);
-  const e = sub(sub(a, sub(r, bb)), add(w, bb));
-  const lo = sub(e, mul(fn, K(PIO2_2T)));
-  const y0 = add(r, lo);
-  const y1 = add(sub(r, y0), lo);
-  const s = kSin2(y0, y1);
-  const c = kCos2(y0, y1);
-  const odd = i64x2.eq(v128.and(t, I(1)), I(1));
-  let vc = v128.bitselect(s, c, odd);
-  vc = v128.xor(vc, v128.and(i64x2.shl(i64x2.add(t, I(1)), 62), I(0x8000000000000000)));
-  let vs = v128.bitselect(c, s, odd);
-  vs = v128.xor(vs, v128.and(i64x2.shl(t, 62), I(0x8000000000000000)));
-  vs = v128.bitselect(x, vs, f64x2.eq(x, K(0)));
+  let vs = sincos2(x, false, dc);
   if (outOfRange(x)) {
     vs = fix(x, vs, false);
-    vc = fix(x, vc, true);
+    v128.store(dc, fix(x, v128.load(dc), true));
   }
   v128.store(ds, vs);
-  v128.store(dc, vc);
 }
 function sinCosV(ds: usize, dc: usize, a: usize, n: usize): void {
   for (let i: usize = 0; i < n; i += 16) sincosPair(ds + i, dc + i, v128.load(a + i));
