@@ -30,7 +30,9 @@ await scoreTemplate(service, template, items, render);
 const tCached = (performance.now() - t2) / 1000;
 const s = service.stats;
 console.log(`model ${llama.model}: load ${(tLoad / 1000).toFixed(2)} s`);
-console.log(`uncached: ${s.calls} judgements in ${tRun.toFixed(2)} s = ${(s.calls / tRun).toFixed(1)} judgements/s, ${(s.promptTokens / tRun).toFixed(0)} prompt tokens/s (${(s.promptTokens / s.calls).toFixed(0)} tokens each)`);
+console.log(
+  `uncached: ${s.calls} judgements in ${tRun.toFixed(2)} s = ${(s.calls / tRun).toFixed(1)} judgements/s, ${(s.promptTokens / tRun).toFixed(0)} prompt tokens/s (${(s.promptTokens / s.calls).toFixed(0)} tokens each)`,
+);
 console.log(`cached:   ${s.cacheHits} judgements in ${tCached.toFixed(3)} s = ${(s.cacheHits / tCached).toFixed(0)} judgements/s`);
 service.cache.close();
 await llama.close();

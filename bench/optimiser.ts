@@ -18,7 +18,13 @@ import { EvalCore } from '../src/eval/core.js';
 import { randomTree } from '../src/tree/init.js';
 import { primitiveSet } from '../src/tree/primitives.js';
 
-const { values: v } = parseArgs({ options: { set: { type: 'string', default: 'Concrete' }, trees: { type: 'string', default: '300' }, budgets: { type: 'string', default: '5,10,20' } } });
+const { values: v } = parseArgs({
+  options: {
+    set: { type: 'string', default: 'Concrete' },
+    trees: { type: 'string', default: '300' },
+    budgets: { type: 'string', default: '5,10,20' },
+  },
+});
 const task = csvTask(join(srDataDir(), `${v.set}.csv`));
 const ps = primitiveSet(task.train.names, { constantProbability: 0.4 });
 const rng = new Rng(1);
@@ -32,8 +38,12 @@ const base = trees.map((t) => scoreCandidate(t, task.train, { fitness: 'scaled-r
 const nodes = trees.reduce((s, t) => s + t.op.length, 0);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-console.log(`# ${v.set}: ${trees.length} random trees (${(nodes / trees.length).toFixed(1)} nodes mean), ${task.train.rows} rows, scaled RMSE`);
-console.log('| budget | method | median loss / initial | mean loss / initial | trees improved >1% | ms per tree | node evals/s (forward passes) |');
+console.log(
+  `# ${v.set}: ${trees.length} random trees (${(nodes / trees.length).toFixed(1)} nodes mean), ${task.train.rows} rows, scaled RMSE`,
+);
+console.log(
+  '| budget | method | median loss / initial | mean loss / initial | trees improved >1% | ms per tree | node evals/s (forward passes) |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const budget of (v.budgets as string).split(',').map(Number)) {
   for (const method of ['lm', 'gradient'] as const) {
@@ -49,7 +59,9 @@ for (const budget of (v.budgets as string).split(',').map(Number)) {
     });
     const ms = performance.now() - t0;
     const evals = (nodes * task.train.rows * budget) / (ms / 1000);
-    console.log(`| ${budget} | ${method} | ${median(ratios).toFixed(4)} | ${mean(ratios).toFixed(4)} | ${((100 * improved) / ratios.length).toFixed(0)}% | ${(ms / trees.length).toFixed(2)} | ${evals.toExponential(2)} |`);
+    console.log(
+      `| ${budget} | ${method} | ${median(ratios).toFixed(4)} | ${mean(ratios).toFixed(4)} | ${((100 * improved) / ratios.length).toFixed(0)}% | ${(ms / trees.length).toFixed(2)} | ${evals.toExponential(2)} |`,
+    );
   }
 }
 
@@ -61,22 +73,26 @@ for (const budget of (v.budgets as string).split(',').map(Number)) {
 {
   const { columns, y, rows } = task.train;
   let work = 0;
-  const counted = (make: (step: number) => LmBackend) => (step: number): LmBackend => {
-    const b = make(step);
-    return {
-      pass: (t, ...rest) => {
-        work += t.op.length;
-        return b.pass(t, ...rest);
-      },
+  const counted =
+    (make: (step: number) => LmBackend) =>
+    (step: number): LmBackend => {
+      const b = make(step);
+      return {
+        pass: (t, ...rest) => {
+          work += t.op.length;
+          return b.pass(t, ...rest);
+        },
+      };
     };
-  };
   const kernelData = coreScoreData(new EvalCore(columns, y), columns, y);
   const variants: [string, ScoreData][] = [
     ['JavaScript', { columns, y, rows, lm: counted(() => jsBackend(columns, y)) }],
     ['WebAssembly kernel', { ...kernelData, lm: counted(kernelData.lm!) }],
   ];
   const budget = 10;
-  console.log(`\n| LM passes (${budget} evaluations, ${rows} rows) | ms per tree | node evals/s in passes | median relative loss difference to JavaScript |`);
+  console.log(
+    `\n| LM passes (${budget} evaluations, ${rows} rows) | ms per tree | node evals/s in passes | median relative loss difference to JavaScript |`,
+  );
   console.log('|---|---|---|---|');
   const losses: number[][] = [];
   for (const [name, data] of variants) {
@@ -86,7 +102,9 @@ for (const budget of (v.budgets as string).split(',').map(Number)) {
     const ms = performance.now() - t0;
     losses.push(out);
     const diffs = out.map((l, i) => (Number.isFinite(l) && l > 0 ? Math.abs(l - losses[0]![i]!) / l : 0));
-    console.log(`| ${name} | ${(ms / trees.length).toFixed(2)} | ${((work * rows) / (ms / 1000)).toExponential(2)} | ${median(diffs).toExponential(1)} |`);
+    console.log(
+      `| ${name} | ${(ms / trees.length).toFixed(2)} | ${((work * rows) / (ms / 1000)).toExponential(2)} | ${median(diffs).toExponential(1)} |`,
+    );
   }
 }
 

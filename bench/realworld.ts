@@ -59,7 +59,10 @@ function seedList(s: string): number[] {
 }
 
 const dataDir = v.data as string;
-const all = readdirSync(dataDir).filter((f) => f.endsWith('.csv')).map((f) => basename(f, '.csv')).sort();
+const all = readdirSync(dataDir)
+  .filter((f) => f.endsWith('.csv'))
+  .map((f) => basename(f, '.csv'))
+  .sort();
 const sets = v.sets ? v.sets.split(',') : all;
 const modes = (v.modes as string).split(',');
 const seeds = seedList(v.seeds as string);
@@ -84,17 +87,32 @@ interface Outcome extends Run {
   wall: number;
 }
 
-const runs: Run[] = sets.flatMap((set) => modes.flatMap((mode) => seeds.map((seed) => ({ set, mode, seed, dir: join(outDir, `${set}-${mode}-seed${seed}`) }))));
+const runs: Run[] = sets.flatMap((set) =>
+  modes.flatMap((mode) => seeds.map((seed) => ({ set, mode, seed, dir: join(outDir, `${set}-${mode}-seed${seed}`) }))),
+);
 
 function read(r: Run): Outcome {
-  const s = JSON.parse(readFileSync(join(r.dir, 'summary.json'), 'utf8')) as { best: { testR2?: number; testR2Unclamped?: number; trainR2: number; size: number } };
+  const s = JSON.parse(readFileSync(join(r.dir, 'summary.json'), 'utf8')) as {
+    best: { testR2?: number; testR2Unclamped?: number; trainR2: number; size: number };
+  };
   const wall = existsSync(join(r.dir, 'wall.txt')) ? Number(readFileSync(join(r.dir, 'wall.txt'), 'utf8')) : NaN;
   const b = s.best;
   return { ...r, testR2: b.testR2 ?? NaN, testR2Unclamped: b.testR2Unclamped ?? b.testR2 ?? NaN, trainR2: b.trainR2, size: b.size, wall };
 }
 
 function execute(r: Run): Promise<Outcome> {
-  const args = [cli, 'run', '--data', join(dataDir, `${r.set}.csv`), '--selection', r.mode, '--population', v.population as string, '--generations', v.generations as string];
+  const args = [
+    cli,
+    'run',
+    '--data',
+    join(dataDir, `${r.set}.csv`),
+    '--selection',
+    r.mode,
+    '--population',
+    v.population as string,
+    '--generations',
+    v.generations as string,
+  ];
   args.push('--seed', String(r.seed), '--threads', '1', '--quiet', '--out', r.dir, ...extra);
   // a finished run is reused only when it was run with the same arguments
   const argsFile = join(r.dir, 'args.json');
@@ -118,7 +136,8 @@ function execute(r: Run): Promise<Outcome> {
   });
 }
 
-const f = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3));
+const f = (x: number) =>
+  !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const h = s.length >> 1;
@@ -133,13 +152,19 @@ await Promise.all(
       const i = next++;
       const o = await execute(runs[i]!);
       outcomes[i] = o;
-      process.stderr.write(`${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${o.wall.toFixed(1)} s\n`);
+      process.stderr.write(
+        `${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${o.wall.toFixed(1)} s\n`,
+      );
     }
   }),
 );
 
-console.log(`# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, ${jobs} runs at a time; run flags: ${extra.join(' ') || '(the --data defaults)'}`);
-console.log('| data set | mode | runs | median test R2 | worst test R2 | median test R2 unclamped | median train R2 | median size | median wall s | Operon median / worst |');
+console.log(
+  `# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, ${jobs} runs at a time; run flags: ${extra.join(' ') || '(the --data defaults)'}`,
+);
+console.log(
+  '| data set | mode | runs | median test R2 | worst test R2 | median test R2 unclamped | median train R2 | median size | median wall s | Operon median / worst |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const set of sets) {
   for (const mode of modes) {

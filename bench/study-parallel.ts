@@ -48,7 +48,11 @@ const results: Record<string, number[]> = {};
 const tables = new Map<number, string>();
 let evals = 0;
 console.log(`study: 2 problems x 3 selection modes x 4 seeds = 24 runs, population 200, 20 generations, diversity on`);
-console.log(`cores: ${availableParallelism()}, load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `cores: ${availableParallelism()}, load average before: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 for (let r = 0; r < repeats; r++) {
   // Alternate the order so that a change in machine load does not favour one setting.
   const order = r % 2 === 0 ? [1, threads] : [threads, 1];
@@ -59,7 +63,9 @@ for (let r = 0; r < repeats; r++) {
     tables.set(t, content(db));
     evals = evaluations(db);
     rmSync(db, { force: true });
-    console.log(`repeat ${r + 1}, threads ${t}: ${s.wallS.toFixed(2)} s (${(s.done / s.wallS).toFixed(2)} runs/s, ${(evals / s.wallS).toFixed(0)} evaluations/s)`);
+    console.log(
+      `repeat ${r + 1}, threads ${t}: ${s.wallS.toFixed(2)} s (${(s.done / s.wallS).toFixed(2)} runs/s, ${(evals / s.wallS).toFixed(0)} evaluations/s)`,
+    );
   }
 }
 const ref = tables.get(1);
@@ -68,5 +74,9 @@ for (const [k, v] of Object.entries(results)) {
   const sorted = [...v].sort((a, b) => a - b);
   console.log(`${k}: best ${sorted[0]?.toFixed(2)} s, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} s over ${v.length}`);
 }
-console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}; tables identical across thread counts`);
+console.log(
+  `load average after: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}; tables identical across thread counts`,
+);
 rmSync(dir, { recursive: true, force: true });

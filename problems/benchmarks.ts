@@ -14,8 +14,10 @@ import type { RegressionTask } from '../src/sr/run.js';
 
 type Sampler = (rng: Rng) => number[][];
 
-const U = (a: number, b: number, n: number, vars: number): Sampler => (rng) =>
-  Array.from({ length: n }, () => Array.from({ length: vars }, () => rng.uniform(a, b)));
+const U =
+  (a: number, b: number, n: number, vars: number): Sampler =>
+  (rng) =>
+    Array.from({ length: n }, () => Array.from({ length: vars }, () => rng.uniform(a, b)));
 
 /** Grid points a, a+s, ... up to b (inclusive, robust to rounding). */
 export function gridPoints(a: number, b: number, s: number): number[] {
@@ -23,12 +25,14 @@ export function gridPoints(a: number, b: number, s: number): number[] {
   return Array.from({ length: n }, (_, i) => a + i * s);
 }
 
-const E = (a: number, b: number, s: number, vars: number): Sampler => () => {
-  const g = gridPoints(a, b, s);
-  let rows: number[][] = [[]];
-  for (let v = 0; v < vars; v++) rows = rows.flatMap((r) => g.map((x) => [...r, x]));
-  return rows;
-};
+const E =
+  (a: number, b: number, s: number, vars: number): Sampler =>
+  () => {
+    const g = gridPoints(a, b, s);
+    let rows: number[][] = [[]];
+    for (let v = 0; v < vars; v++) rows = rows.flatMap((r) => g.map((x) => [...r, x]));
+    return rows;
+  };
 
 interface Benchmark {
   readonly vars: number;

@@ -25,19 +25,62 @@ export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
 
-export { treeDiversity, treeOutputs, diversityFromOption, depthBalance, DIVERSITY_KEYS, type DiversitySetting, type DiversityKey, type DiversityMeasures, type TreeDiversityOptions, type TreeOutputs } from './diversity/index.js';
-export { mannWhitneyU, kruskalWallis, holm, varghaDelaneyA12, wilson, median, quantile, iqr, summarize, pairwiseComparisons, type PairwiseRow, type Summary, type Alternative, type MannWhitneyResult, type KruskalWallisResult, type RateInterval } from './stats/index.js';
+export {
+  treeDiversity,
+  treeOutputs,
+  diversityFromOption,
+  depthBalance,
+  DIVERSITY_KEYS,
+  type DiversitySetting,
+  type DiversityKey,
+  type DiversityMeasures,
+  type TreeDiversityOptions,
+  type TreeOutputs,
+} from './diversity/index.js';
+export {
+  mannWhitneyU,
+  kruskalWallis,
+  holm,
+  varghaDelaneyA12,
+  wilson,
+  median,
+  quantile,
+  iqr,
+  summarize,
+  pairwiseComparisons,
+  type PairwiseRow,
+  type Summary,
+  type Alternative,
+  type MannWhitneyResult,
+  type KruskalWallisResult,
+  type RateInterval,
+} from './stats/index.js';
 export { readStudyFile, parseStudy, type StudySpec, type StudyProblem, type StudyOptions } from './study/schema.js';
 export { expandGrid, expandRuns, configHash, canonicalJson, studyHash, type Cell, type RunKey } from './study/grid.js';
 export { runStudy, defaultDbPath, type StudyRunOptions, type StudyRunSummary, type StudyProgress } from './study/runner.js';
 export { StudyStore } from './study/store.js';
 export { writeReport, renderSvg } from './study/report.js';
 export { exportCsv } from './study/export.js';
-export { promptRepresentation, baselineGenome, structuralDistance as promptDistance, PROMPT_MUTATIONS, type PromptGenome, type PromptOptions } from './judge/genome.js';
+export {
+  promptRepresentation,
+  baselineGenome,
+  structuralDistance as promptDistance,
+  PROMPT_MUTATIONS,
+  type PromptGenome,
+  type PromptOptions,
+} from './judge/genome.js';
 export { loadLibrary, defaultLibrary, type FragmentLibrary } from './judge/library.js';
 export { loadItems, splitItems, DATA_FORMATS, type JudgeItem, type DataFormat } from './judge/data.js';
 export { renderTemplate, fillTemplate, templateText, type ChatPrompt, type PromptTemplate, type Order } from './judge/render.js';
-export { JudgeEvaluator, scoreTemplate, metricsOf, judgeLoss, DEFAULT_WEIGHTS, type JudgeMetrics, type LossWeights } from './judge/fitness.js';
+export {
+  JudgeEvaluator,
+  scoreTemplate,
+  metricsOf,
+  judgeLoss,
+  DEFAULT_WEIGHTS,
+  type JudgeMetrics,
+  type LossWeights,
+} from './judge/fitness.js';
 export { JudgeCache, JudgeService, BudgetExhaustedError, type CallStats } from './judge/cache.js';
 export { HttpBackend, type HttpOptions } from './judge/http.js';
 export { LlamaBackend, type LlamaOptions } from './judge/llama.js';
@@ -47,7 +90,19 @@ export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fa
 export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
 export type { TreeEvaluator, RowRange } from './eval/types.js';
 export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
-export { GpuEvaluator, acquireGpu, describeAdapter, GpuUnavailableError, GPU_APIS, GPU_VALUE_BOUND, type GpuEvaluatorOptions, type GpuEvaluatorStats, type GpuAdapterInfo, type GpuApi, type GpuDeviceOptions } from './eval/gpu/index.js';
+export {
+  GpuEvaluator,
+  acquireGpu,
+  describeAdapter,
+  GpuUnavailableError,
+  GPU_APIS,
+  GPU_VALUE_BOUND,
+  type GpuEvaluatorOptions,
+  type GpuEvaluatorStats,
+  type GpuAdapterInfo,
+  type GpuApi,
+  type GpuDeviceOptions,
+} from './eval/gpu/index.js';
 
 // Symbolic regression layer (issue 7): scoring, constant optimisation, Pareto front, exports, models, checkpoints.
 export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';

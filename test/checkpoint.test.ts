@@ -10,7 +10,26 @@ const DATA = '/work/shared/data/sr/Nikuradse_1.csv';
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-ckpt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const ARGS = ['run', '--data', DATA, '--population', '80', '--generations', '30', '--seed', '5', '--optimise', '4', '--objectives', 'error-size', '--selection', 'pimp', '--quiet', '--checkpoint-every', '1'];
+const ARGS = [
+  'run',
+  '--data',
+  DATA,
+  '--population',
+  '80',
+  '--generations',
+  '30',
+  '--seed',
+  '5',
+  '--optimise',
+  '4',
+  '--objectives',
+  'error-size',
+  '--selection',
+  'pimp',
+  '--quiet',
+  '--checkpoint-every',
+  '1',
+];
 const gpmate = (args: string[]) => spawnSync('node', [CLI, ...args], { encoding: 'utf8' });
 const generationOf = (path: string): number => {
   try {

@@ -18,7 +18,22 @@ describe('gpmate run', () => {
   it('runs each selection mode, prints the best expression and writes the log and summary', () => {
     for (const selection of ['pimp', 'tournament', 'random-mate']) {
       const out = join(tmp(), 'out');
-      const r = gpmate(['run', '--problem', 'keijzer-6', '--selection', selection, '--seed', '1', '--population', '60', '--generations', '4', '--out', out, '--quiet']);
+      const r = gpmate([
+        'run',
+        '--problem',
+        'keijzer-6',
+        '--selection',
+        selection,
+        '--seed',
+        '1',
+        '--population',
+        '60',
+        '--generations',
+        '4',
+        '--out',
+        out,
+        '--quiet',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/best: .+/);
@@ -30,7 +45,10 @@ describe('gpmate run', () => {
       expect(summary.problem).toBe('keijzer-6');
       expect(typeof summary.best.expression).toBe('string');
       expect(summary.best.testR2).toBeTypeOf('number');
-      const lines = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = readFileSync(join(out, 'generations.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.generation)).toEqual([0, 1, 2, 3, 4]);
       expect(lines[0].preference === undefined).toBe(selection === 'tournament');
       expect(readdirSync(out).sort()).toEqual(['generations.jsonl', 'model.json', 'summary.json']);
@@ -38,7 +56,20 @@ describe('gpmate run', () => {
   });
 
   it('gives byte-identical files for the same seed and options', () => {
-    const args = ['run', '--problem', 'nguyen-7', '--seed', '5', '--population', '80', '--generations', '5', '--distance', 'semantic', '--quiet'];
+    const args = [
+      'run',
+      '--problem',
+      'nguyen-7',
+      '--seed',
+      '5',
+      '--population',
+      '80',
+      '--generations',
+      '5',
+      '--distance',
+      'semantic',
+      '--quiet',
+    ];
     const [a, b] = [join(tmp(), 'a'), join(tmp(), 'b')];
     expect(gpmate([...args, '--out', a]).status).toBe(0);
     expect(gpmate([...args, '--out', b]).status).toBe(0);
@@ -50,7 +81,18 @@ describe('gpmate run', () => {
 
   it('runs on a CSV file with its JSON description', () => {
     const out = join(tmp(), 'csv');
-    const r = gpmate(['run', '--data', join(SHARED, 'data/sr/Concrete.csv'), '--population', '40', '--generations', '2', '--out', out, '--quiet']);
+    const r = gpmate([
+      'run',
+      '--data',
+      join(SHARED, 'data/sr/Concrete.csv'),
+      '--population',
+      '40',
+      '--generations',
+      '2',
+      '--out',
+      out,
+      '--quiet',
+    ]);
     expect(r.status).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.problem).toBe('Concrete');

@@ -62,7 +62,7 @@ describe('treeDiversity on a hand-computed population', () => {
     expect(m.structuralDiversity).toBeCloseTo(3.5, 14);
   });
 
-  it('behaviour: classes {A, A\', B}, {C}, {D}', () => {
+  it("behaviour: classes {A, A', B}, {C}, {D}", () => {
     expect(m.behaviouralUnique).toBe(3 / 5);
     expect(m.behaviouralEntropy).toBeCloseTo(H(0.6, 0.2, 0.2), 14);
   });
@@ -89,7 +89,12 @@ describe('treeDiversity on a hand-computed population', () => {
     expect(p.prefMeanDepth).toBeCloseTo(2 / 5, 14); // depths 0 0 1 0 1
     expect(p.prefSingleNodeShare).toBe(3 / 5);
     // the genome measures do not depend on the preferences
-    expect({ ...p, prefMeanSize: 0, prefMeanDepth: 0, prefSingleNodeShare: 0 }).toEqual({ ...m, prefMeanSize: 0, prefMeanDepth: 0, prefSingleNodeShare: 0 });
+    expect({ ...p, prefMeanSize: 0, prefMeanDepth: 0, prefSingleNodeShare: 0 }).toEqual({
+      ...m,
+      prefMeanSize: 0,
+      prefMeanDepth: 0,
+      prefSingleNodeShare: 0,
+    });
   });
 
   it('NaN where a measure does not apply: one individual, no fitness, empty population', () => {
@@ -157,7 +162,9 @@ describe('sampling and determinism', () => {
     for (let i = 0; i < 40; i++) for (let j = i + 1; j < 40; j++) s += topDownDistance(trees[i] as Tree, trees[j] as Tree);
     expect(exact).toBeCloseTo(s / 780, 12);
     const sampled = structuralDiversity(trees, 4000, new Rng(1)); // 4000 > 780: sampled
-    const sd = Math.sqrt(trees.reduce((acc, a, i) => acc + trees.slice(i + 1).reduce((q, b) => q + (topDownDistance(a, b) - exact) ** 2, 0), 0) / 780);
+    const sd = Math.sqrt(
+      trees.reduce((acc, a, i) => acc + trees.slice(i + 1).reduce((q, b) => q + (topDownDistance(a, b) - exact) ** 2, 0), 0) / 780,
+    );
     expect(Math.abs(sampled - exact)).toBeLessThan(4 * (sd / Math.sqrt(4000)));
   });
 
@@ -209,7 +216,9 @@ describe('runRegression with diversity measures', () => {
   });
 
   it('rejects a malformed diversity option with a ConfigError naming it', async () => {
-    await expect(runRegression(task, { ...base, diversity: 'yes' as unknown as boolean })).rejects.toThrow('option diversity: expected true, false or an object');
+    await expect(runRegression(task, { ...base, diversity: 'yes' as unknown as boolean })).rejects.toThrow(
+      'option diversity: expected true, false or an object',
+    );
     await expect(runRegression(task, { ...base, diversity: { samples: 3 } as never })).rejects.toThrow('option diversity.samples: unknown');
     await expect(runRegression(task, { ...base, diversity: { sampleSize: -1 } })).rejects.toThrow(ConfigError);
   });
@@ -240,7 +249,11 @@ function textbookDistance(a: Tree, b: Tree): number {
     for (let y = 1; y <= cb.length; y++) D[0]![y] = D[0]![y - 1]! + sb[cb[y - 1]!]!;
     for (let x = 1; x <= ca.length; x++) {
       for (let y = 1; y <= cb.length; y++) {
-        D[x]![y] = Math.min(D[x - 1]![y]! + sa[ca[x - 1]!]!, D[x]![y - 1]! + sb[cb[y - 1]!]!, D[x - 1]![y - 1]! + d(ca[x - 1]!, cb[y - 1]!));
+        D[x]![y] = Math.min(
+          D[x - 1]![y]! + sa[ca[x - 1]!]!,
+          D[x]![y - 1]! + sb[cb[y - 1]!]!,
+          D[x - 1]![y - 1]! + d(ca[x - 1]!, cb[y - 1]!),
+        );
       }
     }
     return relabel(i, j) + D[ca.length]![cb.length]!;

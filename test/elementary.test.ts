@@ -27,10 +27,45 @@ function fromBits(hi: number, lo: number): number {
 
 /** Inputs: uniform on several scales, log-uniform magnitudes, arbitrary bit patterns, edge values. */
 function inputs(rng: Rng, n: number, scales: readonly number[]): Float64Array {
-  const edges = [0, -0, Infinity, -Infinity, NaN, 5e-324, -5e-324, 2.2250738585072014e-308, 1e-300, 0.001, -0.001,
-    0.0010000000000000002, 0.0009999999999999998, 709.782712893384, 709.7827128933841, 710, 711, -745.1332191019411,
-    -745.1332191019412, -746, -1e4, 1e4, TRIG_MAX, -TRIG_MAX, TRIG_MAX + 1, 2 ** 20 - 0.5, 1e300, -1e300, Math.PI / 2,
-    Math.PI / 4, -Math.PI / 4, Math.PI, 0.3, 0.78125, 1, -1, 0.5];
+  const edges = [
+    0,
+    -0,
+    Infinity,
+    -Infinity,
+    NaN,
+    5e-324,
+    -5e-324,
+    2.2250738585072014e-308,
+    1e-300,
+    0.001,
+    -0.001,
+    0.0010000000000000002,
+    0.0009999999999999998,
+    709.782712893384,
+    709.7827128933841,
+    710,
+    711,
+    -745.1332191019411,
+    -745.1332191019412,
+    -746,
+    -1e4,
+    1e4,
+    TRIG_MAX,
+    -TRIG_MAX,
+    TRIG_MAX + 1,
+    2 ** 20 - 0.5,
+    1e300,
+    -1e300,
+    Math.PI / 2,
+    Math.PI / 4,
+    -Math.PI / 4,
+    Math.PI,
+    0.3,
+    0.78125,
+    1,
+    -1,
+    0.5,
+  ];
   const x = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const kind = i % 5;
@@ -47,7 +82,13 @@ const CASES = [
   { name: 'sin', op: Op.Sin, scalar: sin, v8: Math.sin, scales: [1, 4, 100, 1e4, TRIG_MAX] },
   { name: 'cos', op: Op.Cos, scalar: cos, v8: Math.cos, scales: [1, 4, 100, 1e4, TRIG_MAX] },
   { name: 'exp', op: Op.Exp, scalar: exp, v8: Math.exp, scales: [1, 4, 40, 750] },
-  { name: 'log', op: Op.Log, scalar: (a: number) => apply1(Op.Log, a), v8: (a: number) => (Math.abs(a) > 0.001 ? Math.log(Math.abs(a)) : 0), scales: [0.01, 1, 2, 1e3, 1e300] },
+  {
+    name: 'log',
+    op: Op.Log,
+    scalar: (a: number) => apply1(Op.Log, a),
+    v8: (a: number) => (Math.abs(a) > 0.001 ? Math.log(Math.abs(a)) : 0),
+    scales: [0.01, 1, 2, 1e3, 1e300],
+  },
 ] as const;
 
 describe('SIMD sin, cos, exp, log agree bitwise with the scalar definitions', () => {
@@ -119,7 +160,10 @@ describe('accuracy against exact values', () => {
   it('sin, cos, exp, log are within 1 ulp of the correctly rounded result (2,000 inputs each, Python decimal)', async () => {
     const { readFileSync } = await import('node:fs');
     // Made by bench/eval/elementary_exact.py fixture test/fixtures/elementary-exact.json 2000.
-    const data = JSON.parse(readFileSync(new URL('./fixtures/elementary-exact.json', import.meta.url), 'utf8')) as Record<string, [number, number][]>;
+    const data = JSON.parse(readFileSync(new URL('./fixtures/elementary-exact.json', import.meta.url), 'utf8')) as Record<
+      string,
+      [number, number][]
+    >;
     const f: Record<string, (x: number) => number> = { sin, cos, exp, log: (a) => apply1(Op.Log, a) };
     for (const [name, pairs] of Object.entries(data)) {
       expect(pairs.length).toBe(2000);

@@ -16,7 +16,12 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('fast evaluator agrees bitwise with the reference', () => {
-  for (const [rows, block] of [[1037, 512], [3, 512], [250, 8], [64, 4]] as const) {
+  for (const [rows, block] of [
+    [1037, 512],
+    [3, 512],
+    [250, 8],
+    [64, 4],
+  ] as const) {
     const count = rows > 1000 ? 700 : 2000;
     it(`outputs and fitness of ${count} random trees, ${rows} rows, block ${block}`, () => {
       const rng = new Rng(rows * 7 + block);
@@ -42,16 +47,34 @@ describe('fast evaluator agrees bitwise with the reference', () => {
   }
 
   it('handles leaf roots, folded constants and protected division by a tiny constant', () => {
-    const ds = makeDataset(['x', 'y'], [Float64Array.of(1, -2, 0, 0.0005, 3), Float64Array.of(2, 0.001, -0.002, 5, 1e308)], Float64Array.of(1, 2, 3, 4, 5));
+    const ds = makeDataset(
+      ['x', 'y'],
+      [Float64Array.of(1, -2, 0, 0.0005, 3), Float64Array.of(2, 0.001, -0.002, 5, 1e308)],
+      Float64Array.of(1, 2, 3, 4, 5),
+    );
     const ev = new FastEvaluator(ds);
-    const exprs = ['x', '1.5', 'x / 0.0005', 'x / 0.001', 'x / -0.0011', '0.5 / y', 'sin(2) * x', 'log(0) + exp(800)', '(y * y) * y', 'sqrt(neg(x))', 'square(y) - y', '1 - x', 'log(x) / cos(y)'];
+    const exprs = [
+      'x',
+      '1.5',
+      'x / 0.0005',
+      'x / 0.001',
+      'x / -0.0011',
+      '0.5 / y',
+      'sin(2) * x',
+      'log(0) + exp(800)',
+      '(y * y) * y',
+      'sqrt(neg(x))',
+      'square(y) - y',
+      '1 - x',
+      'log(x) / cos(y)',
+    ];
     const trees: Tree[] = exprs.map((e) => parseInfix(e, ds.names));
     const outs = ev.outputsSync(trees);
     const fit = ev.evaluateSync(trees);
     trees.forEach((t, i) => {
       const ref = evaluateTree(t, ds.columns, ds.rows);
       expect(firstDifference(outs[i]!, ref), exprs[i]).toBe(-1);
-      expect(Object.is(fit[i], rmse(ref, ds.y) )).toBe(true);
+      expect(Object.is(fit[i], rmse(ref, ds.y))).toBe(true);
     });
     expect(fit[7]).toBe(Infinity);
   });

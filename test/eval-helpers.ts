@@ -14,13 +14,16 @@ export function edgeDataset(rng: Rng, rows: number, vars = 3): Dataset {
   const cols = names.map(() =>
     Float64Array.from({ length: rows }, () => (rng.chance(density) ? (rng.pick(SPECIAL) as number) : rng.uniform(-3, 3))),
   );
-  const y = Float64Array.from({ length: rows }, (_, r) => Math.sin(cols[0]![r]!) + (cols[1]![r]! * 0.5));
+  const y = Float64Array.from({ length: rows }, (_, r) => Math.sin(cols[0]![r]!) + cols[1]![r]! * 0.5);
   return makeDataset(names, cols, y);
 }
 
 /** Random trees over every function, up to `maxNodes` nodes, some constants replaced by edge values. */
 export function randomTrees(rng: Rng, count: number, vars: number, functions: readonly string[] = FUNCTION_NAMES, maxNodes = 64): Tree[] {
-  const ps = primitiveSet(Array.from({ length: vars }, (_, j) => `x${j}`), { functions, constantProbability: 0.3, constantRange: [-2, 2] });
+  const ps = primitiveSet(
+    Array.from({ length: vars }, (_, j) => `x${j}`),
+    { functions, constantProbability: 0.3, constantRange: [-2, 2] },
+  );
   const trees: Tree[] = [];
   while (trees.length < count) {
     const t = randomTree(rng, ps, rng.int(8), rng.chance(0.5));

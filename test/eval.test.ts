@@ -56,7 +56,11 @@ describe('reference evaluator', () => {
 });
 
 describe('CPU evaluator and semantic distance', () => {
-  const target = makeDataset(['x', 'y'], data.columns, Float64Array.from(xs, (x, i) => x * ys[i]!));
+  const target = makeDataset(
+    ['x', 'y'],
+    data.columns,
+    Float64Array.from(xs, (x, i) => x * ys[i]!),
+  );
   it('returns RMSE per tree, Infinity for failures', async () => {
     const trees = ['x * y', 'x', 'exp(exp(exp(exp(y * 100))))'].map((s) => parseInfix(s, ['x', 'y']));
     const f = await new CpuEvaluator(target).evaluate(trees);

@@ -13,7 +13,11 @@ import { forwardColumns } from '../src/sr/optimise.js';
 import { clampedText, clampPredictions } from '../src/sr/model.js';
 
 const names = ['x', 'y_1', 'Temp'];
-const ps = primitiveSet(names, { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'neg', 'square'], constantProbability: 0.3, constantRange: [-3, 3] });
+const ps = primitiveSet(names, {
+  functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'neg', 'square'],
+  constantProbability: 0.3,
+  constantRange: [-3, 3],
+});
 
 function points(rng: Rng, n: number): number[][] {
   return Array.from({ length: n }, () => names.map(() => rng.uniform(-2, 2)));
@@ -78,7 +82,9 @@ describe('LaTeX and SymPy exports', () => {
   it('print readable forms', () => {
     const t = parseInfix('(sin((x * 2)) / (y_1 + -0.5)) + square(log(Temp))', names);
     expect(toSympy(t, names)).toBe('sin(x*2)/(y_1 - 0.5) + log(Abs(Temp))**2');
-    expect(toLatex(t, names)).toBe('\\frac{\\sin\\left(x \\cdot 2\\right)}{y_{1} - 0.5} + \\left(\\log\\left|\\mathrm{Temp}\\right|\\right)^{2}');
+    expect(toLatex(t, names)).toBe(
+      '\\frac{\\sin\\left(x \\cdot 2\\right)}{y_{1} - 0.5} + \\left(\\log\\left|\\mathrm{Temp}\\right|\\right)^{2}',
+    );
   });
 
   it('parse back with SymPy (python3-sympy) to the same function on sample points', () => {
@@ -101,7 +107,10 @@ describe('LaTeX and SymPy exports', () => {
     const bounds = { lo: -1.5, hi: 2.25 };
     const clText = { latex: clampedText.latex(toLatex(cl, names), bounds), sympy: clampedText.sympy(toSympy(cl, names), bounds) };
     jobs.push({ sympy: clText.sympy, latex: clText.latex, names: [...names], points: pts });
-    const out = JSON.parse(execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' })) as { sympy: (number | null)[]; latex: (number | null)[] }[];
+    const out = JSON.parse(execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' })) as {
+      sympy: (number | null)[];
+      latex: (number | null)[];
+    }[];
     const clamped = clampPredictions(evaluateTree(cl, cols, pts.length), bounds);
     const last = out[out.length - 1]!;
     expect(clamped.some((v) => v === bounds.lo) && clamped.some((v) => v === bounds.hi)).toBe(true);

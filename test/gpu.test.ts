@@ -33,7 +33,9 @@ describe('GPU adapter discovery', () => {
     expect(err).toBeInstanceOf(GpuUnavailableError);
     const msg = (err as Error).message;
     expect(msg).not.toContain('\n');
-    expect(msg).toMatch(/^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /);
+    expect(msg).toMatch(
+      /^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
+    );
     await expect(acquireGpu({ apis: [] })).rejects.toThrow(/option gpu apis: the list of WebGPU back ends is empty/);
   });
 
@@ -42,7 +44,9 @@ describe('GPU adapter discovery', () => {
     if (got instanceof Error) {
       // CI and machines without a GPU: llvmpipe is found and refused, by name.
       expect(got).toBeInstanceOf(GpuUnavailableError);
-      expect(got.message).toMatch(/^--backend gpu: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/);
+      expect(got.message).toMatch(
+        /^--backend gpu: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
+      );
     } else {
       const ctx = got as Awaited<ReturnType<typeof acquireGpu>>;
       expect(ctx.info.software).toBe(false);
@@ -147,7 +151,6 @@ describe('GPU evaluator (gpu.js webgpu mode)', () => {
       await small.close();
     }
   });
-
 });
 
 describe('gpmate run --backend gpu', () => {
@@ -157,20 +160,66 @@ describe('gpmate run --backend gpu', () => {
 
   it('reports for its best tree exactly the f64 error the CPU evaluator gives', async () => {
     const out = join(dir, 'run');
-    const r = spawnSync(process.execPath, [cli, 'run', '--problem', 'keijzer-6', '--backend', 'gpu', '--population', '60', '--generations', '4', '--seed', '3', '--quiet', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'run',
+        '--problem',
+        'keijzer-6',
+        '--backend',
+        'gpu',
+        '--population',
+        '60',
+        '--generations',
+        '4',
+        '--seed',
+        '3',
+        '--quiet',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.stderr + r.stdout).toMatch(/gpu: adapter /);
     expect(r.status, r.stderr).toBe(0);
-    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { best: { expression: string; trainRmse: number; testRmse: number }; options: { backend: string } };
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      best: { expression: string; trainRmse: number; testRmse: number };
+      options: { backend: string };
+    };
     expect(summary.options.backend).toBe('gpu');
     const task = benchmarkTask('keijzer-6', 3);
     const tree = parseInfix(summary.best.expression, task.train.names);
     expect(summary.best.trainRmse).toBe((await new CpuEvaluator(task.train).evaluate([tree]))[0]);
-    const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { bestFitness: number });
+    const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { bestFitness: number });
     // The population's best carries an f64 fitness (elites are re-scored): it equals the reported train RMSE at the end.
     expect((gens[gens.length - 1] as { bestFitness: number }).bestFitness).toBe(summary.best.trainRmse);
     // Same seed, same device: byte-identical output.
     const again = join(dir, 'again');
-    const r2 = spawnSync(process.execPath, [cli, 'run', '--problem', 'keijzer-6', '--backend', 'gpu', '--population', '60', '--generations', '4', '--seed', '3', '--quiet', '--out', again], { encoding: 'utf8' });
+    const r2 = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'run',
+        '--problem',
+        'keijzer-6',
+        '--backend',
+        'gpu',
+        '--population',
+        '60',
+        '--generations',
+        '4',
+        '--seed',
+        '3',
+        '--quiet',
+        '--out',
+        again,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r2.status, r2.stderr).toBe(0);
     expect(readFileSync(join(again, 'summary.json'), 'utf8')).toBe(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(readFileSync(join(again, 'generations.jsonl'), 'utf8')).toBe(readFileSync(join(out, 'generations.jsonl'), 'utf8'));
@@ -178,7 +227,11 @@ describe('gpmate run --backend gpu', () => {
 
   it('exits 2 with a one-line error when no adapter is available, writing nothing', () => {
     const out = join(dir, 'none');
-    const r = spawnSync(process.execPath, [cli, 'run', '--problem', 'koza-1', '--backend', 'gpu', '--gpu-adapter', 'no-such-gpu-model', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'run', '--problem', 'koza-1', '--backend', 'gpu', '--gpu-adapter', 'no-such-gpu-model', '--out', out],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(2);
     const ours = r.stderr.split('\n').filter((l) => l.startsWith('gpmate:'));
     expect(ours).toHaveLength(1);

@@ -35,9 +35,45 @@ const calls = (stdout: string) => Number(/^calls (\d+) {2}cache hits (\d+)/m.exe
 // Small enough for the suite (the tiny model is fast), large enough to exercise every part.
 const DATA = ['--data', LLMBAR, '--limit', '6', '--max-chars', '80', '--seed', '3'];
 const BACKEND = ['--backend', 'llama', '--model', TINY_MODEL];
-const SEARCH = ['--population', '4', '--generations', '1', '--minibatch', '2', '--probe', '2', '--tournament', '2', '--max-examples', '1', '--quiet'];
+const SEARCH = [
+  '--population',
+  '4',
+  '--generations',
+  '1',
+  '--minibatch',
+  '2',
+  '--probe',
+  '2',
+  '--tournament',
+  '2',
+  '--max-examples',
+  '1',
+  '--quiet',
+];
 // Smaller still, for the runs that only check stopping, resuming and the other selection modes.
-const SMALL = ['--data', LLMBAR, '--limit', '4', '--max-chars', '60', '--seed', '4', '--population', '2', '--generations', '1', '--minibatch', '1', '--probe', '1', '--tournament', '1', '--max-examples', '0', '--quiet'];
+const SMALL = [
+  '--data',
+  LLMBAR,
+  '--limit',
+  '4',
+  '--max-chars',
+  '60',
+  '--seed',
+  '4',
+  '--population',
+  '2',
+  '--generations',
+  '1',
+  '--minibatch',
+  '1',
+  '--probe',
+  '1',
+  '--tournament',
+  '1',
+  '--max-examples',
+  '0',
+  '--quiet',
+];
 
 describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () => {
   const dir = tmp();
@@ -56,7 +92,9 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/train 3, test 3/);
     expect(r.stdout).toMatch(/best prompt:\n[\s\S]*\{\{response_b\}\}/);
-    expect(r.stdout).toMatch(/^train: loss [\d.]+ {2}accuracy [\d.]+% \(AB [\d.]+%, BA [\d.]+%\) {2}consistency [\d.]+% {2}brier [\d.]+ {2}prompt tokens \d+/m);
+    expect(r.stdout).toMatch(
+      /^train: loss [\d.]+ {2}accuracy [\d.]+% \(AB [\d.]+%, BA [\d.]+%\) {2}consistency [\d.]+% {2}brier [\d.]+ {2}prompt tokens \d+/m,
+    );
     expect(r.stdout).toMatch(/^test: {2}loss /m);
     expect(r.stdout).toMatch(/^baseline test: loss /m);
     const paid = calls(r.stdout);
@@ -74,7 +112,10 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const best = JSON.parse(readFileSync(join(run1, 'best-prompt.json'), 'utf8'));
     expect(best.template.user).toContain('{{instruction}}');
     expect(readFileSync(join(run1, 'best-prompt.txt'), 'utf8')).toContain(best.role);
-    const gens = readFileSync(join(run1, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const gens = readFileSync(join(run1, 'generations.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(gens.map((g) => g.generation)).toEqual([0, 1]);
     expect(gens[0].preference).toBeDefined();
 
@@ -83,8 +124,8 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const again = await inProcess(['evolve', ...DATA, ...BACKEND, ...SEARCH, '--cache', cache, '--out', run2]);
     expect(again.status).toBe(0);
     expect(calls(again.stdout)).toBe(0);
-    for (const f of ['summary.json', 'generations.jsonl', 'best-prompt.txt', 'best-prompt.json']) expect(readFileSync(join(run2, f))).toEqual(readFileSync(join(run1, f)));
-
+    for (const f of ['summary.json', 'generations.jsonl', 'best-prompt.txt', 'best-prompt.json'])
+      expect(readFileSync(join(run2, f))).toEqual(readFileSync(join(run1, f)));
   }, 180_000);
 
   it('stops at the call budget with one line and no results, and the rerun resumes without repeating a call', async () => {
@@ -96,7 +137,9 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const run3 = join(dir, 'run3');
     const stopped = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', cache2, '--out', run3, '--budget', '5']);
     expect(stopped.status).toBe(2);
-    expect(stopped.stderr).toMatch(/^gpmate: option --budget: call budget of 5 exhausted; rerun with a larger --budget to resume from the cache\n$/);
+    expect(stopped.stderr).toMatch(
+      /^gpmate: option --budget: call budget of 5 exhausted; rerun with a larger --budget to resume from the cache\n$/,
+    );
     expect(existsSync(join(run3, 'summary.json'))).toBe(false);
     const resumed = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', cache2, '--out', run3]);
     expect(resumed.status).toBe(0);
@@ -106,7 +149,19 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
 
   it('scores a given prompt file (JSON or text) with judge eval', async () => {
     const summary = JSON.parse(readFileSync(join(run1, 'summary.json'), 'utf8'));
-    const r = await inProcess(['eval', '--prompt', join(run1, 'best-prompt.json'), '--on', 'test', ...DATA, ...BACKEND, '--cache', cache, '--out', join(dir, 'eval')]);
+    const r = await inProcess([
+      'eval',
+      '--prompt',
+      join(run1, 'best-prompt.json'),
+      '--on',
+      'test',
+      ...DATA,
+      ...BACKEND,
+      '--cache',
+      cache,
+      '--out',
+      join(dir, 'eval'),
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(calls(r.stdout)).toBe(0); // judged during evolve: all from the cache
@@ -124,7 +179,17 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
   it('runs the tournament and random-mate baselines under the same machinery', async () => {
     for (const selection of ['tournament', 'random-mate']) {
       const out = join(dir, selection);
-      const r = await inProcess(['evolve', ...SMALL, ...BACKEND, '--selection', selection, '--cache', join(dir, 'whole.sqlite'), '--out', out]);
+      const r = await inProcess([
+        'evolve',
+        ...SMALL,
+        ...BACKEND,
+        '--selection',
+        selection,
+        '--cache',
+        join(dir, 'whole.sqlite'),
+        '--out',
+        out,
+      ]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
@@ -133,7 +198,21 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
   }, 240_000);
 
   it('rewrites sections with a generator model (LLM-driven variation) and caches the rewrites', async () => {
-    const args = ['evolve', ...SMALL, ...BACKEND, '--generations', '2', '--llm-rate', '1', '--rewrite-tokens', '4', '--generator-model', TINY_MODEL, '--cache', join(dir, 'llm.sqlite')];
+    const args = [
+      'evolve',
+      ...SMALL,
+      ...BACKEND,
+      '--generations',
+      '2',
+      '--llm-rate',
+      '1',
+      '--rewrite-tokens',
+      '4',
+      '--generator-model',
+      TINY_MODEL,
+      '--cache',
+      join(dir, 'llm.sqlite'),
+    ];
     const r = await inProcess([...args, '--out', join(dir, 'llm1')]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -150,15 +229,37 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const srv = await modelServer(keep, 'tiny');
     try {
       process.env['GPMATE_CLI_TEST_KEY'] = 'sk-cli-secret';
-      const args = ['evolve', ...SMALL, '--selection', 'tournament', '--backend', 'http', '--base-url', srv.url, '--model', 'tiny', '--api-key-env', 'GPMATE_CLI_TEST_KEY', '--concurrency', '2'];
+      const args = [
+        'evolve',
+        ...SMALL,
+        '--selection',
+        'tournament',
+        '--backend',
+        'http',
+        '--base-url',
+        srv.url,
+        '--model',
+        'tiny',
+        '--api-key-env',
+        'GPMATE_CLI_TEST_KEY',
+        '--concurrency',
+        '2',
+      ];
       const r = await inProcess([...args, '--cache', join(dir, 'http.sqlite'), '--out', join(dir, 'http')]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       expect(calls(r.stdout)).toBeGreaterThan(0);
       expect(srv.requests.every((q) => q.auth === 'Bearer sk-cli-secret')).toBe(true);
-      for (const f of ['summary.json', 'generations.jsonl', 'best-prompt.json', 'best-prompt.txt']) expect(readFileSync(join(dir, 'http', f), 'utf8')).not.toContain('sk-cli-secret');
+      for (const f of ['summary.json', 'generations.jsonl', 'best-prompt.json', 'best-prompt.txt'])
+        expect(readFileSync(join(dir, 'http', f), 'utf8')).not.toContain('sk-cli-secret');
       expect(r.stdout).not.toContain('sk-cli-secret');
-      const wrong = await inProcess([...args.map((a) => (a === 'tiny' ? 'huge' : a)), '--cache', join(dir, 'http.sqlite'), '--out', join(dir, 'http2')]);
+      const wrong = await inProcess([
+        ...args.map((a) => (a === 'tiny' ? 'huge' : a)),
+        '--cache',
+        join(dir, 'http.sqlite'),
+        '--out',
+        join(dir, 'http2'),
+      ]);
       expect(wrong.status).toBe(2);
       expect(wrong.stderr).toMatch(/option --model: "huge" is not served by/);
     } finally {
@@ -175,7 +276,22 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
       [['evolve', '--data', LLMBAR, '--format', 'csv', ...BACKEND], /option --format: expected one of llmbar, pandalm, jsonl/],
       [['evolve', '--data', LLMBAR, '--model', TINY_MODEL], /option --backend: required/],
       [['evolve', '--data', LLMBAR, '--backend', 'llama', '--model', '/nope.gguf'], /option --model: GGUF file \/nope\.gguf not found/],
-      [['evolve', '--data', LLMBAR, '--backend', 'http', '--base-url', 'http://127.0.0.1:9/v1', '--model', 'm', '--api-key-env', 'GPMATE_UNSET_KEY_VAR'], /environment variable GPMATE_UNSET_KEY_VAR .*not set/],
+      [
+        [
+          'evolve',
+          '--data',
+          LLMBAR,
+          '--backend',
+          'http',
+          '--base-url',
+          'http://127.0.0.1:9/v1',
+          '--model',
+          'm',
+          '--api-key-env',
+          'GPMATE_UNSET_KEY_VAR',
+        ],
+        /environment variable GPMATE_UNSET_KEY_VAR .*not set/,
+      ],
       [['evolve', '--data', LLMBAR, ...BACKEND, '--population', '1'], /option --population: expected an integer >= 2/],
       [['evolve', '--data', LLMBAR, ...BACKEND, '--w-brier=-1'], /option --w-brier: expected a number >= 0/],
       [['eval', '--data', LLMBAR, ...BACKEND], /option --prompt: required/],
@@ -190,8 +306,26 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
       expect(r.status, args.join(' ')).toBe(2);
     }
     expect(existsSync(join(dir, 'bad', 'summary.json'))).toBe(false);
-    const unreachable = gpmate(['evolve', '--data', LLMBAR, '--backend', 'http', '--base-url', deadUrl, '--model', 'm', '--retries', '0', '--out', join(dir, 'bad'), '--cache', join(dir, 'bad.sqlite')]);
-    expect(unreachable.stderr).toMatch(/^gpmate: back end http:\/\/127\.0\.0\.1:\d+\/v1: unreachable \(ECONNREFUSED\) \(gave up after 1 attempt\)\n$/);
+    const unreachable = gpmate([
+      'evolve',
+      '--data',
+      LLMBAR,
+      '--backend',
+      'http',
+      '--base-url',
+      deadUrl,
+      '--model',
+      'm',
+      '--retries',
+      '0',
+      '--out',
+      join(dir, 'bad'),
+      '--cache',
+      join(dir, 'bad.sqlite'),
+    ]);
+    expect(unreachable.stderr).toMatch(
+      /^gpmate: back end http:\/\/127\.0\.0\.1:\d+\/v1: unreachable \(ECONNREFUSED\) \(gave up after 1 attempt\)\n$/,
+    );
     expect(unreachable.status).not.toBe(0);
   }, 120_000);
 });

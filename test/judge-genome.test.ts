@@ -126,7 +126,14 @@ describe('prompt genome', () => {
       evaluate: async (gs) => gs.map((g) => g.criteria.length + (g.role === lib.role[2] ? 0 : 1)),
     };
     for (const selection of SELECTION_MODES) {
-      const r = await evolve(rep, evaluator, { seed: 3, populationSize: 30, generations: 8, selection, tournamentSize: 3, mutationRate: 0.5 });
+      const r = await evolve(rep, evaluator, {
+        seed: 3,
+        populationSize: 30,
+        generations: 8,
+        selection,
+        tournamentSize: 3,
+        mutationRate: 0.5,
+      });
       expect(r.history[r.history.length - 1]!.bestFitness).toBeLessThanOrEqual(r.history[0]!.bestFitness);
       expect(r.best.fitness).toBeLessThanOrEqual(1);
       expect(r.history[0]!.preference === undefined).toBe(selection === 'tournament');
@@ -166,7 +173,14 @@ describe('rendering', () => {
 });
 
 describe('verdicts and metrics', () => {
-  const j = (pA: number, pB: number, source: Judgement['source'] = 'probabilities'): Judgement => ({ pA, pB, text: '', source, promptTokens: 100, completionTokens: 0 });
+  const j = (pA: number, pB: number, source: Judgement['source'] = 'probabilities'): Judgement => ({
+    pA,
+    pB,
+    text: '',
+    source,
+    promptTokens: 100,
+    completionTokens: 0,
+  });
 
   it('reads letters from tokens and text', () => {
     expect(answerLetter(' A')).toBe('A');
@@ -220,7 +234,10 @@ describe('data loaders', () => {
   it('reads JSONL and names the file and line of bad input', () => {
     const dir = tmp();
     const good = join(dir, 'good.jsonl');
-    writeFileSync(good, '{"instruction":"i","response_a":"a","response_b":"b","label":"B"}\n\n{"instruction":"j","response_a":"c","response_b":"d","label":"A"}\n');
+    writeFileSync(
+      good,
+      '{"instruction":"i","response_a":"a","response_b":"b","label":"B"}\n\n{"instruction":"j","response_a":"c","response_b":"d","label":"A"}\n',
+    );
     expect(loadItems(good).map((it) => it.label)).toEqual([2, 1]);
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"instruction":"i","response_a":"a","response_b":"b","label":"C"}\n');

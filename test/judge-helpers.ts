@@ -9,9 +9,10 @@ import type { LlamaBackend } from '../src/judge/llama.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The shared folder: $GPMATE_SHARED, else ../shared beside the checkout (CI), else /work/shared. */
-export const JUDGE_SHARED = [process.env['GPMATE_SHARED'], resolve(ROOT, '../shared'), '/work/shared'].find(
-  (p): p is string => p !== undefined && existsSync(join(p, 'models', 'llama-2-tiny-random.gguf')),
-) ?? resolve(ROOT, '../shared');
+export const JUDGE_SHARED =
+  [process.env['GPMATE_SHARED'], resolve(ROOT, '../shared'), '/work/shared'].find(
+    (p): p is string => p !== undefined && existsSync(join(p, 'models', 'llama-2-tiny-random.gguf')),
+  ) ?? resolve(ROOT, '../shared');
 export const TINY_MODEL = join(JUDGE_SHARED, 'models', 'llama-2-tiny-random.gguf');
 export const LLMBAR = join(JUDGE_SHARED, 'data', 'judge', 'llmbar', 'natural.json');
 export const PANDALM = join(JUDGE_SHARED, 'data', 'judge', 'pandalm', 'testset-v1.json');
@@ -24,7 +25,9 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>): Promise<{ server: Server; url: string }> {
+export async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     Promise.resolve(handler(req, res)).catch((e: Error) => {
       res.writeHead(500);
@@ -45,7 +48,10 @@ export function close(server: Server): Promise<void> {
  * GGUF model: the first completion token is the most likely one, top_logprobs come from the model's
  * full next-token distribution, usage counts the prompt's tokens.
  */
-export async function modelServer(llama: LlamaBackend, model: string): Promise<{ server: Server; url: string; requests: { auth?: string }[] }> {
+export async function modelServer(
+  llama: LlamaBackend,
+  model: string,
+): Promise<{ server: Server; url: string; requests: { auth?: string }[] }> {
   const requests: { auth?: string }[] = [];
   const s = await listen(async (req, res) => {
     requests.push(req.headers.authorization ? { auth: req.headers.authorization } : {});
@@ -55,7 +61,12 @@ export async function modelServer(llama: LlamaBackend, model: string): Promise<{
     };
     if (req.method === 'GET' && req.url === '/v1/models') return json(200, { object: 'list', data: [{ id: model, object: 'model' }] });
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return json(404, { error: { message: `no route ${req.url}` } });
-    const body = JSON.parse(await readBody(req)) as { model: string; messages: { role: string; content: string }[]; logprobs?: boolean; top_logprobs?: number };
+    const body = JSON.parse(await readBody(req)) as {
+      model: string;
+      messages: { role: string; content: string }[];
+      logprobs?: boolean;
+      top_logprobs?: number;
+    };
     if (body.model !== model) return json(404, { error: { message: `model '${body.model}' not found` } });
     const system = body.messages.find((m) => m.role === 'system')?.content ?? '';
     const user = body.messages.find((m) => m.role === 'user')?.content ?? '';

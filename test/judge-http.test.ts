@@ -15,7 +15,10 @@ const prompt = fillTemplate(template, item, 'AB', render);
 const fast = { retries: 3, backoffMs: 10, maxBackoffMs: 2000, timeoutMs: 5000, skipModelCheck: true };
 
 const ok = (content: string, logprobs: unknown = null) =>
-  JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content }, logprobs }], usage: { prompt_tokens: 42, completion_tokens: 1 } });
+  JSON.stringify({
+    choices: [{ index: 0, message: { role: 'assistant', content }, logprobs }],
+    usage: { prompt_tokens: 42, completion_tokens: 1 },
+  });
 
 describe('HTTP back end against a loopback OpenAI-compatible server backed by the tiny model', () => {
   let llama: LlamaBackend;
@@ -52,8 +55,12 @@ describe('HTTP back end against a loopback OpenAI-compatible server backed by th
     const http = await HttpBackend.open({ baseUrl: srv.url, model: 'tiny', apiKeyEnv: 'GPMATE_TEST_KEY' });
     await http.judge(prompt);
     expect(srv.requests.at(-1)?.auth).toBe('Bearer sk-test-secret-123');
-    await expect(HttpBackend.open({ baseUrl: srv.url, model: 'tiny', apiKeyEnv: 'GPMATE_NO_SUCH_KEY' })).rejects.toThrow(/environment variable GPMATE_NO_SUCH_KEY .* not set/);
-    await expect(HttpBackend.open({ baseUrl: srv.url, model: 'nope' })).rejects.toThrow(/option --model: "nope" is not served by .*available: tiny/);
+    await expect(HttpBackend.open({ baseUrl: srv.url, model: 'tiny', apiKeyEnv: 'GPMATE_NO_SUCH_KEY' })).rejects.toThrow(
+      /environment variable GPMATE_NO_SUCH_KEY .* not set/,
+    );
+    await expect(HttpBackend.open({ baseUrl: srv.url, model: 'nope' })).rejects.toThrow(
+      /option --model: "nope" is not served by .*available: tiny/,
+    );
     // without the /models check, the server's 404 names the model
     const unchecked = await HttpBackend.open({ baseUrl: srv.url, model: 'nope', skipModelCheck: true });
     await expect(unchecked.judge(prompt)).rejects.toThrow(ConfigError);
@@ -134,7 +141,20 @@ describe('HTTP back end against a fault-injecting loopback server', () => {
   });
 
   it('reads verdicts from logprobs (every spelling summed) and from text when logprobs are missing', async () => {
-    const logprobs = { content: [{ token: ' B', logprob: Math.log(0.5), top_logprobs: [{ token: ' B', logprob: Math.log(0.5) }, { token: 'A', logprob: Math.log(0.2) }, { token: ' A', logprob: Math.log(0.1) }, { token: 'The', logprob: Math.log(0.1) }] }] };
+    const logprobs = {
+      content: [
+        {
+          token: ' B',
+          logprob: Math.log(0.5),
+          top_logprobs: [
+            { token: ' B', logprob: Math.log(0.5) },
+            { token: 'A', logprob: Math.log(0.2) },
+            { token: ' A', logprob: Math.log(0.1) },
+            { token: 'The', logprob: Math.log(0.1) },
+          ],
+        },
+      ],
+    };
     reset((n, _b, res) => {
       res.end(n === 1 ? ok(' B', logprobs) : ok('I prefer (A).'));
     });

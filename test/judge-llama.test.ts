@@ -106,9 +106,21 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
   it('scores minibatches, carries out LLM rewrites through the cache, and measures behavioural distance', async () => {
     const file = join(tmp(), 'cache.sqlite');
     const lib = defaultLibrary();
-    const make = () => new JudgeEvaluator(new JudgeService(llama, new JudgeCache(file)), split.train, { seed: 1, minibatch: 2, probe: 2, library: lib, render, rewriteTokens: 12 });
+    const make = () =>
+      new JudgeEvaluator(new JudgeService(llama, new JudgeCache(file)), split.train, {
+        seed: 1,
+        minibatch: 2,
+        probe: 2,
+        library: lib,
+        render,
+        rewriteTokens: 12,
+      });
     const ev = make();
-    const g: PromptGenome = { ...baselineGenome(), criteria: [lib.criteria[0]!], pending: { kind: 'mutate', section: 'criterion', index: 0 } };
+    const g: PromptGenome = {
+      ...baselineGenome(),
+      criteria: [lib.criteria[0]!],
+      pending: { kind: 'mutate', section: 'criterion', index: 0 },
+    };
     const losses = await ev.evaluate([g, baselineGenome()]);
     expect(losses).toHaveLength(2);
     for (const l of losses) expect(Number.isFinite(l) && l >= 0).toBe(true);
@@ -126,7 +138,11 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
     ev.service.cache.close();
     // the same rewrite again: the generator is not called
     const ev2 = make();
-    const g2: PromptGenome = { ...baselineGenome(), criteria: [lib.criteria[0]!], pending: { kind: 'mutate', section: 'criterion', index: 0 } };
+    const g2: PromptGenome = {
+      ...baselineGenome(),
+      criteria: [lib.criteria[0]!],
+      pending: { kind: 'mutate', section: 'criterion', index: 0 },
+    };
     await ev2.evaluate([g2]);
     expect(g2.criteria).toEqual(g.criteria);
     expect(ev2.service.stats.calls).toBe(0);
@@ -134,7 +150,9 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
   });
 
   it('refuses a missing model file with a one-line error', async () => {
-    await expect(LlamaBackend.open({ modelPath: '/nonexistent/model.gguf' })).rejects.toThrow(/option --model: GGUF file \/nonexistent\/model\.gguf not found/);
+    await expect(LlamaBackend.open({ modelPath: '/nonexistent/model.gguf' })).rejects.toThrow(
+      /option --model: GGUF file \/nonexistent\/model\.gguf not found/,
+    );
     const junk = join(tmp(), 'junk.gguf');
     writeFileSync(junk, 'this is not a GGUF file');
     const err = (await LlamaBackend.open({ modelPath: junk }).catch((e: Error) => e)) as Error;

@@ -54,7 +54,10 @@ describe('gpmate run --threads', () => {
 
   it('on Ctrl-C closes the pool, exits 130 and writes nothing', async () => {
     const out = join(dir, 'int');
-    const r = await gpmate(['run', '--problem', 'pagie-1', '--threads', '2', '--population', '300', '--generations', '10000', '--out', out], true);
+    const r = await gpmate(
+      ['run', '--problem', 'pagie-1', '--threads', '2', '--population', '300', '--generations', '10000', '--out', out],
+      true,
+    );
     expect(r.err).toMatch(/interrupted/);
     expect(r.code).toBe(130);
     expect(existsSync(join(out, 'summary.json'))).toBe(false);

@@ -34,7 +34,14 @@ describe('worker pool', () => {
       const local = new FastEvaluator(ds, { fitness });
       const want = local.evaluateSync(trees);
       expect(want.some((v) => !Number.isFinite(v))).toBe(true);
-      for (const [threads, chunks] of [[1, 1], [2, undefined], [2, 7], [3, 5], [3, 402], [2, 1]] as const) {
+      for (const [threads, chunks] of [
+        [1, 1],
+        [2, undefined],
+        [2, 7],
+        [3, 5],
+        [3, 402],
+        [2, 1],
+      ] as const) {
         const pool = track(new PoolEvaluator(ds, { threads, fitness, ...(chunks ? { chunks } : {}), minTaskWork: 1 }));
         const got = await pool.evaluate(trees);
         expect(sameBits(got, want), `${fitness}, ${threads} threads, ${chunks ?? 'auto'} chunks`).toBe(true);
@@ -79,7 +86,9 @@ describe('worker pool', () => {
 
     it(`fails with a WorkerError naming the fault when a worker ${mode === 'throw' ? 'throws' : 'dies'} twice`, async () => {
       const counter = new SharedArrayBuffer(4);
-      const pool = track(new PoolEvaluator(ds, { threads: 2, chunks: 2, workerFile: FAULTY, workerExtra: { mode, failures: 1e9, counter } }));
+      const pool = track(
+        new PoolEvaluator(ds, { threads: 2, chunks: 2, workerFile: FAULTY, workerExtra: { mode, failures: 1e9, counter } }),
+      );
       const err = await pool.evaluate(trees).then(
         () => undefined,
         (e: unknown) => e,
@@ -109,7 +118,9 @@ describe('worker pool', () => {
 
   const child = (arg: string, onReady?: (kill: () => void) => void): Promise<{ code: number | null; out: string }> =>
     new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [new URL('./fixtures/pool-close.mjs', import.meta.url).pathname, arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, [new URL('./fixtures/pool-close.mjs', import.meta.url).pathname, arg], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       const timer = setTimeout(() => {
         p.kill('SIGKILL');

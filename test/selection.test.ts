@@ -84,11 +84,16 @@ describe('preferences are inherited and varied like genes', () => {
   async function firstTwoGenerations(options: Record<string, unknown>) {
     const rep = treeRepresentation(task.train.names, { mutation: 'subtree' });
     const snaps: EvolutionState<Tree>[] = [];
-    await evolve(rep, new CpuEvaluator(task.train), { seed: 7, populationSize: 60, generations: 1, elites: 0, ...options }, {
-      onGeneration: (_s, state) => {
-        snaps.push({ ...state, population: [...state.population] });
+    await evolve(
+      rep,
+      new CpuEvaluator(task.train),
+      { seed: 7, populationSize: 60, generations: 1, elites: 0, ...options },
+      {
+        onGeneration: (_s, state) => {
+          snaps.push({ ...state, population: [...state.population] });
+        },
       },
-    });
+    );
     return snaps;
   }
   const pairs = (s: EvolutionState<Tree>) => s.population.map((p) => `${treeKey(p.genome)}|${treeKey(p.preference!)}`);
@@ -111,7 +116,12 @@ describe('preferences are inherited and varied like genes', () => {
     const parentPrefs = new Set(g0!.population.map((p) => treeKey(p.preference!)));
     const fresh = g1!.population.filter((p) => !parentPrefs.has(treeKey(p.preference!))).length;
     expect(fresh).toBeGreaterThan(10);
-    const [h0, h1] = await firstTwoGenerations({ selection: 'random-mate', crossoverRate: 1, mutationRate: 0, preferenceInheritance: 'chooser' });
+    const [h0, h1] = await firstTwoGenerations({
+      selection: 'random-mate',
+      crossoverRate: 1,
+      mutationRate: 0,
+      preferenceInheritance: 'chooser',
+    });
     const prefs = new Set(h0!.population.map((p) => treeKey(p.preference!)));
     for (const p of h1!.population) expect(prefs.has(treeKey(p.preference!))).toBe(true);
   });
@@ -147,18 +157,33 @@ describe('the generational loop', () => {
     const rep = treeRepresentation(task.train.names);
     const inner = new CpuEvaluator(task.train);
     let evaluated = 0;
-    const r = await evolve(rep, { evaluate: (g) => ((evaluated += g.length), inner.evaluate(g)) }, {
-      seed: 2, populationSize: 50, generations: 5, crossoverRate: 0.5, mutationRate: 0.1, elites: 2,
-    });
+    const r = await evolve(
+      rep,
+      { evaluate: (g) => ((evaluated += g.length), inner.evaluate(g)) },
+      {
+        seed: 2,
+        populationSize: 50,
+        generations: 5,
+        crossoverRate: 0.5,
+        mutationRate: 0.1,
+        elites: 2,
+      },
+    );
     expect(evaluated).toBe(r.evaluations);
     expect(evaluated).toBeLessThan(50 * 6 - 5 * 2); // elites and unvaried copies are not re-evaluated
   });
 
   it('stores failed evaluations as the worst fitness', async () => {
     const rep = treeRepresentation(task.train.names);
-    const r = await evolve(rep, { evaluate: async (g) => g.map((_, i) => (i % 3 === 0 ? NaN : i % 3 === 1 ? -Infinity : 1)) }, {
-      seed: 1, populationSize: 30, generations: 1,
-    });
+    const r = await evolve(
+      rep,
+      { evaluate: async (g) => g.map((_, i) => (i % 3 === 0 ? NaN : i % 3 === 1 ? -Infinity : 1)) },
+      {
+        seed: 1,
+        populationSize: 30,
+        generations: 1,
+      },
+    );
     for (const p of r.population) expect([1, Infinity]).toContain(p.fitness);
     expect(r.history[0]!.invalidShare).toBeCloseTo(2 / 3, 5);
   });

@@ -32,7 +32,7 @@ describe('model files and gpmate predict', () => {
     expect(got).toEqual([...expected]);
   });
 
-  it('clamps predictions to the model file\'s bounds', () => {
+  it("clamps predictions to the model file's bounds", () => {
     const path = join(dir, 'clamped.json');
     writeFileSync(path, modelJson(tree, names, '0.1.0', { bounds: { lo: 0, hi: 1.5 } }));
     const m = parseModel(readFileSync(path, 'utf8'), path);

@@ -13,32 +13,45 @@ describe('constant optimisation in the worker pool', () => {
   it.each([
     ['every row', undefined],
     ['every 3rd row (maxRows 50 of 120)', 50],
-  ])('gives bit-identical losses and Lamarckian genomes to the in-process scorer, fitting on %s', async (_what, maxRows) => {
-    const rng = new Rng(8);
-    const n = 120;
-    const a = Float64Array.from({ length: n }, () => rng.uniform(-2, 2));
-    const b = Float64Array.from({ length: n }, () => rng.uniform(0, 3));
-    const ds = makeDataset(['a', 'b'], [a, b], Float64Array.from(a, (x, i) => Math.sin(1.5 * x) * b[i]! + 0.3));
-    const ps = primitiveSet(['a', 'b'], { constantProbability: 0.4 });
-    const trees: Tree[] = Array.from({ length: 150 }, (_, i) => randomTree(rng, ps, 2 + (i % 4), i % 2 === 0));
-    trees.push(trees[3]!, trees[7]!); // duplicates are scored once and spread back
-    const settings: ScoreSettings = { fitness: 'scaled-rmse', optimiser: { iterations: 6, ...(maxRows ? { maxRows } : {}) }, lamarckian: true, robust: robustBounds(ds.columns, ds.y) };
-    const local = await new ScoringEvaluator(ds, settings).evaluateDetailed(trees);
-    const pool = new PoolScoringEvaluator(ds, settings, 2);
-    try {
-      const remote = await pool.evaluateDetailed(trees);
-      expect([...remote.losses]).toEqual([...local.losses]);
-      let tuned = 0;
-      trees.forEach((t, i) => {
-        const l = local.genomes?.[i] ?? t;
-        const r = remote.genomes?.[i] ?? t;
-        expect([...r.arg], `tree ${i}`).toEqual([...l.arg]);
-        expect([...r.op]).toEqual([...l.op]);
-        if (remote.genomes?.[i]) tuned++;
-      });
-      expect(tuned).toBeGreaterThan(10);
-    } finally {
-      await pool.close();
-    }
-  }, 60_000);
+  ])(
+    'gives bit-identical losses and Lamarckian genomes to the in-process scorer, fitting on %s',
+    async (_what, maxRows) => {
+      const rng = new Rng(8);
+      const n = 120;
+      const a = Float64Array.from({ length: n }, () => rng.uniform(-2, 2));
+      const b = Float64Array.from({ length: n }, () => rng.uniform(0, 3));
+      const ds = makeDataset(
+        ['a', 'b'],
+        [a, b],
+        Float64Array.from(a, (x, i) => Math.sin(1.5 * x) * b[i]! + 0.3),
+      );
+      const ps = primitiveSet(['a', 'b'], { constantProbability: 0.4 });
+      const trees: Tree[] = Array.from({ length: 150 }, (_, i) => randomTree(rng, ps, 2 + (i % 4), i % 2 === 0));
+      trees.push(trees[3]!, trees[7]!); // duplicates are scored once and spread back
+      const settings: ScoreSettings = {
+        fitness: 'scaled-rmse',
+        optimiser: { iterations: 6, ...(maxRows ? { maxRows } : {}) },
+        lamarckian: true,
+        robust: robustBounds(ds.columns, ds.y),
+      };
+      const local = await new ScoringEvaluator(ds, settings).evaluateDetailed(trees);
+      const pool = new PoolScoringEvaluator(ds, settings, 2);
+      try {
+        const remote = await pool.evaluateDetailed(trees);
+        expect([...remote.losses]).toEqual([...local.losses]);
+        let tuned = 0;
+        trees.forEach((t, i) => {
+          const l = local.genomes?.[i] ?? t;
+          const r = remote.genomes?.[i] ?? t;
+          expect([...r.arg], `tree ${i}`).toEqual([...l.arg]);
+          expect([...r.op]).toEqual([...l.op]);
+          if (remote.genomes?.[i]) tuned++;
+        });
+        expect(tuned).toBeGreaterThan(10);
+      } finally {
+        await pool.close();
+      }
+    },
+    60_000,
+  );
 });

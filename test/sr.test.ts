@@ -8,7 +8,15 @@ import { linearScaling, scaledRmse } from '../src/eval/fitness.js';
 import { evaluateTree, rmse } from '../src/eval/reference.js';
 import { scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/fitness.js';
 import { isRobust, robustBounds, treeInterval } from '../src/sr/interval.js';
-import { constantIndices, forwardColumns, jsBackend, optimiseConstants, reverseAdjoints, rowStride, strideRows } from '../src/sr/optimise.js';
+import {
+  constantIndices,
+  forwardColumns,
+  jsBackend,
+  optimiseConstants,
+  reverseAdjoints,
+  rowStride,
+  strideRows,
+} from '../src/sr/optimise.js';
 import { EvalCore } from '../src/eval/core.js';
 import { clampPredictions } from '../src/sr/model.js';
 import { selectFromFront, updateFront } from '../src/sr/pareto.js';
@@ -46,7 +54,10 @@ describe('linear scaling (Keijzer 2003)', () => {
 describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)', () => {
   it('reverse-mode adjoints match central differences', () => {
     const rng = new Rng(3);
-    const ps = primitiveSet(['x'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'], constantProbability: 0.5 });
+    const ps = primitiveSet(['x'], {
+      functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'],
+      constantProbability: 0.5,
+    });
     let checked = 0;
     for (let k = 0; k < 60; k++) {
       const t = randomTree(rng, ps, 4, false);
@@ -69,7 +80,10 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
           if (Math.abs(num - a) > 1e-3 * Math.max(1, Math.abs(num))) {
             const fc = evaluateTree(t, [xs], xs.length)[r]!;
             const oneSided = (fu[r]! - fc) / h;
-            if (Math.abs(oneSided - a) > 1e-3 * Math.max(1, Math.abs(a)) && Math.abs((fc - fd[r]!) / h - a) > 1e-3 * Math.max(1, Math.abs(a))) {
+            if (
+              Math.abs(oneSided - a) > 1e-3 * Math.max(1, Math.abs(a)) &&
+              Math.abs((fc - fd[r]!) / h - a) > 1e-3 * Math.max(1, Math.abs(a))
+            ) {
               expect.fail(`${toInfix(t, ['x'])}: node ${i} row ${r}: adjoint ${a}, difference ${num}`);
             }
           }
@@ -80,7 +94,7 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
     expect(checked).toBeGreaterThan(100);
   });
 
-  it('the WebAssembly pass gives the JavaScript pass\'s SSE, Gram matrix and residual products', () => {
+  it("the WebAssembly pass gives the JavaScript pass's SSE, Gram matrix and residual products", () => {
     // 1,001 rows: several 256-row blocks and an odd tail
     const n = 1001;
     const x1 = Float64Array.from({ length: n }, (_, i) => -4 + (8 * i) / (n - 1));
@@ -89,7 +103,10 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
     const core = new EvalCore([x1, x2], y);
     const js = jsBackend([x1, x2], y);
     const rng = new Rng(11);
-    const ps = primitiveSet(['x1', 'x2'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'], constantProbability: 0.4 });
+    const ps = primitiveSet(['x1', 'x2'], {
+      functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'],
+      constantProbability: 0.4,
+    });
     let compared = 0;
     for (let k = 0; k < 80; k++) {
       const t = randomTree(rng, ps, 5, k % 2 === 0);
@@ -208,7 +225,13 @@ describe('NSGA-II', () => {
     expect(d[0]).toBe(Infinity);
     expect(d[2]).toBe(Infinity);
     expect(d[1]).toBeCloseTo((5 - 1) / 4 + (10 - 1) / 9, 12);
-    const pts2 = [[1, 10], [2, 9], [3, 5], [4, 4.5], [5, 1]];
+    const pts2 = [
+      [1, 10],
+      [2, 9],
+      [3, 5],
+      [4, 4.5],
+      [5, 1],
+    ];
     const { order, rank } = crowdedOrder(pts2);
     expect([...rank]).toEqual([0, 0, 0, 0, 0]);
     expect(order.slice(0, 2)).toEqual([0, 4]);
@@ -219,11 +242,16 @@ describe('NSGA-II', () => {
     const rep = treeRepresentation(['x'], {});
     const ev = new ScoringEvaluator(ds, { fitness: 'rmse' });
     let front = updateFront([], []);
-    const r = await evolve(rep, ev, { seed: 4, populationSize: 60, generations: 8, objectives: 'error-size' }, {
-      onGeneration: (_s, st) => {
-        front = updateFront(front, st.population);
+    const r = await evolve(
+      rep,
+      ev,
+      { seed: 4, populationSize: 60, generations: 8, objectives: 'error-size' },
+      {
+        onGeneration: (_s, st) => {
+          front = updateFront(front, st.population);
+        },
       },
-    });
+    );
     expect(r.population.length).toBe(60);
     for (let i = 1; i < front.length; i++) {
       expect(front[i]!.size).toBeGreaterThan(front[i - 1]!.size);
@@ -266,7 +294,10 @@ describe('Lamarckian write-back through Evaluator.evaluateDetailed', () => {
       const own = rmse(evaluateTree(p.genome, ds.columns, ds.rows), ds.y);
       expect(p.fitness).toBe(Number.isFinite(own) ? own : Infinity);
     }
-    const baldwin = new ScoringEvaluator(data((x) => 1.234 * x), { fitness: 'rmse', optimiser: { iterations: 8 } });
+    const baldwin = new ScoringEvaluator(
+      data((x) => 1.234 * x),
+      { fitness: 'rmse', optimiser: { iterations: 8 } },
+    );
     const d = await baldwin.evaluateDetailed([parseInfix('0.5 * x', ['x'])]);
     expect(d.genomes).toBeUndefined();
     expect(d.losses[0]).toBeLessThan(1e-6);
@@ -277,7 +308,10 @@ describe('interval robustness check', () => {
   it('encloses sampled values of random trees over a box', () => {
     const rng = new Rng(21);
     const ps = primitiveSet(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'] });
-    const box = [[-1, 2], [0.5, 3]] as const;
+    const box = [
+      [-1, 2],
+      [0.5, 3],
+    ] as const;
     const n = 200;
     const cx = Float64Array.from({ length: n }, () => rng.uniform(-1, 2));
     const cy = Float64Array.from({ length: n }, () => rng.uniform(0.5, 3));
@@ -285,11 +319,20 @@ describe('interval robustness check', () => {
       const t = randomTree(rng, ps, 4, k % 2 === 0);
       const [lo, hi] = treeInterval(t, box);
       const v = evaluateTree(t, [cx, cy], n);
-      for (const x of v) if (Number.isFinite(x)) expect(x >= lo - 1e-9 * Math.abs(lo) && x <= hi + 1e-9 * Math.abs(hi), `${toInfix(t, ['x', 'y'])}: ${x} not in [${lo}, ${hi}]`).toBe(true);
+      for (const x of v)
+        if (Number.isFinite(x))
+          expect(
+            x >= lo - 1e-9 * Math.abs(lo) && x <= hi + 1e-9 * Math.abs(hi),
+            `${toInfix(t, ['x', 'y'])}: ${x} not in [${lo}, ${hi}]`,
+          ).toBe(true);
     }
   });
   it('flags a pole just outside the training range and passes a smooth model', () => {
-    const train = makeDataset(['x'], [Float64Array.from({ length: 50 }, (_, i) => 1 + i / 49)], Float64Array.from({ length: 50 }, (_, i) => 1 / (1 + i / 49 - 0.95)));
+    const train = makeDataset(
+      ['x'],
+      [Float64Array.from({ length: 50 }, (_, i) => 1 + i / 49)],
+      Float64Array.from({ length: 50 }, (_, i) => 1 / (1 + i / 49 - 0.95)),
+    );
     const b = robustBounds(train.columns, train.y);
     expect(isRobust(parseInfix('1 / (x - 0.95)', ['x']), b)).toBe(false);
     expect(isRobust(parseInfix('(x * 2) + 1', ['x']), b)).toBe(true);
@@ -301,7 +344,11 @@ describe('interval robustness check', () => {
 describe('runRegression: front, model selection, scaling in the reported model', () => {
   it('reports a size-sorted front with exports; score and validation selection pick members of it', async () => {
     const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
-    const ds = makeDataset(['x'], [x], Float64Array.from(x, (v) => 5 + 3 * v * v * v - v));
+    const ds = makeDataset(
+      ['x'],
+      [x],
+      Float64Array.from(x, (v) => 5 + 3 * v * v * v - v),
+    );
     const common = { seed: 3, populationSize: 80, generations: 6, linearScaling: true, optimiseIterations: 4, robust: true } as const;
     const best = await runRegression({ name: 'c', train: ds }, common);
     expect(best.front.length).toBeGreaterThan(1);
@@ -316,7 +363,9 @@ describe('runRegression: front, model selection, scaling in the reported model',
     const val = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'validation' });
     expect(val.selected).toBeGreaterThanOrEqual(0);
     expect(val.best.trainR2).toBeGreaterThan(0.5);
-    await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(/option selectModel/);
+    await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(
+      /option selectModel/,
+    );
   }, 60_000);
 
   it('clamps every reported model to the training target range: never worse on training rows, bounded on test rows', async () => {
@@ -325,7 +374,11 @@ describe('runRegression: front, model selection, scaling in the reported model',
     const f = (v: number) => 5 + 3 * v * v * v - v;
     const ds = makeDataset(['x'], [x], Float64Array.from(x, f));
     const xt = Float64Array.from({ length: 40 }, (_, i) => -4 + (8 * i) / 39);
-    const test = makeDataset(['x'], [xt], Float64Array.from(xt, (v) => Math.min(Math.max(f(v), -17), 27)));
+    const test = makeDataset(
+      ['x'],
+      [xt],
+      Float64Array.from(xt, (v) => Math.min(Math.max(f(v), -17), 27)),
+    );
     const o = { seed: 3, populationSize: 80, generations: 6, linearScaling: true } as const;
     const plain = await runRegression({ name: 'c', train: ds, test }, o);
     const clamped = await runRegression({ name: 'c', train: ds, test }, { ...o, clamp: true });

@@ -26,7 +26,16 @@ import {
 
 /** Values written by test/fixtures/stats_reference.py (scipy / numpy). */
 const ref = JSON.parse(readFileSync(new URL('./fixtures/stats_reference.json', import.meta.url), 'utf8')) as {
-  mannWhitneyU: { name: string; x: number[]; y: number[]; alternative: Alternative; method: MannWhitneyMethod; continuity: boolean; U: number; p: number }[];
+  mannWhitneyU: {
+    name: string;
+    x: number[];
+    y: number[];
+    alternative: Alternative;
+    method: MannWhitneyMethod;
+    continuity: boolean;
+    U: number;
+    p: number;
+  }[];
   kruskalWallis: { name: string; groups: number[][]; H: number; p: number }[];
   holm: { p: number[]; adjusted: number[] }[];
   varghaDelaneyA12: { x: number[]; y: number[]; A12: number }[];
@@ -156,7 +165,10 @@ describe('kruskalWallis', () => {
 
   it('worked example by hand: ranks 1..10 alternating, H = 3/11', () => {
     // R1 = 25, R2 = 30, N = 10: H = 12/110 (625/5 + 900/5) - 33 = 3/11; chi2(1) sf = erfc(sqrt(H/2)).
-    const r = kruskalWallis([[1, 3, 5, 7, 9], [2, 4, 6, 8, 10]]);
+    const r = kruskalWallis([
+      [1, 3, 5, 7, 9],
+      [2, 4, 6, 8, 10],
+    ]);
     expect(r.H).toBeCloseTo(3 / 11, 13);
     expect(r.p).toBeCloseTo(0.6015081344405895, 13);
   });
@@ -294,6 +306,11 @@ describe('summarize and pairwiseComparisons', () => {
     expect(rows[1]?.winner).toBeUndefined(); // overlapping samples: no significant difference
     expect(rows[2]).toMatchObject({ a12: 1, winner: 'random-mate' });
     expect(pairwiseComparisons(groups, { better: 'higher' })[0]?.winner).toBe('tournament');
-    expect(() => pairwiseComparisons([{ name: 'a', values: [] }, { name: 'b', values: [1] }])).toThrow('pairwiseComparisons: a is empty');
+    expect(() =>
+      pairwiseComparisons([
+        { name: 'a', values: [] },
+        { name: 'b', values: [1] },
+      ]),
+    ).toThrow('pairwiseComparisons: a is empty');
   });
 });

@@ -56,10 +56,18 @@ export function storeState(dbPath: string): { done: number; other: number; orpha
     const done = (db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status = 'done'").get() as { n: number }).n;
     const other = (db.prepare("SELECT COUNT(*) AS n FROM runs WHERE status != 'done'").get() as { n: number }).n;
     const orphanGenerations = (
-      db.prepare("SELECT COUNT(*) AS n FROM generations g WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.cell = g.cell AND r.seed = g.seed AND r.status = 'done')").get() as { n: number }
+      db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM generations g WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.cell = g.cell AND r.seed = g.seed AND r.status = 'done')",
+        )
+        .get() as { n: number }
     ).n;
     const generationsPerDone = (
-      db.prepare("SELECT (SELECT COUNT(*) FROM generations g WHERE g.cell = r.cell AND g.seed = r.seed) - r.generations - 1 AS d FROM runs r WHERE r.status = 'done'").all() as { d: number }[]
+      db
+        .prepare(
+          "SELECT (SELECT COUNT(*) FROM generations g WHERE g.cell = r.cell AND g.seed = r.seed) - r.generations - 1 AS d FROM runs r WHERE r.status = 'done'",
+        )
+        .all() as { d: number }[]
     ).map((r) => r.d);
     return { done, other, orphanGenerations, generationsPerDone };
   } finally {

@@ -18,7 +18,9 @@ const STUDY = {
 const TOTAL = 18;
 
 function start(file: string, db: string, threads: number): ChildProcess {
-  return spawn(process.execPath, [CLI, 'study', 'run', file, '--db', db, '--threads', String(threads), '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawn(process.execPath, [CLI, 'study', 'run', file, '--db', db, '--threads', String(threads), '--quiet'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -72,7 +74,7 @@ describe('kill and resume (child process, SIGKILL)', () => {
       expect(s.orphanGenerations).toBe(0);
       expect(s.generationsPerDone.every((d) => d === 0)).toBe(true);
     }
-    console.log(`finished runs at the kills: ${seen.join(", ")} of ${TOTAL}`);
+    console.log(`finished runs at the kills: ${seen.join(', ')} of ${TOTAL}`);
     expect(seen[seen.length - 1]).toBeLessThan(TOTAL); // the last kill landed mid-study
     const last = spawnSync(process.execPath, [CLI, 'study', 'run', file, '--db', db, '--threads', '2'], { encoding: 'utf8' });
     expect(last.status).toBe(0);

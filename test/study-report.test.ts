@@ -16,7 +16,12 @@ function gpmate(...args: string[]): { status: number | null; stdout: string; std
 describe('study report', () => {
   it('renders a Vega-Lite spec to SVG in Node', async () => {
     const svg = await renderSvg({
-      data: { values: [{ x: 1, y: 2 }, { x: 2, y: 3 }] },
+      data: {
+        values: [
+          { x: 1, y: 2 },
+          { x: 2, y: 3 },
+        ],
+      },
       mark: 'line',
       encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
     });
@@ -36,7 +41,12 @@ describe('study report', () => {
     expect(rep.stderr).toBe('');
     expect(rep.status).toBe(0);
     const figures = readdirSync(join(out, 'figures'));
-    for (const f of ['koza-1-gen-best_fitness.svg', 'koza-1-gen-unique_share.svg', 'koza-1-box-run.best_train.svg', 'koza-1-pref-pref_mean_size.svg']) {
+    for (const f of [
+      'koza-1-gen-best_fitness.svg',
+      'koza-1-gen-unique_share.svg',
+      'koza-1-box-run.best_train.svg',
+      'koza-1-pref-pref_mean_size.svg',
+    ]) {
       expect(figures).toContain(f);
     }
     const html = readFileSync(join(out, 'report.html'), 'utf8');
@@ -45,13 +55,26 @@ describe('study report', () => {
     expect(html).toContain('Holm p');
     const exp = gpmate('study', 'export', db, '--csv', join(dir, 'csv'));
     expect(exp.status).toBe(0);
-    expect(readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(31);
+    expect(
+      readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8')
+        .trimEnd()
+        .split('\n'),
+    ).toHaveLength(31);
 
     const profile = mkdtempSync(join(tmpdir(), 'gpmate-chromium-'));
     const browser = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -89,7 +112,9 @@ describe('study report', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
     expect(gpmate('study', 'report', join(dir, 'none.db')).stderr).toBe('gpmate: study report: option --out DIR is required\n');
     expect(gpmate('study', 'run').stderr).toBe('gpmate: study run: expected one FILE.json, got none\n');
-    expect(gpmate('study', 'run', 'studies/smoke.json', '--threads', '0').stderr).toBe('gpmate: option --threads: expected an integer >= 1, got 0\n');
+    expect(gpmate('study', 'run', 'studies/smoke.json', '--threads', '0').stderr).toBe(
+      'gpmate: option --threads: expected an integer >= 1, got 0\n',
+    );
     expect(gpmate('study', 'run', 'studies/smoke.json', '--colour').status).toBe(2);
     const missing = gpmate('study', 'run', join(dir, 'missing.json'));
     expect(missing.status).toBe(2);

@@ -39,21 +39,31 @@ describe('study file validation', () => {
     expect(errorOf(tinyStudy({ colour: 1 }))).toContain('field "colour": unknown field');
     expect(errorOf(tinyStudy({ problems: [] }))).toContain('field "problems": expected a non-empty list');
     expect(errorOf(tinyStudy({ problems: [{ name: 'c' }] }))).toContain('field "problems[0]": give exactly one of');
-    expect(errorOf(tinyStudy({ problems: [{ problem: 'koza-1', frobnicate: 1 }] }))).toContain('field "problems[0].frobnicate": unknown field');
-    expect(errorOf(tinyStudy({ selection: ['pimp', 'roulette'] }))).toContain('field "selection[1]": expected one of tournament, random-mate, pimp, got "roulette"');
+    expect(errorOf(tinyStudy({ problems: [{ problem: 'koza-1', frobnicate: 1 }] }))).toContain(
+      'field "problems[0].frobnicate": unknown field',
+    );
+    expect(errorOf(tinyStudy({ selection: ['pimp', 'roulette'] }))).toContain(
+      'field "selection[1]": expected one of tournament, random-mate, pimp, got "roulette"',
+    );
     expect(errorOf(tinyStudy({ mutation: ['hoist'] }))).toContain('field "mutation[0]"');
     expect(errorOf(tinyStudy({ mutationRate: [0.1, 1.5] }))).toContain('field "mutationRate[1]": expected a probability');
     expect(errorOf(tinyStudy({ mutationRate: [0.1, 0.1] }))).toContain('field "mutationRate[1]": 0.1 is listed twice');
     expect(errorOf(tinyStudy({ settings: { populationSize: 10, warp: 9 } }))).toContain('field "settings.warp": unknown option');
-    expect(errorOf(tinyStudy({ settings: { selection: 'pimp' } }))).toContain('field "settings.selection": "selection" is set at the top level');
-    expect(errorOf(tinyStudy({ settings: { populationSize: 'big' } }))).toContain('field "settings.populationSize": expected an integer, got "big"');
+    expect(errorOf(tinyStudy({ settings: { selection: 'pimp' } }))).toContain(
+      'field "settings.selection": "selection" is set at the top level',
+    );
+    expect(errorOf(tinyStudy({ settings: { populationSize: 'big' } }))).toContain(
+      'field "settings.populationSize": expected an integer, got "big"',
+    );
     expect(errorOf(tinyStudy({ settings: { populationSize: 1 } }))).toContain('field "settings": option populationSize');
     expect(errorOf(tinyStudy({ variants: { k99: { tournamentSize: 99 } } }))).toContain('field "variants.k99": option tournamentSize');
     expect(errorOf(tinyStudy({ settings: { functions: ['add', 'gamma'] } }))).toContain('option functions: unknown function "gamma"');
     expect(errorOf(tinyStudy({ settings: { distance: 'psychic' } }))).toContain('option distance');
     expect(errorOf(tinyStudy({ successThreshold: -1 }))).toContain('field "successThreshold"');
     expect(errorOf(tinyStudy({ diversity: 'yes' }))).toContain('field "diversity": option diversity: expected true, false or an object');
-    expect(errorOf(tinyStudy({ diversity: { sampleSize: 10, colour: 1 } }))).toContain('field "diversity": option diversity.colour: unknown');
+    expect(errorOf(tinyStudy({ diversity: { sampleSize: 10, colour: 1 } }))).toContain(
+      'field "diversity": option diversity.colour: unknown',
+    );
     expect(parseStudy(tinyStudy({ diversity: { sampleSize: 10 } })).diversity).toEqual({ sampleSize: 10 });
   });
 
@@ -77,7 +87,6 @@ describe('study file validation', () => {
   });
 });
 
-
 describe('grid expansion and configuration hashes', () => {
   it('canonical JSON ignores key order and undefined fields', () => {
     expect(canonicalJson({ b: 1, a: [1, { d: 2, c: undefined, b: 'x' }] })).toBe('{"a":[1,{"b":"x","d":2}],"b":1}');
@@ -86,7 +95,9 @@ describe('grid expansion and configuration hashes', () => {
   });
 
   it('expands cells in study order with a stable hash per cell', () => {
-    const spec = parseStudy(tinyStudy({ mutation: ['subtree', 'point'], mutationRate: [0.1, 0.3], variants: { a: {}, b: { tournamentSize: 3 } } }));
+    const spec = parseStudy(
+      tinyStudy({ mutation: ['subtree', 'point'], mutationRate: [0.1, 0.3], variants: { a: {}, b: { tournamentSize: 3 } } }),
+    );
     const cells = expandGrid(spec);
     expect(cells).toHaveLength(3 * 2 * 2 * 2);
     expect(new Set(cells.map((c) => c.hash)).size).toBe(cells.length);
@@ -95,13 +106,31 @@ describe('grid expansion and configuration hashes', () => {
       ['pimp', 'subtree', 0.1, 'b'],
       ['pimp', 'subtree', 0.3, 'a'],
     ]);
-    expect(cells[1]?.options).toMatchObject({ tournamentSize: 3, selection: 'pimp', mutation: 'subtree', mutationRate: 0.1, populationSize: 30 });
+    expect(cells[1]?.options).toMatchObject({
+      tournamentSize: 3,
+      selection: 'pimp',
+      mutation: 'subtree',
+      mutationRate: 0.1,
+      populationSize: 30,
+    });
     // The hash is pinned: it is the identity of results stored in databases, so it must not drift between versions.
     expect(cells[0]?.hash).toBe('5ea79555e74f9558');
     // Renaming the study or a variant, or adding seeds, keeps the cell hashes; changing a setting changes them.
-    const renamed = expandGrid(parseStudy(tinyStudy({ name: 'other', seeds: 9, mutation: ['subtree', 'point'], mutationRate: [0.1, 0.3], variants: { z: {}, b: { tournamentSize: 3 } } })));
+    const renamed = expandGrid(
+      parseStudy(
+        tinyStudy({
+          name: 'other',
+          seeds: 9,
+          mutation: ['subtree', 'point'],
+          mutationRate: [0.1, 0.3],
+          variants: { z: {}, b: { tournamentSize: 3 } },
+        }),
+      ),
+    );
     expect(renamed.map((c) => c.hash)).toEqual(cells.map((c) => c.hash));
-    const changed = expandGrid(parseStudy(tinyStudy({ settings: { populationSize: 31, generations: 5, maxDepth: 6, maxSize: 48, initDepth: [1, 3] } })));
+    const changed = expandGrid(
+      parseStudy(tinyStudy({ settings: { populationSize: 31, generations: 5, maxDepth: 6, maxSize: 48, initDepth: [1, 3] } })),
+    );
     expect(changed[0]?.hash).not.toBe(expandGrid(parseStudy(tinyStudy()))[0]?.hash);
   });
 
@@ -117,6 +146,13 @@ describe('run order', () => {
   it('is seed-major, so a partly run study is balanced across cells', () => {
     const spec = parseStudy(tinyStudy({ seeds: [7, 3] }));
     const runs = expandRuns(spec);
-    expect(runs.map((r) => `${r.cell.selection}/${r.seed}`)).toEqual(['pimp/7', 'tournament/7', 'random-mate/7', 'pimp/3', 'tournament/3', 'random-mate/3']);
+    expect(runs.map((r) => `${r.cell.selection}/${r.seed}`)).toEqual([
+      'pimp/7',
+      'tournament/7',
+      'random-mate/7',
+      'pimp/3',
+      'tournament/3',
+      'random-mate/3',
+    ]);
   });
 });

@@ -72,7 +72,7 @@ describe('study store (real SQLite file)', () => {
 
     const foreign = join(dir, 'foreign.db');
     const f = new Database(foreign);
-    f.exec('CREATE TABLE people (name TEXT); INSERT INTO people VALUES (\'ada\')');
+    f.exec("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada')");
     f.close();
     const bytes = readFileSync(foreign);
     const e2 = await failure(runStudy(other, { db: foreign, threads: 1 }));
@@ -143,7 +143,10 @@ describe('study store (real SQLite file)', () => {
     chmodSync(db, 0o444);
     chmodSync(dir, 0o555);
     try {
-      const r = spawnSync(process.execPath, [CLI, 'study', 'run', grown, '--db', db, '--extend', '--threads', '1'], { encoding: 'utf8', ...asUser });
+      const r = spawnSync(process.execPath, [CLI, 'study', 'run', grown, '--db', db, '--extend', '--threads', '1'], {
+        encoding: 'utf8',
+        ...asUser,
+      });
       expect(r.status).toBe(2);
       expect(r.stderr).toBe(`gpmate: database ${db} is read-only (its file or folder cannot be written)\n`);
       expect(readFileSync(db).equals(bytes)).toBe(true);
@@ -203,10 +206,14 @@ describe('study store (real SQLite file)', () => {
     await runStudy(writeStudy(dir, tinyStudy()), { db, threads: 1 });
     const files = exportCsv(db, join(dir, 'csv'));
     expect(files.map((f) => f.slice(dir.length + 5))).toEqual(['cells.csv', 'runs.csv', 'generations.csv']);
-    const runs = readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8').trimEnd().split('\n');
+    const runs = readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8')
+      .trimEnd()
+      .split('\n');
     expect(runs).toHaveLength(7);
     expect(runs[0]).toMatch(/^cell,problem,selection,mutation,mutation_rate,variant,seed,status,best_train,/);
-    const gens = readFileSync(join(dir, 'csv', 'generations.csv'), 'utf8').trimEnd().split('\n');
+    const gens = readFileSync(join(dir, 'csv', 'generations.csv'), 'utf8')
+      .trimEnd()
+      .split('\n');
     expect(gens).toHaveLength(1 + 6 * 6);
     const header = (gens[0] as string).split(',');
     const row = (gens[1] as string).split(',');
@@ -233,7 +240,15 @@ describe('study problems', () => {
   it('runs a CSV problem whose path is relative to the study file', async () => {
     const dir = tempDir();
     const rel = relative(dir, '/work/shared/data/sr/Pagie-1.csv');
-    const file = writeStudy(dir, tinyStudy({ problems: [{ name: 'pagie-csv', data: rel }], selection: ['pimp'], seeds: 1, settings: { populationSize: 20, generations: 2 } }));
+    const file = writeStudy(
+      dir,
+      tinyStudy({
+        problems: [{ name: 'pagie-csv', data: rel }],
+        selection: ['pimp'],
+        seeds: 1,
+        settings: { populationSize: 20, generations: 2 },
+      }),
+    );
     const s = await runStudy(file, { db: join(dir, 'r.db'), threads: 1 });
     expect(s.done).toBe(1);
     const runs = deterministicContent(join(dir, 'r.db')).runs as { best_test: number | null }[];

@@ -21,7 +21,7 @@ describe('tree encoding', () => {
     expect(Array.from(subtreeSizes(t))).toEqual([1, 1, 3, 1, 2, 6]);
     expect(depth(t)).toBe(2);
     expect(stackDepth(t)).toBe(2);
-    expect(stackDepth(parseInfix("x * (y + (z - 1))", names))).toBe(4);
+    expect(stackDepth(parseInfix('x * (y + (z - 1))', names))).toBe(4);
     expect(toInfix(subtree(t, 2), names)).toBe('x + 2');
     expect(toInfix(replaceSubtree(t, 4, parseInfix('z', names)), names)).toBe('(x + 2) * z');
   });

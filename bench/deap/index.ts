@@ -36,7 +36,10 @@ console.log(['set', 'rows', 'trees', 'gpmate', 'DEAP+numpy', 'ratio', 'DEAP/row'
 
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-bench-deap-'));
 try {
-  for (const [name, fns] of [['arith', ARITH], ['+trig', TRIG]] as const) {
+  for (const [name, fns] of [
+    ['arith', ARITH],
+    ['+trig', TRIG],
+  ] as const) {
     const all = workload(name === 'arith' ? 1 : 2, fns, VARS);
     for (const rows of rowCounts) {
       const count = Math.min(all.length, Math.max(20, Math.ceil(1e8 / ((nodesOf(all) / all.length) * rows))));
@@ -58,18 +61,36 @@ try {
         maxBuffer: 1 << 24,
       });
       if (r.status !== 0) throw new Error(`deap_eval.py failed: ${r.stderr}`);
-      const d = JSON.parse(r.stdout) as { numpy: number; classic: number; fitness_numpy: (number | null)[]; fitness_classic: (number | null)[] };
+      const d = JSON.parse(r.stdout) as {
+        numpy: number;
+        classic: number;
+        fitness_numpy: (number | null)[];
+        fitness_classic: (number | null)[];
+      };
       // Agreement: the same RMSE up to rounding (numpy sums pairwise; glibc's sin/cos/exp/log and V8's
       // differ in the last bit, which chaotic subtrees such as sin(exp(exp(x))) amplify).
       const close = (a: number, b: number | null): boolean =>
-        b === null ? !Number.isFinite(a) : (!Number.isFinite(a) && !Number.isFinite(b)) || Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a));
+        b === null
+          ? !Number.isFinite(a)
+          : (!Number.isFinite(a) && !Number.isFinite(b)) || Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a));
       let agree = 0;
       d.fitness_numpy.forEach((b, i) => {
         const ok = close(fit[i]!, b) && close(fit[i]!, d.fitness_classic[i] ?? null);
         agree += ok ? 1 : 0;
-        if (!ok && process.env.BENCH_DEBUG) console.error(`tree ${i}: gpmate ${fit[i]}, numpy ${b}, classic ${d.fitness_classic[i]}: ${toInfix(trees[i]!, names)}`);
+        if (!ok && process.env.BENCH_DEBUG)
+          console.error(`tree ${i}: gpmate ${fit[i]}, numpy ${b}, classic ${d.fitness_classic[i]}: ${toInfix(trees[i]!, names)}`);
       });
-      const row = [name, String(rows), String(count), sci(ours), sci(d.numpy), `${(ours / d.numpy).toFixed(1)}x`, sci(d.classic), `${(ours / d.classic).toFixed(1)}x`, `${agree}/${d.fitness_numpy.length}`];
+      const row = [
+        name,
+        String(rows),
+        String(count),
+        sci(ours),
+        sci(d.numpy),
+        `${(ours / d.numpy).toFixed(1)}x`,
+        sci(d.classic),
+        `${(ours / d.classic).toFixed(1)}x`,
+        `${agree}/${d.fitness_numpy.length}`,
+      ];
       console.log(row.map((x) => x.padStart(11)).join(''));
     }
   }

@@ -63,7 +63,11 @@ export function syntheticData(rows: number, seed: number): Dataset {
   const rng = new Rng(`bench-gpu:${seed}:${rows}`);
   const x0 = Float64Array.from({ length: rows }, () => rng.uniform(-3, 3));
   const x1 = Float64Array.from({ length: rows }, () => rng.uniform(-3, 3));
-  return makeDataset(['x0', 'x1'], [x0, x1], x0.map((v, i) => v * v + Math.sin(x1[i] as number)));
+  return makeDataset(
+    ['x0', 'x1'],
+    [x0, x1],
+    x0.map((v, i) => v * v + Math.sin(x1[i] as number)),
+  );
 }
 
 /** A generation-0 population: ramped half-and-half, depths 2..6, Koza's function set (as `gpmate run`). */
@@ -106,7 +110,8 @@ export async function benchGpu(o: GpuBenchOptions = {}): Promise<GpuBenchRow[]> 
       for (let i = 0; i < sample; i++) {
         const j = Math.floor((i * trees.length) / sample);
         const exact = treeRmse(trees[j] as Tree, data);
-        if (Number.isFinite(exact) && Number.isFinite(f32[j] as number)) rels.push(Math.abs((f32[j] as number) - exact) / Math.max(exact, 1e-12));
+        if (Number.isFinite(exact) && Number.isFinite(f32[j] as number))
+          rels.push(Math.abs((f32[j] as number) - exact) / Math.max(exact, 1e-12));
       }
       const row: GpuBenchRow = {
         backend: 'gpu',
@@ -138,7 +143,11 @@ export async function gpuAgreementCheck(device: GpuDeviceOptions = {}, n = 3000)
   const rows = 200;
   const x0 = Float64Array.from({ length: rows }, () => rng.uniform(-5, 5));
   const x1 = Float64Array.from({ length: rows }, (_, i) => (i % 10 === 0 ? 0 : rng.uniform(0, 10)));
-  const ds = makeDataset(['x0', 'x1'], [x0, x1], x0.map((v, i) => v * v - Math.sin(x1[i] as number)));
+  const ds = makeDataset(
+    ['x0', 'x1'],
+    [x0, x1],
+    x0.map((v, i) => v * v - Math.sin(x1[i] as number)),
+  );
   const ps = primitiveSet(ds.names, { functions: FUNCTION_NAMES, constantRange: [-5, 5] });
   const trees = Array.from({ length: n }, () => randomTree(rng, ps, rng.int(10), rng.chance(0.3)));
   const ev = await GpuEvaluator.create(ds, { ...device, maxSize: 2048, maxStackDepth: 12 });

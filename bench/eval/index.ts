@@ -13,7 +13,13 @@ import { createEvaluator } from '../../src/eval/fast.js';
 import { ARITH, benchDataset, machine, nodesOf, ROW_COUNTS, sci, timeIt, TRIG, workload } from '../common.js';
 
 const { values: v } = parseArgs({
-  options: { threads: { type: 'string' }, block: { type: 'string' }, rows: { type: 'string' }, quick: { type: 'boolean' }, gpu: { type: 'boolean' } },
+  options: {
+    threads: { type: 'string' },
+    block: { type: 'string' },
+    rows: { type: 'string' },
+    quick: { type: 'boolean' },
+    gpu: { type: 'boolean' },
+  },
 });
 const all = v.threads ? Number(v.threads) : availableParallelism();
 const block = v.block ? Number(v.block) : undefined;
@@ -24,7 +30,10 @@ console.log(`bench:eval  ${machine()}`);
 console.log(`workload: 1000 random trees, lengths uniform in [1, 64], 10 inputs, RMSE in f64; node-evals/s (median)\n`);
 console.log(['set', 'rows', 'trees', '1 thread', `${all} threads`, 'speed-up'].map((s) => s.padStart(12)).join(''));
 const VARS = 10;
-for (const [name, fns] of [['arith', ARITH], ['+trig', TRIG]] as const) {
+for (const [name, fns] of [
+  ['arith', ARITH],
+  ['+trig', TRIG],
+] as const) {
   const trees = workload(name === 'arith' ? 1 : 2, fns, VARS);
   const nodes = nodesOf(trees);
   for (const rows of rowCounts) {
@@ -42,7 +51,9 @@ for (const [name, fns] of [['arith', ARITH], ['+trig', TRIG]] as const) {
       await ev.close();
     }
     const speedup = rates.length > 1 ? (rates[1]! / rates[0]!).toFixed(2) + 'x' : '';
-    console.log([name, String(rows), String(count), sci(rates[0]!), rates[1] ? sci(rates[1]) : '-', speedup].map((s) => s.padStart(12)).join(''));
+    console.log(
+      [name, String(rows), String(count), sci(rates[0]!), rates[1] ? sci(rates[1]) : '-', speedup].map((s) => s.padStart(12)).join(''),
+    );
   }
 }
 
@@ -50,7 +61,10 @@ if (v.gpu) {
   // The GPU back end on the same workloads: one launch evaluates all 1,000 trees (upload and readback included).
   const { benchGpu } = await import('./gpu.js');
   console.log('\ngpu back end (gpu.js webgpu mode): f32 on the device; node-evals/s per launch (median)');
-  for (const [name, fns] of [['arith', ARITH], ['+trig', TRIG]] as const) {
+  for (const [name, fns] of [
+    ['arith', ARITH],
+    ['+trig', TRIG],
+  ] as const) {
     await benchGpu({
       population: workload(name === 'arith' ? 1 : 2, fns, VARS),
       data: (rows) => benchDataset(3, rows, VARS),

@@ -30,9 +30,15 @@ const threads = availableParallelism();
 const settings = { tournamentSize: 5, crossoverRate: 0.9, mutationRate: 0.1 };
 
 console.log(`bench:run  ${machine()}`);
-console.log(`population ${population}, generations ${generations}, tournament ${settings.tournamentSize}, crossover ${settings.crossoverRate}, mutation ${settings.mutationRate}; mean over ${seeds} seeds`);
+console.log(
+  `population ${population}, generations ${generations}, tournament ${settings.tournamentSize}, crossover ${settings.crossoverRate}, mutation ${settings.mutationRate}; mean over ${seeds} seeds`,
+);
 console.log('wall time per generation (ms) and the ratio DEAP / gpmate (> 1: gpmate is faster)\n');
-console.log(['problem', 'rows', 'DEAP', 'gpmate 1t', 'ratio', `gpmate ${threads}t`, 'ratio', 'best DEAP', 'best gpmate'].map((s) => s.padStart(12)).join(''));
+console.log(
+  ['problem', 'rows', 'DEAP', 'gpmate 1t', 'ratio', `gpmate ${threads}t`, 'ratio', 'best DEAP', 'best gpmate']
+    .map((s) => s.padStart(12))
+    .join(''),
+);
 
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-bench-run-'));
 try {
@@ -47,7 +53,18 @@ try {
       const task = benchmarkTask(problem, seed);
       rows = task.train.rows;
       const functions = task.functions ?? DEFAULT_FUNCTIONS;
-      const o: RegressionOptions = { seed, selection: 'tournament', populationSize: population, generations, elites: 0, ...settings, functions, mutationDepth: 4, initDepth: [2, 6], maxDepth: 17 };
+      const o: RegressionOptions = {
+        seed,
+        selection: 'tournament',
+        populationSize: population,
+        generations,
+        elites: 0,
+        ...settings,
+        functions,
+        mutationDepth: 4,
+        initDepth: [2, 6],
+        maxDepth: 17,
+      };
       let t0 = performance.now();
       const r1 = await runRegression(task, o);
       ours1 += (performance.now() - t0) / 1000;
@@ -61,14 +78,38 @@ try {
       const csv = [[...task.train.names, 'y'].join(',')];
       for (let r = 0; r < rows; r++) csv.push([...task.train.columns.map((c) => c[r]), task.train.y[r]].join(','));
       writeFileSync(join(dir, 'train.csv'), csv.join('\n') + '\n');
-      const p = spawnSync(python, [script, join(dir, 'train.csv'), functions.join(','), String(population), String(generations), String(settings.tournamentSize), String(settings.crossoverRate), String(settings.mutationRate), String(seed)], { encoding: 'utf8' });
+      const p = spawnSync(
+        python,
+        [
+          script,
+          join(dir, 'train.csv'),
+          functions.join(','),
+          String(population),
+          String(generations),
+          String(settings.tournamentSize),
+          String(settings.crossoverRate),
+          String(settings.mutationRate),
+          String(seed),
+        ],
+        { encoding: 'utf8' },
+      );
       if (p.status !== 0) throw new Error(`deap_run.py failed: ${p.stderr}`);
       const d = JSON.parse(p.stdout.replace(/Infinity/g, '1e999')) as { seconds: number; best: number };
       deapS += d.seconds;
       bestDeap += d.best / seeds;
     }
     const per = (s: number): number => (1000 * s) / seeds / generations;
-    const row = [problem, String(rows), per(deapS).toFixed(1), per(ours1).toFixed(1), (deapS / ours1).toFixed(2) + 'x', per(oursN).toFixed(1), (deapS / oursN).toFixed(2) + 'x', bestDeap.toPrecision(4), bestOurs.toPrecision(4)];
+    const row = [
+      problem,
+      String(rows),
+      per(deapS).toFixed(1),
+      per(ours1).toFixed(1),
+      (deapS / ours1).toFixed(2) + 'x',
+      per(oursN).toFixed(1),
+      (deapS / oursN).toFixed(2) + 'x',
+      bestDeap.toPrecision(4),
+      bestOurs.toPrecision(4),
+    ];
     console.log(row.map((x) => x.padStart(12)).join(''));
   }
 } finally {

@@ -24,6 +24,11 @@ export const parse = {
     return [a, b];
   },
   list(v: string | undefined): string[] | undefined {
-    return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return v === undefined
+      ? undefined
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   },
 };

@@ -153,7 +153,8 @@ interface Common {
 
 function common(v: Values): Common {
   const data = need(v.data, 'data');
-  if (v.format !== undefined && !(DATA_FORMATS as readonly string[]).includes(v.format)) throw new ConfigError(`option --format: expected one of ${DATA_FORMATS.join(', ')}, got "${v.format}"`);
+  if (v.format !== undefined && !(DATA_FORMATS as readonly string[]).includes(v.format))
+    throw new ConfigError(`option --format: expected one of ${DATA_FORMATS.join(', ')}, got "${v.format}"`);
   const seed = parse.int('seed', v.seed) ?? 1;
   if (seed < 0) throw new ConfigError(`option --seed: expected an integer >= 0, got ${seed}`);
   const maxChars = parse.int('max-chars', v['max-chars']);
@@ -175,7 +176,11 @@ export async function openBackend(v: Values, model = need(v.model, 'model')): Pr
   if (backend === 'llama') {
     // Checked now, loaded on the first judgement that is not in the cache.
     if (!existsSync(model)) throw new ConfigError(`option --model: GGUF file ${model} not found`);
-    const o = stripUndefined({ modelPath: model, contextSize: parse.int('context', v.context), threads: parse.int('threads', v.threads) }) as { modelPath: string };
+    const o = stripUndefined({
+      modelPath: model,
+      contextSize: parse.int('context', v.context),
+      threads: parse.int('threads', v.threads),
+    }) as { modelPath: string };
     return new LazyBackend('llama', basename(model), () => LlamaBackend.open(o));
   }
   if (backend === 'http') {
@@ -272,7 +277,9 @@ async function evolveCommand(v: Values): Promise<number> {
   mkdirSync(out, { recursive: true });
   const cachePath = v.cache ?? join(out, 'judge-cache.sqlite');
   const quiet = v.quiet ?? false;
-  process.stdout.write(`judge evolve: ${c.items.length} items, train ${split.train.length}, test ${split.test.length}; cache ${cachePath}\n`);
+  process.stdout.write(
+    `judge evolve: ${c.items.length} items, train ${split.train.length}, test ${split.test.length}; cache ${cachePath}\n`,
+  );
   const log: string[] = [];
   const result = await withService(v, cachePath, (service) =>
     evolveJudge(service, split, options, (s, elite) => {
@@ -295,9 +302,21 @@ async function evolveCommand(v: Values): Promise<number> {
     data: basename(need(v.data, 'data')),
     items: { total: c.items.length, train: split.train.length, test: split.test.length },
     seed: c.seed,
-    options: { ...resolved, distance: options.distance ?? 'behavioural', minibatch: options.minibatch ?? 16, probe: options.probe ?? 8, weights, llmRate: options.llmRate ?? 0, ...(v['generator-model'] !== undefined ? { generator: basename(v['generator-model']) } : {}), render: c.render },
+    options: {
+      ...resolved,
+      distance: options.distance ?? 'behavioural',
+      minibatch: options.minibatch ?? 16,
+      probe: options.probe ?? 8,
+      weights,
+      llmRate: options.llmRate ?? 0,
+      ...(v['generator-model'] !== undefined ? { generator: basename(v['generator-model']) } : {}),
+      render: c.render,
+    },
     best: { genome: b.genome, train: { loss: b.loss, ...b.metrics }, test: { loss: result.bestTest.loss, ...result.bestTest.metrics } },
-    baseline: { train: { loss: judgeLoss(result.baseline.train, weights), ...result.baseline.train }, test: { loss: result.baseline.testLoss, ...result.baseline.test } },
+    baseline: {
+      train: { loss: judgeLoss(result.baseline.train, weights), ...result.baseline.train },
+      test: { loss: result.baseline.testLoss, ...result.baseline.test },
+    },
     generations: result.generations,
     evaluations: result.evaluations,
   };
@@ -339,7 +358,10 @@ async function evalCommand(v: Values): Promise<number> {
   process.stdout.write(`${on} (${items.length} items): loss ${judgeLoss(metrics, weights).toFixed(4)}  ${metricsLine(metrics)}\n`);
   if (v.out !== undefined) {
     mkdirSync(v.out, { recursive: true });
-    writeFileAtomic(join(v.out, 'eval.json'), JSON.stringify({ prompt: basename(v.prompt as string), on, loss: judgeLoss(metrics, weights), ...metrics }, null, 2) + '\n');
+    writeFileAtomic(
+      join(v.out, 'eval.json'),
+      JSON.stringify({ prompt: basename(v.prompt as string), on, loss: judgeLoss(metrics, weights), ...metrics }, null, 2) + '\n',
+    );
   }
   return 0;
 }

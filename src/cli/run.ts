@@ -219,7 +219,8 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   const optimise = parse.int('optimise', v.optimise) ?? parse.int('lm-iterations', v['lm-iterations']);
   if (v.lamarckian && v.baldwinian) throw new ConfigError('options --lamarckian and --baldwinian: give one of them, not both');
   const checkpointEvery = parse.int('checkpoint-every', v['checkpoint-every']);
-  if (checkpointEvery !== undefined && checkpointEvery < 1) throw new ConfigError(`option --checkpoint-every: expected an integer >= 1, got ${checkpointEvery}`);
+  if (checkpointEvery !== undefined && checkpointEvery < 1)
+    throw new ConfigError(`option --checkpoint-every: expected an integer >= 1, got ${checkpointEvery}`);
   const successThreshold = parse.num('success-threshold', v['success-threshold']);
   const options: RegressionOptions = {
     seed,
@@ -263,15 +264,21 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   if (!BACKENDS.includes(backend)) throw new ConfigError(`option --backend: expected cpu or gpu, got "${v.backend}"`);
   const apis = parse.list(v['gpu-api']);
   for (const a of apis ?? []) {
-    if (!(GPU_APIS as readonly string[]).includes(a)) throw new ConfigError(`option --gpu-api: unknown WebGPU back end "${a}" (known: ${GPU_APIS.join(', ')})`);
+    if (!(GPU_APIS as readonly string[]).includes(a))
+      throw new ConfigError(`option --gpu-api: unknown WebGPU back end "${a}" (known: ${GPU_APIS.join(', ')})`);
   }
   if (backend === 'cpu' && (apis || v['gpu-adapter'] !== undefined || v['gpu-hardware-only'])) {
     throw new ConfigError('option --gpu-api/--gpu-adapter/--gpu-hardware-only: only with --backend gpu');
   }
-  const gpu: GpuDeviceOptions = stripUndefined({ apis: apis as GpuApi[] | undefined, adapter: v['gpu-adapter'], hardwareOnly: v['gpu-hardware-only'] });
+  const gpu: GpuDeviceOptions = stripUndefined({
+    apis: apis as GpuApi[] | undefined,
+    adapter: v['gpu-adapter'],
+    hardwareOnly: v['gpu-hardware-only'],
+  });
   const threads = parse.int('threads', v.threads) ?? availableParallelism();
   if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
-  if (backend === 'gpu' && v.threads !== undefined) throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
+  if (backend === 'gpu' && v.threads !== undefined)
+    throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
   return {
     problem,
     options,
@@ -293,15 +300,19 @@ async function openGpuEvaluator(train: Dataset, inv: RunInvocation): Promise<Gpu
   const maxSize = o.maxSize ?? 256;
   // A tree of depth d needs a stack of at most d + 1 (and a binary tree of n nodes at most (n + 1) / 2).
   const maxStackDepth = Math.min(maxDepth + 1, Math.ceil((maxSize + 1) / 2));
-  if (maxStackDepth > 64) throw new ConfigError(`option --max-depth: --backend gpu supports trees of depth at most 63 (stack registers), got ${maxDepth}`);
+  if (maxStackDepth > 64)
+    throw new ConfigError(`option --max-depth: --backend gpu supports trees of depth at most 63 (stack registers), got ${maxDepth}`);
   const ev = await GpuEvaluator.create(train, {
     ...inv.gpu,
     maxSize,
     maxStackDepth,
     rescoreTop: Math.max(1, resolveEvolutionOptions(o).elites),
   });
-  process.stdout.write(`gpu: adapter ${describeAdapter(ev.adapter)}; gpu.js webgpu mode, kernels compiled in ${ev.compileMs.toFixed(0)} ms\n`);
-  if (ev.adapter.software) process.stdout.write('gpu: note: this adapter is a software renderer on the CPU (use --gpu-hardware-only to refuse it)\n');
+  process.stdout.write(
+    `gpu: adapter ${describeAdapter(ev.adapter)}; gpu.js webgpu mode, kernels compiled in ${ev.compileMs.toFixed(0)} ms\n`,
+  );
+  if (ev.adapter.software)
+    process.stdout.write('gpu: note: this adapter is a software renderer on the CPU (use --gpu-hardware-only to refuse it)\n');
   return ev;
 }
 
@@ -349,7 +360,13 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
       robust: o.robust ?? false,
       clamp: o.clamp ?? false,
       optimiseIterations: o.optimiseIterations ?? 0,
-      ...(o.optimiseIterations ? { optimiser: o.optimiser ?? 'lm', lamarckian: o.lamarckian ?? false, ...(o.optimiseRows !== undefined ? { optimiseRows: o.optimiseRows } : {}) } : {}),
+      ...(o.optimiseIterations
+        ? {
+            optimiser: o.optimiser ?? 'lm',
+            lamarckian: o.lamarckian ?? false,
+            ...(o.optimiseRows !== undefined ? { optimiseRows: o.optimiseRows } : {}),
+          }
+        : {}),
       selectModel: o.selectModel ?? 'best',
     },
     best,
@@ -365,7 +382,9 @@ export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResu
 /** Fingerprint of a run's settings and data: a checkpoint resumes only the run it came from. */
 function fingerprintOf(inv: RunInvocation, train: Dataset): string {
   const h = sha256(JSON.stringify({ problem: inv.problem, options: inv.options }));
-  const data = sha256(Buffer.concat([train.y, ...train.columns].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).toString('base64'));
+  const data = sha256(
+    Buffer.concat([train.y, ...train.columns].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).toString('base64'),
+  );
   return sha256(h + data);
 }
 
@@ -406,18 +425,35 @@ export async function runCommand(argv: string[]): Promise<number> {
       // Flags that do not change results may differ on resume; any other flag must match the checkpoint's.
       const given = argv.filter((a) => a.startsWith('--') && !/^--(quiet|checkpoint-every|threads|out|resume)(=|$)/.test(a));
       const stored = parseRunArgs(resumed.args as string[]) as RunInvocation;
-      if (given.length > 0 && JSON.stringify({ p: (inv as RunInvocation).problem, o: (inv as RunInvocation).options }) !== JSON.stringify({ p: stored.problem, o: stored.options })) {
-        throw new ConfigError(`option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`);
+      if (
+        given.length > 0 &&
+        JSON.stringify({ p: (inv as RunInvocation).problem, o: (inv as RunInvocation).options }) !==
+          JSON.stringify({ p: stored.problem, o: stored.options })
+      ) {
+        throw new ConfigError(
+          `option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`,
+        );
       }
       args = resumed.args as string[];
-      inv = { ...stored, threads: inv.threads, out: inv.out ?? inv.resume, quiet: inv.quiet || stored.quiet, ...(inv.checkpointEvery ?? stored.checkpointEvery ? { checkpointEvery: (inv.checkpointEvery ?? stored.checkpointEvery) as number } : {}) };
+      inv = {
+        ...stored,
+        threads: inv.threads,
+        out: inv.out ?? inv.resume,
+        quiet: inv.quiet || stored.quiet,
+        ...((inv.checkpointEvery ?? stored.checkpointEvery)
+          ? { checkpointEvery: (inv.checkpointEvery ?? stored.checkpointEvery) as number }
+          : {}),
+      };
     }
     const invocation: RunInvocation = inv;
     const task = resolveTask(invocation.problem, invocation.options.seed);
-    const out = invocation.out ?? join('gpmate-runs', `${task.name}-${invocation.options.selection ?? 'pimp'}-seed${invocation.options.seed}`);
+    const out =
+      invocation.out ?? join('gpmate-runs', `${task.name}-${invocation.options.selection ?? 'pimp'}-seed${invocation.options.seed}`);
     const fingerprint = fingerprintOf(invocation, task.train);
     if (resumed && resumed.fingerprint !== fingerprint) {
-      throw new ConfigError(`option --resume: the checkpoint in ${invocation.resume ?? out} belongs to a run with different options or data`);
+      throw new ConfigError(
+        `option --resume: the checkpoint in ${invocation.resume ?? out} belongs to a run with different options or data`,
+      );
     }
     const started = Date.now();
     const log: string[] = [...(resumed?.history ?? [])];
@@ -430,8 +466,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     // (in-process, or the pool's 'score' tasks).
     // The GPU back end computes plain RMSE on all training rows (f32 on the device, best re-scored in f64).
     const o = invocation.options;
-    if (invocation.backend === 'gpu' && (o.linearScaling || o.robust || (o.optimiseIterations ?? 0) > 1 || o.selectModel === 'validation')) {
-      throw new ConfigError('option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off --optimise 0, and leave out --select-model validation');
+    if (
+      invocation.backend === 'gpu' &&
+      (o.linearScaling || o.robust || (o.optimiseIterations ?? 0) > 1 || o.selectModel === 'validation')
+    ) {
+      throw new ConfigError(
+        'option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off --optimise 0, and leave out --select-model validation',
+      );
     }
     const gpu = invocation.backend === 'gpu' ? await openGpuEvaluator(task.train, invocation) : undefined;
     let evaluator: (Evaluator<Tree> & { close(): Promise<void> }) | undefined = gpu;

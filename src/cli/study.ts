@@ -77,7 +77,12 @@ export async function studyCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'report': {
-      const { values: v, positionals } = parseArgs({ args: rest, options: { out: { type: 'string' } }, strict: true, allowPositionals: true });
+      const { values: v, positionals } = parseArgs({
+        args: rest,
+        options: { out: { type: 'string' } },
+        strict: true,
+        allowPositionals: true,
+      });
       const db = onePositional(positionals, 'study report', 'DB');
       if (v.out === undefined) throw new ConfigError('study report: option --out DIR is required');
       const r = await writeReport(db, v.out);
@@ -85,7 +90,12 @@ export async function studyCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'export': {
-      const { values: v, positionals } = parseArgs({ args: rest, options: { csv: { type: 'string' } }, strict: true, allowPositionals: true });
+      const { values: v, positionals } = parseArgs({
+        args: rest,
+        options: { csv: { type: 'string' } },
+        strict: true,
+        allowPositionals: true,
+      });
       const db = onePositional(positionals, 'study export', 'DB');
       if (v.csv === undefined) throw new ConfigError('study export: option --csv DIR is required');
       const files = exportCsv(db, v.csv);

@@ -1,5 +1,12 @@
 import { ConfigError } from './errors.js';
-import { OBJECTIVE_MODES, PREFERENCE_INHERITANCE, SELECTION_MODES, type ObjectiveMode, type PreferenceInheritance, type SelectionMode } from './types.js';
+import {
+  OBJECTIVE_MODES,
+  PREFERENCE_INHERITANCE,
+  SELECTION_MODES,
+  type ObjectiveMode,
+  type PreferenceInheritance,
+  type SelectionMode,
+} from './types.js';
 
 /**
  * Search settings of the generational engine. Every choice the PIMP papers leave open is an option

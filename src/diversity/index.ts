@@ -13,7 +13,6 @@ import { evaluateTree } from '../eval/reference.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
 import { sized, topDownDistanceSized, type SizedTree } from '../tree/distance.js';
 
-
 /** The keys every call of a {@link treeDiversity} measure returns, in this order. */
 export const DIVERSITY_KEYS = [
   'uniqueShare',
@@ -110,9 +109,11 @@ export function treeDiversity(
   o: TreeDiversityOptions = {},
 ): (population: readonly Individual<Tree>[], generation: number) => DiversityMeasures {
   const sampleSize = o.sampleSize ?? 100;
-  if (!Number.isInteger(sampleSize) || sampleSize < 1) throw new ConfigError(`option diversity.sampleSize: expected a positive integer, got ${String(sampleSize)}`);
+  if (!Number.isInteger(sampleSize) || sampleSize < 1)
+    throw new ConfigError(`option diversity.sampleSize: expected a positive integer, got ${String(sampleSize)}`);
   const decimals = o.decimals ?? 6;
-  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 15) throw new ConfigError(`option diversity.decimals: expected an integer in 0..15, got ${String(decimals)}`);
+  if (!Number.isInteger(decimals) || decimals < 0 || decimals > 15)
+    throw new ConfigError(`option diversity.decimals: expected an integer in 0..15, got ${String(decimals)}`);
   const fitnessDigits = o.fitnessDigits ?? 3;
   if (!Number.isInteger(fitnessDigits) || fitnessDigits < 1 || fitnessDigits > 21) {
     throw new ConfigError(`option diversity.fitnessDigits: expected an integer in 1..21, got ${String(fitnessDigits)}`);
@@ -186,10 +187,13 @@ export function diversityFromOption(
   if (setting === undefined || setting === false) return undefined;
   if (setting === true) return treeDiversity(train, { seed });
   if (typeof setting !== 'object' || setting === null || Array.isArray(setting)) {
-    throw new ConfigError(`option diversity: expected true, false or an object with ${SETTING_KEYS.join(', ')}, got ${JSON.stringify(setting)}`);
+    throw new ConfigError(
+      `option diversity: expected true, false or an object with ${SETTING_KEYS.join(', ')}, got ${JSON.stringify(setting)}`,
+    );
   }
   for (const k of Object.keys(setting)) {
-    if (!(SETTING_KEYS as readonly string[]).includes(k)) throw new ConfigError(`option diversity.${k}: unknown (expected ${SETTING_KEYS.join(', ')})`);
+    if (!(SETTING_KEYS as readonly string[]).includes(k))
+      throw new ConfigError(`option diversity.${k}: unknown (expected ${SETTING_KEYS.join(', ')})`);
   }
   return treeDiversity(train, { ...(setting as Exclude<DiversitySetting, boolean>), seed });
 }

@@ -55,7 +55,16 @@ export class EvalCore {
    * of offset + slope * t, and with `jacobian` the Gram matrix and residual products of d t / d
    * constant); the shape of src/sr/optimise.ts's LmBackend.pass.
    */
-  lmPass(t: Tree, params: Int32Array, scaling: boolean, offset: number, slope: number, jacobian: boolean, gram: Float64Array, rhs: Float64Array): number {
+  lmPass(
+    t: Tree,
+    params: Int32Array,
+    scaling: boolean,
+    offset: number,
+    slope: number,
+    jacobian: boolean,
+    gram: Float64Array,
+    rhs: Float64Array,
+  ): number {
     return this.kernel.lmPass(t.op, t.arg, params, scaling, offset, slope, jacobian, gram, rhs);
   }
 

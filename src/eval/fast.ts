@@ -67,9 +67,11 @@ export function createEvaluator(train: Dataset, o: EvaluatorOptions = {}): TreeE
   const threads = o.threads ?? availableParallelism();
   if (!(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`option threads: expected an integer >= 1, got ${threads}`);
   const fitness = o.fitness ?? 'rmse';
-  if (!FITNESS_KINDS.includes(fitness)) throw new ConfigError(`option fitness: expected one of ${FITNESS_KINDS.join(', ')}, got ${String(fitness)}`);
+  if (!FITNESS_KINDS.includes(fitness))
+    throw new ConfigError(`option fitness: expected one of ${FITNESS_KINDS.join(', ')}, got ${String(fitness)}`);
   const block = o.block ?? DEFAULT_BLOCK;
-  if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) throw new ConfigError(`option block: expected a positive multiple of 4, got ${block}`);
+  if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0))
+    throw new ConfigError(`option block: expected a positive multiple of 4, got ${block}`);
   if (threads === 1) return new FastEvaluator(train, { fitness, block });
   return new PoolEvaluator(train, { ...o, threads, fitness, block });
 }

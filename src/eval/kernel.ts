@@ -26,8 +26,24 @@ interface KernelExports {
   outputs(code: number, nInstr: number, consts: number, r0: number, r1: number, dst: number, stop: number): number;
   mapUnary(op: number, dst: number, src: number, count: number): void;
   lmPass(
-    nodes: number, n: number, cval: number, ptrs: number, aptrs: number, cols: number, adjs: number, ders: number, tmp: number,
-    params: number, k: number, scaling: number, off: number, sl: number, rows: number, block: number, wantJ: number, out: number,
+    nodes: number,
+    n: number,
+    cval: number,
+    ptrs: number,
+    aptrs: number,
+    cols: number,
+    adjs: number,
+    ders: number,
+    tmp: number,
+    params: number,
+    k: number,
+    scaling: number,
+    off: number,
+    sl: number,
+    rows: number,
+    block: number,
+    wantJ: number,
+    out: number,
   ): number;
 }
 
@@ -159,22 +175,47 @@ export class Kernel {
    * Uses the scratch region: programs loaded by `load` must be loaded again after it.
    */
   lmPass(
-    op: Uint8Array, arg: Float64Array, params: Int32Array, scaling: boolean, offset: number, slope: number,
-    jacobian: boolean, gram: Float64Array, rhs: Float64Array,
+    op: Uint8Array,
+    arg: Float64Array,
+    params: Int32Array,
+    scaling: boolean,
+    offset: number,
+    slope: number,
+    jacobian: boolean,
+    gram: Float64Array,
+    rhs: Float64Array,
   ): number {
     const n = op.length;
     const k = params.length;
     const m = k + (scaling ? 2 : 0);
     const bb = LM_BLOCK * 8;
     const sizes = [n * 16, n * 8, n * 4, n * 4, n * bb, n * bb, n * bb, 2 * bb, k * 4 + 16, (m * m + m) * 8].map((b) => roundUp(b, 16));
-    this.relayout(this.cap.slots, this.cap.instr, this.cap.consts, this.cap.table, this.cap.pred, sizes.reduce((a, b) => a + b, 0));
+    this.relayout(
+      this.cap.slots,
+      this.cap.instr,
+      this.cap.consts,
+      this.cap.table,
+      this.cap.pred,
+      sizes.reduce((a, b) => a + b, 0),
+    );
     const ptr: number[] = [];
     let p = this.at.lm;
     for (const b of sizes) {
       ptr.push(p);
       p += b;
     }
-    const [nodes, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, out] = ptr as [number, number, number, number, number, number, number, number, number, number];
+    const [nodes, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, out] = ptr as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     // [op, left, right, flags]; flags bit 0: the subtree holds a constant (its adjoint is needed)
     const i32 = this.i32;
     const stack = new Int32Array(n);
@@ -203,7 +244,26 @@ export class Kernel {
     }
     this.f64.set(arg, cval >> 3);
     i32.set(params, par >> 2);
-    const s = this.k.lmPass(nodes, n, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, k, scaling ? 1 : 0, offset, slope, this.rows, LM_BLOCK, jacobian ? 1 : 0, out);
+    const s = this.k.lmPass(
+      nodes,
+      n,
+      cval,
+      ptrs,
+      aptrs,
+      cols,
+      adjs,
+      ders,
+      tmp,
+      par,
+      k,
+      scaling ? 1 : 0,
+      offset,
+      slope,
+      this.rows,
+      LM_BLOCK,
+      jacobian ? 1 : 0,
+      out,
+    );
     if (jacobian && Number.isFinite(s)) {
       const o = out >> 3;
       for (let a = 0; a < m; a++) {

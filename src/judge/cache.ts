@@ -36,7 +36,10 @@ export class BudgetExhaustedError extends ConfigError {}
  */
 export class JudgeCache {
   private readonly db: Db;
-  private readonly getJ: Statement<[string], { pa: number; pb: number; text: string; source: string; prompt_tokens: number; completion_tokens: number }>;
+  private readonly getJ: Statement<
+    [string],
+    { pa: number; pb: number; text: string; source: string; prompt_tokens: number; completion_tokens: number }
+  >;
   private readonly putJ: Statement;
   private readonly getG: Statement<[string], { text: string; prompt_tokens: number; completion_tokens: number }>;
   private readonly putG: Statement;
@@ -57,23 +60,38 @@ export class JudgeCache {
     } catch (e) {
       throw new ConfigError(`option --cache: cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
     }
-    this.getJ = this.db.prepare('SELECT pa, pb, text, source, prompt_tokens, completion_tokens FROM judgement WHERE key = ?') as typeof this.getJ;
+    this.getJ = this.db.prepare(
+      'SELECT pa, pb, text, source, prompt_tokens, completion_tokens FROM judgement WHERE key = ?',
+    ) as typeof this.getJ;
     this.putJ = this.db.prepare('INSERT OR REPLACE INTO judgement VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.getG = this.db.prepare('SELECT text, prompt_tokens, completion_tokens FROM generation WHERE key = ?') as typeof this.getG;
     this.putG = this.db.prepare('INSERT OR REPLACE INTO generation VALUES (?, ?, ?, ?, ?, ?)');
   }
 
   static judgementKey(backend: string, model: string, prompt: ChatPrompt, item: string, order: Order): string {
-    return createHash('sha256').update(JSON.stringify(['judge', backend, model, prompt.system, prompt.user, item, order])).digest('hex');
+    return createHash('sha256')
+      .update(JSON.stringify(['judge', backend, model, prompt.system, prompt.user, item, order]))
+      .digest('hex');
   }
 
   static generationKey(backend: string, model: string, prompt: ChatPrompt, maxTokens: number): string {
-    return createHash('sha256').update(JSON.stringify(['generate', backend, model, prompt.system, prompt.user, maxTokens])).digest('hex');
+    return createHash('sha256')
+      .update(JSON.stringify(['generate', backend, model, prompt.system, prompt.user, maxTokens]))
+      .digest('hex');
   }
 
   getJudgement(key: string): Judgement | undefined {
     const r = this.getJ.get(key);
-    return r && { pA: r.pa, pB: r.pb, text: r.text, source: r.source as Judgement['source'], promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens };
+    return (
+      r && {
+        pA: r.pa,
+        pB: r.pb,
+        text: r.text,
+        source: r.source as Judgement['source'],
+        promptTokens: r.prompt_tokens,
+        completionTokens: r.completion_tokens,
+      }
+    );
   }
 
   putJudgement(key: string, backend: string, model: string, item: string, order: Order, j: Judgement): void {
@@ -124,12 +142,15 @@ export class JudgeService {
     /** The generator of LLM-driven variation (default: the judge back end). */
     readonly generator: JudgeBackend = backend,
   ) {
-    if (budget !== undefined && (!Number.isInteger(budget) || budget < 0)) throw new ConfigError(`option --budget: expected an integer >= 0, got ${budget}`);
+    if (budget !== undefined && (!Number.isInteger(budget) || budget < 0))
+      throw new ConfigError(`option --budget: expected an integer >= 0, got ${budget}`);
   }
 
   private spend(): void {
     if (this.budget !== undefined && this.stats.calls >= this.budget) {
-      throw new BudgetExhaustedError(`option --budget: call budget of ${this.budget} exhausted; rerun with a larger --budget to resume from the cache`);
+      throw new BudgetExhaustedError(
+        `option --budget: call budget of ${this.budget} exhausted; rerun with a larger --budget to resume from the cache`,
+      );
     }
     this.stats.calls++;
   }

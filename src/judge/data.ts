@@ -25,7 +25,8 @@ export interface LoadOptions {
 function str(file: string, where: string, o: Record<string, unknown>, field: string): string {
   const v = o[field];
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v !== 'string') throw new DataError(`data ${file}: ${where}: field "${field}" must be a string, got ${v === undefined ? 'nothing' : typeof v}`);
+  if (typeof v !== 'string')
+    throw new DataError(`data ${file}: ${where}: field "${field}" must be a string, got ${v === undefined ? 'nothing' : typeof v}`);
   return v;
 }
 
@@ -50,7 +51,13 @@ export function loadLlmbar(file: string): JudgeItem[] {
     const w = `item ${i}`;
     const label = o.label;
     if (label !== 1 && label !== 2) throw new DataError(`data ${file}: ${w}: label must be 1 or 2, got ${JSON.stringify(label)}`);
-    return { id: `llmbar-${i}`, instruction: str(file, w, o, 'input'), response1: str(file, w, o, 'output_1'), response2: str(file, w, o, 'output_2'), label };
+    return {
+      id: `llmbar-${i}`,
+      instruction: str(file, w, o, 'input'),
+      response1: str(file, w, o, 'output_1'),
+      response2: str(file, w, o, 'output_2'),
+      label,
+    };
   });
 }
 
@@ -64,7 +71,8 @@ export function loadPandalm(file: string, o: LoadOptions = {}): JudgeItem[] {
     const w = `item ${i}`;
     const votes = [x.annotator1, x.annotator2, x.annotator3];
     votes.forEach((v, k) => {
-      if (v !== 0 && v !== 1 && v !== 2) throw new DataError(`data ${file}: ${w}: annotator${k + 1} must be 0, 1 or 2, got ${JSON.stringify(v)}`);
+      if (v !== 0 && v !== 1 && v !== 2)
+        throw new DataError(`data ${file}: ${w}: annotator${k + 1} must be 0, 1 or 2, got ${JSON.stringify(v)}`);
     });
     const count = (v: number) => votes.filter((u) => u === v).length;
     const label: 0 | 1 | 2 = count(1) >= 2 ? 1 : count(2) >= 2 ? 2 : 0;
@@ -98,7 +106,13 @@ export function loadJsonl(file: string): JudgeItem[] {
     if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new DataError(`data ${file}: ${w}: expected an object`);
     const label = o.label;
     if (label !== 'A' && label !== 'B') throw new DataError(`data ${file}: ${w}: label must be "A" or "B", got ${JSON.stringify(label)}`);
-    items.push({ id: `jsonl-${i + 1}`, instruction: str(file, w, o, 'instruction'), response1: str(file, w, o, 'response_a'), response2: str(file, w, o, 'response_b'), label: label === 'A' ? 1 : 2 });
+    items.push({
+      id: `jsonl-${i + 1}`,
+      instruction: str(file, w, o, 'instruction'),
+      response1: str(file, w, o, 'response_a'),
+      response2: str(file, w, o, 'response_b'),
+      label: label === 'A' ? 1 : 2,
+    });
   });
   return items;
 }
@@ -112,7 +126,8 @@ export function guessFormat(file: string): DataFormat {
 
 /** Loads a data file in one of the three formats; fails on an empty result. */
 export function loadItems(file: string, format: DataFormat = guessFormat(file), o: LoadOptions = {}): JudgeItem[] {
-  if (!(DATA_FORMATS as readonly string[]).includes(format)) throw new ConfigError(`option --format: expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
+  if (!(DATA_FORMATS as readonly string[]).includes(format))
+    throw new ConfigError(`option --format: expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
   const items = format === 'llmbar' ? loadLlmbar(file) : format === 'pandalm' ? loadPandalm(file, o) : loadJsonl(file);
   if (items.length === 0) throw new DataError(`data ${file}: no usable items`);
   return items;
@@ -129,7 +144,8 @@ export interface Split {
  */
 export function splitItems(items: readonly JudgeItem[], trainShare: number, seed: number | string, limit?: number): Split {
   if (!(trainShare > 0 && trainShare < 1)) throw new ConfigError(`option --split: expected a share in (0, 1), got ${trainShare}`);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 2)) throw new ConfigError(`option --limit: expected an integer >= 2, got ${limit}`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 2))
+    throw new ConfigError(`option --limit: expected an integer >= 2, got ${limit}`);
   if (items.length < 2) throw new DataError(`data: need at least 2 items to split, got ${items.length}`);
   const rng = new Rng(`split:${seed}`);
   const order = items.map((_, i) => i);

@@ -56,7 +56,8 @@ export function judgeLoss(m: JudgeMetrics, w: LossWeights = DEFAULT_WEIGHTS): nu
 export function validateWeights(w: Partial<LossWeights>): LossWeights {
   const out = { ...DEFAULT_WEIGHTS, ...Object.fromEntries(Object.entries(w).filter(([, v]) => v !== undefined)) } as LossWeights;
   for (const [k, v] of Object.entries(out)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`option --w-${k}: expected a number >= 0, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new ConfigError(`option --w-${k}: expected a number >= 0, got ${String(v)}`);
   }
   return out;
 }
@@ -80,7 +81,11 @@ function credit(q: number, label: 0 | 1 | 2): number {
 }
 
 /** Metrics from the verdicts (both orders) of each item. */
-export function metricsOf(items: readonly JudgeItem[], ab: readonly Judgement[], ba: readonly Judgement[]): { metrics: JudgeMetrics; verdicts: ItemVerdict[] } {
+export function metricsOf(
+  items: readonly JudgeItem[],
+  ab: readonly Judgement[],
+  ba: readonly Judgement[],
+): { metrics: JudgeMetrics; verdicts: ItemVerdict[] } {
   const n = items.length;
   let accAB = 0;
   let accBA = 0;
@@ -120,7 +125,12 @@ export function metricsOf(items: readonly JudgeItem[], ab: readonly Judgement[],
 }
 
 /** Judges every item in both orders with one template (all requests at once; the service limits and caches). */
-export async function scoreTemplate(service: JudgeService, t: PromptTemplate, items: readonly JudgeItem[], o: RenderOptions = {}): Promise<{ metrics: JudgeMetrics; verdicts: ItemVerdict[] }> {
+export async function scoreTemplate(
+  service: JudgeService,
+  t: PromptTemplate,
+  items: readonly JudgeItem[],
+  o: RenderOptions = {},
+): Promise<{ metrics: JudgeMetrics; verdicts: ItemVerdict[] }> {
   if (items.length === 0) throw new ConfigError('judge: no items to score');
   const [ab, ba] = await Promise.all(
     ORDERS.map((order) => Promise.all(items.map((it) => service.judge(fillTemplate(t, it, order, o), it.id, order)))),
@@ -144,8 +154,16 @@ export interface JudgeEvaluatorOptions {
 
 /** The text of a generator's answer made fit for a prompt section: first non-empty line, unquoted, bounded. */
 export function cleanRewrite(text: string, fallback: string): string {
-  const line = text.split('\n').map((s) => s.trim()).find((s) => s !== '') ?? '';
-  const t = line.replace(/^["'`]+|["'`]+$/g, '').replace(/\s+/g, ' ').slice(0, 300).trim();
+  const line =
+    text
+      .split('\n')
+      .map((s) => s.trim())
+      .find((s) => s !== '') ?? '';
+  const t = line
+    .replace(/^["'`]+|["'`]+$/g, '')
+    .replace(/\s+/g, ' ')
+    .slice(0, 300)
+    .trim();
   return (t.match(/[A-Za-z]/g)?.length ?? 0) >= 3 ? t : fallback;
 }
 
@@ -173,7 +191,8 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     readonly o: JudgeEvaluatorOptions,
   ) {
     this.minibatch = o.minibatch ?? 16;
-    if (!Number.isInteger(this.minibatch) || this.minibatch < 1) throw new ConfigError(`option --minibatch: expected an integer >= 1, got ${this.minibatch}`);
+    if (!Number.isInteger(this.minibatch) || this.minibatch < 1)
+      throw new ConfigError(`option --minibatch: expected an integer >= 1, got ${this.minibatch}`);
     const probe = o.probe ?? 8;
     if (!Number.isInteger(probe) || probe < 1) throw new ConfigError(`option --probe: expected an integer >= 1, got ${probe}`);
     this.weights = o.weights ?? DEFAULT_WEIGHTS;
@@ -194,7 +213,10 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
       const j = i + rng.int(idx.length - i);
       [idx[i], idx[j]] = [idx[j] as number, idx[i] as number];
     }
-    return idx.slice(0, k).sort((a, b) => a - b).map((i) => this.train[i] as JudgeItem);
+    return idx
+      .slice(0, k)
+      .sort((a, b) => a - b)
+      .map((i) => this.train[i] as JudgeItem);
   }
 
   /** Carries out pending LLM rewrites (EvoPrompt-style) in place, through the cached generator. */

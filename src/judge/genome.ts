@@ -72,7 +72,14 @@ export function validateGenome(x: unknown, source: string): PromptGenome {
 
 function copy(g: PromptGenome): PromptGenome {
   // A copy never inherits a pending rewrite: variation starts from the text as it is.
-  return { role: g.role, framing: g.framing, criteria: [...g.criteria], procedure: g.procedure, format: g.format, examples: [...g.examples] };
+  return {
+    role: g.role,
+    framing: g.framing,
+    criteria: [...g.criteria],
+    procedure: g.procedure,
+    format: g.format,
+    examples: [...g.examples],
+  };
 }
 
 function pickOther(rng: Rng, items: readonly string[], current: string): string {
@@ -140,7 +147,8 @@ export const PROMPT_MUTATIONS: Record<PromptMutationName, PromptMutation> = {
   },
   'replace-criterion': (rng, g, c) => {
     const fresh = c.lib.criteria.filter((s) => !g.criteria.includes(s));
-    if (g.criteria.length === 0 || fresh.length === 0) return g.criteria.length === 0 ? PROMPT_MUTATIONS['add-criterion'](rng, g, c) : PROMPT_MUTATIONS['drop-criterion'](rng, g, c);
+    if (g.criteria.length === 0 || fresh.length === 0)
+      return g.criteria.length === 0 ? PROMPT_MUTATIONS['add-criterion'](rng, g, c) : PROMPT_MUTATIONS['drop-criterion'](rng, g, c);
     const out = copy(g);
     out.criteria[rng.int(out.criteria.length)] = rng.pick(fresh);
     return out;
@@ -206,7 +214,8 @@ function orderDistance(a: readonly string[], b: readonly string[]): number {
   const pos = new Map(b.map((s, i) => [s, i]));
   let discordant = 0;
   for (let i = 0; i < shared.length; i++) {
-    for (let j = i + 1; j < shared.length; j++) if ((pos.get(shared[i] as string) as number) > (pos.get(shared[j] as string) as number)) discordant++;
+    for (let j = i + 1; j < shared.length; j++)
+      if ((pos.get(shared[i] as string) as number) > (pos.get(shared[j] as string) as number)) discordant++;
   }
   return discordant / ((shared.length * (shared.length - 1)) / 2);
 }
@@ -280,8 +289,10 @@ export function rewriteTarget(g: PromptGenome, p: PendingRewrite): string {
  */
 export function promptRepresentation(o: PromptOptions): Representation<PromptGenome> {
   const c: MutationContext = { lib: o.library, pool: o.examplePool, maxCriteria: o.maxCriteria ?? 6, maxExamples: o.maxExamples ?? 2 };
-  if (!Number.isInteger(c.maxCriteria) || c.maxCriteria < 1) throw new ConfigError(`option maxCriteria: expected an integer >= 1, got ${c.maxCriteria}`);
-  if (!Number.isInteger(c.maxExamples) || c.maxExamples < 0) throw new ConfigError(`option maxExamples: expected an integer >= 0, got ${c.maxExamples}`);
+  if (!Number.isInteger(c.maxCriteria) || c.maxCriteria < 1)
+    throw new ConfigError(`option maxCriteria: expected an integer >= 1, got ${c.maxCriteria}`);
+  if (!Number.isInteger(c.maxExamples) || c.maxExamples < 0)
+    throw new ConfigError(`option maxExamples: expected an integer >= 0, got ${c.maxExamples}`);
   const llmRate = o.llmRate ?? 0;
   return {
     random: (rng) => randomGenome(rng, c),

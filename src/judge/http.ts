@@ -36,7 +36,10 @@ interface ChatResponse {
 
 /** A failure worth another attempt (429, 5xx, timeout, network, malformed answer). */
 class Transient extends Error {
-  constructor(message: string, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
 }
@@ -94,7 +97,8 @@ export class HttpBackend implements JudgeBackend {
     } catch {
       throw new ConfigError(`option --base-url: not a URL: "${o.baseUrl}"`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`option --base-url: expected http(s), got "${url.protocol}"`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError(`option --base-url: expected http(s), got "${url.protocol}"`);
     if (!o.model) throw new ConfigError('option --model: the HTTP back end needs a model name');
     const ints: [string, number | undefined, number][] = [
       ['concurrency', o.concurrency, 1],
@@ -103,7 +107,9 @@ export class HttpBackend implements JudgeBackend {
       ['top-logprobs', o.topLogprobs, 0],
       ['max-tokens', o.maxTokens, 1],
     ];
-    for (const [name, v, min] of ints) if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new ConfigError(`option --${name}: expected an integer >= ${min}, got ${v}`);
+    for (const [name, v, min] of ints)
+      if (v !== undefined && (!Number.isInteger(v) || v < min))
+        throw new ConfigError(`option --${name}: expected an integer >= ${min}, got ${v}`);
     let key: string | undefined;
     if (o.apiKeyEnv !== undefined) {
       key = process.env[o.apiKeyEnv];
@@ -125,7 +131,9 @@ export class HttpBackend implements JudgeBackend {
     const ids = ((body as { data?: { id?: unknown }[] }).data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
     // Ollama lists "name:latest" and accepts "name".
     if (ids.length && !ids.includes(this.model) && !ids.includes(`${this.model}:latest`)) {
-      throw new ConfigError(`option --model: "${this.model}" is not served by ${this.base} (available: ${this.clean(ids.slice(0, 8).join(', '))})`);
+      throw new ConfigError(
+        `option --model: "${this.model}" is not served by ${this.base} (available: ${this.clean(ids.slice(0, 8).join(', '))})`,
+      );
     }
   }
 
@@ -172,7 +180,9 @@ export class HttpBackend implements JudgeBackend {
     }
     if (res.status === 404 && optional) return undefined;
     if (res.status === 401 || res.status === 403) {
-      throw new ConfigError(`back end ${this.base}: authentication failed (HTTP ${res.status})${this.key ? '; check the API key variable' : '; set --api-key-env'}`);
+      throw new ConfigError(
+        `back end ${this.base}: authentication failed (HTTP ${res.status})${this.key ? '; check the API key variable' : '; set --api-key-env'}`,
+      );
     }
     if (res.status >= 400) {
       const hint = res.status === 404 ? ` (wrong --base-url or model "${this.model}"?)` : '';
@@ -208,7 +218,10 @@ export class HttpBackend implements JudgeBackend {
     const r = await this.chat(prompt, this.o.maxTokens, true);
     const choice = r.choices![0]!;
     const text = choice.message?.content ?? '';
-    const usage = { promptTokens: r.usage?.prompt_tokens ?? Math.ceil((prompt.system.length + prompt.user.length) / 4), completionTokens: r.usage?.completion_tokens ?? 1 };
+    const usage = {
+      promptTokens: r.usage?.prompt_tokens ?? Math.ceil((prompt.system.length + prompt.user.length) / 4),
+      completionTokens: r.usage?.completion_tokens ?? 1,
+    };
     // The first content token that is not whitespace carries the verdict.
     const first = choice.logprobs?.content?.find((c) => c.token.trim() !== '');
     if (first && Array.isArray(first.top_logprobs)) {
@@ -222,7 +235,9 @@ export class HttpBackend implements JudgeBackend {
       if (pA + pB > 0) return { pA, pB, text, source: 'probabilities', ...usage };
     }
     const v = parseVerdict(text);
-    return v ? { pA: v === 'A' ? 1 : 0, pB: v === 'B' ? 1 : 0, text, source: 'text', ...usage } : { pA: 0, pB: 0, text, source: 'none', ...usage };
+    return v
+      ? { pA: v === 'A' ? 1 : 0, pB: v === 'B' ? 1 : 0, text, source: 'text', ...usage }
+      : { pA: 0, pB: 0, text, source: 'none', ...usage };
   }
 
   async generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation> {

@@ -46,7 +46,9 @@ async function loadLlama(threads: number): Promise<LlamaLike> {
   try {
     mod = (await import('node-llama-cpp')) as unknown as typeof mod;
   } catch (e) {
-    throw new ConfigError(`back end llama: node-llama-cpp is not installed (optional dependency; npm install node-llama-cpp@3.21.1): ${(e as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      `back end llama: node-llama-cpp is not installed (optional dependency; npm install node-llama-cpp@3.21.1): ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   try {
     return (await mod.getLlama({
@@ -122,7 +124,8 @@ export class LlamaBackend implements JudgeBackend {
     if (!existsSync(o.modelPath)) throw new ConfigError(`option --model: GGUF file ${o.modelPath} not found`);
     const threads = o.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
-    if (o.contextSize !== undefined && (!Number.isInteger(o.contextSize) || o.contextSize < 64)) throw new ConfigError(`option --context: expected an integer >= 64, got ${o.contextSize}`);
+    if (o.contextSize !== undefined && (!Number.isInteger(o.contextSize) || o.contextSize < 64))
+      throw new ConfigError(`option --context: expected an integer >= 64, got ${o.contextSize}`);
     const llama = await acquireLlama(threads);
     let model: LlamaModelLike;
     try {
@@ -157,7 +160,10 @@ export class LlamaBackend implements JudgeBackend {
   }
 
   private check(n: number): void {
-    if (n >= this.contextSize) throw new ConfigError(`back end llama: prompt of ${n} tokens exceeds the context size ${this.contextSize} (lower --max-chars or raise --context)`);
+    if (n >= this.contextSize)
+      throw new ConfigError(
+        `back end llama: prompt of ${n} tokens exceeds the context size ${this.contextSize} (lower --max-chars or raise --context)`,
+      );
   }
 
   judge(prompt: ChatPrompt): Promise<Judgement> {
@@ -169,7 +175,8 @@ export class LlamaBackend implements JudgeBackend {
       const n = Math.min(commonPrefix(withA, withB), commonPrefix(withA, plain));
       const tA = withA[n];
       const tB = withB[n];
-      if (tA === undefined || tB === undefined || tA === tB) throw new Error('back end llama: cannot resolve the answer tokens of "A" and "B"');
+      if (tA === undefined || tB === undefined || tA === tB)
+        throw new Error('back end llama: cannot resolve the answer tokens of "A" and "B"');
       const context = withA.slice(0, n);
       this.check(context.length + 1);
       await this.seq.clearHistory();

@@ -58,7 +58,11 @@ export function renderTemplate(g: PromptGenome, examples: ReadonlyMap<string, Ju
 export function fillTemplate(t: PromptTemplate, item: JudgeItem, order: Order, o: RenderOptions = {}): ChatPrompt {
   const max = o.maxChars ?? 2000;
   const [a, b] = order === 'AB' ? [item.response1, item.response2] : [item.response2, item.response1];
-  const values: Record<string, string> = { '{{instruction}}': cut(item.instruction, max), '{{response_a}}': cut(a, max), '{{response_b}}': cut(b, max) };
+  const values: Record<string, string> = {
+    '{{instruction}}': cut(item.instruction, max),
+    '{{response_a}}': cut(a, max),
+    '{{response_b}}': cut(b, max),
+  };
   const fill = (s: string) => s.replace(/\{\{(instruction|response_a|response_b)\}\}/g, (m) => values[m] as string);
   return { system: fill(t.system), user: fill(t.user) };
 }

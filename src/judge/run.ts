@@ -40,7 +40,12 @@ export interface JudgeEvolveResult {
   /** The best prompt by whole-training-split loss (the elite re-scored each generation). */
   readonly best: ScoredPrompt;
   readonly bestTest: { readonly loss: number; readonly metrics: JudgeMetrics };
-  readonly baseline: { readonly template: PromptTemplate; readonly train: JudgeMetrics; readonly test: JudgeMetrics; readonly testLoss: number };
+  readonly baseline: {
+    readonly template: PromptTemplate;
+    readonly train: JudgeMetrics;
+    readonly test: JudgeMetrics;
+    readonly testLoss: number;
+  };
   readonly history: readonly (GenerationStats & { readonly eliteTrainLoss: number })[];
   readonly generations: number;
   readonly evaluations: number;
@@ -61,10 +66,12 @@ export async function evolveJudge(
   onGeneration?: (s: GenerationStats & { eliteTrainLoss: number }, elite: ScoredPrompt) => void,
 ): Promise<JudgeEvolveResult> {
   const distance = o.distance ?? 'behavioural';
-  if (!(JUDGE_DISTANCES as readonly string[]).includes(distance)) throw new ConfigError(`option --distance: expected one of ${JUDGE_DISTANCES.join(', ')}, got ${distance}`);
+  if (!(JUDGE_DISTANCES as readonly string[]).includes(distance))
+    throw new ConfigError(`option --distance: expected one of ${JUDGE_DISTANCES.join(', ')}, got ${distance}`);
   const llmRate = o.llmRate ?? 0;
   if (!(llmRate >= 0 && llmRate <= 1)) throw new ConfigError(`option --llm-rate: expected a probability in [0, 1], got ${llmRate}`);
-  if (o.rewriteTokens !== undefined && (!Number.isInteger(o.rewriteTokens) || o.rewriteTokens < 1)) throw new ConfigError(`option --rewrite-tokens: expected an integer >= 1, got ${o.rewriteTokens}`);
+  if (o.rewriteTokens !== undefined && (!Number.isInteger(o.rewriteTokens) || o.rewriteTokens < 1))
+    throw new ConfigError(`option --rewrite-tokens: expected an integer >= 1, got ${o.rewriteTokens}`);
   const eo = resolveEvolutionOptions(o);
   const rep = promptRepresentation({
     library: o.library,
@@ -105,18 +112,27 @@ export async function evolveJudge(
     return elite as ScoredPrompt;
   };
 
-  const result = await evolve(rep, evaluator, { ...o, seed: o.seed }, {
-    ...(eo.selection === 'pimp' && distance === 'behavioural' ? { mateDistance: evaluator.behaviouralDistance } : {}),
-    onGeneration: async (stats, state) => {
-      const elite = await rescoreElites(state.population);
-      if (eo.selection === 'pimp' && distance === 'behavioural') {
-        await Promise.all(state.population.flatMap((ind) => [ind.genome, ...(ind.preference ? [ind.preference] : [])]).map((g) => evaluator.probeVector(g)));
-      }
-      const s = { ...stats, eliteTrainLoss: elite.loss };
-      history.push(s);
-      onGeneration?.(s, elite);
+  const result = await evolve(
+    rep,
+    evaluator,
+    { ...o, seed: o.seed },
+    {
+      ...(eo.selection === 'pimp' && distance === 'behavioural' ? { mateDistance: evaluator.behaviouralDistance } : {}),
+      onGeneration: async (stats, state) => {
+        const elite = await rescoreElites(state.population);
+        if (eo.selection === 'pimp' && distance === 'behavioural') {
+          await Promise.all(
+            state.population
+              .flatMap((ind) => [ind.genome, ...(ind.preference ? [ind.preference] : [])])
+              .map((g) => evaluator.probeVector(g)),
+          );
+        }
+        const s = { ...stats, eliteTrainLoss: elite.loss };
+        history.push(s);
+        onGeneration?.(s, elite);
+      },
     },
-  });
+  );
   const best = champion as ScoredPrompt;
   const bestTest = await evaluator.scoreFull(best.genome, split.test);
   const base = baselineGenome();

@@ -32,7 +32,11 @@ const encNum = (v: number | undefined): number | string | null => (v === undefin
 const decNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
 type EncInd = { g: EncTree; p?: EncTree; f: number | string | null };
-const encInd = (i: Individual<Tree>): EncInd => ({ g: encTree(i.genome), ...(i.preference ? { p: encTree(i.preference) } : {}), f: encNum(i.fitness) });
+const encInd = (i: Individual<Tree>): EncInd => ({
+  g: encTree(i.genome),
+  ...(i.preference ? { p: encTree(i.preference) } : {}),
+  f: encNum(i.fitness),
+});
 function decInd(e: EncInd): Individual<Tree> {
   const f = decNum(e.f);
   return { genome: decTree(e.g), ...(e.p ? { preference: decTree(e.p) } : {}), ...(f !== undefined ? { fitness: f } : {}) };
@@ -95,7 +99,8 @@ export function readCheckpoint(path: string): Checkpoint {
     history: string[];
   };
   if (b.format !== CHECKPOINT_FORMAT) throw new DataError(`${path}: not a gpmate checkpoint`);
-  if (b.version !== CHECKPOINT_VERSION) throw new DataError(`${path}: checkpoint format version ${b.version}; this gpmate reads version ${CHECKPOINT_VERSION}`);
+  if (b.version !== CHECKPOINT_VERSION)
+    throw new DataError(`${path}: checkpoint format version ${b.version}; this gpmate reads version ${CHECKPOINT_VERSION}`);
   const state: EvolutionState<Tree> = {
     generation: b.state.generation,
     rngState: b.state.rngState,

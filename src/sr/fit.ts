@@ -63,7 +63,11 @@ function columnsOf(X: readonly (readonly number[])[], width: number, what: strin
   return cols;
 }
 
-function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>, inputs: readonly string[], bounds: Bounds | undefined): Model {
+function modelOf(
+  m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>,
+  inputs: readonly string[],
+  bounds: Bounds | undefined,
+): Model {
   const s = simplify(m.tree);
   return {
     expression: m.expression,
@@ -111,7 +115,8 @@ function modelOf(m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' 
  * ```
  */
 export async function fit(X: readonly (readonly number[])[], y: readonly number[], options: FitOptions = {}): Promise<FittedModel> {
-  if (X.length === 0 || X.length !== y.length) throw new ConfigError(`fit: X has ${X.length} rows and y ${y.length} values; expected equal, non-zero counts`);
+  if (X.length === 0 || X.length !== y.length)
+    throw new ConfigError(`fit: X has ${X.length} rows and y ${y.length} values; expected equal, non-zero counts`);
   const width = (X[0] as number[]).length;
   const names = options.names ?? Array.from({ length: width }, (_, i) => `x${i}`);
   if (names.length !== width) throw new ConfigError(`option names: ${names.length} names for ${width} input columns`);

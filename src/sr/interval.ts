@@ -75,22 +75,26 @@ export function treeInterval(t: Tree, box: readonly Interval[]): Interval {
         stack.push(box[t.arg[i] as number] ?? [NaN, NaN]);
         break;
       case Op.Add: {
-        const b = stack.pop()!, a = stack.pop()!;
+        const b = stack.pop()!,
+          a = stack.pop()!;
         stack.push(hull(a[0] + b[0], a[1] + b[1]));
         break;
       }
       case Op.Sub: {
-        const b = stack.pop()!, a = stack.pop()!;
+        const b = stack.pop()!,
+          a = stack.pop()!;
         stack.push(hull(a[0] - b[1], a[1] - b[0]));
         break;
       }
       case Op.Mul: {
-        const b = stack.pop()!, a = stack.pop()!;
+        const b = stack.pop()!,
+          a = stack.pop()!;
         stack.push(mul(a, b));
         break;
       }
       case Op.Div: {
-        const b = stack.pop()!, a = stack.pop()!;
+        const b = stack.pop()!,
+          a = stack.pop()!;
         stack.push(div(a, b));
         break;
       }

@@ -47,7 +47,8 @@ export function clampPredictions(pred: Float64Array, b: Bounds | undefined): Flo
 /** A model's text in each notation, given its formula's text `e` there: with bounds, the clamp around it. */
 export const clampedText = {
   infix: (e: string, b: Bounds | undefined): string => (b ? `clamp(${e}, ${b.lo}, ${b.hi})` : e),
-  latex: (e: string, b: Bounds | undefined): string => (b ? `\\min\\left(\\max\\left(${e}, ${latexNumber(b.lo)}\\right), ${latexNumber(b.hi)}\\right)` : e),
+  latex: (e: string, b: Bounds | undefined): string =>
+    b ? `\\min\\left(\\max\\left(${e}, ${latexNumber(b.lo)}\\right), ${latexNumber(b.hi)}\\right)` : e,
   sympy: (e: string, b: Bounds | undefined): string => (b ? `Min(Max(${e}, ${b.lo}), ${b.hi})` : e),
 };
 
@@ -91,7 +92,8 @@ export function modelJson(
     if (!Number.isFinite(tree.arg[i] as number)) throw new ConfigError(`model: constant at node ${i} is not finite (${tree.arg[i]})`);
   }
   const b = extra.bounds;
-  if (b && !(Number.isFinite(b.lo) && Number.isFinite(b.hi) && b.lo <= b.hi)) throw new ConfigError(`model: bounds [${b.lo}, ${b.hi}] are not a finite range`);
+  if (b && !(Number.isFinite(b.lo) && Number.isFinite(b.hi) && b.lo <= b.hi))
+    throw new ConfigError(`model: bounds [${b.lo}, ${b.hi}] are not a finite range`);
   const s = simplify(tree);
 
   const body: ModelBody = {
@@ -128,9 +130,12 @@ export function parseModel(text: string, where: string): LoadedModel {
   } catch (e) {
     throw new DataError(`${where}: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || json['format'] !== MODEL_FORMAT) throw new DataError(`${where}: not a gpmate model file`);
+  if (typeof json !== 'object' || json === null || json['format'] !== MODEL_FORMAT)
+    throw new DataError(`${where}: not a gpmate model file`);
   if (!READABLE_VERSIONS.includes(json['version'] as number)) {
-    throw new DataError(`${where}: model format version ${String(json['version'])} (written by gpmate ${String(json['gpmate'])}); this gpmate reads versions ${READABLE_VERSIONS.join(' and ')}`);
+    throw new DataError(
+      `${where}: model format version ${String(json['version'])} (written by gpmate ${String(json['gpmate'])}); this gpmate reads versions ${READABLE_VERSIONS.join(' and ')}`,
+    );
   }
   const { checksum, ...body } = json;
   if (typeof checksum !== 'string' || sha256(JSON.stringify(body)) !== checksum) {
@@ -138,7 +143,8 @@ export function parseModel(text: string, where: string): LoadedModel {
   }
   const b = body as unknown as ModelBody;
   const inputs = b.inputs;
-  if (!Array.isArray(inputs) || !inputs.every((n) => typeof n === 'string')) throw new DataError(`${where}: "inputs" must be a list of column names`);
+  if (!Array.isArray(inputs) || !inputs.every((n) => typeof n === 'string'))
+    throw new DataError(`${where}: "inputs" must be a list of column names`);
   const op = b.tree?.op;
   const arg = b.tree?.arg;
   if (!Array.isArray(op) || !Array.isArray(arg) || op.length !== arg.length || !arg.every((v) => typeof v === 'number')) {
@@ -155,7 +161,13 @@ export function parseModel(text: string, where: string): LoadedModel {
     }
     bounds = { lo, hi };
   }
-  return { tree, inputs, expression: String(b.expression), ...(b.target !== undefined ? { target: b.target } : {}), ...(bounds ? { bounds } : {}) };
+  return {
+    tree,
+    inputs,
+    expression: String(b.expression),
+    ...(b.target !== undefined ? { target: b.target } : {}),
+    ...(bounds ? { bounds } : {}),
+  };
 }
 
 export function readModel(path: string): LoadedModel {
@@ -169,9 +181,18 @@ export function readModel(path: string): LoadedModel {
  * becomes the bound). A NaN prediction, or an infinite one of a model without bounds, is an error
  * naming the first such row.
  */
-export function predictColumns(m: LoadedModel, header: readonly string[], columns: readonly Float64Array[], rows: number, where: string): Float64Array {
+export function predictColumns(
+  m: LoadedModel,
+  header: readonly string[],
+  columns: readonly Float64Array[],
+  rows: number,
+  where: string,
+): Float64Array {
   const missing = m.inputs.filter((n) => !header.includes(n));
-  if (missing.length) throw new DataError(`${where}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} that the model needs`);
+  if (missing.length)
+    throw new DataError(
+      `${where}: missing column${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} that the model needs`,
+    );
   const cols = m.inputs.map((n) => columns[header.indexOf(n)] as Float64Array);
   const pred = clampPredictions(evaluateTree(m.tree, cols, rows), m.bounds);
   const bad = pred.findIndex((v) => !Number.isFinite(v));

@@ -31,24 +31,57 @@ export function forwardColumns(t: Tree, columns: readonly Float64Array[], rows: 
     else if (op >= Op.Sin) {
       const a = values[stack[--sp] as number] as Float64Array;
       switch (op) {
-        case Op.Sin: for (let r = 0; r < rows; r++) v[r] = sin(a[r] as number); break;
-        case Op.Cos: for (let r = 0; r < rows; r++) v[r] = cos(a[r] as number); break;
-        case Op.Exp: for (let r = 0; r < rows; r++) v[r] = exp(a[r] as number); break;
-        case Op.Log: for (let r = 0; r < rows; r++) { const x = a[r] as number; v[r] = Math.abs(x) > PROTECT_LOG ? ln(Math.abs(x)) : 0; } break;
-        case Op.Sqrt: for (let r = 0; r < rows; r++) v[r] = Math.sqrt(Math.abs(a[r] as number)); break;
-        case Op.Neg: for (let r = 0; r < rows; r++) v[r] = -(a[r] as number); break;
-        case Op.Square: for (let r = 0; r < rows; r++) { const x = a[r] as number; v[r] = x * x; } break;
-        default: throw new Error(`opcode ${op} is not unary`);
+        case Op.Sin:
+          for (let r = 0; r < rows; r++) v[r] = sin(a[r] as number);
+          break;
+        case Op.Cos:
+          for (let r = 0; r < rows; r++) v[r] = cos(a[r] as number);
+          break;
+        case Op.Exp:
+          for (let r = 0; r < rows; r++) v[r] = exp(a[r] as number);
+          break;
+        case Op.Log:
+          for (let r = 0; r < rows; r++) {
+            const x = a[r] as number;
+            v[r] = Math.abs(x) > PROTECT_LOG ? ln(Math.abs(x)) : 0;
+          }
+          break;
+        case Op.Sqrt:
+          for (let r = 0; r < rows; r++) v[r] = Math.sqrt(Math.abs(a[r] as number));
+          break;
+        case Op.Neg:
+          for (let r = 0; r < rows; r++) v[r] = -(a[r] as number);
+          break;
+        case Op.Square:
+          for (let r = 0; r < rows; r++) {
+            const x = a[r] as number;
+            v[r] = x * x;
+          }
+          break;
+        default:
+          throw new Error(`opcode ${op} is not unary`);
       }
     } else {
       const b = values[stack[--sp] as number] as Float64Array;
       const a = values[stack[--sp] as number] as Float64Array;
       switch (op) {
-        case Op.Add: for (let r = 0; r < rows; r++) v[r] = (a[r] as number) + (b[r] as number); break;
-        case Op.Sub: for (let r = 0; r < rows; r++) v[r] = (a[r] as number) - (b[r] as number); break;
-        case Op.Mul: for (let r = 0; r < rows; r++) v[r] = (a[r] as number) * (b[r] as number); break;
-        case Op.Div: for (let r = 0; r < rows; r++) { const d = b[r] as number; v[r] = Math.abs(d) > PROTECT_DIV ? (a[r] as number) / d : 1; } break;
-        default: throw new Error(`opcode ${op} is not binary`);
+        case Op.Add:
+          for (let r = 0; r < rows; r++) v[r] = (a[r] as number) + (b[r] as number);
+          break;
+        case Op.Sub:
+          for (let r = 0; r < rows; r++) v[r] = (a[r] as number) - (b[r] as number);
+          break;
+        case Op.Mul:
+          for (let r = 0; r < rows; r++) v[r] = (a[r] as number) * (b[r] as number);
+          break;
+        case Op.Div:
+          for (let r = 0; r < rows; r++) {
+            const d = b[r] as number;
+            v[r] = Math.abs(d) > PROTECT_DIV ? (a[r] as number) / d : 1;
+          }
+          break;
+        default:
+          throw new Error(`opcode ${op} is not binary`);
       }
     }
     values[i] = v;
@@ -103,13 +136,33 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
     if (op >= Op.Sin) {
       const v = values[i] as Float64Array;
       switch (op) {
-        case Op.Sin: for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * cos(a[r] as number); break;
-        case Op.Cos: for (let r = 0; r < rows; r++) ga[r] -= (g[r] as number) * sin(a[r] as number); break;
-        case Op.Exp: for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * (v[r] as number); break;
-        case Op.Log: for (let r = 0; r < rows; r++) { const x = a[r] as number; if (Math.abs(x) > PROTECT_LOG) ga[r] += (g[r] as number) / x; } break;
-        case Op.Sqrt: for (let r = 0; r < rows; r++) { const s = v[r] as number; if (s > 0) ga[r] += (g[r] as number) * Math.sign(a[r] as number) / (2 * s); } break;
-        case Op.Neg: for (let r = 0; r < rows; r++) ga[r] -= g[r] as number; break;
-        case Op.Square: for (let r = 0; r < rows; r++) ga[r] += 2 * (g[r] as number) * (a[r] as number); break;
+        case Op.Sin:
+          for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * cos(a[r] as number);
+          break;
+        case Op.Cos:
+          for (let r = 0; r < rows; r++) ga[r] -= (g[r] as number) * sin(a[r] as number);
+          break;
+        case Op.Exp:
+          for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * (v[r] as number);
+          break;
+        case Op.Log:
+          for (let r = 0; r < rows; r++) {
+            const x = a[r] as number;
+            if (Math.abs(x) > PROTECT_LOG) ga[r] += (g[r] as number) / x;
+          }
+          break;
+        case Op.Sqrt:
+          for (let r = 0; r < rows; r++) {
+            const s = v[r] as number;
+            if (s > 0) ga[r] += ((g[r] as number) * Math.sign(a[r] as number)) / (2 * s);
+          }
+          break;
+        case Op.Neg:
+          for (let r = 0; r < rows; r++) ga[r] -= g[r] as number;
+          break;
+        case Op.Square:
+          for (let r = 0; r < rows; r++) ga[r] += 2 * (g[r] as number) * (a[r] as number);
+          break;
       }
       continue;
     }
@@ -117,9 +170,25 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
     const b = values[ib] as Float64Array;
     const gb = adj[ib] as Float64Array;
     switch (op) {
-      case Op.Add: for (let r = 0; r < rows; r++) { ga[r] += g[r] as number; gb[r] += g[r] as number; } break;
-      case Op.Sub: for (let r = 0; r < rows; r++) { ga[r] += g[r] as number; gb[r] -= g[r] as number; } break;
-      case Op.Mul: for (let r = 0; r < rows; r++) { const gr = g[r] as number; ga[r] += gr * (b[r] as number); gb[r] += gr * (a[r] as number); } break;
+      case Op.Add:
+        for (let r = 0; r < rows; r++) {
+          ga[r] += g[r] as number;
+          gb[r] += g[r] as number;
+        }
+        break;
+      case Op.Sub:
+        for (let r = 0; r < rows; r++) {
+          ga[r] += g[r] as number;
+          gb[r] -= g[r] as number;
+        }
+        break;
+      case Op.Mul:
+        for (let r = 0; r < rows; r++) {
+          const gr = g[r] as number;
+          ga[r] += gr * (b[r] as number);
+          gb[r] += gr * (a[r] as number);
+        }
+        break;
       case Op.Div:
         for (let r = 0; r < rows; r++) {
           const d = b[r] as number;
@@ -146,7 +215,16 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
  * Jacobian. Each is a pure function of its inputs.
  */
 export interface LmBackend {
-  pass(t: Tree, params: Int32Array, scaling: boolean, offset: number, slope: number, jacobian: boolean, gram: Float64Array, rhs: Float64Array): number;
+  pass(
+    t: Tree,
+    params: Int32Array,
+    scaling: boolean,
+    offset: number,
+    slope: number,
+    jacobian: boolean,
+    gram: Float64Array,
+    rhs: Float64Array,
+  ): number;
 }
 
 /** The optimiser's passes in plain JavaScript on {@link forwardColumns} and {@link reverseAdjoints}. */
@@ -208,7 +286,8 @@ export function rowStride(rows: number, maxRows: number | undefined): number {
 /** Rows 0, step, 2 step, ... of columns and target (copies; the inputs themselves when step is 1). */
 export function strideRows(columns: readonly Float64Array[], y: Float64Array, step: number): { columns: Float64Array[]; y: Float64Array } {
   if (step <= 1) return { columns: [...columns], y };
-  const pick = (c: Float64Array): Float64Array => Float64Array.from({ length: Math.ceil(y.length / step) }, (_, i) => c[i * step] as number);
+  const pick = (c: Float64Array): Float64Array =>
+    Float64Array.from({ length: Math.ceil(y.length / step) }, (_, i) => c[i * step] as number);
   return { columns: columns.map(pick), y: pick(y) };
 }
 
@@ -417,7 +496,8 @@ export function optimiseConstants(
     evaluations++;
     // predicted reduction of the linearised model, for the gain ratio rho
     let pred = 0;
-    for (let a = 0; a < m; a++) pred += (d[a] as number) * (lambda * Math.max(JtJ[a * m + a] as number, 1e-12) * (d[a] as number) + (Jtr[a] as number));
+    for (let a = 0; a < m; a++)
+      pred += (d[a] as number) * (lambda * Math.max(JtJ[a * m + a] as number, 1e-12) * (d[a] as number) + (Jtr[a] as number));
     if (next.sse < cur.sse) {
       const rho = pred > 0 ? (cur.sse - next.sse) / pred : 1;
       const improvement = cur.sse - next.sse;

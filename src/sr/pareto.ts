@@ -79,4 +79,3 @@ export function selectFromFront(front: readonly FrontEntry[], mode: ModelSelecti
   });
   return best;
 }
-

@@ -127,11 +127,14 @@ export function scoreTree(t: Tree, ds: Dataset, bounds?: Bounds): { rmse: number
 /** The scoring settings a run's options imply. */
 export function scoreSettings(train: Dataset, options: RegressionOptions): ScoreSettings {
   const iterations = options.optimiseIterations ?? 0;
-  if (!(Number.isInteger(iterations) && iterations >= 0)) throw new ConfigError(`option optimiseIterations: expected an integer >= 0, got ${iterations}`);
+  if (!(Number.isInteger(iterations) && iterations >= 0))
+    throw new ConfigError(`option optimiseIterations: expected an integer >= 0, got ${iterations}`);
   const optimiser = options.optimiser ?? 'lm';
-  if (optimiser !== 'lm' && optimiser !== 'gradient') throw new ConfigError(`option optimiser: expected lm or gradient, got ${String(optimiser)}`);
+  if (optimiser !== 'lm' && optimiser !== 'gradient')
+    throw new ConfigError(`option optimiser: expected lm or gradient, got ${String(optimiser)}`);
   const maxRows = options.optimiseRows;
-  if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1)) throw new ConfigError(`option optimiseRows: expected an integer >= 1, got ${maxRows}`);
+  if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1))
+    throw new ConfigError(`option optimiseRows: expected an integer >= 1, got ${maxRows}`);
   return {
     fitness: options.linearScaling ? 'scaled-rmse' : 'rmse',
     ...(iterations > 1 ? { optimiser: { method: optimiser, iterations, ...(maxRows !== undefined ? { maxRows } : {}) } } : {}),
@@ -182,7 +185,9 @@ export async function runRegression(
   const settings = scoreSettings(train, options);
   const plain = isPlainRmse(settings);
   const fitnessEvaluator =
-    typeof evaluator === 'function' ? evaluator(train, settings) : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
+    typeof evaluator === 'function'
+      ? evaluator(train, settings)
+      : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
   const diversity = diversityFromOption(train, options.diversity, options.seed);
   let front: FrontEntry[] = [...(hooks.resumeFrom?.front ?? [])];
   const result = await evolve(
@@ -208,7 +213,9 @@ export async function runRegression(
   const bounds = options.clamp ? boundsOf(task.train.y) : undefined;
   const scaling = settings.fitness === 'scaled-rmse';
   // Lamarckian genomes carry their tuned constants already; re-tuning would move them on.
-  const finalSettings: ScoreSettings = settings.lamarckian ? { fitness: settings.fitness } : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
+  const finalSettings: ScoreSettings = settings.lamarckian
+    ? { fitness: settings.fitness }
+    : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
   // re-tuning (Baldwinian) runs its passes in the kernel, as the search's scoring did
   const finalData = finalSettings.optimiser ? coreScoreData(new EvalCore(train.columns, train.y), train.columns, train.y) : train;
   const members: FrontMember[] = front.map((e) => {
@@ -220,7 +227,14 @@ export async function runRegression(
     const tree = result.best.genome;
     members.push({ ...reportOf(tree, task, names, bounds), loss: Infinity, genomeSize: tree.op.length, ...exportsOf(tree, names, bounds) });
   }
-  const selected = front.length === 0 ? 0 : selectFromFront(front, selectModel, validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation, bounds).rmse));
+  const selected =
+    front.length === 0
+      ? 0
+      : selectFromFront(
+          front,
+          selectModel,
+          validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation, bounds).rmse),
+        );
   const chosen = members[selected] as FrontMember;
   const bestTree = selectModel === 'best' && plain ? result.best.genome : chosen.tree;
   const best = bestTree === chosen.tree ? chosen : { ...reportOf(bestTree, task, names, bounds), ...exportsOf(bestTree, names, bounds) };

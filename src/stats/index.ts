@@ -47,7 +47,7 @@ export function rankData(xs: readonly number[]): { ranks: Float64Array; ties: nu
   const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => (xs[i] as number) - (xs[j] as number));
   const ranks = new Float64Array(n);
   const ties: number[] = [];
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start + 1;
     while (end < n && xs[order[end] as number] === xs[order[start] as number]) end++;
     const r = (start + 1 + end) / 2; // mean of ranks start+1 .. end
@@ -102,8 +102,7 @@ export function mannWhitneyU(x: readonly number[], y: readonly number[], o: Mann
   const U1 = r1 - (n1 * (n1 + 1)) / 2;
   const U2 = n1 * n2 - U1;
   const [U, factor] = alternative === 'greater' ? [U1, 1] : alternative === 'less' ? [U2, 1] : [Math.max(U1, U2), 2];
-  const method: 'exact' | 'asymptotic' =
-    requested !== 'auto' ? requested : (n1 > 8 && n2 > 8) || ties.length > 0 ? 'asymptotic' : 'exact';
+  const method: 'exact' | 'asymptotic' = requested !== 'auto' ? requested : (n1 > 8 && n2 > 8) || ties.length > 0 ? 'asymptotic' : 'exact';
   let p: number;
   if (method === 'exact') {
     p = exactUpperTail(n1, n2, Math.floor(U));
@@ -183,7 +182,8 @@ export interface KruskalWallisResult {
  */
 export function kruskalWallis(groups: readonly (readonly number[])[]): KruskalWallisResult {
   const fn = 'kruskalWallis';
-  if (!Array.isArray(groups) || groups.length < 2) throw new ConfigError(`${fn}: groups: expected at least 2 groups, got ${Array.isArray(groups) ? groups.length : String(groups)}`);
+  if (!Array.isArray(groups) || groups.length < 2)
+    throw new ConfigError(`${fn}: groups: expected at least 2 groups, got ${Array.isArray(groups) ? groups.length : String(groups)}`);
   groups.forEach((g, i) => checkSample(fn, `groups[${i}]`, g));
   const all = groups.flatMap((g) => [...g]);
   const N = all.length;
@@ -369,7 +369,10 @@ export interface PairwiseRow {
  * family of k(k-1)/2 comparisons, with the A12 effect size; a winner is declared only where the
  * adjusted p-value is at or below `alpha`. Rows come in the order (0,1), (0,2), ..., (1,2), ...
  */
-export function pairwiseComparisons(groups: readonly { readonly name: string; readonly values: readonly number[] }[], o: PairwiseOptions = {}): PairwiseRow[] {
+export function pairwiseComparisons(
+  groups: readonly { readonly name: string; readonly values: readonly number[] }[],
+  o: PairwiseOptions = {},
+): PairwiseRow[] {
   const fn = 'pairwiseComparisons';
   const better = o.better ?? 'lower';
   if (better !== 'lower' && better !== 'higher') throw new ConfigError(`${fn}: better: expected lower or higher, got ${String(better)}`);
@@ -391,7 +394,7 @@ export function pairwiseComparisons(groups: readonly { readonly name: string; re
     const pHolm = adjusted[k] as number;
     const aHigher = r.a12 > 0.5;
     const significant = pHolm <= alpha && r.a12 !== 0.5;
-    const winner = significant ? ((aHigher === (better === 'higher')) ? r.a : r.b) : undefined;
+    const winner = significant ? (aHigher === (better === 'higher') ? r.a : r.b) : undefined;
     return winner === undefined ? { ...r, pHolm } : { ...r, pHolm, winner };
   });
 }

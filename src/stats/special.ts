@@ -11,8 +11,8 @@ const MAX_ITER = 100_000;
 
 /** Lanczos coefficients (g = 7, n = 9): relative error about 1e-15 over the positive reals. */
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
+  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ] as const;
 
 /**
@@ -131,7 +131,7 @@ export function normalQuantile(p: number): number {
   if (lower) x = -x;
   for (let i = 0; i < 8; i++) {
     // Work in the tail the target lies in, so that 1 - p does not swallow the error.
-    const e = lower ? normalCdf(x) - p : (1 - p) - normalSf(x);
+    const e = lower ? normalCdf(x) - p : 1 - p - normalSf(x);
     const pdf = Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
     if (pdf === 0) break;
     const u = e / pdf;

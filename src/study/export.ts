@@ -38,13 +38,56 @@ export function exportCsv(dbPath: string, dir: string): string[] {
       writeFileAtomic(p, text);
       written.push(p);
     };
-    put('cells.csv', csv(['cell', ...AXES, 'options'], cells.map((c) => [c.hash, c.problem, c.selection, c.mutation, c.mutation_rate, c.variant, c.options])));
+    put(
+      'cells.csv',
+      csv(
+        ['cell', ...AXES, 'options'],
+        cells.map((c) => [c.hash, c.problem, c.selection, c.mutation, c.mutation_rate, c.variant, c.options]),
+      ),
+    );
     const runs = store.runs();
-    const runCols = ['status', 'best_train', 'best_test', 'train_r2', 'test_r2', 'success', 'size', 'depth', 'expression', 'preference', 'generations', 'evaluations', 'error', 'started_at', 'finished_at', 'wall_ms'] as const;
-    put('runs.csv', csv(['cell', ...AXES, 'seed', ...runCols], runs.map((r) => [r.cell, ...axes(r.cell), r.seed, ...runCols.map((k) => r[k])])));
+    const runCols = [
+      'status',
+      'best_train',
+      'best_test',
+      'train_r2',
+      'test_r2',
+      'success',
+      'size',
+      'depth',
+      'expression',
+      'preference',
+      'generations',
+      'evaluations',
+      'error',
+      'started_at',
+      'finished_at',
+      'wall_ms',
+    ] as const;
+    put(
+      'runs.csv',
+      csv(
+        ['cell', ...AXES, 'seed', ...runCols],
+        runs.map((r) => [r.cell, ...axes(r.cell), r.seed, ...runCols.map((k) => r[k])]),
+      ),
+    );
     const gens = store.generations();
     const extras = extraKeys(gens);
-    const genCols = ['generation', 'evaluations', 'best_fitness', 'median_fitness', 'mean_fitness', 'invalid_share', 'best_size', 'mean_size', 'unique_share', 'pref_mean_size', 'pref_median_size', 'pref_single_node_share', 'pref_mean_mate_distance'] as const;
+    const genCols = [
+      'generation',
+      'evaluations',
+      'best_fitness',
+      'median_fitness',
+      'mean_fitness',
+      'invalid_share',
+      'best_size',
+      'mean_size',
+      'unique_share',
+      'pref_mean_size',
+      'pref_median_size',
+      'pref_single_node_share',
+      'pref_mean_mate_distance',
+    ] as const;
     put(
       'generations.csv',
       csv(

@@ -61,7 +61,14 @@ export function expandGrid(spec: StudySpec): Cell[] {
       for (const mutation of spec.mutation) {
         for (const mutationRate of spec.mutationRate) {
           for (const [variant, overrides] of Object.entries(spec.variants)) {
-            const options = { ...spec.settings, ...(overrides as StudyOptions), selection, mutation, mutationRate, successThreshold: spec.successThreshold };
+            const options = {
+              ...spec.settings,
+              ...(overrides as StudyOptions),
+              selection,
+              mutation,
+              mutationRate,
+              successThreshold: spec.successThreshold,
+            };
             const { name: _name, ...problemSpec } = problem;
             const hash = configHash({ problem: problemSpec, options, diversity: spec.diversity });
             cells.push({ hash, problem, selection, mutation, mutationRate, variant, options, diversity: spec.diversity });

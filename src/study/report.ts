@@ -131,11 +131,18 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
       parts.push(`<figure id="${esc(file)}"><figcaption>${esc(title)}</figcaption>${svg}</figure>`);
     };
     parts.push('<h3>Over generations (median of the seeds; band: interquartile range)</h3>');
-    for (const m of SERIES) await fig(`gen-${m.key}`, `${problem}: ${m.label}`, seriesSpec(inst, m, () => true, 'selection'));
+    for (const m of SERIES)
+      await fig(
+        `gen-${m.key}`,
+        `${problem}: ${m.label}`,
+        seriesSpec(inst, m, () => true, 'selection'),
+      );
     parts.push('<h3>Final measures</h3>');
     for (const m of FINAL) await fig(`box-${m.key}`, `${problem}: ${m.label} (box: quartiles; whiskers: min-max)`, boxSpec(inst, m));
     parts.push('<h3>Success rate</h3>', successTable(inst, spec.successThreshold));
-    parts.push(`<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the three pairs of each measure and instance; winner where Holm p ≤ ${ALPHA})</h3>`);
+    parts.push(
+      `<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the three pairs of each measure and instance; winner where Holm p ≤ ${ALPHA})</h3>`,
+    );
     parts.push(testTables(inst, findings));
     const pimpOnly = (sel: string): boolean => sel === 'pimp';
     const prefParts: string[] = [];
@@ -233,7 +240,12 @@ function finite(xs: readonly (number | null | undefined)[]): number[] {
 }
 
 /** Median and quartiles over the seeds, per generation, per (instance, selection). */
-function seriesSpec(inst: readonly Instance[], m: SeriesMeasure, keep: (sel: string) => boolean, colorBy: 'selection' | 'instance'): object | undefined {
+function seriesSpec(
+  inst: readonly Instance[],
+  m: SeriesMeasure,
+  keep: (sel: string) => boolean,
+  colorBy: 'selection' | 'instance',
+): object | undefined {
   const values: object[] = [];
   for (const i of inst) {
     for (const [sel, runs] of i.runs) {
@@ -248,7 +260,10 @@ function seriesSpec(inst: readonly Instance[], m: SeriesMeasure, keep: (sel: str
     }
   }
   if (values.length === 0) return undefined;
-  const color = colorBy === 'selection' ? { field: 'selection', type: 'nominal', title: 'selection', sort: SELECTION_ORDER } : { field: 'instance', type: 'nominal', title: 'instance', sort: inst.map((i) => i.label), legend: { labelLimit: 400 } };
+  const color =
+    colorBy === 'selection'
+      ? { field: 'selection', type: 'nominal', title: 'selection', sort: SELECTION_ORDER }
+      : { field: 'instance', type: 'nominal', title: 'instance', sort: inst.map((i) => i.label), legend: { labelLimit: 400 } };
   // Log scale only where every plotted value is positive (a perfect fit has RMSE 0).
   const positive = values.every((v) => (v as { q1: number }).q1 > 0);
   const y = { type: 'quantitative', title: m.label, ...(m.log && positive ? { scale: { type: 'log' } } : {}) };
@@ -263,7 +278,9 @@ function seriesSpec(inst: readonly Instance[], m: SeriesMeasure, keep: (sel: str
   };
   const head = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', data: { values } };
   // Selection modes are compared inside each instance (one panel each); preference plots overlay the instances.
-  return colorBy === 'selection' ? { ...head, facet: { column: { field: 'instance', type: 'nominal', title: null, sort: inst.map((i) => i.label) } }, spec: layered } : { ...head, ...layered };
+  return colorBy === 'selection'
+    ? { ...head, facet: { column: { field: 'instance', type: 'nominal', title: null, sort: inst.map((i) => i.label) } }, spec: layered }
+    : { ...head, ...layered };
 }
 
 /** The final value of a measure for one run: a run column (`run.`), else the last generation's value. */
@@ -341,7 +358,9 @@ function testTables(inst: readonly Instance[], findings: string[]): string {
       pairwiseComparisons(groups, { better: m.better, alpha: ALPHA }).forEach((t, j) => {
         if (t.winner !== undefined && (t.a === 'pimp' || t.b === 'pimp')) {
           const loser = t.winner === t.a ? t.b : t.a;
-          findings.push(`${i.problem}, ${i.label}: ${m.label}: ${t.winner} better than ${loser} (Holm p = ${fmt(t.pHolm)}, A12(${t.a},${t.b}) = ${fmt(t.a12, 2)})`);
+          findings.push(
+            `${i.problem}, ${i.label}: ${m.label}: ${t.winner} better than ${loser} (Holm p = ${fmt(t.pHolm)}, A12(${t.a},${t.b}) = ${fmt(t.a12, 2)})`,
+          );
         }
         rows.push(
           `<tr${t.winner ? ' class="sig"' : ''}><th>${esc(i.label)}</th><td>${j === 0 ? `H = ${fmt(kw.H, 2)}, p = ${fmt(kw.p)}` : ''}</td>` +
@@ -363,7 +382,8 @@ function page(spec: StudySpec, counts: { done: number; failed: number; planned: 
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:.9em}
 tr.sig{background:#eef7ee}.ci{color:#666}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.85em}svg{max-width:100%;height:auto}`;
-  const toc = sections.length > 1 ? `<nav>${spec.problems.map((p) => `<a href="#${esc(slug(p.name))}">${esc(p.name)}</a>`).join(' · ')}</nav>` : '';
+  const toc =
+    sections.length > 1 ? `<nav>${spec.problems.map((p) => `<a href="#${esc(slug(p.name))}">${esc(p.name)}</a>`).join(' · ')}</nav>` : '';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>gpmate study ${esc(spec.name)}</title><style>${css}</style></head>
 <body><h1>Study ${esc(spec.name)}</h1>

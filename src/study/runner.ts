@@ -82,7 +82,10 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
   const threads = o.threads ?? autoThreads();
   if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   const db = o.db ?? defaultDbPath(studyPath);
-  const store = StudyStore.openForRun(db, spec, { ...(o.extend ? { extend: true } : {}), ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}) });
+  const store = StudyStore.openForRun(db, spec, {
+    ...(o.extend ? { extend: true } : {}),
+    ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}),
+  });
   try {
     store.claim(process.pid);
     try {
@@ -95,7 +98,13 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
   }
 }
 
-async function execute(spec: StudySpec, baseDir: string, store: StudyStore, threads: number, onProgress?: (p: StudyProgress) => void): Promise<StudyRunSummary> {
+async function execute(
+  spec: StudySpec,
+  baseDir: string,
+  store: StudyStore,
+  threads: number,
+  onProgress?: (p: StudyProgress) => void,
+): Promise<StudyRunSummary> {
   const all = expandRuns(spec);
   const finished = store.finishedRuns();
   const pending = all.filter((r) => !finished.has(`${r.cell.hash}/${r.seed}`));
@@ -110,7 +119,12 @@ async function execute(spec: StudySpec, baseDir: string, store: StudyStore, thre
     onProgress?.({ done: skipped + doneNow, total: all.length, doneNow, failed, elapsedS, ...(etaS !== undefined ? { etaS } : {}) });
   };
   report();
-  const taskOf = (r: RunKey): RunTask => ({ problem: problemSpecAt(r.cell.problem, baseDir), options: r.cell.options, seed: r.seed, diversity: r.cell.diversity });
+  const taskOf = (r: RunKey): RunTask => ({
+    problem: problemSpecAt(r.cell.problem, baseDir),
+    options: r.cell.options,
+    seed: r.seed,
+    diversity: r.cell.diversity,
+  });
 
   let runOne: (t: RunTask) => Promise<RunRecord>;
   let pool: Piscina<RunTask, RunRecord> | undefined;
@@ -118,7 +132,13 @@ async function execute(spec: StudySpec, baseDir: string, store: StudyStore, thre
   if (threads === 1 || pending.length <= 1) {
     runOne = executeRun;
   } else {
-    const p = new Piscina<RunTask, RunRecord>({ filename: workerFile(), minThreads: concurrency, maxThreads: concurrency, idleTimeout: 1000, execArgv: workerExecArgv() });
+    const p = new Piscina<RunTask, RunRecord>({
+      filename: workerFile(),
+      minThreads: concurrency,
+      maxThreads: concurrency,
+      idleTimeout: 1000,
+      execArgv: workerExecArgv(),
+    });
     pool = p;
     runOne = (t) => p.run(t);
   }

@@ -150,7 +150,8 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
 
   const seeds = seedsOf(json['seeds'], fail);
   const successThreshold = json['successThreshold'] ?? 0.01;
-  if (typeof successThreshold !== 'number' || !(successThreshold >= 0)) fail('successThreshold', `expected a number >= 0, got ${show(successThreshold)}`);
+  if (typeof successThreshold !== 'number' || !(successThreshold >= 0))
+    fail('successThreshold', `expected a number >= 0, got ${show(successThreshold)}`);
   const diversity = json['diversity'] ?? true;
   try {
     diversityFromOption(makeDataset(['x'], [new Float64Array([0, 1])], new Float64Array([0, 1])), diversity, 1);
@@ -179,7 +180,10 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
 /** Lets the engine's own validation speak for every combination of settings and variant, naming the field. */
 function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) => never): void {
   // The shared settings alone first, so that their errors name "settings" rather than a variant.
-  const checks: [string, StudyOptions][] = [['settings', {}], ...Object.entries(spec.variants).map(([label, v]): [string, StudyOptions] => [`variants.${label}`, v])];
+  const checks: [string, StudyOptions][] = [
+    ['settings', {}],
+    ...Object.entries(spec.variants).map(([label, v]): [string, StudyOptions] => [`variants.${label}`, v]),
+  ];
   for (const [field, v] of checks) {
     for (const selection of spec.selection) {
       for (const mutation of spec.mutation) {
@@ -260,7 +264,10 @@ function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => ne
     const type = (OPTION_TYPES as Record<string, string>)[k];
     if (type === undefined) {
       const axis = ['selection', 'mutation', 'mutationRate', 'successThreshold', 'seed', 'diversity'].includes(k);
-      fail(`${field}.${k}`, axis ? `"${k}" is set at the top level of the study` : `unknown option (known: ${Object.keys(OPTION_TYPES).join(', ')})`);
+      fail(
+        `${field}.${k}`,
+        axis ? `"${k}" is set at the top level of the study` : `unknown option (known: ${Object.keys(OPTION_TYPES).join(', ')})`,
+      );
     }
     const ok =
       type === 'integer'
@@ -272,9 +279,13 @@ function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => ne
             : type === 'boolean'
               ? typeof x === 'boolean'
               : type === 'pair'
-              ? Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n))
-              : Array.isArray(x) && x.every((s) => typeof s === 'string');
-    if (!ok) fail(`${field}.${k}`, `expected ${type === 'pair' ? 'a pair [a, b]' : type === 'strings' ? 'a list of strings' : `a${type === 'integer' ? 'n' : ''} ${type}`}, got ${show(x)}`);
+                ? Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n))
+                : Array.isArray(x) && x.every((s) => typeof s === 'string');
+    if (!ok)
+      fail(
+        `${field}.${k}`,
+        `expected ${type === 'pair' ? 'a pair [a, b]' : type === 'strings' ? 'a list of strings' : `a${type === 'integer' ? 'n' : ''} ${type}`}, got ${show(x)}`,
+      );
     out[k] = x;
   }
   return out as StudyOptions;
@@ -297,7 +308,8 @@ function seedsOf(v: unknown, fail: (f: string, m: string) => never): number[] {
 function choices<T extends string>(v: unknown, field: string, allowed: readonly T[], fail: (f: string, m: string) => never): T[] {
   const list = nonEmptyArray(v, field, fail);
   list.forEach((x, i) => {
-    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x)) fail(`${field}[${i}]`, `expected one of ${allowed.join(', ')}, got ${show(x)}`);
+    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x))
+      fail(`${field}[${i}]`, `expected one of ${allowed.join(', ')}, got ${show(x)}`);
   });
   distinct(list as string[], field, fail);
   return list as T[];

@@ -110,7 +110,8 @@ export function storeError(path: string, e: unknown, doing: string): Error {
   if (code === 'SQLITE_FULL') {
     return new Error(`database ${path}: disk full while ${doing}; finished runs are kept, free space and rerun to continue`);
   }
-  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return new DataError(`database ${path} is not a gpmate study database (${msg})`);
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+    return new DataError(`database ${path} is not a gpmate study database (${msg})`);
   if (code === 'SQLITE_CANTOPEN') return new ConfigError(`database ${path} cannot be opened (${msg})`);
   if (code.startsWith('SQLITE_IOERR')) return new Error(`database ${path}: I/O error while ${doing} (${msg})`);
   return e instanceof Error ? e : new Error(msg);
@@ -224,7 +225,8 @@ export class StudyStore {
       const format = this.readMeta('format');
       if (format !== 'gpmate-study') throw new DataError(`database ${this.path} is not a gpmate study database`);
       const version = this.readMeta('version');
-      if (version !== STORE_VERSION) throw new DataError(`database ${this.path} has layout version ${version}, this gpmate writes ${STORE_VERSION}`);
+      if (version !== STORE_VERSION)
+        throw new DataError(`database ${this.path} has layout version ${version}, this gpmate writes ${STORE_VERSION}`);
       const name = this.readMeta('name');
       if (name !== spec.name) throw new ConfigError(`database ${this.path} belongs to study "${name}", not "${spec.name}"`);
     }
@@ -238,7 +240,9 @@ export class StudyStore {
     if (stored !== undefined && stored !== hash) {
       const runs = (this.db.prepare('SELECT COUNT(*) AS n FROM runs').get() as { n: number }).n;
       if (runs > 0 && !extend) {
-        throw new ConfigError(`study "${spec.name}" changed since ${runs} runs were stored in ${this.path}; pass --extend to add the new cells and seeds`);
+        throw new ConfigError(
+          `study "${spec.name}" changed since ${runs} runs were stored in ${this.path}; pass --extend to add the new cells and seeds`,
+        );
       }
     }
     const put = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
@@ -251,7 +255,15 @@ export class StudyStore {
       'INSERT OR IGNORE INTO cells (hash, problem, selection, mutation, mutation_rate, variant, options) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     for (const c of expandGrid(spec)) {
-      cell.run(c.hash, c.problem.name, c.selection, c.mutation, c.mutationRate, c.variant, canonicalJson({ problem: c.problem, options: c.options, diversity: c.diversity }));
+      cell.run(
+        c.hash,
+        c.problem.name,
+        c.selection,
+        c.mutation,
+        c.mutationRate,
+        c.variant,
+        canonicalJson({ problem: c.problem, options: c.options, diversity: c.diversity }),
+      );
     }
   }
 
@@ -289,55 +301,61 @@ export class StudyStore {
     const num = (x: number | null): number | null => (x === null || Number.isNaN(x) ? null : x);
     this.guard(`saving run ${cell}/${seed}`, () => {
       const gen = this.db.prepare(`INSERT INTO generations VALUES (?, ?, ${Array(14).fill('?').join(', ')})`);
-      this.db.transaction(() => {
-        this.db.prepare('DELETE FROM generations WHERE cell = ? AND seed = ?').run(cell, seed);
-        for (const s of r.history) gen.run(cell, seed, ...generationValues(s));
-        this.db
-          .prepare(
-            `INSERT OR REPLACE INTO runs (cell, seed, status, best_train, best_test, train_r2, test_r2, success, size, depth,
+      this.db
+        .transaction(() => {
+          this.db.prepare('DELETE FROM generations WHERE cell = ? AND seed = ?').run(cell, seed);
+          for (const s of r.history) gen.run(cell, seed, ...generationValues(s));
+          this.db
+            .prepare(
+              `INSERT OR REPLACE INTO runs (cell, seed, status, best_train, best_test, train_r2, test_r2, success, size, depth,
                expression, preference, generations, evaluations, error, started_at, finished_at, wall_ms)
              VALUES (?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
-          )
-          .run(
-            cell,
-            seed,
-            num(r.bestTrain),
-            num(r.bestTest),
-            num(r.trainR2),
-            num(r.testR2),
-            r.success ? 1 : 0,
-            r.size,
-            r.depth,
-            r.expression,
-            r.preference,
-            r.generations,
-            r.evaluations,
-            startedAt,
-            finishedAt,
-            r.wallMs,
-          );
-      }).immediate();
+            )
+            .run(
+              cell,
+              seed,
+              num(r.bestTrain),
+              num(r.bestTest),
+              num(r.trainR2),
+              num(r.testR2),
+              r.success ? 1 : 0,
+              r.size,
+              r.depth,
+              r.expression,
+              r.preference,
+              r.generations,
+              r.evaluations,
+              startedAt,
+              finishedAt,
+              r.wallMs,
+            );
+        })
+        .immediate();
     });
   }
 
   /** Records a failed run (it is retried on the next `study run`). */
   saveFailure(cell: string, seed: number, error: string, finishedAt: string): void {
     this.guard(`saving run ${cell}/${seed}`, () => {
-      this.db.prepare("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE cell = ? AND seed = ?").run(error, finishedAt, cell, seed);
+      this.db
+        .prepare("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE cell = ? AND seed = ?")
+        .run(error, finishedAt, cell, seed);
     });
   }
 
   /** Claims the database for one runner process; refuses while another live process holds it. */
   claim(pid: number): void {
     this.guard('claiming it', () => {
-      this.db.transaction(() => {
-        const holder = this.readMeta('runner');
-        const other = holder === undefined ? NaN : Number(holder);
-        if (Number.isInteger(other) && other !== pid && processAlive(other)) {
-          throw new ConfigError(`database ${this.path} is in use by another gpmate study run (pid ${other})`);
-        }
-        this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?)").run(String(pid));
-      }).immediate();
+      this.db
+        .transaction(() => {
+          const holder = this.readMeta('runner');
+          const other = holder === undefined ? NaN : Number(holder);
+          if (Number.isInteger(other) && other !== pid && processAlive(other)) {
+            throw new ConfigError(`database ${this.path} is in use by another gpmate study run (pid ${other})`);
+          }
+          this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('runner', ?)").run(String(pid));
+        })
+        .immediate();
     });
   }
 
@@ -358,7 +376,10 @@ export class StudyStore {
   }
 
   generations(): GenerationRow[] {
-    return this.guard('reading it', () => this.db.prepare('SELECT * FROM generations ORDER BY cell, seed, generation').all() as GenerationRow[]);
+    return this.guard(
+      'reading it',
+      () => this.db.prepare('SELECT * FROM generations ORDER BY cell, seed, generation').all() as GenerationRow[],
+    );
   }
 
   close(): void {

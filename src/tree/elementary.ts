@@ -76,7 +76,7 @@ const P5 = 4.13813679705723846039e-8;
 const EXP_HI = 710;
 const EXP_LO = -746;
 
-const LG1 = 6.666666666666735130e-1;
+const LG1 = 6.66666666666673513e-1;
 const LG2 = 3.999999999940941908e-1;
 const LG3 = 2.857142874366239149e-1;
 const LG4 = 2.222219843214978396e-1;
@@ -99,10 +99,10 @@ function reduce(x: number): number {
   const w = fn * PIO2_2; // exact
   const r = a - w; // TwoSum: r + e = a - w exactly
   const bb = r - a;
-  const e = (a - (r - bb)) - (w + bb);
+  const e = a - (r - bb) - (w + bb);
   const lo = e - fn * PIO2_2T;
   Y0 = r + lo;
-  Y1 = (r - Y0) + lo;
+  Y1 = r - Y0 + lo;
   return n;
 }
 
@@ -112,7 +112,7 @@ function kSin(x: number, y: number): number {
   const w = z * z;
   const r = S2 + z * (S3 + z * S4) + z * w * (S5 + z * S6);
   const v = z * x;
-  return x - ((z * (0.5 * y - v * r) - y) - v * S1);
+  return x - (z * (0.5 * y - v * r) - y - v * S1);
 }
 
 /**
@@ -125,7 +125,7 @@ function kCos(x: number, y: number): number {
   const r = z * (C1 + z * (C2 + z * C3)) + w * w * (C4 + z * (C5 + z * C6));
   const hz = 0.5 * z;
   const w1 = 1 - hz;
-  return w1 + (((1 - w1) - hz) + (z * r - x * y));
+  return w1 + (1 - w1 - hz + (z * r - x * y));
 }
 
 /** sin(x), gpmate's definition (see the file's head). */
@@ -168,7 +168,7 @@ export function exp(x: number): number {
   const r = hi - lo;
   const tt = r * r;
   const c = r - tt * (P1 + tt * (P2 + tt * (P3 + tt * (P4 + tt * P5))));
-  const y = 1 - ((lo - (r * c) / (2 - c)) - hi);
+  const y = 1 - (lo - (r * c) / (2 - c) - hi);
   if (x !== x) return x; // NaN (k is meaningless then)
   const k1 = k >> 1;
   return y * pow2(k1) * pow2(k - k1);
@@ -191,5 +191,5 @@ export function ln(a: number): number {
   const R = t2 + t1;
   const dk = k;
   if (a === Infinity) return a;
-  return dk * LN2_HI - ((hfsq - (s * (hfsq + R) + dk * LN2_LO)) - f);
+  return dk * LN2_HI - (hfsq - (s * (hfsq + R) + dk * LN2_LO) - f);
 }

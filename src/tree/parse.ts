@@ -45,10 +45,14 @@ function tokenize(src: string): Token[] {
 
 const BINARY: Record<string, number> = { '+': Op.Add, '-': Op.Sub, '*': Op.Mul, '/': Op.Div };
 const CALLS: Record<string, Primitive> = Object.fromEntries(
-  Object.values(FUNCTIONS).filter((f) => f.arity === 1).map((f) => [f.name, f]),
+  Object.values(FUNCTIONS)
+    .filter((f) => f.arity === 1)
+    .map((f) => [f.name, f]),
 );
 const BINARY_CALLS: Record<string, Primitive> = Object.fromEntries(
-  Object.values(FUNCTIONS).filter((f) => f.arity === 2).map((f) => [f.name, f]),
+  Object.values(FUNCTIONS)
+    .filter((f) => f.arity === 2)
+    .map((f) => [f.name, f]),
 );
 
 /**

@@ -90,25 +90,38 @@ export const PROTECT_LOG = 0.001;
 /** Applies a unary opcode to one value (the reference semantics every evaluator must match bitwise). */
 export function apply1(op: number, a: number): number {
   switch (op) {
-    case Op.Sin: return sin(a);
-    case Op.Cos: return cos(a);
-    case Op.Exp: return exp(a);
-    case Op.Log: return Math.abs(a) > PROTECT_LOG ? ln(Math.abs(a)) : 0;
-    case Op.Sqrt: return Math.sqrt(Math.abs(a));
-    case Op.Neg: return -a;
-    case Op.Square: return a * a;
-    default: throw new Error(`opcode ${op} is not unary`);
+    case Op.Sin:
+      return sin(a);
+    case Op.Cos:
+      return cos(a);
+    case Op.Exp:
+      return exp(a);
+    case Op.Log:
+      return Math.abs(a) > PROTECT_LOG ? ln(Math.abs(a)) : 0;
+    case Op.Sqrt:
+      return Math.sqrt(Math.abs(a));
+    case Op.Neg:
+      return -a;
+    case Op.Square:
+      return a * a;
+    default:
+      throw new Error(`opcode ${op} is not unary`);
   }
 }
 
 /** Applies a binary opcode to one pair of values. */
 export function apply2(op: number, a: number, b: number): number {
   switch (op) {
-    case Op.Add: return a + b;
-    case Op.Sub: return a - b;
-    case Op.Mul: return a * b;
-    case Op.Div: return Math.abs(b) > PROTECT_DIV ? a / b : 1;
-    default: throw new Error(`opcode ${op} is not binary`);
+    case Op.Add:
+      return a + b;
+    case Op.Sub:
+      return a - b;
+    case Op.Mul:
+      return a * b;
+    case Op.Div:
+      return Math.abs(b) > PROTECT_DIV ? a / b : 1;
+    default:
+      throw new Error(`opcode ${op} is not binary`);
   }
 }
 

@@ -69,14 +69,22 @@ export function f32EmulatedRmse(t: Tree, ds: Dataset): number {
 export type AgreementKind = 'compared' | 'invalid' | 'near-bound';
 
 /** Checks one tree's device error against the contract; `failure` says how it was broken. */
-export function checkTree(t: Tree, device: number, ds: Dataset): { kind: AgreementKind; reference: number; relative?: number; failure?: string } {
+export function checkTree(
+  t: Tree,
+  device: number,
+  ds: Dataset,
+): { kind: AgreementKind; reference: number; relative?: number; failure?: string } {
   const m = maxIntermediate(t, ds);
   const ref = treeRmse(t, ds);
   if (Number.isFinite(ref) && m > GPU_VALUE_BOUND / 10 && m < GPU_VALUE_BOUND * 10) return { kind: 'near-bound', reference: ref };
   if (m >= GPU_VALUE_BOUND * 10 || !Number.isFinite(ref)) {
     return device === Infinity
       ? { kind: 'invalid', reference: ref }
-      : { kind: 'invalid', reference: ref, failure: `${toInfix(t, ds.names)}: reference ${ref} (max |v| ${m.toExponential(2)}) but device ${device}` };
+      : {
+          kind: 'invalid',
+          reference: ref,
+          failure: `${toInfix(t, ds.names)}: reference ${ref} (max |v| ${m.toExponential(2)}) but device ${device}`,
+        };
   }
   const ref32 = f32EmulatedRmse(t, ds);
   const limit = 1e-3 * Math.abs(ref) + 1e-5 + 100 * Math.abs(ref32 - ref);
@@ -84,7 +92,12 @@ export function checkTree(t: Tree, device: number, ds: Dataset): { kind: Agreeme
   const relative = diff / Math.max(Math.abs(ref), 1e-12);
   return diff <= limit
     ? { kind: 'compared', reference: ref, relative }
-    : { kind: 'compared', reference: ref, relative, failure: `${toInfix(t, ds.names)}: device ${device}, reference ${ref}, allowed difference ${limit.toExponential(3)}` };
+    : {
+        kind: 'compared',
+        reference: ref,
+        relative,
+        failure: `${toInfix(t, ds.names)}: device ${device}, reference ${ref}, allowed difference ${limit.toExponential(3)}`,
+      };
 }
 
 export interface AgreementReport {
@@ -120,5 +133,12 @@ export function agreementReport(trees: readonly Tree[], device: ArrayLike<number
   });
   rel.sort((a, b) => a - b);
   const q = (p: number) => (rel.length ? (rel[Math.min(rel.length - 1, Math.floor(p * rel.length))] as number) : NaN);
-  return { compared, invalid, nearBound, validityFailures, toleranceFailures, relative: { median: q(0.5), p99: q(0.99), p999: q(0.999), max: rel.length ? (rel[rel.length - 1] as number) : NaN } };
+  return {
+    compared,
+    invalid,
+    nearBound,
+    validityFailures,
+    toleranceFailures,
+    relative: { median: q(0.5), p99: q(0.99), p999: q(0.999), max: rel.length ? (rel[rel.length - 1] as number) : NaN },
+  };
 }

@@ -107,7 +107,9 @@ export async function acquireGpu(options: GpuDeviceOptions = {}): Promise<GpuCon
   while (opening) await opening.catch(() => undefined);
   if (held) {
     if (!apis.includes(held.info.api) || (options.hardwareOnly && held.info.software) || !nameMatches(held.info, options.adapter)) {
-      throw new GpuUnavailableError(`--backend gpu: this process already holds ${describeAdapter(held.info)}, which the requested options exclude`);
+      throw new GpuUnavailableError(
+        `--backend gpu: this process already holds ${describeAdapter(held.info)}, which the requested options exclude`,
+      );
     }
   } else {
     opening = open(apis, options.hardwareOnly ?? false, options.adapter);
@@ -197,7 +199,15 @@ async function open(apis: readonly GpuApi[], hardwareOnly: boolean, wanted: stri
       restoreNavigator();
       throw new GpuUnavailableError(`--backend gpu: gpu.js chose mode "${gpu.mode}" instead of webgpu`);
     }
-    return { info, gpu, gpuJs, maxStorageBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize), refs: 0, restoreNavigator, dawn };
+    return {
+      info,
+      gpu,
+      gpuJs,
+      maxStorageBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize),
+      refs: 0,
+      restoreNavigator,
+      dawn,
+    };
   }
   throw new GpuUnavailableError(`--backend gpu: no WebGPU adapter found; tried ${tried.join('; ')}`);
 }

@@ -105,7 +105,8 @@ export class GpuEvaluator implements Evaluator<Tree> {
     positiveInt('maxStackDepth', maxStack, 64);
     positiveInt('rowsPerBlock', rowsPerBlock, 4096);
     positiveInt('batchCapacity', options.batchCapacity ?? 1024, 1 << 20);
-    if (!Number.isInteger(rescoreTop) || rescoreTop < 0) throw new ConfigError(`option rescoreTop: expected an integer >= 0, got ${rescoreTop}`);
+    if (!Number.isInteger(rescoreTop) || rescoreTop < 0)
+      throw new ConfigError(`option rescoreTop: expected an integer >= 0, got ${rescoreTop}`);
     if (data.rows < 1) throw new DataError('GPU evaluator: the data set has no rows');
     if (data.rows >= F32_EXACT) throw new DataError(`GPU evaluator: ${data.rows} rows; the f32 kernels index at most ${F32_EXACT - 1}`);
     // The device keeps every value within +-1e18 (kernel.ts); data outside that range, or NaN, cannot be represented.
@@ -115,11 +116,19 @@ export class GpuEvaluator implements Evaluator<Tree> {
         const v = c[r] as number;
         if (!(Math.abs(v) <= GPU_VALUE_BOUND)) {
           const name = j < data.names.length ? `column ${data.names[j]}` : 'the target';
-          throw new DataError(`GPU evaluator: ${name} row ${r} holds ${v}; the GPU back end needs finite values within +-${GPU_VALUE_BOUND}`);
+          throw new DataError(
+            `GPU evaluator: ${name} row ${r} holds ${v}; the GPU back end needs finite values within +-${GPU_VALUE_BOUND}`,
+          );
         }
       }
     });
-    const shape: KernelShape = { rows: data.rows, variables: data.names.length, rowsPerBlock, registers: maxStack - 1, stride: 1 + 2 * maxSize };
+    const shape: KernelShape = {
+      rows: data.rows,
+      variables: data.names.length,
+      rowsPerBlock,
+      registers: maxStack - 1,
+      stride: 1 + 2 * maxSize,
+    };
     const blocks = blocksOf(shape);
     const capacity = Math.max(1, Math.min(options.batchCapacity ?? 1024, Math.floor((F32_EXACT - 1) / Math.max(blocks, shape.stride))));
 
@@ -127,7 +136,9 @@ export class GpuEvaluator implements Evaluator<Tree> {
     try {
       const maxFloats = Math.floor(ctx.maxStorageBytes / 4);
       if (data.rows * cols.length > maxFloats) {
-        throw new DataError(`GPU evaluator: the data (${cols.length} columns x ${data.rows} rows) exceeds this device's ${ctx.maxStorageBytes}-byte storage-buffer limit`);
+        throw new DataError(
+          `GPU evaluator: the data (${cols.length} columns x ${data.rows} rows) exceeds this device's ${ctx.maxStorageBytes}-byte storage-buffer limit`,
+        );
       }
       const t0 = performance.now();
       const settings = { loopMaxIterations: maxSize + 1, tactic: 'precision' };
@@ -210,7 +221,8 @@ export class GpuEvaluator implements Evaluator<Tree> {
     const errors = (await this.reduce(partial, n)) as Float32Array;
     const kernels = [this.interpret.kernel, this.reduce.kernel];
     if (this.built.length === 0) this.built = kernels;
-    else if (kernels.some((k, i) => k !== this.built[i])) throw new Error('GPU evaluator: gpu.js rebuilt a kernel (it must be compiled once per run)');
+    else if (kernels.some((k, i) => k !== this.built[i]))
+      throw new Error('GPU evaluator: gpu.js rebuilt a kernel (it must be compiled once per run)');
     return errors;
   }
 
@@ -218,7 +230,9 @@ export class GpuEvaluator implements Evaluator<Tree> {
   private encode(tree: Tree, slot: number, index: number): number {
     const len = tree.op.length;
     if (len > this.maxSize) {
-      throw new ConfigError(`GPU evaluator: tree ${index} has ${len} nodes; the kernel was built for at most ${this.maxSize} (option maxSize)`);
+      throw new ConfigError(
+        `GPU evaluator: tree ${index} has ${len} nodes; the kernel was built for at most ${this.maxSize} (option maxSize)`,
+      );
     }
     const need = stackDepth(tree);
     if (need > this.shape.registers + 1) {
@@ -237,7 +251,8 @@ export class GpuEvaluator implements Evaluator<Tree> {
         throw new ConfigError(`GPU evaluator: tree ${index} node ${i} reads variable ${arg}; the data has ${this.shape.variables}`);
       }
       // Constants beyond the device range make the tree invalid there; clamp so f32 holds a finite value that trips the bound.
-      if (op === Op.Const && !(Math.abs(arg) <= GPU_VALUE_BOUND)) arg = Number.isNaN(arg) ? 2 * GPU_VALUE_BOUND : Math.sign(arg) * 2 * GPU_VALUE_BOUND;
+      if (op === Op.Const && !(Math.abs(arg) <= GPU_VALUE_BOUND))
+        arg = Number.isNaN(arg) ? 2 * GPU_VALUE_BOUND : Math.sign(arg) * 2 * GPU_VALUE_BOUND;
       p[o++] = op;
       p[o++] = arg;
     }
