@@ -11,6 +11,7 @@ import { simplify } from '../src/tree/simplify.js';
 import type { Tree } from '../src/tree/tree.js';
 import { forwardColumns } from '../src/sr/optimise.js';
 import { clampedText, clampPredictions } from '../src/sr/model.js';
+import { hasSystem } from './system.js';
 
 const names = ['x', 'y_1', 'Temp'];
 const ps = primitiveSet(names, {
@@ -87,56 +88,62 @@ describe('LaTeX and SymPy exports', () => {
     );
   });
 
-  it('parse back with SymPy (python3-sympy) to the same function on sample points', () => {
-    const rng = new Rng(11);
-    const pts = points(rng, 12);
-    const cols = columns(pts);
-    const jobs: { sympy: string; latex: string; names: string[]; points: number[][] }[] = [];
-    const trees: Tree[] = [];
-    for (let k = 0; k < 60; k++) {
-      const t = simplify(randomTree(rng, ps, 4, k % 3 === 0));
-      trees.push(t);
-      jobs.push({ sympy: toSympy(t, names), latex: toLatex(t, names), names: [...names], points: pts });
-    }
-    // the exact protected form too, on one tree with a division near zero
-    const prot = parseInfix('x / (y_1 - y_1)', names);
-    trees.push(prot);
-    jobs.push({ sympy: toSympy(prot, names, { protected: true }), latex: toLatex(prot, names), names: [...names], points: pts });
-    // a clamped model (the bounds cut through the sample's values)
-    const cl = parseInfix('(x * 3) + y_1', names);
-    const bounds = { lo: -1.5, hi: 2.25 };
-    const clText = { latex: clampedText.latex(toLatex(cl, names), bounds), sympy: clampedText.sympy(toSympy(cl, names), bounds) };
-    jobs.push({ sympy: clText.sympy, latex: clText.latex, names: [...names], points: pts });
-    const out = JSON.parse(execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' })) as {
-      sympy: (number | null)[];
-      latex: (number | null)[];
-    }[];
-    const clamped = clampPredictions(evaluateTree(cl, cols, pts.length), bounds);
-    const last = out[out.length - 1]!;
-    expect(clamped.some((v) => v === bounds.lo) && clamped.some((v) => v === bounds.hi)).toBe(true);
-    for (let r = 0; r < pts.length; r++) {
-      expect(close(last.sympy[r]!, clamped[r]!), `${clText.sympy} row ${r}`).toBe(true);
-      expect(close(last.latex[r]!, clamped[r]!), `${clText.latex} row ${r}`).toBe(true);
-    }
-    let compared = 0;
-    trees.forEach((t, k) => {
-      const mine = evaluateTree(t, cols, pts.length);
-      const hit = protectedRows(t, cols, pts.length);
-      const isProt = k === trees.length - 1;
-      for (let r = 0; r < pts.length; r++) {
-        const v = mine[r]!;
-        if (!Number.isFinite(v) || Math.abs(v) > 1e10) continue;
-        if (isProt) {
-          expect(out[k]!.sympy[r]).toBe(v); // Piecewise: exact protected semantics
-          continue;
-        }
-        if (hit[r]) continue;
-        expect(out[k]!.sympy[r], `${jobs[k]!.sympy} row ${r}`).not.toBeNull();
-        expect(close(out[k]!.sympy[r]!, v), `${jobs[k]!.sympy} row ${r}`).toBe(true);
-        expect(close(out[k]!.latex[r]!, v), `${jobs[k]!.latex} row ${r}`).toBe(true);
-        compared++;
+  it.skipIf(!hasSystem('sympy', 'the SymPy round-trip test of the exports'))(
+    'parse back with SymPy (python3-sympy) to the same function on sample points',
+    () => {
+      const rng = new Rng(11);
+      const pts = points(rng, 12);
+      const cols = columns(pts);
+      const jobs: { sympy: string; latex: string; names: string[]; points: number[][] }[] = [];
+      const trees: Tree[] = [];
+      for (let k = 0; k < 60; k++) {
+        const t = simplify(randomTree(rng, ps, 4, k % 3 === 0));
+        trees.push(t);
+        jobs.push({ sympy: toSympy(t, names), latex: toLatex(t, names), names: [...names], points: pts });
       }
-    });
-    expect(compared).toBeGreaterThan(400);
-  }, 60_000);
+      // the exact protected form too, on one tree with a division near zero
+      const prot = parseInfix('x / (y_1 - y_1)', names);
+      trees.push(prot);
+      jobs.push({ sympy: toSympy(prot, names, { protected: true }), latex: toLatex(prot, names), names: [...names], points: pts });
+      // a clamped model (the bounds cut through the sample's values)
+      const cl = parseInfix('(x * 3) + y_1', names);
+      const bounds = { lo: -1.5, hi: 2.25 };
+      const clText = { latex: clampedText.latex(toLatex(cl, names), bounds), sympy: clampedText.sympy(toSympy(cl, names), bounds) };
+      jobs.push({ sympy: clText.sympy, latex: clText.latex, names: [...names], points: pts });
+      const out = JSON.parse(
+        execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' }),
+      ) as {
+        sympy: (number | null)[];
+        latex: (number | null)[];
+      }[];
+      const clamped = clampPredictions(evaluateTree(cl, cols, pts.length), bounds);
+      const last = out[out.length - 1]!;
+      expect(clamped.some((v) => v === bounds.lo) && clamped.some((v) => v === bounds.hi)).toBe(true);
+      for (let r = 0; r < pts.length; r++) {
+        expect(close(last.sympy[r]!, clamped[r]!), `${clText.sympy} row ${r}`).toBe(true);
+        expect(close(last.latex[r]!, clamped[r]!), `${clText.latex} row ${r}`).toBe(true);
+      }
+      let compared = 0;
+      trees.forEach((t, k) => {
+        const mine = evaluateTree(t, cols, pts.length);
+        const hit = protectedRows(t, cols, pts.length);
+        const isProt = k === trees.length - 1;
+        for (let r = 0; r < pts.length; r++) {
+          const v = mine[r]!;
+          if (!Number.isFinite(v) || Math.abs(v) > 1e10) continue;
+          if (isProt) {
+            expect(out[k]!.sympy[r]).toBe(v); // Piecewise: exact protected semantics
+            continue;
+          }
+          if (hit[r]) continue;
+          expect(out[k]!.sympy[r], `${jobs[k]!.sympy} row ${r}`).not.toBeNull();
+          expect(close(out[k]!.sympy[r]!, v), `${jobs[k]!.sympy} row ${r}`).toBe(true);
+          expect(close(out[k]!.latex[r]!, v), `${jobs[k]!.latex} row ${r}`).toBe(true);
+          compared++;
+        }
+      });
+      expect(compared).toBeGreaterThan(400);
+    },
+    60_000,
+  );
 });

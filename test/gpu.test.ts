@@ -18,6 +18,7 @@ import { randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { FUNCTION_NAMES, primitiveSet } from '../src/tree/primitives.js';
 import { stackDepth, type Tree } from '../src/tree/tree.js';
+import { hasSystem } from './system.js';
 
 const rng = new Rng(4);
 const ROWS = 200;
@@ -27,7 +28,9 @@ const y = x0.map((v, i) => v * v - Math.sin(x1[i] as number));
 const ds = makeDataset(['x0', 'x1'], [x0, x1], y);
 
 // First, before any adapter is held in this process.
-describe('GPU adapter discovery', () => {
+const gpu = hasSystem('mesa', 'the GPU back-end tests');
+
+describe.skipIf(!gpu)('GPU adapter discovery', () => {
   it('fails with one line naming every back end tried when no adapter matches', async () => {
     const err = await acquireGpu({ adapter: 'no-such-gpu-model' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GpuUnavailableError);
@@ -55,7 +58,7 @@ describe('GPU adapter discovery', () => {
   });
 });
 
-describe('GPU evaluator (gpu.js webgpu mode)', () => {
+describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
   let ev: GpuEvaluator;
   beforeAll(async () => {
     ev = await GpuEvaluator.create(ds, { maxSize: 512, maxStackDepth: 12, rescoreTop: 3 });
@@ -153,7 +156,7 @@ describe('GPU evaluator (gpu.js webgpu mode)', () => {
   });
 });
 
-describe('gpmate run --backend gpu', () => {
+describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
   const cli = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
   const dir = mkdtempSync(join(tmpdir(), 'gpmate-gpu-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

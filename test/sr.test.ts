@@ -68,8 +68,8 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
         const h = 1e-6;
         const up = Float64Array.from(t.arg);
         const dn = Float64Array.from(t.arg);
-        up[i] += h;
-        dn[i] -= h;
+        up[i]! += h;
+        dn[i]! -= h;
         const fu = evaluateTree({ op: t.op, arg: up }, [xs], xs.length);
         const fd = evaluateTree({ op: t.op, arg: dn }, [xs], xs.length);
         for (let r = 0; r < xs.length; r += 7) {

@@ -6,6 +6,7 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { renderSvg } from '../src/study/report.js';
 import { tempDir } from './study-helpers.js';
+import { hasSystem } from './system.js';
 
 const CLI = 'dist/src/cli/main.js';
 
@@ -29,80 +30,84 @@ describe('study report', () => {
     expect(svg).toContain('mark-line');
   });
 
-  it('smoke study end to end: run, report, export; the page loads in headless Chromium without errors and shows its figures', async () => {
-    const dir = tempDir();
-    const db = join(dir, 'smoke.db');
-    const run = gpmate('study', 'run', 'studies/smoke.json', '--db', db, '--threads', '2');
-    expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^study: 30 runs, 0 already stored, 30 run now/);
-    expect(run.stderr).toContain('30/30 runs');
-    const out = join(dir, 'report');
-    const rep = gpmate('study', 'report', db, '--out', out);
-    expect(rep.stderr).toBe('');
-    expect(rep.status).toBe(0);
-    const figures = readdirSync(join(out, 'figures'));
-    for (const f of [
-      'koza-1-gen-best_fitness.svg',
-      'koza-1-gen-unique_share.svg',
-      'koza-1-box-run.best_train.svg',
-      'koza-1-pref-pref_mean_size.svg',
-    ]) {
-      expect(figures).toContain(f);
-    }
-    const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained: no scripts, nothing fetched
-    expect(html).toContain('Success rate');
-    expect(html).toContain('Holm p');
-    const exp = gpmate('study', 'export', db, '--csv', join(dir, 'csv'));
-    expect(exp.status).toBe(0);
-    expect(
-      readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8')
-        .trimEnd()
-        .split('\n'),
-    ).toHaveLength(31);
+  it.skipIf(!hasSystem('chromium', 'the study report test in headless Chromium'))(
+    'smoke study end to end: run, report, export; the page loads in headless Chromium without errors and shows its figures',
+    async () => {
+      const dir = tempDir();
+      const db = join(dir, 'smoke.db');
+      const run = gpmate('study', 'run', 'studies/smoke.json', '--db', db, '--threads', '2');
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(/^study: 30 runs, 0 already stored, 30 run now/);
+      expect(run.stderr).toContain('30/30 runs');
+      const out = join(dir, 'report');
+      const rep = gpmate('study', 'report', db, '--out', out);
+      expect(rep.stderr).toBe('');
+      expect(rep.status).toBe(0);
+      const figures = readdirSync(join(out, 'figures'));
+      for (const f of [
+        'koza-1-gen-best_fitness.svg',
+        'koza-1-gen-unique_share.svg',
+        'koza-1-box-run.best_train.svg',
+        'koza-1-pref-pref_mean_size.svg',
+      ]) {
+        expect(figures).toContain(f);
+      }
+      const html = readFileSync(join(out, 'report.html'), 'utf8');
+      expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained: no scripts, nothing fetched
+      expect(html).toContain('Success rate');
+      expect(html).toContain('Holm p');
+      const exp = gpmate('study', 'export', db, '--csv', join(dir, 'csv'));
+      expect(exp.status).toBe(0);
+      expect(
+        readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8')
+          .trimEnd()
+          .split('\n'),
+      ).toHaveLength(31);
 
-    const profile = mkdtempSync(join(tmpdir(), 'gpmate-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
+      const profile = mkdtempSync(join(tmpdir(), 'gpmate-chromium-'));
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
-      page.on('pageerror', (e) => errors.push(String(e)));
-      page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
-      await page.goto(`file://${join(out, 'report.html')}`);
-      await page.waitForLoadState('load');
-      expect(errors).toEqual([]);
-      expect(await page.locator('figure svg').count()).toBe(figures.length);
-      // Marks are drawn: median lines and IQR bands over generations, box plots, and visible size.
-      expect(await page.locator('svg g.mark-line path').count()).toBeGreaterThan(10);
-      expect(await page.locator('svg g.mark-area path').count()).toBeGreaterThan(10);
-      expect(await page.locator('svg g.mark-rect path, svg g.mark-rect rect').count()).toBeGreaterThan(0);
-      const box = await page.locator('figure svg').first().boundingBox();
-      expect(box?.width ?? 0).toBeGreaterThan(200);
-      expect(box?.height ?? 0).toBeGreaterThan(100);
-      const lineHasPath = await page.locator('svg g.mark-line path').first().getAttribute('d');
-      expect(lineHasPath ?? '').toMatch(/^M[\d.-]+,[\d.-]+L/);
-      expect(await page.locator('table.success tbody tr').count()).toBe(2);
-      expect(await page.locator('table.tests').count()).toBeGreaterThan(3);
-    } finally {
-      await browser.close();
-    }
-  }, 120_000);
+      try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text());
+        });
+        page.on('pageerror', (e) => errors.push(String(e)));
+        page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+        await page.goto(`file://${join(out, 'report.html')}`);
+        await page.waitForLoadState('load');
+        expect(errors).toEqual([]);
+        expect(await page.locator('figure svg').count()).toBe(figures.length);
+        // Marks are drawn: median lines and IQR bands over generations, box plots, and visible size.
+        expect(await page.locator('svg g.mark-line path').count()).toBeGreaterThan(10);
+        expect(await page.locator('svg g.mark-area path').count()).toBeGreaterThan(10);
+        expect(await page.locator('svg g.mark-rect path, svg g.mark-rect rect').count()).toBeGreaterThan(0);
+        const box = await page.locator('figure svg').first().boundingBox();
+        expect(box?.width ?? 0).toBeGreaterThan(200);
+        expect(box?.height ?? 0).toBeGreaterThan(100);
+        const lineHasPath = await page.locator('svg g.mark-line path').first().getAttribute('d');
+        expect(lineHasPath ?? '').toMatch(/^M[\d.-]+,[\d.-]+L/);
+        expect(await page.locator('table.success tbody tr').count()).toBe(2);
+        expect(await page.locator('table.tests').count()).toBeGreaterThan(3);
+      } finally {
+        await browser.close();
+      }
+    },
+    120_000,
+  );
 
   it('reports bad input in one line without writing anything', () => {
     const dir = tempDir();

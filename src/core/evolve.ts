@@ -238,7 +238,7 @@ async function evaluateInvalid<G>(run: Run<G>, population: Individual<G>[]): Pro
 export function eliteIndices(fitness: readonly number[], e: number): number[] {
   if (e <= 0) return [];
   return fitness
-    .map((f, i) => i)
+    .map((_, i) => i)
     .sort((i, j) => (fitness[i] as number) - (fitness[j] as number) || i - j)
     .slice(0, e);
 }

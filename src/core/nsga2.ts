@@ -32,10 +32,10 @@ export function nonDominatedSort(points: readonly (readonly number[])[]): number
     for (let q = p + 1; q < n; q++) {
       if (dominates(points[p] as number[], points[q] as number[])) {
         (dominated[p] as number[]).push(q);
-        count[q]++;
+        count[q]!++;
       } else if (dominates(points[q] as number[], points[p] as number[])) {
         (dominated[q] as number[]).push(p);
-        count[p]++;
+        count[p]!++;
       }
     }
   }
@@ -46,7 +46,7 @@ export function nonDominatedSort(points: readonly (readonly number[])[]): number
     fronts.push(current);
     const next: number[] = [];
     for (const p of current) {
-      for (const q of dominated[p] as number[]) if (--count[q] === 0) next.push(q);
+      for (const q of dominated[p] as number[]) if (--count[q]! === 0) next.push(q);
     }
     next.sort((a, b) => a - b);
     current = next;
@@ -74,7 +74,7 @@ export function crowdingDistance(points: readonly (readonly number[])[], front: 
     const span = hi - lo;
     if (!(span > 0) || !Number.isFinite(span)) continue;
     for (let j = 1; j < m - 1; j++) {
-      d[order[j] as number] += (v(order[j + 1] as number) - v(order[j - 1] as number)) / span;
+      d[order[j] as number]! += (v(order[j + 1] as number) - v(order[j - 1] as number)) / span;
     }
   }
   return d;

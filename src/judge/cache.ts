@@ -2,24 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError } from '../core/errors.js';
 import type { Generation, JudgeBackend, Judgement } from './backend.js';
 import type { ChatPrompt, Order } from './render.js';
 
-// better-sqlite3 ships no types; the few calls used here are typed locally (no global declaration,
-// which could clash with another module's).
-interface Statement<P extends unknown[] = unknown[], R = unknown> {
-  get(...params: P): R | undefined;
-  run(...params: unknown[]): unknown;
-}
-interface Db {
-  readonly open: boolean;
-  pragma(s: string): unknown;
-  exec(sql: string): unknown;
-  prepare(sql: string): Statement;
-  close(): void;
-}
-type DbConstructor = new (path: string) => Db;
+type Db = BetterSqlite3.Database;
+type Statement<P extends unknown[] = unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
+type DbConstructor = typeof BetterSqlite3;
 let Database: DbConstructor | undefined;
 /** better-sqlite3 is loaded when a cache is first opened, so other commands never load the native module. */
 function database(): DbConstructor {

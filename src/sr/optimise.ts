@@ -137,31 +137,31 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
       const v = values[i] as Float64Array;
       switch (op) {
         case Op.Sin:
-          for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * cos(a[r] as number);
+          for (let r = 0; r < rows; r++) ga[r]! += (g[r] as number) * cos(a[r] as number);
           break;
         case Op.Cos:
-          for (let r = 0; r < rows; r++) ga[r] -= (g[r] as number) * sin(a[r] as number);
+          for (let r = 0; r < rows; r++) ga[r]! -= (g[r] as number) * sin(a[r] as number);
           break;
         case Op.Exp:
-          for (let r = 0; r < rows; r++) ga[r] += (g[r] as number) * (v[r] as number);
+          for (let r = 0; r < rows; r++) ga[r]! += (g[r] as number) * (v[r] as number);
           break;
         case Op.Log:
           for (let r = 0; r < rows; r++) {
             const x = a[r] as number;
-            if (Math.abs(x) > PROTECT_LOG) ga[r] += (g[r] as number) / x;
+            if (Math.abs(x) > PROTECT_LOG) ga[r]! += (g[r] as number) / x;
           }
           break;
         case Op.Sqrt:
           for (let r = 0; r < rows; r++) {
             const s = v[r] as number;
-            if (s > 0) ga[r] += ((g[r] as number) * Math.sign(a[r] as number)) / (2 * s);
+            if (s > 0) ga[r]! += ((g[r] as number) * Math.sign(a[r] as number)) / (2 * s);
           }
           break;
         case Op.Neg:
-          for (let r = 0; r < rows; r++) ga[r] -= g[r] as number;
+          for (let r = 0; r < rows; r++) ga[r]! -= g[r] as number;
           break;
         case Op.Square:
-          for (let r = 0; r < rows; r++) ga[r] += 2 * (g[r] as number) * (a[r] as number);
+          for (let r = 0; r < rows; r++) ga[r]! += 2 * (g[r] as number) * (a[r] as number);
           break;
       }
       continue;
@@ -172,21 +172,21 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
     switch (op) {
       case Op.Add:
         for (let r = 0; r < rows; r++) {
-          ga[r] += g[r] as number;
-          gb[r] += g[r] as number;
+          ga[r]! += g[r] as number;
+          gb[r]! += g[r] as number;
         }
         break;
       case Op.Sub:
         for (let r = 0; r < rows; r++) {
-          ga[r] += g[r] as number;
-          gb[r] -= g[r] as number;
+          ga[r]! += g[r] as number;
+          gb[r]! -= g[r] as number;
         }
         break;
       case Op.Mul:
         for (let r = 0; r < rows; r++) {
           const gr = g[r] as number;
-          ga[r] += gr * (b[r] as number);
-          gb[r] += gr * (a[r] as number);
+          ga[r]! += gr * (b[r] as number);
+          gb[r]! += gr * (a[r] as number);
         }
         break;
       case Op.Div:
@@ -194,8 +194,8 @@ export function reverseAdjoints(t: Tree, values: readonly Float64Array[], rows: 
           const d = b[r] as number;
           if (Math.abs(d) > PROTECT_DIV) {
             const gr = g[r] as number;
-            ga[r] += gr / d;
-            gb[r] -= (gr * (a[r] as number)) / (d * d);
+            ga[r]! += gr / d;
+            gb[r]! -= (gr * (a[r] as number)) / (d * d);
           }
         }
         break;

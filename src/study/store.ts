@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError, DataError } from '../core/errors.js';
-import { canonicalJson, expandGrid, studyHash, type Cell } from './grid.js';
+import { canonicalJson, expandGrid, studyHash } from './grid.js';
 import { parseStudy, type StudySpec } from './schema.js';
 
 type Db = InstanceType<typeof Database>;
