@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { DataError, readTextFile } from '../src/core/errors.js';
 import { makeDataset, type Dataset } from '../src/eval/dataset.js';
-import type { RegressionTask } from '../src/sr/run.js';
+import type { RegressionTask } from '../src/eval/dataset.js';
 
 /** Half-open row range [start, end) over the data rows (the header is not a row). */
 export interface RowRange {

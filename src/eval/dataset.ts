@@ -14,3 +14,12 @@ export function makeDataset(names: readonly string[], columns: readonly Float64A
   for (const c of columns) if (c.length !== y.length) throw new Error('dataset: columns of unequal length');
   return { names, columns, y, rows: y.length };
 }
+
+/** A regression task: training data, optional test data, and defaults a benchmark may set (problems/ builds them; src/sr runs them). */
+export interface RegressionTask {
+  readonly name: string;
+  readonly train: Dataset;
+  readonly test?: Dataset;
+  /** The benchmark's own function set, used unless the options name one. */
+  readonly functions?: readonly string[];
+}
