@@ -24,6 +24,17 @@ interface KernelExports {
   setup(data: number, stride: number, y: number, slots: number, block: number): void;
   sse(code: number, nInstr: number, consts: number, r0: number, r1: number): number;
   sseBatch(table: number, count: number, code: number, consts: number, rows: number, out: number): void;
+  scaledBatch(
+    table: number,
+    count: number,
+    code: number,
+    consts: number,
+    rows: number,
+    pred: number,
+    my: number,
+    ym: number,
+    out: number,
+  ): void;
   outputs(code: number, nInstr: number, consts: number, r0: number, r1: number, dst: number, stop: number): number;
   mapUnary(op: number, dst: number, src: number, count: number): void;
   lmPass(
@@ -80,6 +91,9 @@ export class Kernel {
   private i32!: Int32Array;
   private readonly stride: number;
   private readonly yPtr: number;
+  /** y - mean(y) per row, and the mean (summed in row order, as linearScaling does): for scaledBatch. */
+  private readonly ymPtr: number;
+  private readonly yMean: number;
   private readonly scratch: number;
   private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0, lm: 0 };
   private at = { slots: 0, code: 0, consts: 0, table: 0, out: 0, pred: 0, lm: 0 };
@@ -99,10 +113,15 @@ export class Kernel {
     this.k = instance.exports as unknown as KernelExports;
     const dataPtr = 64;
     this.yPtr = dataPtr + columns.length * this.stride * 8;
-    this.scratch = this.yPtr + this.stride * 8;
+    this.ymPtr = this.yPtr + this.stride * 8;
+    this.scratch = this.ymPtr + this.stride * 8;
     this.grow(this.scratch);
     columns.forEach((c, j) => this.f64.set(c.subarray(0, this.rows), (dataPtr >> 3) + j * this.stride));
     this.f64.set(y, this.yPtr >> 3);
+    let sy = 0;
+    for (let r = 0; r < this.rows; r++) sy += y[r] as number;
+    this.yMean = sy / this.rows;
+    for (let r = 0; r < this.rows; r++) this.f64[(this.ymPtr >> 3) + r] = (y[r] as number) - this.yMean;
     this.relayout(16, 1 << 14, 1 << 12, 1 << 10, 0);
     this.k.setup(dataPtr, this.stride, this.yPtr, this.at.slots, block);
   }
@@ -113,6 +132,18 @@ export class Kernel {
     this.i32.set(table.subarray(0, 2 * count), this.at.table >> 2);
     this.k.sseBatch(this.at.table, count, this.at.code, this.at.consts, this.rows, this.at.out);
     for (let t = 0; t < count; t++) out[outAt + t] = this.f64[(this.at.out >> 3) + t] as number;
+  }
+
+  /**
+   * RMSE after the optimal linear scaling of the programs in `b` (src/eval/loss.ts, bit for bit):
+   * out[outAt + 3t] = loss, then the offset and the slope (+Infinity, NaN, NaN when not finite).
+   */
+  scaled(b: ProgramBuilder, table: Int32Array, count: number, out: Float64Array, outAt: number): void {
+    this.load(b, 3 * count, 4 * this.rows);
+    this.i32.set(table.subarray(0, 2 * count), this.at.table >> 2);
+    this.k.scaledBatch(this.at.table, count, this.at.code, this.at.consts, this.rows, this.at.pred, this.yMean, this.ymPtr, this.at.out);
+    const o = this.at.out >> 3;
+    for (let i = 0; i < 3 * count; i++) out[outAt + i] = this.f64[o + i] as number;
   }
 
   /**

@@ -14,8 +14,7 @@ import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
-import { coreScoreData, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
-import { WasmEngine } from '../eval/wasm-engine.js';
+import { isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
 import { robustBounds } from './interval.js';
 import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
 import { MODEL_SELECTIONS, selectFromFront, updateFront, type FrontEntry, type ModelSelection } from './pareto.js';
@@ -209,10 +208,8 @@ export async function runRegression(
   const finalSettings: ScoreSettings = settings.lamarckian
     ? { fitness: settings.fitness }
     : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
-  // re-tuning (Baldwinian) runs its passes in the kernel, as the search's scoring did
-  const finalData = finalSettings.optimiser ? coreScoreData(new WasmEngine(train.columns, train.y), train.columns, train.y) : train;
   const members: FrontMember[] = front.map((e) => {
-    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, finalData, finalSettings), scaling);
+    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, train, finalSettings), scaling);
     return { ...reportOf(tree, task, names, bounds), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names, bounds) };
   });
   if (front.length === 0) {
