@@ -9,7 +9,8 @@
  * shares stay comparable where wall seconds do not.
  *
  *   npx tsx bench/profile.ts                       the two standard runs (below), breakdown of each
- *   npx tsx bench/profile.ts FILE.cpuprofile ...   breakdown of saved profiles
+ *   npx tsx bench/profile.ts FILE.cpuprofile ...   breakdown of saved profiles (--top N: the N frames
+ *                                                  with the most self time in each phase)
  *   npx tsx bench/profile.ts --keep DIR            keep the profiles in DIR
  *
  * Standard runs (dist/, so `npm run build` first), Pagie-1, population 1000, 100 generations, seed 1,
@@ -91,6 +92,13 @@ function phaseOf(f: CallFrame): Phase | 'wasm' | undefined {
 
 /** Milliseconds per phase of one profile. */
 export function breakdown(p: CpuProfile): Map<Phase, number> {
+  const out = new Map<Phase, number>(PHASES.map((ph) => [ph, 0]));
+  samplePhases(p, (_, ph, ms) => out.set(ph, (out.get(ph) ?? 0) + ms));
+  return out;
+}
+
+/** Calls `visit` with each sample's node, phase and milliseconds. */
+function samplePhases(p: CpuProfile, visit: (id: number, phase: Phase, ms: number) => void): void {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -128,7 +136,6 @@ export function breakdown(p: CpuProfile): Map<Phase, number> {
       last = i;
     }
   });
-  const out = new Map<Phase, number>(PHASES.map((ph) => [ph, 0]));
   p.samples.forEach((id, i) => {
     const ms = (p.timeDeltas[i] ?? 0) / 1000;
     const fn = byId.get(id)!.callFrame.functionName;
@@ -138,9 +145,21 @@ export function breakdown(p: CpuProfile): Map<Phase, number> {
     else if (i < first) ph = 'start-up';
     else if (i > last) ph = 'final report';
     else ph = classify(id) ?? 'engine loop (other)';
-    out.set(ph, (out.get(ph) ?? 0) + ms);
+    visit(id, ph, ms);
   });
-  return out;
+}
+
+/** The `n` frames with the most self time (ms) in one phase, for a closer look. */
+export function topFrames(p: CpuProfile, phase: Phase, n: number): [string, number][] {
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, number>();
+  samplePhases(p, (id, ph, ms) => {
+    if (ph !== phase) return;
+    const f = byId.get(id)!.callFrame;
+    const k = `${f.functionName || '(anonymous)'} ${file(f.url)}`;
+    self.set(k, (self.get(k) ?? 0) + ms);
+  });
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
 }
 
 /** A markdown table: one column per profile, ms and share of the profile's total per phase. */
@@ -181,15 +200,27 @@ function profileRun(dir: string, name: string, args: readonly string[]): CpuProf
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (invokedDirectly) {
-  const { values: v, positionals } = parseArgs({ options: { keep: { type: 'string' } }, allowPositionals: true });
+  const { values: v, positionals } = parseArgs({
+    options: { keep: { type: 'string' }, top: { type: 'string' } },
+    allowPositionals: true,
+  });
   if (positionals.length > 0) {
-    const parts = positionals.map((f) => breakdown(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile));
+    const profiles = positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as CpuProfile);
     console.log(
       table(
         positionals.map((f) => basename(f, '.cpuprofile')),
-        parts,
+        profiles.map(breakdown),
       ),
     );
+    if (v.top) {
+      for (const [k, p] of profiles.entries()) {
+        for (const ph of PHASES) {
+          const top = topFrames(p, ph, Number(v.top));
+          if (top.length === 0) continue;
+          console.log(`\n${basename(positionals[k]!)}: ${ph}: ${top.map(([f, ms]) => `${f} ${ms.toFixed(0)}`).join(', ')}`);
+        }
+      }
+    }
   } else {
     const dir = v.keep ?? mkdtempSync(join(tmpdir(), 'gpmate-profile-'));
     const data = join(srDataDir(), 'Pagie-1.csv');

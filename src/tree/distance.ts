@@ -1,15 +1,5 @@
 import { ARITY, Op } from './primitives.js';
-import { subtreeSizes, type Tree } from './tree.js';
-
-/** A tree with its subtree sizes, computed once and reused across the many pairs it takes part in. */
-export interface SizedTree {
-  readonly tree: Tree;
-  readonly sizes: Int32Array;
-}
-
-export function sized(tree: Tree): SizedTree {
-  return { tree, sizes: subtreeSizes(tree) };
-}
+import { shapeOf, type Tree } from './tree.js';
 
 function relabel(a: Tree, i: number, b: Tree, j: number): number {
   const oa = a.op[i] as number;
@@ -32,13 +22,11 @@ function relabel(a: Tree, i: number, b: Tree, j: number): number {
  * Recursion: d(i, j) = relabel(i, j) + the optimal alignment of the children sequences, where
  * deleting (inserting) a child costs its subtree size and matching two children costs d of them.
  * With arity <= 2 the alignment table (at most 3 x 3) is unrolled into scalar minima, and subtree
- * sizes come precomputed ({@link sized}) so callers comparing one tree with many pay for them once.
+ * sizes come from each tree's cached shape (a tree is compared with many).
  */
-export function topDownDistanceSized(a: SizedTree, b: SizedTree): number {
-  const ta = a.tree;
-  const tb = b.tree;
-  const sa = a.sizes;
-  const sb = b.sizes;
+export function topDownDistance(ta: Tree, tb: Tree): number {
+  const sa = shapeOf(ta).sizes;
+  const sb = shapeOf(tb).sizes;
   const d = (i: number, j: number): number => {
     const r = relabel(ta, i, tb, j);
     const p = ARITY[ta.op[i] as number] as number;
@@ -78,9 +66,4 @@ export function topDownDistanceSized(a: SizedTree, b: SizedTree): number {
     return r + Math.min(D12 + m1, D21 + n1, D11 + d(a1, b1));
   };
   return d(ta.op.length - 1, tb.op.length - 1);
-}
-
-/** {@link topDownDistanceSized} for plain trees. */
-export function topDownDistance(a: Tree, b: Tree): number {
-  return topDownDistanceSized(sized(a), sized(b));
 }

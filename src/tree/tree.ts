@@ -18,41 +18,71 @@ export function makeTree(op: ArrayLike<number>, arg: ArrayLike<number>): Tree {
 export const constant = (v: number): Tree => makeTree([Op.Const], [v]);
 export const variable = (i: number): Tree => makeTree([Op.Var], [i]);
 
-/** Subtree sizes of every node, in one postfix pass. */
-export function subtreeSizes(t: Tree): Int32Array {
-  const n = t.op.length;
-  const size = new Int32Array(n);
-  const stack = new Int32Array(n);
-  let sp = 0;
-  for (let i = 0; i < n; i++) {
-    const a = ARITY[t.op[i] as number] as number;
-    let s = 1;
-    for (let k = 0; k < a; k++) s += size[stack[--sp] as number] as number;
-    size[i] = s;
-    stack[sp++] = i;
-  }
-  return size;
+/**
+ * Per-node facts of a tree's shape, computed in one postfix pass the first time they are asked for and
+ * kept with the tree's opcode array (they depend on nothing else, and trees are immutable values): a
+ * tree takes part in many crossovers, mate choices and statistics, and pays for its shape once.
+ * The arrays are shared: never write into them.
+ */
+export interface TreeShape {
+  /** Size of every node's subtree (the node included). */
+  readonly sizes: Int32Array;
+  /** Height of every node's subtree (a leaf has height 0). */
+  readonly heights: Int32Array;
+  /** Nodes that have children (functions). */
+  readonly internal: number;
 }
 
-/** Height of every node's subtree (a leaf has height 0), in one postfix pass. */
-export function subtreeHeights(t: Tree): Int32Array {
-  const n = t.op.length;
-  const h = new Int32Array(n);
-  const stack = new Int32Array(n);
+const shapes = new WeakMap<Uint8Array, TreeShape>();
+
+/** The cached {@link TreeShape} of a tree. */
+export function shapeOf(t: Tree): TreeShape {
+  let s = shapes.get(t.op);
+  if (s === undefined) {
+    s = computeShape(t.op);
+    shapes.set(t.op, s);
+  }
+  return s;
+}
+
+function computeShape(op: Uint8Array): TreeShape {
+  const n = op.length;
+  const buf = new Int32Array(3 * n);
+  const size = buf.subarray(0, n);
+  const h = buf.subarray(n, 2 * n);
+  const stack = buf.subarray(2 * n);
   let sp = 0;
+  let internal = 0;
   for (let i = 0; i < n; i++) {
-    const a = ARITY[t.op[i] as number] as number;
+    const a = ARITY[op[i] as number] as number;
+    let s = 1;
     let m = -1;
-    for (let k = 0; k < a; k++) m = Math.max(m, h[stack[--sp] as number] as number);
+    for (let k = 0; k < a; k++) {
+      const c = stack[--sp] as number;
+      s += size[c] as number;
+      if ((h[c] as number) > m) m = h[c] as number;
+    }
+    if (a > 0) internal++;
+    size[i] = s;
     h[i] = m + 1;
     stack[sp++] = i;
   }
-  return h;
+  return { sizes: size, heights: h, internal };
+}
+
+/** Subtree sizes of every node (cached: see {@link shapeOf}). */
+export function subtreeSizes(t: Tree): Int32Array {
+  return shapeOf(t).sizes;
+}
+
+/** Height of every node's subtree, a leaf having height 0 (cached: see {@link shapeOf}). */
+export function subtreeHeights(t: Tree): Int32Array {
+  return shapeOf(t).heights;
 }
 
 /** Depth of the tree: edges on the longest root-to-leaf path (a single node has depth 0, as in DEAP). */
 export function depth(t: Tree): number {
-  const h = subtreeHeights(t);
+  const h = shapeOf(t).heights;
   return h[h.length - 1] as number;
 }
 
@@ -87,24 +117,52 @@ export function isValidTree(t: Tree, nVariables: number): boolean {
 }
 
 /** Copy of the subtree rooted at node i. */
-export function subtree(t: Tree, i: number, sizes = subtreeSizes(t)): Tree {
-  const start = i - (sizes[i] as number) + 1;
+export function subtree(t: Tree, i: number): Tree {
+  const start = i - (shapeOf(t).sizes[i] as number) + 1;
   return { op: t.op.slice(start, i + 1), arg: t.arg.slice(start, i + 1) };
 }
 
-/** `t` with the subtree rooted at node i replaced by `by`. */
-export function replaceSubtree(t: Tree, i: number, by: Tree, sizes = subtreeSizes(t)): Tree {
-  const start = i - (sizes[i] as number) + 1;
-  const n = t.op.length - (i + 1 - start) + by.op.length;
+/** `t` with the subtree rooted at node i replaced by a copy of the subtree of `by` rooted at node j (default: all of `by`). */
+export function replaceSubtree(t: Tree, i: number, by: Tree, j = by.op.length - 1): Tree {
+  const start = i - (shapeOf(t).sizes[i] as number) + 1;
+  const bEnd = j + 1;
+  const bStart = bEnd - (shapeOf(by).sizes[j] as number);
+  const len = bEnd - bStart;
+  const n = t.op.length - (i + 1 - start) + len;
   const op = new Uint8Array(n);
   const arg = new Float64Array(n);
   op.set(t.op.subarray(0, start));
   arg.set(t.arg.subarray(0, start));
-  op.set(by.op, start);
-  arg.set(by.arg, start);
-  op.set(t.op.subarray(i + 1), start + by.op.length);
-  arg.set(t.arg.subarray(i + 1), start + by.op.length);
+  op.set(by.op.subarray(bStart, bEnd), start);
+  arg.set(by.arg.subarray(bStart, bEnd), start);
+  op.set(t.op.subarray(i + 1), start + len);
+  arg.set(t.arg.subarray(i + 1), start + len);
   return { op, arg };
+}
+
+/**
+ * Depth of `t` with the subtree at node i replaced by a subtree of height `height`, without building
+ * it: the nodes outside the subtree keep their depths, so it is the larger of i's depth plus `height`
+ * and the deepest sibling subtree along the path from the root to i.
+ */
+export function replacementDepth(t: Tree, i: number, height: number): number {
+  const { sizes, heights } = shapeOf(t);
+  let node = t.op.length - 1;
+  let d = 0;
+  let deepest = 0;
+  while (node !== i) {
+    const right = node - 1;
+    if ((ARITY[t.op[node] as number] as number) === 1) node = right;
+    else {
+      const left = right - (sizes[right] as number);
+      // i lies in the right subtree when it comes after the left child in postfix order
+      const sibling = i > left ? left : right;
+      node = i > left ? right : left;
+      if (d + 1 + (heights[sibling] as number) > deepest) deepest = d + 1 + (heights[sibling] as number);
+    }
+    d++;
+  }
+  return Math.max(deepest, d + height);
 }
 
 /** Child node indices of node i (left to right). */
