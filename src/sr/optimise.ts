@@ -1,6 +1,6 @@
 import { cos, exp, ln, sin } from '../tree/elementary.js';
 import { Op, PROTECT_DIV, PROTECT_LOG } from '../tree/primitives.js';
-import type { Tree } from '../tree/tree.js';
+import { treeOf, type Tree } from '../tree/tree.js';
 
 /*
  * Local optimisation of a tree's constants. Pure functions of (tree, data columns, settings): no
@@ -336,7 +336,7 @@ class Problem {
   tree(p: Float64Array): Tree {
     const arg = Float64Array.from(this.t.arg);
     this.consts.forEach((c, k) => (arg[c] = p[k] as number));
-    return { op: this.t.op, arg };
+    return treeOf(this.t.op, arg);
   }
 
   /** Evaluates at p: SSE, and J'J and J'r of the residual's model (J = d model / d p). */

@@ -5,7 +5,7 @@ import type { TaskHandler, TreeRangeTask, WorkerContext } from '../eval/protocol
 import { WasmEngine } from '../eval/wasm-engine.js';
 import type { FitnessKind } from '../eval/loss.js';
 import { Op } from '../tree/primitives.js';
-import type { Tree } from '../tree/tree.js';
+import { treeOf, type Tree } from '../tree/tree.js';
 import { isRobust, type RobustBounds } from './interval.js';
 import { optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
 
@@ -87,7 +87,7 @@ export function scoreCandidate(t: Tree, data: Dataset | ScoreData, s: ScoreSetti
   const outArg = new Float64Array(t.arg.length);
   const lin = new Float64Array(2);
   scoreRange(e, 0, 1, scoreDataOf(data), s, out, outArg, lin);
-  const tree = sameBits(outArg, t.arg) ? t : { op: t.op, arg: outArg };
+  const tree = sameBits(outArg, t.arg) ? t : treeOf(t.op, outArg);
   return { loss: out[0] as number, tree, offset: lin[0] as number, slope: lin[1] as number };
 }
 
@@ -151,7 +151,7 @@ export function scoreRange(
       const k = 3 * (t - from);
       const offset = sc[k + 1] as number;
       const slope = sc[k + 2] as number;
-      const tree = treeOf(e, t);
+      const tree = encodedTree(e, t);
       if (!hasConstants(tree) || !Number.isFinite(offset) || !Number.isFinite(slope)) continue;
       const r = optimiseConstants(tree, d.columns, d.y, { offset, slope }, { ...opt, scaling }, d.lm(rowStride(d.rows, opt.maxRows)));
       outArg.set(r.tree.arg, off[t] as number);
@@ -202,7 +202,7 @@ function kernelScores(engine: WasmEngine, e: EncodedTrees, from: number, to: num
   return sc;
 }
 
-function treeOf(e: EncodedTrees, t: number): Tree {
+function encodedTree(e: EncodedTrees, t: number): Tree {
   const a = e.offsets[t] as number;
   const b = e.offsets[t + 1] as number;
   return { op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) };
@@ -247,7 +247,7 @@ export async function scoreBatch(
   const tuned = unique.map((t, u) => {
     const a = enc.offsets[u] as number;
     const arg = outArg.subarray(a, a + t.op.length);
-    return sameBits(arg, t.arg) ? undefined : { op: t.op, arg: arg.slice() };
+    return sameBits(arg, t.arg) ? undefined : treeOf(t.op, arg.slice());
   });
   return { losses, genomes: Array.from(index, (u) => tuned[u]) };
 }

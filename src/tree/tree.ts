@@ -11,8 +11,70 @@ export interface Tree {
   readonly arg: Float64Array;
 }
 
+/**
+ * A tree made by the tree layer: its arrays, and its shape (see {@link shapeOf}), computed on first use
+ * and kept in a private field (invisible to equality checks and serialisation).
+ */
+class ShapedTree implements Tree {
+  #shape: TreeShape | undefined = undefined;
+
+  constructor(
+    readonly op: Uint8Array,
+    readonly arg: Float64Array,
+  ) {}
+
+  get shape(): TreeShape {
+    return (this.#shape ??= computeShape(this.op));
+  }
+}
+
+/** The tree over these arrays (not copied), with its shape cached once computed. */
+export function treeOf(op: Uint8Array, arg: Float64Array): Tree {
+  return new ShapedTree(op, arg);
+}
+
+/*
+ * New trees' arrays and shapes are views into shared slabs: a view costs about a tenth of a fresh
+ * typed array (whose memory lives outside the JavaScript heap), and a run makes thousands of trees
+ * per generation. A slab is freed once no tree uses it; a tree larger than a quarter slab gets arrays
+ * of its own.
+ */
+const SLAB = 8192;
+let opSlab = new Uint8Array(SLAB);
+let argSlab = new Float64Array(SLAB);
+let nodeAt = 0;
+let intSlab = new Int32Array(2 * SLAB);
+let intAt = 0;
+
+/** A tree of `n` nodes, all zero (opcode Const, argument 0), to be filled in by its maker. */
+export function blankTree(n: number): Tree {
+  if (n > SLAB >> 2) return new ShapedTree(new Uint8Array(n), new Float64Array(n));
+  if (nodeAt + n > SLAB) {
+    opSlab = new Uint8Array(SLAB);
+    argSlab = new Float64Array(SLAB);
+    nodeAt = 0;
+  }
+  const t = new ShapedTree(opSlab.subarray(nodeAt, nodeAt + n), argSlab.subarray(nodeAt, nodeAt + n));
+  nodeAt += n;
+  return t;
+}
+
+function ints(n: number): Int32Array {
+  if (n > SLAB >> 1) return new Int32Array(n);
+  if (intAt + n > intSlab.length) {
+    intSlab = new Int32Array(2 * SLAB);
+    intAt = 0;
+  }
+  const v = intSlab.subarray(intAt, intAt + n);
+  intAt += n;
+  return v;
+}
+
 export function makeTree(op: ArrayLike<number>, arg: ArrayLike<number>): Tree {
-  return { op: Uint8Array.from(op), arg: Float64Array.from(arg) };
+  const t = blankTree(op.length);
+  t.op.set(op);
+  t.arg.set(arg);
+  return t;
 }
 
 export const constant = (v: number): Tree => makeTree([Op.Const], [v]);
@@ -33,24 +95,20 @@ export interface TreeShape {
   readonly internal: number;
 }
 
-const shapes = new WeakMap<Uint8Array, TreeShape>();
-
-/** The cached {@link TreeShape} of a tree. */
+/** The {@link TreeShape} of a tree: cached with trees the tree layer made ({@link treeOf}), computed afresh for others. */
 export function shapeOf(t: Tree): TreeShape {
-  let s = shapes.get(t.op);
-  if (s === undefined) {
-    s = computeShape(t.op);
-    shapes.set(t.op, s);
-  }
-  return s;
+  return t instanceof ShapedTree ? t.shape : computeShape(t.op);
 }
+
+let shapeStack = new Int32Array(256);
 
 function computeShape(op: Uint8Array): TreeShape {
   const n = op.length;
-  const buf = new Int32Array(3 * n);
+  const buf = ints(2 * n);
   const size = buf.subarray(0, n);
   const h = buf.subarray(n, 2 * n);
-  const stack = buf.subarray(2 * n);
+  if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
+  const stack = shapeStack;
   let sp = 0;
   let internal = 0;
   for (let i = 0; i < n; i++) {
@@ -119,7 +177,7 @@ export function isValidTree(t: Tree, nVariables: number): boolean {
 /** Copy of the subtree rooted at node i. */
 export function subtree(t: Tree, i: number): Tree {
   const start = i - (shapeOf(t).sizes[i] as number) + 1;
-  return { op: t.op.slice(start, i + 1), arg: t.arg.slice(start, i + 1) };
+  return makeTree(t.op.subarray(start, i + 1), t.arg.subarray(start, i + 1));
 }
 
 /** `t` with the subtree rooted at node i replaced by a copy of the subtree of `by` rooted at node j (default: all of `by`). */
@@ -129,15 +187,15 @@ export function replaceSubtree(t: Tree, i: number, by: Tree, j = by.op.length - 
   const bStart = bEnd - (shapeOf(by).sizes[j] as number);
   const len = bEnd - bStart;
   const n = t.op.length - (i + 1 - start) + len;
-  const op = new Uint8Array(n);
-  const arg = new Float64Array(n);
+  const child = blankTree(n);
+  const { op, arg } = child;
   op.set(t.op.subarray(0, start));
   arg.set(t.arg.subarray(0, start));
   op.set(by.op.subarray(bStart, bEnd), start);
   arg.set(by.arg.subarray(bStart, bEnd), start);
   op.set(t.op.subarray(i + 1), start + len);
   arg.set(t.arg.subarray(i + 1), start + len);
-  return { op, arg };
+  return child;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Rng } from '../core/rng.js';
 import { randomTerminal, randomTree } from './init.js';
 import { ARITY, type PrimitiveSet } from './primitives.js';
-import { depth, replacementDepth, replaceSubtree, shapeOf, type Tree } from './tree.js';
+import { depth, makeTree, replacementDepth, replaceSubtree, shapeOf, type Tree } from './tree.js';
 
 /** Size and depth limits every variation operator respects (Koza's static limits). */
 export interface TreeLimits {
@@ -70,8 +70,8 @@ export function subtreeMutation(rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLi
  */
 export function pointMutation(rng: Rng, ps: PrimitiveSet, t: Tree): Tree {
   const i = rng.int(t.op.length);
-  const op = new Uint8Array(t.op);
-  const arg = new Float64Array(t.arg);
+  const copy = makeTree(t.op, t.arg);
+  const { op, arg } = copy;
   const a = ARITY[op[i] as number] as number;
   if (a === 0) {
     const term = randomTerminal(rng, ps);
@@ -82,7 +82,7 @@ export function pointMutation(rng: Rng, ps: PrimitiveSet, t: Tree): Tree {
     if (same.length === 0) return t;
     op[i] = rng.pick(same).op;
   }
-  return { op, arg };
+  return copy;
 }
 
 export type MutationType = 'subtree' | 'point';
