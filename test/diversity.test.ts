@@ -278,6 +278,30 @@ describe('topDownDistance (unrolled) against the textbook recursion', () => {
       }
     }
   });
+
+  it('with a bound: exact up to the bound, above it when the distance is', () => {
+    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'exp', 'neg'] });
+    const rng = new Rng('bounded distance');
+    const trees = Array.from({ length: 60 }, (_, i) => rep.random(rng, i, 60));
+    let cut = 0;
+    for (let i = 0; i < trees.length; i++) {
+      for (let j = 0; j < trees.length; j += 3) {
+        const a = trees[i] as Tree;
+        const b = trees[j] as Tree;
+        const exact = topDownDistance(a, b);
+        for (const bound of [0, 0.5, exact - 1, exact - 1e-12, exact, exact + 0.25, 3, 10]) {
+          const d = topDownDistance(a, b, bound);
+          if (exact <= bound) expect(d, `${i} ${j} bound ${bound}`).toBe(exact);
+          else {
+            expect(d, `${i} ${j} bound ${bound}`).toBeGreaterThan(bound);
+            if (d !== exact) cut++;
+          }
+        }
+      }
+    }
+    // the bound does cut computations short (the result is then only a lower bound)
+    expect(cut).toBeGreaterThan(100);
+  });
 });
 
 describe('default output vectors', () => {

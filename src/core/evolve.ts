@@ -125,7 +125,7 @@ function prepare<G>(rep: Representation<G>, evaluator: Evaluator<G>, options: Pa
   const choose = mateChooser<G>(o.selection, {
     tournamentSize: o.tournamentSize,
     poolSize: o.poolSize,
-    distance: hooks.mateDistance ?? ((p, c) => rep.distance(p, c)),
+    distance: hooks.mateDistance ?? ((p, c, bound) => rep.distance(p, c, bound)),
   });
   return { o, rep, evaluator, hooks, choose, carriesPreferences: o.selection !== 'tournament' };
 }

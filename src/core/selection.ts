@@ -71,7 +71,8 @@ export function mateChooser<G>(mode: SelectionMode, o: MateChooserOptions<G>): M
         let best = pool[0] as number;
         let bestD = Infinity;
         for (const c of pool) {
-          const d = o.distance(preference, (pop[c] as Individual<G>).genome);
+          // the best distance so far bounds the exact work: a farther candidate cannot win
+          const d = o.distance(preference, (pop[c] as Individual<G>).genome, bestD);
           if (d < bestD) {
             bestD = d;
             best = c;

@@ -93,6 +93,8 @@ export interface TreeShape {
   readonly heights: Int32Array;
   /** Nodes that have children (functions). */
   readonly internal: number;
+  /** Nodes at each depth from the root: levels[d] for d = 0 .. height of the root. */
+  readonly levels: Int32Array;
 }
 
 /** The {@link TreeShape} of a tree: cached with trees the tree layer made ({@link treeOf}), computed afresh for others. */
@@ -125,7 +127,18 @@ function computeShape(op: Uint8Array): TreeShape {
     h[i] = m + 1;
     stack[sp++] = i;
   }
-  return { sizes: size, heights: h, internal };
+  // depths from the root, top-down (a parent comes after its children in postfix order)
+  const levels = ints((h[n - 1] as number) + 1);
+  const dep = stack;
+  dep[n - 1] = 0;
+  for (let i = n - 1; i >= 0; i--) {
+    const d = dep[i] as number;
+    levels[d]!++;
+    const a = ARITY[op[i] as number] as number;
+    if (a >= 1) dep[i - 1] = d + 1;
+    if (a === 2) dep[i - 1 - (size[i - 1] as number)] = d + 1;
+  }
+  return { sizes: size, heights: h, internal, levels };
 }
 
 /** Subtree sizes of every node (cached: see {@link shapeOf}). */
