@@ -245,13 +245,39 @@ export function children(t: Tree, i: number, sizes: Int32Array): number[] {
   return [right - (sizes[right] as number), right];
 }
 
-/** Canonical key: equal keys iff equal trees (opcodes and exact arguments). */
+let keyUnits = new Uint16Array(1024);
+const keyF64 = new Float64Array(1);
+const keyU16 = new Uint16Array(keyF64.buffer);
+
+/**
+ * Canonical key: equal keys iff equal trees (opcodes and arguments; constants compare as numbers, so
+ * 0 and -0 are one constant, and so are all NaNs). A string of UTF-16 code units, not text: the
+ * opcode, then a variable's index in two units or a constant's 64 bits in four.
+ */
 export function treeKey(t: Tree): string {
-  let s = '';
-  for (let i = 0; i < t.op.length; i++) {
+  const n = t.op.length;
+  if (keyUnits.length < 5 * n) keyUnits = new Uint16Array(10 * n);
+  const u = keyUnits;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
     const op = t.op[i] as number;
-    s += op === Op.Const ? `c${t.arg[i]} ` : op === Op.Var ? `v${t.arg[i]} ` : `${op} `;
+    u[k++] = op;
+    if (op === Op.Var) {
+      const v = t.arg[i] as number;
+      u[k++] = v & 0xffff;
+      u[k++] = v >>> 16;
+    } else if (op === Op.Const) {
+      const v = t.arg[i] as number;
+      keyF64[0] = v === 0 ? 0 : v !== v ? NaN : v;
+      u[k++] = keyU16[0] as number;
+      u[k++] = keyU16[1] as number;
+      u[k++] = keyU16[2] as number;
+      u[k++] = keyU16[3] as number;
+    }
   }
+  let s = '';
+  // fromCharCode takes its units as arguments: a few thousand at a time
+  for (let a = 0; a < k; a += 4096) s += String.fromCharCode.apply(null, u.subarray(a, Math.min(k, a + 4096)) as unknown as number[]);
   return s;
 }
 
