@@ -201,13 +201,22 @@ export function replaceSubtree(t: Tree, i: number, by: Tree, j = by.op.length - 
   const len = bEnd - bStart;
   const n = t.op.length - (i + 1 - start) + len;
   const child = blankTree(n);
+  // element loops: trees are small, and views for set() would cost more than the copying
   const { op, arg } = child;
-  op.set(t.op.subarray(0, start));
-  arg.set(t.arg.subarray(0, start));
-  op.set(by.op.subarray(bStart, bEnd), start);
-  arg.set(by.arg.subarray(bStart, bEnd), start);
-  op.set(t.op.subarray(i + 1), start + len);
-  arg.set(t.arg.subarray(i + 1), start + len);
+  const top = t.op;
+  const targ = t.arg;
+  for (let k = 0; k < start; k++) {
+    op[k] = top[k] as number;
+    arg[k] = targ[k] as number;
+  }
+  for (let k = 0; k < len; k++) {
+    op[start + k] = by.op[bStart + k] as number;
+    arg[start + k] = by.arg[bStart + k] as number;
+  }
+  for (let k = i + 1, at = start + len; k < top.length; k++, at++) {
+    op[at] = top[k] as number;
+    arg[at] = targ[k] as number;
+  }
   return child;
 }
 
