@@ -116,3 +116,27 @@ export function resolveEvolutionOptions(partial: Partial<EvolutionOptions> = {})
 export function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/**
+ * The engine settings a run's summary always records, in this order (stopFitness when set). Settings added
+ * later are recorded by the layers above only when a run was given them, so that summaries of runs that do
+ * not use them stay byte-identical.
+ */
+export const RECORDED_EVOLUTION_OPTIONS = [
+  'populationSize',
+  'generations',
+  'selection',
+  'tournamentSize',
+  'poolSize',
+  'crossoverRate',
+  'mutationRate',
+  'elites',
+  'preferenceInheritance',
+  'stopFitness',
+  'objectives',
+] as const satisfies readonly (keyof EvolutionOptions)[];
+
+/** The {@link RECORDED_EVOLUTION_OPTIONS} of resolved settings, in order. */
+export function recordedEvolution(o: EvolutionOptions): Partial<EvolutionOptions> {
+  return Object.fromEntries(RECORDED_EVOLUTION_OPTIONS.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}
