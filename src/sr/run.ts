@@ -1,7 +1,7 @@
 import { evolve, type EvolutionHooks, type EvolutionState, type GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
-import type { EvolutionOptions } from '../core/options.js';
-import type { Evaluator, Individual } from '../core/types.js';
+import { selectsOnCases, type EvolutionOptions } from '../core/options.js';
+import type { Evaluator, Individual, StopReason } from '../core/types.js';
 import { makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
 
 export type { RegressionTask };
@@ -107,6 +107,8 @@ export interface RegressionResult {
   readonly success: boolean;
   readonly generations: number;
   readonly evaluations: number;
+  /** Why the search stopped (generations done, target reached, evaluation or time budget spent). */
+  readonly stopReason: StopReason;
   readonly history: readonly GenerationStats[];
   readonly population: readonly Individual<Tree>[];
 }
@@ -133,6 +135,8 @@ export function scoreSettings(train: Dataset, options: RegressionOptions): Score
     ...(iterations > 1 ? { optimiser: { method: optimiser, iterations, ...(maxRows !== undefined ? { maxRows } : {}) } } : {}),
     ...(options.lamarckian ? { lamarckian: true } : {}),
     ...(options.robust ? { robust: robustBounds(train.columns, train.y) } : {}),
+    // lexicase and pareto selection compare trees row by row (cases = training rows)
+    ...(selectsOnCases(options) ? { cases: true } : {}),
   };
 }
 
@@ -251,6 +255,7 @@ export async function runRegression(
     success: best.trainRmse <= successThreshold,
     generations: result.generations,
     evaluations: result.evaluations,
+    stopReason: result.stopReason,
     history: result.history,
     population: result.population,
   };

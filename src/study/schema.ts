@@ -42,8 +42,14 @@ export interface StudyProblem extends ProblemSpec {
   readonly name: string;
 }
 
+/** Engine options not (yet) wired into study files. */
+type UnwiredEngineOptions = 'firstParent' | 'poolDraw' | 'mateRule' | 'preferenceInit' | 'replacement' | 'maxEvaluations' | 'maxSeconds';
+
 /** Run options a study may set in `settings` or a variant. */
-export type StudyOptions = Omit<RegressionOptions, 'seed' | 'selection' | 'mutation' | 'mutationRate' | 'successThreshold' | 'diversity'>;
+export type StudyOptions = Omit<
+  RegressionOptions,
+  'seed' | 'selection' | 'mutation' | 'mutationRate' | 'successThreshold' | 'diversity' | UnwiredEngineOptions
+>;
 
 /** Keys allowed in `settings` and in each variant, with a check of each value's JSON type. */
 const OPTION_TYPES = {
