@@ -1,10 +1,36 @@
 // The public surface of gpmate: re-exports only (DESIGN.md principle 10).
 export { Rng, type RngState } from './core/rng.js';
 export { ConfigError, DataError, WorkerError } from './core/errors.js';
-export type { Individual, Representation, Evaluator, SelectionMode, PreferenceInheritance, MateDistance } from './core/types.js';
-export { SELECTION_MODES } from './core/types.js';
-export { resolveEvolutionOptions, DEFAULT_EVOLUTION_OPTIONS, type EvolutionOptions } from './core/options.js';
-export { tournament, candidatePool, mateChooser, type MateChooser, type MateChoice } from './core/selection.js';
+export type {
+  Individual,
+  Representation,
+  Evaluator,
+  EvaluationRequest,
+  SelectionMode,
+  PreferenceInheritance,
+  MateDistance,
+  FirstParentMode,
+  PoolDraw,
+  MateRule,
+  PreferenceInit,
+  Replacement,
+  StopReason,
+} from './core/types.js';
+export { SELECTION_MODES, FIRST_PARENT_MODES, POOL_DRAWS, MATE_RULES, PREFERENCE_INITS, REPLACEMENTS } from './core/types.js';
+export { resolveEvolutionOptions, DEFAULT_EVOLUTION_OPTIONS, DEFAULT_ENGINE_CHOICES, type EvolutionOptions } from './core/options.js';
+export {
+  tournament,
+  candidatePool,
+  tournamentPool,
+  mateChooser,
+  firstParentSelector,
+  epsilonLexicase,
+  paretoOverCases,
+  type MateChooser,
+  type MateChoice,
+  type FirstParentSelector,
+  type ParentPicker,
+} from './core/selection.js';
 export { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from './core/evolve.js';
 export { writeFileAtomic } from './core/atomic.js';
 
@@ -105,7 +131,7 @@ export {
 
 // Symbolic regression layer (issue 7): scoring, constant optimisation, Pareto front, exports, models, checkpoints.
 export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';
-export { scoreCandidate, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/scoring.js';
+export { scoreCandidate, scoreCandidateCases, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/scoring.js';
 export { optimiseConstants, forwardColumns, reverseAdjoints, type OptimiserSettings, type OptimiserResult } from './sr/optimise.js';
 export { treeInterval, robustBounds, isRobust, type Interval, type RobustBounds } from './sr/interval.js';
 export { updateFront, selectFromFront, MODEL_SELECTIONS, type FrontEntry, type ModelSelection } from './sr/pareto.js';

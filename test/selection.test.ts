@@ -135,7 +135,12 @@ describe('preferences are inherited and varied like genes', () => {
 describe('the generational loop', () => {
   const task = benchmarkTask('nguyen-1', 3);
   const run = (o: Record<string, unknown>) =>
-    evolve(treeRepresentation(task.train.names), new ReferenceEvaluator(task.train), { seed: 11, populationSize: 80, generations: 8, ...o });
+    evolve(treeRepresentation(task.train.names), new ReferenceEvaluator(task.train), {
+      seed: 11,
+      populationSize: 80,
+      generations: 8,
+      ...o,
+    });
 
   it('is deterministic for a seed in every selection mode', async () => {
     for (const selection of ['tournament', 'random-mate', 'pimp'] as const) {

@@ -359,11 +359,18 @@ async function evaluateInvalid<G>(run: Run<G>, population: Individual<G>[]): Pro
     const improved = detailed?.genomes?.[i];
     const p = population[idx] as Individual<G>;
     const fitness = worstIfInvalid(losses[i] as number);
-    const c = cases ? { cases: Float64Array.from(cases[i] as ArrayLike<number>, worstIfInvalid) } : {};
+    const c = cases ? { cases: caseVector(cases[i] as ArrayLike<number>) } : {};
     if (improved !== undefined) population[idx] = { ...p, genome: improved, fitness, ...c };
     else Object.assign(p, { fitness, ...c });
   });
   return todo.length;
+}
+
+/** A copy of an evaluator's per-case losses, failures as the worst loss (a plain loop: Float64Array.from with a map is slow). */
+function caseVector(v: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(v.length);
+  for (let t = 0; t < out.length; t++) out[t] = worstIfInvalid(v[t] as number);
+  return out;
 }
 
 /** Evaluation failures (NaN, ±Infinity) count as the worst loss. */

@@ -101,19 +101,7 @@ export function caseMatrix<G>(pop: readonly Individual<G>[]): Float64Array[] {
 export function epsilonLexicase(cases: readonly Float64Array[]): ParentPicker {
   const n = cases.length;
   const nCases = (cases[0] as Float64Array).length;
-  const eps = new Float64Array(nCases);
-  const column = new Float64Array(n);
-  for (let t = 0; t < nCases; t++) {
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const v = (cases[i] as Float64Array)[t] as number;
-      if (Number.isFinite(v)) column[m++] = v;
-    }
-    if (m === 0) continue;
-    const med = medianOf(column, m);
-    for (let i = 0; i < m; i++) column[i] = Math.abs((column[i] as number) - med);
-    eps[t] = medianOf(column, m);
-  }
+  const eps = caseEpsilons(cases);
   // Reused between calls: the case order (a partial Fisher-Yates shuffle from any permutation is
   // uniform) and the candidate pool.
   const order = Int32Array.from({ length: nCases }, (_, t) => t);
@@ -138,6 +126,29 @@ export function epsilonLexicase(cases: readonly Float64Array[]): ParentPicker {
     }
     return m === 1 ? (pool[0] as number) : (pool[rng.int(m)] as number);
   };
+}
+
+/**
+ * Epsilon-lexicase's per-case epsilons: the median absolute deviation of each case's losses over
+ * the population, leaving out non-finite losses (0 when none is finite).
+ */
+export function caseEpsilons(cases: readonly Float64Array[]): Float64Array {
+  const n = cases.length;
+  const nCases = (cases[0] as Float64Array).length;
+  const eps = new Float64Array(nCases);
+  const column = new Float64Array(n);
+  for (let t = 0; t < nCases; t++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const v = (cases[i] as Float64Array)[t] as number;
+      if (Number.isFinite(v)) column[m++] = v;
+    }
+    if (m === 0) continue;
+    const med = medianOf(column, m);
+    for (let i = 0; i < m; i++) column[i] = Math.abs((column[i] as number) - med);
+    eps[t] = medianOf(column, m);
+  }
+  return eps;
 }
 
 /** The median of a[0..m) (m >= 1); reorders that part of `a` (quickselect, middle pivot: deterministic). */
