@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import { WorkerError } from '../core/errors.js';
+import { optionError, WorkerError } from '../core/errors.js';
 import type { Tree } from '../tree/tree.js';
 import { WasmEngine } from './wasm-engine.js';
 import type { Dataset } from './dataset.js';
@@ -59,7 +59,7 @@ export class PoolEvaluator implements TreeEvaluator {
   private idleFault: Error | undefined;
 
   constructor(data: Dataset, o: PoolOptions) {
-    if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new Error(`pool: threads must be an integer >= 1, got ${o.threads}`);
+    if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw optionError('threads', `expected an integer >= 1, got ${o.threads}`);
     this.threads = o.threads;
     this.fitnessKind = o.fitness ?? 'rmse';
     this.rows = data.rows;

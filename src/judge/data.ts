@@ -1,4 +1,4 @@
-import { ConfigError, DataError, readTextFile } from '../core/errors.js';
+import { ConfigError, DataError, readJsonFile, readTextFile } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 
 /**
@@ -31,13 +31,7 @@ function str(file: string, where: string, o: Record<string, unknown>, field: str
 }
 
 function readJsonArray(file: string): Record<string, unknown>[] {
-  const text = readTextFile(file, `data ${file}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`data ${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const raw = readJsonFile(file, `data ${file}`);
   if (!Array.isArray(raw)) throw new DataError(`data ${file}: expected a JSON array of items`);
   raw.forEach((x, i) => {
     if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new DataError(`data ${file}: item ${i}: expected an object`);
