@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { optionError } from './errors.js';
 import { DEFAULT_ENGINE_CHOICES, carriesPreferences, resolveEvolutionOptions, selectsOnCases, type EvolutionOptions } from './options.js';
 import { Rng, type RngState } from './rng.js';
 import { crowdedOrder } from './nsga2.js';
@@ -200,7 +200,7 @@ function prepare<G>(rep: Representation<G>, evaluator: Evaluator<G>, options: Pa
   });
   const needsCases = selectsOnCases(o);
   if (needsCases && !evaluator.evaluateDetailed) {
-    throw new ConfigError(`option firstParent: ${c.firstParent} selects on per-case losses, and this evaluator cannot return them`);
+    throw optionError('firstParent', `${c.firstParent} selects on per-case losses, and this evaluator cannot return them`);
   }
   return {
     o,
@@ -351,8 +351,10 @@ async function evaluateInvalid<G>(run: Run<G>, population: Individual<G>[]): Pro
   }
   const cases = request ? detailed?.cases : undefined;
   if (request && cases?.length !== todo.length) {
-    throw new Error(
-      `option firstParent: ${run.o.firstParent} needs per-case losses; the evaluator returned ${cases?.length ?? 'none'} for ${todo.length} genomes`,
+    const got = cases?.length ?? 'none';
+    throw optionError(
+      'firstParent',
+      `${run.o.firstParent} needs per-case losses; the evaluator returned ${got} for ${todo.length} genomes`,
     );
   }
   todo.forEach((idx, i) => {

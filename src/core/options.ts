@@ -195,14 +195,14 @@ export function resolveEvolutionOptions(partial: Partial<EvolutionOptions> = {})
 /** The newer engine choices: validated, combinations checked, and present only when not at their default. */
 function resolveChoices(o: Partial<EvolutionOptions>, base: EvolutionOptions): Partial<EvolutionOptions> {
   const d = DEFAULT_ENGINE_CHOICES;
-  const firstParent = oneOf('firstParent', o.firstParent ?? d.firstParent, FIRST_PARENT_MODES);
-  const poolDraw = oneOf('poolDraw', o.poolDraw ?? d.poolDraw, POOL_DRAWS);
-  const mateRule = oneOf('mateRule', o.mateRule ?? d.mateRule, MATE_RULES);
-  const preferenceInit = oneOf('preferenceInit', o.preferenceInit ?? d.preferenceInit, PREFERENCE_INITS);
-  const replacement = oneOf('replacement', o.replacement ?? d.replacement, REPLACEMENTS);
+  const firstParent = check.oneOf('firstParent', o.firstParent ?? d.firstParent, FIRST_PARENT_MODES);
+  const poolDraw = check.oneOf('poolDraw', o.poolDraw ?? d.poolDraw, POOL_DRAWS);
+  const mateRule = check.oneOf('mateRule', o.mateRule ?? d.mateRule, MATE_RULES);
+  const preferenceInit = check.oneOf('preferenceInit', o.preferenceInit ?? d.preferenceInit, PREFERENCE_INITS);
+  const replacement = check.oneOf('replacement', o.replacement ?? d.replacement, REPLACEMENTS);
   const { selection, objectives } = base;
   const refuse = (name: string, msg: string): never => {
-    throw new ConfigError(`option ${name}: ${msg}`);
+    throw optionError(name, msg);
   };
   if (firstParent !== 'tournament' && objectives === 'error-size')
     refuse('firstParent', `${firstParent} selects on per-case losses; objectives error-size selects by NSGA-II rank and crowding`);
