@@ -7,17 +7,41 @@ export { ConfigError, DataError, WorkerError } from './core/errors.js';
 export {
   SELECTION_MODES,
   OBJECTIVE_MODES,
+  FIRST_PARENT_MODES,
+  POOL_DRAWS,
+  MATE_RULES,
+  PREFERENCE_INITS,
+  REPLACEMENTS,
   type Individual,
   type Representation,
   type Evaluator,
   type Evaluation,
+  type EvaluationRequest,
   type SelectionMode,
   type ObjectiveMode,
   type PreferenceInheritance,
   type MateDistance,
+  type FirstParentMode,
+  type PoolDraw,
+  type MateRule,
+  type PreferenceInit,
+  type Replacement,
+  type StopReason,
 } from './core/types.js';
-export { resolveEvolutionOptions, DEFAULT_EVOLUTION_OPTIONS, type EvolutionOptions } from './core/options.js';
-export { tournament, candidatePool, mateChooser, type MateChooser, type MateChoice } from './core/selection.js';
+export { resolveEvolutionOptions, DEFAULT_EVOLUTION_OPTIONS, DEFAULT_ENGINE_CHOICES, type EvolutionOptions } from './core/options.js';
+export {
+  tournament,
+  candidatePool,
+  tournamentPool,
+  mateChooser,
+  firstParentSelector,
+  epsilonLexicase,
+  paretoOverCases,
+  type MateChooser,
+  type MateChoice,
+  type FirstParentSelector,
+  type ParentPicker,
+} from './core/selection.js';
 export { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from './core/evolve.js';
 export { dominates, nonDominatedSort, crowdingDistance, crowdedOrder } from './core/nsga2.js';
 export { writeFileAtomic } from './core/atomic.js';
@@ -109,7 +133,7 @@ export {
   type FrontMember,
 } from './sr/run.js';
 export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';
-export { scoreCandidate, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/scoring.js';
+export { scoreCandidate, scoreCandidateCases, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/scoring.js';
 export { scoringEvaluator } from './sr/scoring-pool.js';
 export { optimiseConstants, type OptimiserSettings, type OptimiserResult } from './sr/optimise.js';
 export { treeInterval, robustBounds, isRobust, type Interval, type RobustBounds } from './sr/interval.js';

@@ -16,7 +16,16 @@ import {
   stripUndefined,
   type EvolutionOptions,
 } from '../core/options.js';
-import { OBJECTIVE_MODES, PREFERENCE_INHERITANCE, SELECTION_MODES } from '../core/types.js';
+import {
+  FIRST_PARENT_MODES,
+  MATE_RULES,
+  OBJECTIVE_MODES,
+  POOL_DRAWS,
+  PREFERENCE_INHERITANCE,
+  PREFERENCE_INITS,
+  REPLACEMENTS,
+  SELECTION_MODES,
+} from '../core/types.js';
 import { checkDiversitySetting, type DiversitySetting } from '../diversity/index.js';
 import { DEFAULT_TREE_OPTIONS, resolveTreeOptions, type TreeOptions, type TreeSettings } from '../tree/options.js';
 import { DATA_FUNCTIONS } from '../tree/primitives.js';
@@ -134,6 +143,13 @@ export const OPTION_KINDS = {
   preferenceInheritance: choice(PREFERENCE_INHERITANCE),
   stopFitness: num,
   objectives: choice(OBJECTIVE_MODES),
+  firstParent: choice(FIRST_PARENT_MODES),
+  poolDraw: choice(POOL_DRAWS),
+  mateRule: choice(MATE_RULES),
+  preferenceInit: choice(PREFERENCE_INITS),
+  replacement: choice(REPLACEMENTS),
+  maxEvaluations: integer,
+  maxSeconds: num,
   functions: { type: 'strings' },
   constantProbability: num,
   constantRange: { type: 'pair' },
