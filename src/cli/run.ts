@@ -109,6 +109,10 @@ export const RUN_FLAGS: CommandFlags = {
         optionFlag('pool', 'poolSize', 'M', 'candidates per mate choice', 'the tournament size'),
         optionFlag('distance', 'distance', 'D', 'pimp distance: structural | semantic'),
         optionFlag('preference-inheritance', 'preferenceInheritance', 'I', 'crossover | chooser'),
+        optionFlag('first-parent', 'firstParent', 'S', 'tournament | lexicase (epsilon-lexicase on rows) | pareto (best on some rows)'),
+        optionFlag('pool-draw', 'poolDraw', 'D', 'mate candidates: uniform | tournament (each a tournament winner)'),
+        optionFlag('mate-rule', 'mateRule', 'R', 'pimp: ideal (closest to the preference) | dissimilar | assortative'),
+        optionFlag('preference-init', 'preferenceInit', 'I', 'initial preferences: random | self (a copy of the genome)'),
       ],
     },
     {
@@ -121,6 +125,12 @@ export const RUN_FLAGS: CommandFlags = {
         optionFlag('mutation', 'mutation', 'TYPE', 'subtree | point'),
         optionFlag('mutation-depth', 'mutationDepth', 'D', "subtree mutation's new-subtree depth"),
         optionFlag('elites', 'elites', 'E', 'best individuals copied unchanged'),
+        optionFlag(
+          'replacement',
+          'replacement',
+          'R',
+          'generational (with elites) | keep-best (a child replaces its first parent if better)',
+        ),
         optionFlag('max-depth', 'maxDepth', 'D', 'deepest tree (a single node has depth 0)'),
         optionFlag('max-size', 'maxSize', 'S', 'most nodes per tree'),
         optionFlag('init-depth', 'initDepth', 'MIN:MAX', 'ramped half-and-half depths'),
@@ -129,6 +139,8 @@ export const RUN_FLAGS: CommandFlags = {
         optionFlag('constant-range', 'constantRange', 'LO:HI', 'range of random constants'),
         optionFlag('success-threshold', 'successThreshold', 'T', 'success if best train RMSE <= T'),
         { flag: 'stop-on-success', key: 'stopOnSuccess', kind: 'switch', help: 'stop once the threshold is reached' },
+        optionFlag('max-evaluations', 'maxEvaluations', 'N', 'stop before a generation would pass N evaluations (deterministic)'),
+        optionFlag('max-seconds', 'maxSeconds', 'S', 'stop before a generation would end after S seconds of search'),
       ],
     },
     {
@@ -340,6 +352,8 @@ export function summaryOf(problem: string, inv: RunInvocation, s: RegressionSett
     success: r.success,
     generations: r.generations,
     evaluations: r.evaluations,
+    // A budget that ended the run early (--max-evaluations, --max-seconds); the best model so far is reported.
+    ...(r.stopReason === 'evaluations' || r.stopReason === 'seconds' ? { stoppedBy: r.stopReason } : {}),
   };
 }
 
@@ -479,7 +493,10 @@ function printResult(r: RegressionResult, s: RegressionSettings): void {
       `size ${b.size}, depth ${b.depth}\n` +
       `train RMSE ${fmt(b.trainRmse)}  R2 ${fmt(b.trainR2)}\n` +
       `test  RMSE ${fmt(b.testRmse)}  R2 ${fmt(b.testR2)}\n` +
-      `success: ${r.success ? 'yes' : 'no'} (train RMSE <= ${s.successThreshold})\n`,
+      `success: ${r.success ? 'yes' : 'no'} (train RMSE <= ${s.successThreshold})\n` +
+      (r.stopReason === 'evaluations' || r.stopReason === 'seconds'
+        ? `stopped by the ${r.stopReason === 'evaluations' ? 'evaluation' : 'time'} budget after generation ${r.generations}\n`
+        : ''),
   );
 }
 
