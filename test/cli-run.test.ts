@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRunArgs, runCommand } from '../src/cli/run.js';
+import { resolveRegressionOptions } from '../src/sr/options.js';
 import { CLI, SHARED } from './helpers.js';
 
 const gpmate = (args: string[]) => {
@@ -79,6 +80,23 @@ describe('gpmate run', () => {
     expect(readFileSync(join(c, 'summary.json'))).not.toEqual(readFileSync(join(a, 'summary.json')));
   });
 
+  it('stops at --max-evaluations with the best so far, recorded, identically for 1 and 2 threads', () => {
+    const summaries = ['1', '2'].map((threads) => {
+      const out = join(tmp(), 'out');
+      const args = ['run', '--problem', 'keijzer-6', '--population', '50', '--generations', '40', '--max-evaluations', '400'];
+      const r = gpmate([...args, '--lamarckian', '--optimise', '3', '--threads', threads, '--out', out, '--quiet']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/stopped by the evaluation budget after generation \d+/);
+      return readFileSync(join(out, 'summary.json'), 'utf8');
+    });
+    expect(summaries[1]).toBe(summaries[0]);
+    const s = JSON.parse(summaries[0] as string);
+    expect(s.stoppedBy).toBe('evaluations');
+    expect(s.evaluations).toBeLessThanOrEqual(400);
+    expect(s.generations).toBeLessThan(40);
+    expect(s.options.maxEvaluations).toBe(400);
+  });
+
   it('runs on a CSV file with its JSON description', () => {
     const out = join(tmp(), 'csv');
     const r = gpmate([
@@ -119,7 +137,7 @@ describe('gpmate run', () => {
     [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
     [['--distance', 'cosine'], /option --distance/],
     [['--bogus'], /Unknown option '--bogus'/],
-    [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
+    [['--problem', 'koza-1', '--data', bad], /option --data: give a benchmark problem or a data file, not both/],
     [['--lamarckian', '--baldwinian', '--optimise', '3'], /options --lamarckian and --baldwinian: give one of them, not both/],
     [['--optimise', '3', '--optimise-rows', '0'], /option --optimise-rows: expected an integer >= 1, got 0/],
     [['--clamp', 'maybe'], /option --clamp/],
@@ -139,9 +157,15 @@ describe('gpmate run', () => {
       maxSize: 64,
       functions: ['add', 'sub', 'mul', 'div', 'exp', 'log', 'sqrt', 'square'],
     });
-    expect(problem.options).toMatchObject({ linearScaling: false, robust: false, clamp: false });
-    expect(problem.options.optimiseIterations).toBeUndefined();
-    expect(problem.options.lamarckian).toBeUndefined();
+    expect(problem.options).toEqual({});
+    expect(resolveRegressionOptions(problem.options)).toMatchObject({
+      linearScaling: false,
+      robust: false,
+      clamp: false,
+      optimiseIterations: 0,
+      lamarckian: false,
+      maxSize: 256,
+    });
     const off = parseRunArgs(['--data', join(SHARED, 'data/sr/Concrete.csv'), '--optimise', '0', '--baldwinian', '--clamp', 'off']);
     if (off === 'help') throw new Error('unexpected help');
     expect(off.options).toMatchObject({ optimiseIterations: 0, lamarckian: false, clamp: false });

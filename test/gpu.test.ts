@@ -37,7 +37,7 @@ describe.skipIf(!gpu)('GPU adapter discovery', () => {
     const msg = (err as Error).message;
     expect(msg).not.toContain('\n');
     expect(msg).toMatch(
-      /^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
+      /^gpu back end: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
     );
     await expect(acquireGpu({ apis: [] })).rejects.toThrow(/option gpu apis: the list of WebGPU back ends is empty/);
   });
@@ -48,7 +48,7 @@ describe.skipIf(!gpu)('GPU adapter discovery', () => {
       // CI and machines without a GPU: llvmpipe is found and refused, by name.
       expect(got).toBeInstanceOf(GpuUnavailableError);
       expect(got.message).toMatch(
-        /^--backend gpu: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
+        /^gpu back end: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
       );
     } else {
       const ctx = got as Awaited<ReturnType<typeof acquireGpu>>;
@@ -142,7 +142,7 @@ describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
   });
 
   it('splits batches larger than one launch', async () => {
-    const small = await GpuEvaluator.create(ds, { batchCapacity: 7, rescoreTop: 0 });
+    const small = await GpuEvaluator.create(ds, { maxSize: 256, maxStackDepth: 18, batchCapacity: 7, rescoreTop: 0 });
     try {
       const ps = primitiveSet(ds.names);
       const trees = Array.from({ length: 30 }, () => randomTree(rng, ps, 3, true));
@@ -238,13 +238,13 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     expect(r.status).toBe(2);
     const ours = r.stderr.split('\n').filter((l) => l.startsWith('gpmate:'));
     expect(ours).toHaveLength(1);
-    expect(ours[0]).toMatch(/^gpmate: --backend gpu: no WebGPU adapter found; tried vulkan/);
+    expect(ours[0]).toMatch(/^gpmate: gpu back end: no WebGPU adapter found; tried vulkan/);
     expect(() => readFileSync(join(out, 'summary.json'))).toThrow();
   });
 
   it('rejects an unknown back end, and GPU or thread options meant for the other back end', () => {
     const cases: [string[], RegExp][] = [
-      [['--backend', 'tpu'], /^gpmate: option --backend: expected cpu or gpu, got "tpu"/],
+      [['--backend', 'tpu'], /^gpmate: option --backend: expected one of cpu, gpu, got "tpu"/],
       [['--gpu-adapter', 'H100'], /^gpmate: option --gpu-api\/--gpu-adapter\/--gpu-hardware-only: only with --backend gpu/],
       [['--backend', 'gpu', '--gpu-api', 'metal'], /^gpmate: option --gpu-api: unknown WebGPU back end "metal"/],
       [['--backend', 'gpu', '--threads', '4'], /^gpmate: option --threads: only with --backend cpu/],

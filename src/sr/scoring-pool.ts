@@ -1,4 +1,4 @@
-import type { Evaluation, Evaluator } from '../core/types.js';
+import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { PoolEvaluator } from '../eval/pool.js';
 import type { Tree } from '../tree/tree.js';
@@ -28,16 +28,28 @@ export class PoolScoringEvaluator implements Evaluator<Tree> {
     return (await this.evaluateDetailed(trees)).losses;
   }
 
-  evaluateDetailed(trees: readonly Tree[]): Promise<Evaluation<Tree> & { losses: Float64Array }> {
+  evaluateDetailed(trees: readonly Tree[], request?: EvaluationRequest): Promise<Evaluation<Tree> & { losses: Float64Array }> {
     const settings = this.settings;
     // work per tree ~ nodes x rows x (optimiser evaluations): the split balances on that
     const rows = this.rows * Math.max(1, settings.optimiser?.iterations ?? 1);
+    // per-case losses (lexicase, pareto): one row block per distinct tree, written by its worker
+    const withCases = settings.cases === true || request?.cases === true;
     return scoreBatch(
       trees,
       settings,
-      (enc, out, outArg) =>
-        this.pool.runTasks('score', enc, rows, (from, to) => ({ kind: 'score', trees: enc, from, to, settings, out, outArg })),
+      (enc, out, outArg, outCases) =>
+        this.pool.runTasks('score', enc, rows, (from, to) => ({
+          kind: 'score',
+          trees: enc,
+          from,
+          to,
+          settings,
+          out,
+          outArg,
+          ...(outCases ? { outCases } : {}),
+        })),
       true,
+      withCases ? this.rows : undefined,
     );
   }
 

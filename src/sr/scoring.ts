@@ -1,4 +1,4 @@
-import type { Evaluation, Evaluator } from '../core/types.js';
+import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { dedupe, encodedFrom, encodeTrees, expand, type EncodedTrees } from '../eval/encode.js';
 import type { TaskHandler, TreeRangeTask, WorkerContext } from '../eval/protocol.js';
@@ -22,6 +22,12 @@ export interface ScoreSettings {
   readonly lamarckian?: boolean;
   /** When set, a candidate whose scaled output leaves `robust.out` somewhere in `robust.box` scores +Infinity. */
   readonly robust?: RobustBounds;
+  /**
+   * Also return per-case losses (for lexicase and pareto parent selection): each row's squared
+   * residual of the scored model (after linear scaling when it is on; +Infinity on every row when
+   * the loss is +Infinity). Off the plain-RMSE fast path.
+   */
+  readonly cases?: boolean;
 }
 
 /** The data a score needs: the rows, and the kernel that holds them (in this thread or a worker). */
@@ -92,14 +98,32 @@ export function scoreCandidate(t: Tree, data: Dataset | ScoreData, s: ScoreSetti
 }
 
 /**
+ * {@link scoreCandidate} with the per-case losses of the scored model: cases[r] = (offset + slope *
+ * output[r] - y[r])^2 (offset 0 and slope 1 without scaling), non-finite as +Infinity, and +Infinity
+ * on every row when the loss is.
+ */
+export function scoreCandidateCases(t: Tree, data: Dataset | ScoreData, s: ScoreSettings): Scored & { readonly cases: Float64Array } {
+  const d = scoreDataOf(data);
+  const out = new Float64Array(1);
+  const outArg = new Float64Array(t.arg.length);
+  const lin = new Float64Array(2);
+  const cases = new Float64Array(d.rows);
+  scoreRange(encodeTrees([t]), 0, 1, d, s, out, outArg, lin, cases);
+  const tree = sameBits(outArg, t.arg) ? t : treeOf(t.op, outArg);
+  return { loss: out[0] as number, tree, offset: lin[0] as number, slope: lin[1] as number, cases };
+}
+
+/**
  * Regression scores of trees [from, to) (scaled fitness, constant optimisation, robustness check), a
  * task of the worker pool: out[t] = loss; the constants of the scored tree (tuned when optimising) are
- * written into outArg at the tree's own node offsets (the structure never changes).
+ * written into outArg at the tree's own node offsets (the structure never changes). With `outCases`
+ * (settings.cases) tree t's per-case losses go to outCases[t * rows, (t + 1) * rows).
  */
 export interface ScoreTask extends TreeRangeTask {
   readonly kind: 'score';
   readonly settings: ScoreSettings;
   readonly outArg: Float64Array;
+  readonly outCases?: Float64Array;
 }
 
 /** Each worker's score data, built on its first score task (the kernel it already holds, the shared rows). */
@@ -110,14 +134,15 @@ export const SCORE_HANDLERS = {
   score: ((ctx, t) => {
     let d = workerScoreData.get(ctx);
     if (!d) workerScoreData.set(ctx, (d = coreScoreData(ctx.engine, ctx.columns, ctx.y)));
-    scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg);
+    scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg, undefined, t.outCases);
   }) satisfies TaskHandler<ScoreTask>,
 };
 
 /**
  * Scores trees [from, to) of a flat batch (in-process, and the worker pool's `score` task): out[t] =
- * loss, the scored tree's constants (tuned when optimising) into outArg at the tree's offsets, and with
- * `lin` its offset and slope at lin[2 (t - from)], lin[2 (t - from) + 1].
+ * loss, the scored tree's constants (tuned when optimising) into outArg at the tree's offsets, with
+ * `lin` its offset and slope at lin[2 (t - from)], lin[2 (t - from) + 1], and with `outCases` its
+ * per-case losses (see {@link scoreCandidateCases}) at outCases[t * rows, (t + 1) * rows).
  *
  * ```
  * loss, offset, slope <- kernel scores of the batch (one call: outputs, closed-form scaling, RMSE)
@@ -125,6 +150,7 @@ export const SCORE_HANDLERS = {
  *   tune its constants (LM, from that offset and slope); where they changed, score it again
  *   (one kernel call for all re-scored trees)
  * with the robustness check: loss <- +Infinity where offset + slope * tree leaves the bounds
+ * with per-case losses: the scored models' outputs (one kernel call), their squared residuals
  * ```
  * Each tree's score is a pure function of the tree, the rows and the settings, whatever batch or
  * thread computes it.
@@ -138,6 +164,7 @@ export function scoreRange(
   out: Float64Array,
   outArg: Float64Array,
   lin?: Float64Array,
+  outCases?: Float64Array,
 ): void {
   const scaling = s.fitness === 'scaled-rmse';
   const sc = kernelScores(d.engine, e, from, to, scaling);
@@ -181,6 +208,27 @@ export function scoreRange(
       lin[2 * (t - from) + 1] = slope;
     }
   }
+  if (outCases) {
+    const rows = d.rows;
+    // the scored models' outputs, straight into their rows of outCases, then their squared residuals
+    d.engine.outputs({ count: e.count, op: e.op, arg: outArg, offsets: off }, from, to, 0, rows, outCases.subarray(from * rows, to * rows));
+    for (let t = from; t < to; t++) {
+      const k = 3 * (t - from);
+      const cases = outCases.subarray(t * rows, (t + 1) * rows);
+      if (out[t] === Infinity) {
+        cases.fill(Infinity);
+        continue;
+      }
+      const offset = sc[k + 1] as number;
+      const slope = sc[k + 2] as number;
+      for (let r = 0; r < rows; r++) {
+        const p = cases[r] as number;
+        const res = (scaling ? offset + slope * p : p) - (d.y[r] as number);
+        const sq = res * res;
+        cases[r] = Number.isFinite(sq) ? sq : Infinity;
+      }
+    }
+  }
 }
 
 /**
@@ -221,40 +269,44 @@ function hasConstants(t: Tree): boolean {
 
 /** True when the settings ask only for plain RMSE, which the WebAssembly evaluator computes directly. */
 export function isPlainRmse(s: ScoreSettings): boolean {
-  return s.fitness === 'rmse' && !s.optimiser && !s.robust;
+  return s.fitness === 'rmse' && !s.optimiser && !s.robust && !s.cases;
 }
 
 /**
  * Scores a batch as every regression scorer does: each distinct tree once (copies share a score),
  * encoded flat (in shared memory with `shared`, for worker threads); `run` fills the losses and the
- * scored trees' constants (scoreRange); with `lamarckian`, a tuned tree replaces each genome whose
- * constants changed.
+ * scored trees' constants (scoreRange), and with `rows` (per-case losses asked for) their per-case
+ * losses; with `lamarckian`, a tuned tree replaces each genome whose constants changed.
  */
 export async function scoreBatch(
   trees: readonly Tree[],
   settings: ScoreSettings,
-  run: (enc: EncodedTrees, out: Float64Array, outArg: Float64Array) => void | Promise<void>,
-  shared = false,
+  run: (enc: EncodedTrees, out: Float64Array, outArg: Float64Array, outCases: Float64Array | undefined) => void | Promise<void>,
+  shared: boolean,
+  rows?: number,
 ): Promise<Evaluation<Tree> & { losses: Float64Array }> {
   const { unique, index } = dedupe(trees);
   const enc = encodeTrees(unique, shared);
   const buf = (n: number): Float64Array => new Float64Array(shared ? new SharedArrayBuffer(Math.max(n, 1) * 8) : new ArrayBuffer(n * 8));
   const out = buf(unique.length);
   const outArg = buf(enc.arg.length);
-  if (unique.length > 0) await run(enc, out, outArg);
+  const outCases = rows !== undefined ? buf(unique.length * rows) : undefined;
+  if (unique.length > 0) await run(enc, out, outArg, outCases);
   const losses = expand(out, index);
-  if (!settings.lamarckian) return { losses };
+  const cases = outCases && rows !== undefined ? { cases: Array.from(index, (u) => outCases.subarray(u * rows, (u + 1) * rows)) } : {};
+  if (!settings.lamarckian) return { losses, ...cases };
   const tuned = unique.map((t, u) => {
     const a = enc.offsets[u] as number;
     const arg = outArg.subarray(a, a + t.op.length);
     return sameBits(arg, t.arg) ? undefined : treeOf(t.op, arg.slice());
   });
-  return { losses, genomes: Array.from(index, (u) => tuned[u]) };
+  return { losses, genomes: Array.from(index, (u) => tuned[u]), ...cases };
 }
 
 /**
  * The regression layer's in-process evaluator: {@link scoreRange} on every distinct genome. Implements
- * `evaluateDetailed` so that, with `lamarckian`, the engine writes the tuned trees back.
+ * `evaluateDetailed` so that, with `lamarckian`, the engine writes the tuned trees back, and so that
+ * it can return per-case losses (settings.cases, or when the engine asks).
  */
 export class ScoringEvaluator implements Evaluator<Tree> {
   private readonly data: ScoreData;
@@ -270,8 +322,15 @@ export class ScoringEvaluator implements Evaluator<Tree> {
     return (await this.evaluateDetailed(trees)).losses;
   }
 
-  evaluateDetailed(trees: readonly Tree[]): Promise<Evaluation<Tree> & { losses: Float64Array }> {
-    return scoreBatch(trees, this.settings, (enc, out, outArg) => scoreRange(enc, 0, enc.count, this.data, this.settings, out, outArg));
+  evaluateDetailed(trees: readonly Tree[], request?: EvaluationRequest): Promise<Evaluation<Tree> & { losses: Float64Array }> {
+    const withCases = this.settings.cases === true || request?.cases === true;
+    return scoreBatch(
+      trees,
+      this.settings,
+      (enc, out, outArg, outCases) => scoreRange(enc, 0, enc.count, this.data, this.settings, out, outArg, undefined, outCases),
+      false,
+      withCases ? this.data.rows : undefined,
+    );
   }
 }
 
