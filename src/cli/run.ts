@@ -156,6 +156,12 @@ export const RUN_FLAGS: CommandFlags = {
           'fit constants on at most R training rows, evenly strided',
           'every row; 256 with --data',
         ),
+        optionFlag(
+          'optimise-share',
+          'optimiseShare',
+          'Q',
+          "tune only the best share Q (0 < Q <= 1) of each generation's new candidates with constants, by their loss before tuning",
+        ),
         optionFlag('optimiser', 'optimiser', 'M', 'lm (Levenberg-Marquardt) | gradient'),
         {
           flag: 'lamarckian',

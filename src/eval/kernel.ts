@@ -97,6 +97,11 @@ export class Kernel {
   private readonly scratch: number;
   private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0, lm: 0 };
   private at = { slots: 0, code: 0, consts: 0, table: 0, out: 0, pred: 0, lm: 0 };
+  /**
+   * The tree whose node table lmPass last wrote, and where: an optimiser's passes evaluate one tree
+   * (one opcode array) at many points, so the table is written once and only the constants each pass.
+   */
+  private lmTree: { op: Uint8Array; params: Int32Array; at: number; ptr: number[] } | undefined;
 
   constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) {
@@ -230,11 +235,19 @@ export class Kernel {
       this.cap.pred,
       sizes.reduce((a, b) => a + b, 0),
     );
-    const ptr: number[] = [];
-    let p = this.at.lm;
-    for (const b of sizes) {
-      ptr.push(p);
-      p += b;
+    const cached = this.lmTree;
+    let ptr: number[];
+    if (cached && cached.op === op && cached.params === params && cached.at === this.at.lm) ptr = cached.ptr;
+    else {
+      ptr = [];
+      let p = this.at.lm;
+      for (const b of sizes) {
+        ptr.push(p);
+        p += b;
+      }
+      this.writeNodes(op, arg, ptr[0] as number);
+      this.i32.set(params, (ptr[8] as number) >> 2);
+      this.lmTree = { op, params, at: this.at.lm, ptr };
     }
     const [nodes, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, out] = ptr as [
       number,
@@ -248,34 +261,7 @@ export class Kernel {
       number,
       number,
     ];
-    // [op, left, right, flags]; flags bit 0: the subtree holds a constant (its adjoint is needed)
-    const i32 = this.i32;
-    const stack = new Int32Array(n);
-    let sp = 0;
-    for (let i = 0; i < n; i++) {
-      const o = op[i] as number;
-      const e = (nodes >> 2) + 4 * i;
-      let left = -1;
-      let right = -1;
-      let flag = 0;
-      if (o === Op.Const) flag = 1;
-      else if (o === Op.Var) left = arg[i] as number;
-      else if (ARITY[o] === 1) {
-        left = stack[--sp] as number;
-        flag = (i32[(nodes >> 2) + 4 * left + 3] as number) & 1;
-      } else {
-        right = stack[--sp] as number;
-        left = stack[--sp] as number;
-        flag = ((i32[(nodes >> 2) + 4 * left + 3] as number) | (i32[(nodes >> 2) + 4 * right + 3] as number)) & 1;
-      }
-      i32[e] = o;
-      i32[e + 1] = left;
-      i32[e + 2] = right;
-      i32[e + 3] = flag;
-      stack[sp++] = i;
-    }
     this.f64.set(arg, cval >> 3);
-    i32.set(params, par >> 2);
     const s = this.k.lmPass(
       nodes,
       n,
@@ -304,6 +290,37 @@ export class Kernel {
       }
     }
     return s;
+  }
+
+  /** The optimiser's node table of a tree at `nodes`: [op, left, right, flags] per node (see lmPass in the kernel). */
+  private writeNodes(op: Uint8Array, arg: Float64Array, nodes: number): void {
+    // flags bit 0: the subtree holds a constant (its adjoint is needed)
+    const n = op.length;
+    const i32 = this.i32;
+    const stack = new Int32Array(n);
+    let sp = 0;
+    for (let i = 0; i < n; i++) {
+      const o = op[i] as number;
+      const e = (nodes >> 2) + 4 * i;
+      let left = -1;
+      let right = -1;
+      let flag = 0;
+      if (o === Op.Const) flag = 1;
+      else if (o === Op.Var) left = arg[i] as number;
+      else if (ARITY[o] === 1) {
+        left = stack[--sp] as number;
+        flag = (i32[(nodes >> 2) + 4 * left + 3] as number) & 1;
+      } else {
+        right = stack[--sp] as number;
+        left = stack[--sp] as number;
+        flag = ((i32[(nodes >> 2) + 4 * left + 3] as number) | (i32[(nodes >> 2) + 4 * right + 3] as number)) & 1;
+      }
+      i32[e] = o;
+      i32[e + 1] = left;
+      i32[e + 2] = right;
+      i32[e + 3] = flag;
+      stack[sp++] = i;
+    }
   }
 
   /**

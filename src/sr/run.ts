@@ -89,7 +89,14 @@ export function scoreSettings(train: Dataset, s: RegressionSettings): ScoreSetti
   return {
     fitness: s.linearScaling ? 'scaled-rmse' : 'rmse',
     ...(iterations > 1
-      ? { optimiser: { method: s.optimiser, iterations, ...(s.optimiseRows !== undefined ? { maxRows: s.optimiseRows } : {}) } }
+      ? {
+          optimiser: {
+            method: s.optimiser,
+            iterations,
+            ...(s.optimiseRows !== undefined ? { maxRows: s.optimiseRows } : {}),
+            ...(s.optimiseShare < 1 ? { share: s.optimiseShare } : {}),
+          },
+        }
       : {}),
     ...(s.lamarckian ? { lamarckian: true } : {}),
     ...(s.robust ? { robust: robustBounds(train.columns, train.y) } : {}),

@@ -29,16 +29,14 @@ export class PoolScoringEvaluator implements Evaluator<Tree> {
   }
 
   evaluateDetailed(trees: readonly Tree[], request?: EvaluationRequest): Promise<Evaluation<Tree> & { losses: Float64Array }> {
-    const settings = this.settings;
-    // work per tree ~ nodes x rows x (optimiser evaluations): the split balances on that
-    const rows = this.rows * Math.max(1, settings.optimiser?.iterations ?? 1);
     // per-case losses (lexicase, pareto): one row block per distinct tree, written by its worker
-    const withCases = settings.cases === true || request?.cases === true;
+    const withCases = this.settings.cases === true || request?.cases === true;
     return scoreBatch(
       trees,
-      settings,
-      (enc, out, outArg, outCases) =>
-        this.pool.runTasks('score', enc, rows, (from, to) => ({
+      this.settings,
+      (enc, settings, out, outArg, outCases) =>
+        // work per tree ~ nodes x rows x (optimiser evaluations): the split balances on that
+        this.pool.runTasks('score', enc, this.rows * Math.max(1, settings.optimiser?.iterations ?? 1), (from, to) => ({
           kind: 'score',
           trees: enc,
           from,

@@ -281,7 +281,13 @@ export function isPlainRmse(s: ScoreSettings): boolean {
 export async function scoreBatch(
   trees: readonly Tree[],
   settings: ScoreSettings,
-  run: (enc: EncodedTrees, out: Float64Array, outArg: Float64Array, outCases: Float64Array | undefined) => void | Promise<void>,
+  run: (
+    enc: EncodedTrees,
+    settings: ScoreSettings,
+    out: Float64Array,
+    outArg: Float64Array,
+    outCases: Float64Array | undefined,
+  ) => void | Promise<void>,
   shared: boolean,
   rows?: number,
 ): Promise<Evaluation<Tree> & { losses: Float64Array }> {
@@ -291,7 +297,30 @@ export async function scoreBatch(
   const out = buf(unique.length);
   const outArg = buf(enc.arg.length);
   const outCases = rows !== undefined ? buf(unique.length * rows) : undefined;
-  if (unique.length > 0) await run(enc, out, outArg, outCases);
+  const share = settings.optimiser?.share ?? 1;
+  if (unique.length > 0 && share < 1) {
+    // every tree scored untuned; then the best share of those with constants tuned and scored again,
+    // chosen on the whole batch (so the choice is the same whatever the thread count)
+    const { optimiser: _tuning, ...untuned } = settings;
+    await run(enc, untuned, out, outArg, outCases);
+    const chosen = bestShare(unique, out, share);
+    if (chosen.length > 0) {
+      const sub = encodeTrees(
+        chosen.map((u) => unique[u] as Tree),
+        shared,
+      );
+      const subOut = buf(chosen.length);
+      const subArg = buf(sub.arg.length);
+      const subCases = rows !== undefined ? buf(chosen.length * rows) : undefined;
+      await run(sub, settings, subOut, subArg, subCases);
+      chosen.forEach((u, i) => {
+        out[u] = subOut[i] as number;
+        const a = sub.offsets[i] as number;
+        outArg.set(subArg.subarray(a, sub.offsets[i + 1] as number), enc.offsets[u] as number);
+        if (outCases && subCases && rows !== undefined) outCases.set(subCases.subarray(i * rows, (i + 1) * rows), u * rows);
+      });
+    }
+  } else if (unique.length > 0) await run(enc, settings, out, outArg, outCases);
   const losses = expand(out, index);
   const cases = outCases && rows !== undefined ? { cases: Array.from(index, (u) => outCases.subarray(u * rows, (u + 1) * rows)) } : {};
   if (!settings.lamarckian) return { losses, ...cases };
@@ -301,6 +330,19 @@ export async function scoreBatch(
     return sameBits(arg, t.arg) ? undefined : treeOf(t.op, arg.slice());
   });
   return { losses, genomes: Array.from(index, (u) => tuned[u]), ...cases };
+}
+
+/** The best `share` of the trees that have constants and a finite loss (lowest loss, then earliest), in batch order. */
+function bestShare(trees: readonly Tree[], loss: Float64Array, share: number): number[] {
+  const eligible: number[] = [];
+  trees.forEach((t, u) => {
+    if (hasConstants(t) && Number.isFinite(loss[u] as number)) eligible.push(u);
+  });
+  const k = Math.ceil(share * eligible.length);
+  return eligible
+    .sort((u, v) => (loss[u] as number) - (loss[v] as number) || u - v)
+    .slice(0, k)
+    .sort((u, v) => u - v);
 }
 
 /**
@@ -327,7 +369,7 @@ export class ScoringEvaluator implements Evaluator<Tree> {
     return scoreBatch(
       trees,
       this.settings,
-      (enc, out, outArg, outCases) => scoreRange(enc, 0, enc.count, this.data, this.settings, out, outArg, undefined, outCases),
+      (enc, settings, out, outArg, outCases) => scoreRange(enc, 0, enc.count, this.data, settings, out, outArg, undefined, outCases),
       false,
       withCases ? this.data.rows : undefined,
     );
