@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { BENCHMARK_NAMES, resolveTask, type ProblemSpec } from '../../problems/index.js';
 import { writeFileAtomic } from '../core/atomic.js';
@@ -10,7 +9,7 @@ import { SELECTION_MODES, type Evaluator } from '../core/types.js';
 import type { Dataset, RegressionTask } from '../eval/dataset.js';
 import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
 import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
-import { createEvaluator } from '../eval/wasm-evaluator.js';
+import { createEvaluator, defaultThreads, POOL_MIN_ROWS } from '../eval/wasm-evaluator.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../sr/checkpoint.js';
 import { modelJson, sha256 } from '../sr/model.js';
 import {
@@ -219,7 +218,7 @@ export const RUN_FLAGS: CommandFlags = {
           kind: 'int',
           arg: 'N',
           help: 'evaluation threads; 1 = in-process. Results are identical for every thread count.',
-          default: 'the number of cores',
+          default: `in-process below ${POOL_MIN_ROWS} training rows (a pool would not pay off), else the number of cores`,
         },
         {
           flag: 'out',
@@ -260,8 +259,8 @@ export interface RunInvocation {
   readonly gpu: GpuDeviceOptions;
   readonly out?: string;
   readonly quiet: boolean;
-  /** Evaluation threads (1 = in-process). */
-  readonly threads: number;
+  /** Evaluation threads (1 = in-process); absent: decided by the training rows (defaultThreads). */
+  readonly threads?: number;
   readonly checkpointEvery?: number;
   readonly resume?: string;
 }
@@ -292,8 +291,8 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   if (backend === 'cpu' && (apis || v['gpuAdapter'] !== undefined || v['gpuHardwareOnly'])) {
     throw new ConfigError('option --gpu-api/--gpu-adapter/--gpu-hardware-only: only with --backend gpu');
   }
-  const threads = (v['threads'] as number | undefined) ?? availableParallelism();
-  if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  const threads = v['threads'] as number | undefined;
+  if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   if (backend === 'gpu' && v['threads'] !== undefined) {
     throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
   }
@@ -310,7 +309,7 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
       hardwareOnly: v['gpuHardwareOnly'] as boolean | undefined,
     }),
     quiet: v['quiet'] === true,
-    threads,
+    ...(threads !== undefined ? { threads } : {}),
     ...(v['out'] !== undefined ? { out: v['out'] as string } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     ...(v['resume'] !== undefined ? { resume: v['resume'] as string } : {}),
@@ -412,7 +411,7 @@ function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
   return {
     inv: {
       ...stored,
-      threads: inv.threads,
+      ...(inv.threads !== undefined ? { threads: inv.threads } : {}),
       out: inv.out ?? inv.resume,
       quiet: inv.quiet || stored.quiet,
       ...(every ? { checkpointEvery: every } : {}),
@@ -423,9 +422,9 @@ function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
 }
 
 /** The evaluator of a run: the GPU, or (in-process or on a worker pool) the kernel for plain RMSE, else the scorer. */
-function evaluatorFactory(inv: RunInvocation, gpu: GpuEvaluator | undefined): EvaluatorFactory {
+function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined): EvaluatorFactory {
   return (train, settings) =>
-    gpu ?? (isPlainRmse(settings) ? createEvaluator(train, { threads: inv.threads }) : scoringEvaluator(train, settings, inv.threads));
+    gpu ?? (isPlainRmse(settings) ? createEvaluator(train, { threads }) : scoringEvaluator(train, settings, threads));
 }
 
 /**
@@ -455,9 +454,12 @@ async function evolveRun(
     process.stderr.write('gpmate: interrupted\n');
     void (evaluator?.close?.() ?? Promise.resolve()).finally(() => process.exit(130));
   };
+  const chosen = defaultThreads(task.train.rows);
+  const threads = inv.threads ?? chosen.threads;
+  if (!gpu && inv.threads === undefined && !inv.quiet) process.stdout.write(`threads: ${threads} (${chosen.why}; --threads N to choose)\n`);
   // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
-  if (gpu || inv.threads > 1) process.once('SIGINT', onSigint);
-  const factory = evaluatorFactory(inv, gpu);
+  if (gpu || threads > 1) process.once('SIGINT', onSigint);
+  const factory = evaluatorFactory(threads, gpu);
   try {
     const result = await runRegression(
       task,

@@ -1,6 +1,7 @@
 import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { PoolEvaluator } from '../eval/pool.js';
+import { defaultThreads } from '../eval/wasm-evaluator.js';
 import type { Tree } from '../tree/tree.js';
 import { scoreBatch, ScoringEvaluator, type ScoreSettings } from './scoring.js';
 
@@ -57,7 +58,11 @@ export class PoolScoringEvaluator implements Evaluator<Tree> {
 }
 
 /** The scorer for a thread count: in-process for 1 thread, the worker pool otherwise. */
-export function scoringEvaluator(data: Dataset, settings: ScoreSettings, threads: number): Evaluator<Tree> & { close(): Promise<void> } {
+export function scoringEvaluator(
+  data: Dataset,
+  settings: ScoreSettings,
+  threads = defaultThreads(data.rows).threads,
+): Evaluator<Tree> & { close(): Promise<void> } {
   if (threads <= 1) {
     const ev = new ScoringEvaluator(data, settings);
     return Object.assign(ev, { close: async () => {} });
