@@ -63,6 +63,11 @@ export function coreScoreData(core: WasmEngine, columns: readonly Float64Array[]
   };
 }
 
+/** The kernel holding a data set's rows (built once per data set object): outputs bit-identical to evaluateTree. */
+export function engineOf(d: Dataset): WasmEngine {
+  return scoreDataOf(d).engine;
+}
+
 /** Score data of a data set, built once per data set object (a kernel instance holds its rows). */
 const dataOfDataset = new WeakMap<Dataset, ScoreData>();
 function scoreDataOf(d: Dataset | ScoreData): ScoreData {
