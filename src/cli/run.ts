@@ -4,7 +4,7 @@ import { BENCHMARK_NAMES, resolveTask, type ProblemSpec } from '../../problems/i
 import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
-import { stripUndefined } from '../core/options.js';
+import { selectsOnCases, stripUndefined } from '../core/options.js';
 import { SELECTION_MODES, type Evaluator } from '../core/types.js';
 import type { Dataset, RegressionTask } from '../eval/dataset.js';
 import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
@@ -195,7 +195,7 @@ export const RUN_FLAGS: CommandFlags = {
           key: 'backend',
           kind: { choices: BACKENDS },
           arg: 'B',
-          help: 'cpu | gpu: gpu.js in webgpu mode on Dawn (f32 on the device;\nthe best trees are re-scored in f64, so every reported number is f64)',
+          help: 'cpu | gpu: gpu.js in webgpu mode on Dawn (f32 on the device, linear scaling included;\nconstant optimisation and the robustness check on the CPU; the best trees are re-scored in f64,\nso every reported number is f64)',
           default: 'cpu',
         },
         { flag: 'gpu-api', key: 'gpuApi', kind: 'list', arg: 'LIST', help: 'Dawn back ends to try, in order', default: GPU_APIS.join(',') },
@@ -322,7 +322,13 @@ async function openGpuEvaluator(train: Dataset, inv: RunInvocation, s: Regressio
   const maxStackDepth = stackBound(s);
   if (maxStackDepth > 64)
     throw new ConfigError(`option --max-depth: --backend gpu supports trees of depth at most 63 (stack registers), got ${s.maxDepth}`);
-  const ev = await GpuEvaluator.create(train, { ...inv.gpu, maxSize: s.maxSize, maxStackDepth, rescoreTop: Math.max(1, s.elites) });
+  const ev = await GpuEvaluator.create(train, {
+    ...inv.gpu,
+    maxSize: s.maxSize,
+    maxStackDepth,
+    rescoreTop: Math.max(1, s.elites),
+    fitness: s.linearScaling ? 'scaled-rmse' : 'rmse',
+  });
   process.stdout.write(
     `gpu: adapter ${describeAdapter(ev.adapter)}; gpu.js webgpu mode, kernels compiled in ${ev.compileMs.toFixed(0)} ms\n`,
   );
@@ -421,10 +427,16 @@ function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
   };
 }
 
-/** The evaluator of a run: the GPU, or (in-process or on a worker pool) the kernel for plain RMSE, else the scorer. */
-function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined): EvaluatorFactory {
-  return (train, settings) =>
-    gpu ?? (isPlainRmse(settings) ? createEvaluator(train, { threads }) : scoringEvaluator(train, settings, threads));
+/**
+ * The evaluator of a run: on the GPU, the device alone for plain RMSE, else the GPU scorer (device scores,
+ * constant optimisation and the robustness check on the CPU); on the CPU (in-process or on a worker
+ * pool) the kernel for plain RMSE, else the scorer.
+ */
+async function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined, s: RegressionSettings): Promise<EvaluatorFactory> {
+  if (!gpu)
+    return (train, settings) => (isPlainRmse(settings) ? createEvaluator(train, { threads }) : scoringEvaluator(train, settings, threads));
+  const { GpuScoringEvaluator } = await import('../sr/scoring-gpu.js');
+  return (train, settings) => (isPlainRmse(settings) ? gpu : new GpuScoringEvaluator(gpu, train, settings, Math.max(1, s.elites)));
 }
 
 /**
@@ -443,9 +455,9 @@ async function evolveRun(
   const every = inv.checkpointEvery;
   // Without checkpoints nothing is written before the end (an interrupted run leaves no output).
   if (every !== undefined) mkdirSync(out, { recursive: true });
-  if (inv.backend === 'gpu' && (s.linearScaling || s.robust || s.optimiseIterations > 1 || s.selectModel === 'validation')) {
+  if (inv.backend === 'gpu' && (s.selectModel === 'validation' || selectsOnCases(s))) {
     throw new ConfigError(
-      'option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off --optimise 0, and leave out --select-model validation',
+      'option --backend gpu: scores on every training row, row by row only on the CPU: leave out --select-model validation and --first-parent lexicase/pareto',
     );
   }
   const gpu = inv.backend === 'gpu' ? await openGpuEvaluator(task.train, inv, s) : undefined;
@@ -459,7 +471,7 @@ async function evolveRun(
   if (!gpu && inv.threads === undefined && !inv.quiet) process.stdout.write(`threads: ${threads} (${chosen.why}; --threads N to choose)\n`);
   // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
   if (gpu || threads > 1) process.once('SIGINT', onSigint);
-  const factory = evaluatorFactory(threads, gpu);
+  const factory = await evaluatorFactory(threads, gpu, s);
   try {
     const result = await runRegression(
       task,

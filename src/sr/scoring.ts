@@ -173,50 +173,21 @@ export function scoreRange(
 ): void {
   const scaling = s.fitness === 'scaled-rmse';
   const sc = kernelScores(d.engine, e, from, to, scaling);
-  const off = e.offsets;
-  outArg.set(e.arg.subarray(off[from] as number, off[to] as number), off[from] as number);
-  const opt = s.optimiser && (s.optimiser.iterations ?? 10) > 1 ? s.optimiser : undefined;
-  if (opt) {
-    const tuned: Tree[] = [];
-    const at: number[] = [];
-    for (let t = from; t < to; t++) {
-      const k = 3 * (t - from);
-      const offset = sc[k + 1] as number;
-      const slope = sc[k + 2] as number;
-      const tree = encodedTree(e, t);
-      if (!hasConstants(tree) || !Number.isFinite(offset) || !Number.isFinite(slope)) continue;
-      const r = optimiseConstants(tree, d.columns, d.y, { offset, slope }, { ...opt, scaling }, d.lm(rowStride(d.rows, opt.maxRows)));
-      outArg.set(r.tree.arg, off[t] as number);
-      if (!sameBits(r.tree.arg, tree.arg)) {
-        tuned.push(r.tree);
-        at.push(t);
-      }
-    }
-    if (tuned.length > 0) {
-      const again = kernelScores(d.engine, encodeTrees(tuned), 0, tuned.length, scaling);
-      at.forEach((t, i) => sc.set(again.subarray(3 * i, 3 * i + 3), 3 * (t - from)));
-    }
-  }
-  for (let t = from; t < to; t++) {
-    const k = 3 * (t - from);
-    let loss = sc[k] as number;
-    const offset = sc[k + 1] as number;
-    const slope = sc[k + 2] as number;
-    if (s.robust && loss !== Infinity) {
-      const a = off[t] as number;
-      const b = off[t + 1] as number;
-      if (!isRobust({ op: e.op.subarray(a, b), arg: outArg.subarray(a, b) }, s.robust, offset, slope)) loss = Infinity;
-    }
-    out[t] = loss;
-    if (lin) {
-      lin[2 * (t - from)] = offset;
-      lin[2 * (t - from) + 1] = slope;
-    }
-  }
+  const tuned = tuneConstants(e, from, to, d, s, sc, outArg);
+  if (tuned.trees.length > 0)
+    rescored(sc, from, tuned.at, kernelScores(d.engine, encodeTrees(tuned.trees), 0, tuned.trees.length, scaling));
+  finalLosses(e, from, to, s, sc, outArg, out, lin);
   if (outCases) {
     const rows = d.rows;
     // the scored models' outputs, straight into their rows of outCases, then their squared residuals
-    d.engine.outputs({ count: e.count, op: e.op, arg: outArg, offsets: off }, from, to, 0, rows, outCases.subarray(from * rows, to * rows));
+    d.engine.outputs(
+      { count: e.count, op: e.op, arg: outArg, offsets: e.offsets },
+      from,
+      to,
+      0,
+      rows,
+      outCases.subarray(from * rows, to * rows),
+    );
     for (let t = from; t < to; t++) {
       const k = 3 * (t - from);
       const cases = outCases.subarray(t * rows, (t + 1) * rows);
@@ -232,6 +203,82 @@ export function scoreRange(
         const sq = res * res;
         cases[r] = Number.isFinite(sq) ? sq : Infinity;
       }
+    }
+  }
+}
+
+/**
+ * Constant optimisation of trees [from, to) of `e` (when the settings ask for it): each tree with
+ * constants and a finite scaling (sc: loss, offset, slope at 3 (t - from)) is tuned from that offset
+ * and slope; every tree's scored constants go to outArg at its offsets. Returns the trees whose
+ * constants changed, to be scored again, and their indices.
+ */
+export function tuneConstants(
+  e: EncodedTrees,
+  from: number,
+  to: number,
+  d: ScoreData,
+  s: ScoreSettings,
+  sc: Float64Array,
+  outArg: Float64Array,
+): { trees: Tree[]; at: number[] } {
+  const off = e.offsets;
+  outArg.set(e.arg.subarray(off[from] as number, off[to] as number), off[from] as number);
+  const trees: Tree[] = [];
+  const at: number[] = [];
+  const opt = s.optimiser && (s.optimiser.iterations ?? 10) > 1 ? s.optimiser : undefined;
+  if (!opt) return { trees, at };
+  const scaling = s.fitness === 'scaled-rmse';
+  for (let t = from; t < to; t++) {
+    const k = 3 * (t - from);
+    const offset = sc[k + 1] as number;
+    const slope = sc[k + 2] as number;
+    const tree = encodedTree(e, t);
+    if (!hasConstants(tree) || !Number.isFinite(offset) || !Number.isFinite(slope)) continue;
+    const r = optimiseConstants(tree, d.columns, d.y, { offset, slope }, { ...opt, scaling }, d.lm(rowStride(d.rows, opt.maxRows)));
+    outArg.set(r.tree.arg, off[t] as number);
+    if (!sameBits(r.tree.arg, tree.arg)) {
+      trees.push(r.tree);
+      at.push(t);
+    }
+  }
+  return { trees, at };
+}
+
+/** Puts the scores of re-scored trees (3 per tree, in `at`'s order) into sc (3 per tree from `from`). */
+export function rescored(sc: Float64Array, from: number, at: readonly number[], again: Float64Array): void {
+  at.forEach((t, i) => sc.set(again.subarray(3 * i, 3 * i + 3), 3 * (t - from)));
+}
+
+/**
+ * The losses of trees [from, to) into out[t]: their scores (sc), +Infinity where the robustness check
+ * rejects offset + slope * tree (with the scored constants, outArg); with `lin` the offsets and slopes.
+ */
+export function finalLosses(
+  e: EncodedTrees,
+  from: number,
+  to: number,
+  s: ScoreSettings,
+  sc: Float64Array,
+  outArg: Float64Array,
+  out: Float64Array,
+  lin?: Float64Array,
+): void {
+  const off = e.offsets;
+  for (let t = from; t < to; t++) {
+    const k = 3 * (t - from);
+    let loss = sc[k] as number;
+    const offset = sc[k + 1] as number;
+    const slope = sc[k + 2] as number;
+    if (s.robust && loss !== Infinity) {
+      const a = off[t] as number;
+      const b = off[t + 1] as number;
+      if (!isRobust({ op: e.op.subarray(a, b), arg: outArg.subarray(a, b) }, s.robust, offset, slope)) loss = Infinity;
+    }
+    out[t] = loss;
+    if (lin) {
+      lin[2 * (t - from)] = offset;
+      lin[2 * (t - from) + 1] = slope;
     }
   }
 }
