@@ -16,7 +16,7 @@ const model = process.argv[2] ?? join(shared, 'models', 'llama-2-tiny-random.ggu
 const n = Number(process.argv[3] ?? 20);
 const items = loadItems(join(shared, 'data', 'judge', 'llmbar', 'natural.json')).slice(0, n);
 const render = { maxChars: 500 };
-const template = renderTemplate(baselineGenome(), new Map(), render);
+const template = renderTemplate(baselineGenome(), render);
 
 const t0 = performance.now();
 const llama = await LlamaBackend.open({ modelPath: model });

@@ -70,22 +70,35 @@ export {
   type PromptOptions,
 } from './judge/genome.js';
 export { loadLibrary, defaultLibrary, type FragmentLibrary } from './judge/library.js';
-export { loadItems, splitItems, DATA_FORMATS, type JudgeItem, type DataFormat } from './judge/data.js';
+export {
+  loadItems,
+  loadPairs,
+  splitItems,
+  DATA_FORMATS,
+  type JudgeItem,
+  type DataFormat,
+  type Example,
+  type LoadOptions,
+} from './judge/data.js';
 export { renderTemplate, fillTemplate, templateText, type ChatPrompt, type PromptTemplate, type Order } from './judge/render.js';
 export {
   JudgeEvaluator,
   scoreTemplate,
   metricsOf,
   judgeLoss,
+  itemLosses,
   DEFAULT_WEIGHTS,
   type JudgeMetrics,
   type LossWeights,
+  type ItemResult,
 } from './judge/fitness.js';
 export { JudgeCache, JudgeService, BudgetExhaustedError, type CallStats } from './judge/cache.js';
 export { HttpBackend, type HttpOptions } from './judge/http.js';
 export { LlamaBackend, type LlamaOptions } from './judge/llama.js';
 export type { JudgeBackend, Judgement } from './judge/backend.js';
-export { evolveJudge, type JudgeEvolveOptions, type JudgeEvolveResult } from './judge/run.js';
+export { evolveJudge, type JudgeEvolveResult } from './judge/run.js';
+export { resolveJudgeSettings, type JudgeSettings, type JudgeEvolveOptions } from './judge/options.js';
+export { parseVerdict, stripThinking, PROTOCOLS, DEFAULT_MIN_LETTER_MASS, type Protocol } from './judge/verdict.js';
 export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fast.js';
 export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
 export type { TreeEvaluator, RowRange } from './eval/types.js';
