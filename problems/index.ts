@@ -1,5 +1,5 @@
 import { ConfigError } from '../src/core/errors.js';
-import type { RegressionTask } from '../src/sr/run.js';
+import type { RegressionTask } from '../src/eval/dataset.js';
 import { BENCHMARK_NAMES, benchmarkTask, type BenchmarkName } from './benchmarks.js';
 import { csvTask, type CsvSpec } from './csv.js';
 

@@ -19,8 +19,8 @@ export { treeRepresentation, type TreeOptions, type TreeRepresentation } from '.
 
 export { makeDataset, type Dataset } from './eval/dataset.js';
 export { evaluateTree, rmse, rSquared, treeRmse } from './eval/reference.js';
-export { linearScaling, scaledRmse, type FitnessKind } from './eval/fitness.js';
-export { CpuEvaluator } from './eval/cpu.js';
+export { linearScaling, scaledRmse, type FitnessKind } from './eval/loss.js';
+export { ReferenceEvaluator } from './eval/reference.js';
 export { semanticDistance } from './eval/semantic.js';
 
 export { runRegression, scoreTree, type RegressionTask, type RegressionOptions, type RegressionResult } from './sr/run.js';
@@ -99,10 +99,9 @@ export type { JudgeBackend, Judgement } from './judge/backend.js';
 export { evolveJudge, type JudgeEvolveResult } from './judge/run.js';
 export { resolveJudgeSettings, type JudgeSettings, type JudgeEvolveOptions } from './judge/options.js';
 export { parseVerdict, stripThinking, PROTOCOLS, DEFAULT_MIN_LETTER_MASS, type Protocol } from './judge/verdict.js';
-export { createEvaluator, FastEvaluator, type EvaluatorOptions } from './eval/fast.js';
+export { createEvaluator, WasmEvaluator, type EvaluatorOptions } from './eval/wasm-evaluator.js';
 export { PoolEvaluator, type PoolOptions } from './eval/pool.js';
 export type { TreeEvaluator, RowRange } from './eval/types.js';
-export type { PoolTask, PoolTaskKind, FitnessTask, OutputsTask, PoolWorkerData } from './eval/protocol.js';
 export {
   GpuEvaluator,
   acquireGpu,
@@ -119,7 +118,7 @@ export {
 
 // Symbolic regression layer (issue 7): scoring, constant optimisation, Pareto front, exports, models, checkpoints.
 export { fit, type FitOptions, type FittedModel, type Model, type Inputs } from './sr/fit.js';
-export { scoreCandidate, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/fitness.js';
+export { scoreCandidate, ScoringEvaluator, scaledTree, type ScoreSettings, type Scored } from './sr/scoring.js';
 export { optimiseConstants, forwardColumns, reverseAdjoints, type OptimiserSettings, type OptimiserResult } from './sr/optimise.js';
 export { treeInterval, robustBounds, isRobust, type Interval, type RobustBounds } from './sr/interval.js';
 export { updateFront, selectFromFront, MODEL_SELECTIONS, type FrontEntry, type ModelSelection } from './sr/pareto.js';
@@ -130,5 +129,4 @@ export { dominates, nonDominatedSort, crowdingDistance, crowdedOrder } from './c
 export { OBJECTIVE_MODES, type ObjectiveMode, type Evaluation } from './core/types.js';
 export { simplify } from './tree/simplify.js';
 export { toLatex, toSympy, type SympyOptions } from './tree/export.js';
-export { PoolScoringEvaluator, scoringEvaluator } from './sr/pool.js';
-export type { ScoreTask } from './eval/protocol.js';
+export { PoolScoringEvaluator, scoringEvaluator } from './sr/scoring-pool.js';

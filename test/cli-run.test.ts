@@ -105,7 +105,7 @@ describe('gpmate run', () => {
   writeFileSync(bad, 'a,b\n1,x\n');
   const cases: [string[], RegExp][] = [
     [['--problem', 'nope'], /unknown problem "nope"/],
-    [['--data', join(dir, 'none.csv')], /none\.csv: cannot read/],
+    [['--data', join(dir, 'none.csv')], /none\.csv: not found/],
     [['--data', bad], /bad\.csv: line 2, column "b": "x" is not a finite number/],
     [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--target', 'Q'], /no column named "Q"/],
     [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--train', '5:5'], /training rows 5:5 are empty/],

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchmarkTask } from '../problems/benchmarks.js';
 import { Rng } from '../src/core/rng.js';
-import { CpuEvaluator } from '../src/eval/cpu.js';
+import { ReferenceEvaluator } from '../src/eval/reference.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { agreementReport, checkTree } from '../src/eval/gpu/agreement.js';
 import { acquireGpu, GpuEvaluator, GpuUnavailableError } from '../src/eval/gpu/index.js';
@@ -120,7 +120,7 @@ describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
     const trees = Array.from({ length: 200 }, () => randomTree(rng, ps, rng.int(6), false));
     const f32 = await ev.evaluateDevice(trees);
     const out = await ev.evaluate(trees);
-    const cpu = await new CpuEvaluator(ds).evaluate(trees);
+    const cpu = await new ReferenceEvaluator(ds).evaluate(trees);
     const order = Array.from(out.keys()).sort((i, j) => (out[i] as number) - (out[j] as number));
     for (const i of order.slice(0, 3)) expect(out[i]).toBe(cpu[i]);
     // Only a handful were re-scored; the rest are the device's f32 values.
@@ -161,7 +161,7 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpmate-gpu-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reports for its best tree exactly the f64 error the CPU evaluator gives', async () => {
+  it('reports for its best tree exactly the f64 error the reference evaluator gives', async () => {
     const out = join(dir, 'run');
     const r = spawnSync(
       process.execPath,
@@ -193,7 +193,7 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     expect(summary.options.backend).toBe('gpu');
     const task = benchmarkTask('keijzer-6', 3);
     const tree = parseInfix(summary.best.expression, task.train.names);
-    expect(summary.best.trainRmse).toBe((await new CpuEvaluator(task.train).evaluate([tree]))[0]);
+    expect(summary.best.trainRmse).toBe((await new ReferenceEvaluator(task.train).evaluate([tree]))[0]);
     const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8')
       .trim()
       .split('\n')

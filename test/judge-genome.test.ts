@@ -325,7 +325,7 @@ describe('data loaders', () => {
     expect(() => loadItems(wrong, 'llmbar')).toThrow(/wrong\.json: item 0: label must be 1 or 2, got 3/);
     expect(() => loadItems(LLMBAR, 'jsonl')).toThrow(/natural\.json: item 0: field "instruction" must be a string/);
     expect(() => loadItems(PANDALM, 'llmbar')).toThrow(/item 0: label must be 1 or 2/);
-    expect(() => loadItems(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read/);
+    expect(() => loadItems(join(dir, 'missing.json'))).toThrow(/missing\.json: not found/);
   });
 
   it('maps other JSONL layouts and label values, and keeps ties only when asked', () => {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/core/errors.js';
+import { ConfigError, DataError } from '../src/core/errors.js';
 import { canonicalJson, configHash, expandGrid, expandRuns, studyHash } from '../src/study/grid.js';
 import { parseStudy, readStudyFile } from '../src/study/schema.js';
 import { tempDir, tinyStudy, writeStudy } from './study-helpers.js';
@@ -80,7 +80,7 @@ describe('study file validation', () => {
 
   it('reports a missing or malformed file in one line', () => {
     const dir = tempDir();
-    expect(() => readStudyFile(`${dir}/nope.json`)).toThrow(new ConfigError(`study file ${dir}/nope.json: not found`));
+    expect(() => readStudyFile(`${dir}/nope.json`)).toThrow(new DataError(`study file ${dir}/nope.json: not found`));
     const bad = writeStudy(dir, {}, 'bad.json');
     writeFileSync(bad, '{"name": "x", "problems": ['); // truncated, as an editor crash would leave it
     expect(() => readStudyFile(bad)).toThrow(/^study file .*bad\.json: not valid JSON \(/);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../core/atomic.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, parseJson } from '../core/errors.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
 import type { PreferenceInheritance, SelectionMode } from '../core/types.js';
 import { LazyBackend, type JudgeBackend } from '../judge/backend.js';
@@ -499,12 +499,7 @@ export function readPrompt(file: string, items: readonly JudgeItem[], render: Re
   if (!existsSync(file)) throw new ConfigError(`option --prompt: file ${file} not found`);
   const text = readFileSync(file, 'utf8');
   if (/\.json$/i.test(file)) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (e) {
-      throw new ConfigError(`prompt ${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-    }
+    const raw = parseJson(text, `prompt ${file}`);
     const byId = new Map(items.map(({ id, ...x }) => [id, x]));
     return renderTemplate(
       validateGenome(raw, file, (id) => byId.get(id)),

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { optionError } from './errors.js';
 import {
   OBJECTIVE_MODES,
   PREFERENCE_INHERITANCE,
@@ -53,50 +53,63 @@ export const DEFAULT_EVOLUTION_OPTIONS: Readonly<Omit<EvolutionOptions, 'poolSiz
   objectives: 'error',
 };
 
-function integer(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
-    throw new ConfigError(`option ${name}: expected an integer ${range}, got ${String(v)}`);
-  }
-  return v;
-}
-
-function probability(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
-    throw new ConfigError(`option ${name}: expected a probability in [0, 1], got ${String(v)}`);
-  }
-  return v;
-}
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(`option ${name}: expected one of ${allowed.join(', ')}, got ${String(v)}`);
-  }
-  return v as T;
-}
+/**
+ * Checks of one option's value, shared by every layer's options model; each failure is an
+ * {@link optionError} naming the option.
+ */
+export const check = {
+  int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+      throw optionError(name, `expected an integer ${range}, got ${String(v)}`);
+    }
+    return v;
+  },
+  probability(name: string, v: unknown): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
+      throw optionError(name, `expected a probability in [0, 1], got ${String(v)}`);
+    }
+    return v;
+  },
+  /** A finite number >= min. */
+  atLeast(name: string, v: unknown, min: number): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw optionError(name, `expected a number >= ${min}, got ${String(v)}`);
+    return v;
+  },
+  oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      throw optionError(name, `expected one of ${allowed.join(', ')}, got ${String(v)}`);
+    }
+    return v as T;
+  },
+  boolean(name: string, v: unknown): boolean {
+    if (typeof v !== 'boolean') throw optionError(name, `expected true or false, got ${String(v)}`);
+    return v;
+  },
+};
 
 /** Fills defaults and validates; every message names the offending option. */
 export function resolveEvolutionOptions(partial: Partial<EvolutionOptions> = {}): EvolutionOptions {
   const o = { ...DEFAULT_EVOLUTION_OPTIONS, ...stripUndefined(partial) };
-  const populationSize = integer('populationSize', o.populationSize, 2);
-  const tournamentSize = integer('tournamentSize', o.tournamentSize, 1, populationSize);
-  const poolSize = integer('poolSize', partial.poolSize ?? tournamentSize, 1, populationSize);
+  const populationSize = check.int('populationSize', o.populationSize, 2);
+  const tournamentSize = check.int('tournamentSize', o.tournamentSize, 1, populationSize);
+  const poolSize = check.int('poolSize', partial.poolSize ?? tournamentSize, 1, populationSize);
   const stopFitness = o.stopFitness;
   if (stopFitness !== undefined && (typeof stopFitness !== 'number' || Number.isNaN(stopFitness))) {
-    throw new ConfigError(`option stopFitness: expected a number, got ${String(stopFitness)}`);
+    throw optionError('stopFitness', `expected a number, got ${String(stopFitness)}`);
   }
   return {
     populationSize,
-    generations: integer('generations', o.generations, 0),
-    selection: oneOf('selection', o.selection, SELECTION_MODES),
+    generations: check.int('generations', o.generations, 0),
+    selection: check.oneOf('selection', o.selection, SELECTION_MODES),
     tournamentSize,
     poolSize,
-    crossoverRate: probability('crossoverRate', o.crossoverRate),
-    mutationRate: probability('mutationRate', o.mutationRate),
-    elites: integer('elites', o.elites, 0, populationSize - 1),
-    preferenceInheritance: oneOf('preferenceInheritance', o.preferenceInheritance, PREFERENCE_INHERITANCE),
+    crossoverRate: check.probability('crossoverRate', o.crossoverRate),
+    mutationRate: check.probability('mutationRate', o.mutationRate),
+    elites: check.int('elites', o.elites, 0, populationSize - 1),
+    preferenceInheritance: check.oneOf('preferenceInheritance', o.preferenceInheritance, PREFERENCE_INHERITANCE),
     ...(stopFitness !== undefined ? { stopFitness } : {}),
-    objectives: oneOf('objectives', o.objectives, OBJECTIVE_MODES),
+    objectives: check.oneOf('objectives', o.objectives, OBJECTIVE_MODES),
   };
 }
 

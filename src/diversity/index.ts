@@ -8,7 +8,7 @@ import { ConfigError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Individual } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
-import { FastEvaluator } from '../eval/fast.js';
+import { WasmEvaluator } from '../eval/wasm-evaluator.js';
 import { evaluateTree } from '../eval/reference.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
 import { sized, topDownDistanceSized, type SizedTree } from '../tree/distance.js';
@@ -42,11 +42,11 @@ export type TreeOutputs = (trees: readonly Tree[], data: Dataset) => Float64Arra
 export const treeOutputs: TreeOutputs = (trees, data) => trees.map((t) => evaluateTree(t, data.columns, data.rows));
 
 /**
- * Default {@link TreeOutputs} of a measure: the WebAssembly kernel (src/eval/fast.ts), bit-identical
+ * Default {@link TreeOutputs} of a measure: the WebAssembly kernel (src/eval/wasm-evaluator.ts), bit-identical
  * to {@link treeOutputs}, built once for the data set the measure is made for.
  */
 function fastOutputs(train: Dataset): TreeOutputs {
-  const fast = new FastEvaluator(train);
+  const fast = new WasmEvaluator(train);
   return (trees, data) => (data === train ? fast.outputsSync(trees) : treeOutputs(trees, data));
 }
 

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import type { GenerateOptions, Generation, JudgeBackend, Judgement, RequestMeter } from './backend.js';
 import type { ChatPrompt, Order } from './render.js';
 
@@ -52,7 +52,7 @@ export class JudgeCache {
           key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL,
           text TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL);`);
     } catch (e) {
-      throw new ConfigError(`option cache: cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
+      throw optionError('cache', `cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
     }
     this.getJ = this.db.prepare(
       'SELECT pa, pb, pc, text, source, prompt_tokens, completion_tokens FROM judgements WHERE key = ?',
@@ -139,9 +139,8 @@ export class JudgeService {
   readonly meter: RequestMeter = {
     spend: () => {
       if (this.budget !== undefined && this.stats.requests >= this.budget) {
-        throw new BudgetExhaustedError(
-          `option budget: budget of ${this.budget} paid requests exhausted; rerun with a larger budget to resume from the cache`,
-        );
+        const detail = `budget of ${this.budget} paid requests exhausted; rerun with a larger budget to resume from the cache`;
+        throw new BudgetExhaustedError(`option budget: ${detail}`, 'budget', detail);
       }
       this.stats.requests++;
     },
@@ -156,7 +155,7 @@ export class JudgeService {
     readonly generator: JudgeBackend = backend,
   ) {
     if (budget !== undefined && (!Number.isInteger(budget) || budget < 0))
-      throw new ConfigError(`option budget: expected an integer >= 0, got ${budget}`);
+      throw optionError('budget', `expected an integer >= 0, got ${budget}`);
   }
 
   /** Has the budget run out? (The next request would fail.) */

@@ -1,4 +1,4 @@
-import { ConfigError, DataError, readTextFile } from '../core/errors.js';
+import { ConfigError, DataError, readJsonFile, readTextFile, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 
 /**
@@ -52,13 +52,7 @@ function str(file: string, where: string, o: Record<string, unknown>, field: str
 }
 
 function readJsonArray(file: string): Record<string, unknown>[] {
-  const text = readTextFile(file, `data ${file}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`data ${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const raw = readJsonFile(file, `data ${file}`);
   if (!Array.isArray(raw)) throw new DataError(`data ${file}: expected a JSON array of items`);
   raw.forEach((x, i) => {
     if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new DataError(`data ${file}: item ${i}: expected an object`);
@@ -168,9 +162,8 @@ function checkFields(
 ): Record<string, string> {
   const f: Record<string, string> = Object.fromEntries(allowed.map((k) => [k, k]));
   for (const [k, v] of Object.entries(fields ?? {})) {
-    if (!allowed.includes(k))
-      throw new ConfigError(`option fields: "${k}" is not a field of the ${format} layout (expected ${allowed.join(', ')})`);
-    if (typeof v !== 'string' || v === '') throw new ConfigError(`option fields: "${k}" needs a field name`);
+    if (!allowed.includes(k)) throw optionError('fields', `"${k}" is not a field of the ${format} layout (expected ${allowed.join(', ')})`);
+    if (typeof v !== 'string' || v === '') throw optionError('fields', `"${k}" needs a field name`);
     f[k] = v;
   }
   return f;
@@ -194,7 +187,7 @@ export function loadJsonl(file: string, opts: LoadOptions = {}): JudgeItem[] {
   if (opts.labels) {
     for (const [k, v] of Object.entries(opts.labels)) {
       if (v === undefined) continue;
-      if (k !== 'A' && k !== 'B' && k !== 'tie') throw new ConfigError(`option labels: expected A, B or tie, got "${k}"`);
+      if (k !== 'A' && k !== 'B' && k !== 'tie') throw optionError('labels', `expected A, B or tie, got "${k}"`);
       values.set(v, k === 'A' ? 1 : k === 'B' ? 2 : 0);
     }
   }
@@ -271,9 +264,9 @@ export function guessFormat(file: string): DataFormat {
 /** Loads a data file in one of the formats; fails on an empty result. */
 export function loadItems(file: string, format: DataFormat = guessFormat(file), o: LoadOptions = {}): JudgeItem[] {
   if (!(DATA_FORMATS as readonly string[]).includes(format))
-    throw new ConfigError(`option format: expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
+    throw optionError('format', `expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
   if (o.fields && format !== 'jsonl' && format !== 'pairs')
-    throw new ConfigError(`option fields: only for the jsonl and pairs formats, not ${format}`);
+    throw optionError('fields', `only for the jsonl and pairs formats, not ${format}`);
   const items =
     format === 'llmbar'
       ? loadLlmbar(file)

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Evaluator } from '../core/types.js';
 import { ContextOverflowError, type Judgement } from './backend.js';
@@ -345,12 +345,12 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
   ) {
     this.minibatch = o.minibatch ?? 16;
     if (!Number.isInteger(this.minibatch) || this.minibatch < 1)
-      throw new ConfigError(`option minibatch: expected an integer >= 1, got ${this.minibatch}`);
+      throw optionError('minibatch', `expected an integer >= 1, got ${this.minibatch}`);
     const probe = o.probe ?? 8;
-    if (!Number.isInteger(probe) || probe < 1) throw new ConfigError(`option probe: expected an integer >= 1, got ${probe}`);
+    if (!Number.isInteger(probe) || probe < 1) throw optionError('probe', `expected an integer >= 1, got ${probe}`);
     if (train.length === 0) throw new ConfigError('judge: no training items to score');
     if (o.rewrite === 'reflective' && o.library && !o.library.rewrite.reflect)
-      throw new ConfigError('option rewrite: the fragment library has no "reflect" template');
+      throw optionError('rewrite', 'the fragment library has no "reflect" template');
     this.weights = o.weights ?? DEFAULT_WEIGHTS;
     this.probes = train.slice(0, Math.min(probe, train.length));
   }
@@ -448,7 +448,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     let user: string;
     if (p.kind === 'reflect') {
       const template = lib.rewrite.reflect;
-      if (!template) throw new ConfigError('option rewrite: the fragment library has no "reflect" template');
+      if (!template) throw optionError('rewrite', 'the fragment library has no "reflect" template');
       const base = withoutPending(g);
       const results = this.scored.get(genomeKey(base)) ?? (await this.score(base, this.batchOf(this.generation))).results;
       const failures = failureReport(results, this.o.reflectTokens ?? 1000);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import type { Representation } from '../core/types.js';
 import { contentKey, type Example } from './data.js';
@@ -352,9 +352,9 @@ function request(g: PromptGenome, p: PendingRewrite): PromptGenome {
 export function promptRepresentation(o: PromptOptions): Representation<PromptGenome> {
   const c: MutationContext = { lib: o.library, pool: o.examplePool, maxCriteria: o.maxCriteria ?? 6, maxExamples: o.maxExamples ?? 2 };
   if (!Number.isInteger(c.maxCriteria) || c.maxCriteria < 1)
-    throw new ConfigError(`option maxCriteria: expected an integer >= 1, got ${c.maxCriteria}`);
+    throw optionError('maxCriteria', `expected an integer >= 1, got ${c.maxCriteria}`);
   if (!Number.isInteger(c.maxExamples) || c.maxExamples < 0)
-    throw new ConfigError(`option maxExamples: expected an integer >= 0, got ${c.maxExamples}`);
+    throw optionError('maxExamples', `expected an integer >= 0, got ${c.maxExamples}`);
   const llmRate = o.llmRate ?? 0;
   const mutateKind = o.rewrite === 'reflective' ? 'reflect' : 'mutate';
   return {

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import {
   ContextOverflowError,
@@ -155,11 +155,10 @@ export class HttpBackend implements JudgeBackend {
       url = new URL(o.baseUrl);
     } catch {
       // the text may hold credentials: show only that it is not a URL
-      throw new ConfigError('option baseUrl: not a URL');
+      throw optionError('baseUrl', 'not a URL');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new ConfigError(`option baseUrl: expected http(s), got "${url.protocol}"`);
-    if (!o.model) throw new ConfigError('option model: the HTTP back end needs a model name');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw optionError('baseUrl', `expected http(s), got "${url.protocol}"`);
+    if (!o.model) throw optionError('model', 'the HTTP back end needs a model name');
     const ints: [string, number | undefined, number][] = [
       ['concurrency', o.concurrency, 1],
       ['timeoutMs', o.timeoutMs, 1],
@@ -170,7 +169,7 @@ export class HttpBackend implements JudgeBackend {
       if (v !== undefined && (!Number.isInteger(v) || v < min))
         throw new ConfigError(`option ${name}: expected an integer >= ${min}, got ${v}`);
     for (const k of ['model', 'messages', 'stream', 'n'])
-      if (o.extraBody && k in o.extraBody) throw new ConfigError(`option extraBody: "${k}" is set by gpmate and cannot be overridden`);
+      if (o.extraBody && k in o.extraBody) throw optionError('extraBody', `"${k}" is set by gpmate and cannot be overridden`);
     const secrets: string[] = [];
     let auth: string | undefined;
     if (url.username || url.password) {
@@ -189,7 +188,7 @@ export class HttpBackend implements JudgeBackend {
         );
       }
       const key = process.env[o.apiKeyEnv];
-      if (!key) throw new ConfigError(`option apiKeyEnv: environment variable ${o.apiKeyEnv} is not set`);
+      if (!key) throw optionError('apiKeyEnv', `environment variable ${o.apiKeyEnv} is not set`);
       auth = `Bearer ${key}`;
       secrets.push(key);
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import {
   ContextOverflowError,
@@ -154,7 +154,7 @@ export function modelHash(path: string): string {
  * (which may change the numbers); the thread count is left out (it does not change results).
  */
 export function llamaKeys(o: LlamaOptions): { id: string; model: string; judgeKey: string; generateKey: string } {
-  if (!existsSync(o.modelPath)) throw new ConfigError(`option modelPath: GGUF file ${o.modelPath} not found`);
+  if (!existsSync(o.modelPath)) throw optionError('modelPath', `GGUF file ${o.modelPath} not found`);
   const sha = modelHash(o.modelPath);
   const settings = { ...DEFAULT_JUDGE_SETTINGS, ...o.judge };
   const base = ['llama', sha, o.contextSize ?? 4096, o.gpuLayers ?? 0];
@@ -219,12 +219,11 @@ export class LlamaBackend implements JudgeBackend {
   static async open(o: LlamaOptions): Promise<LlamaBackend> {
     const keys = llamaKeys(o);
     const threads = o.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option threads: expected an integer >= 1, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
     const gpuLayers = o.gpuLayers ?? 0;
-    if (!Number.isInteger(gpuLayers) || gpuLayers < 0)
-      throw new ConfigError(`option gpuLayers: expected an integer >= 0, got ${gpuLayers}`);
+    if (!Number.isInteger(gpuLayers) || gpuLayers < 0) throw optionError('gpuLayers', `expected an integer >= 0, got ${gpuLayers}`);
     if (o.contextSize !== undefined && (!Number.isInteger(o.contextSize) || o.contextSize < 64))
-      throw new ConfigError(`option contextSize: expected an integer >= 64, got ${o.contextSize}`);
+      throw optionError('contextSize', `expected an integer >= 64, got ${o.contextSize}`);
     const gpu = gpuLayers > 0;
     const llama = await acquireLlama(threads, gpu);
     let model: LlamaModelLike;
@@ -232,7 +231,7 @@ export class LlamaBackend implements JudgeBackend {
       model = await llama.loadModel({ modelPath: o.modelPath, gpuLayers });
     } catch (e) {
       await releaseLlama(threads, gpu);
-      throw new ConfigError(`option modelPath: cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
+      throw optionError('modelPath', `cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
     }
     const contextSize = Math.min(o.contextSize ?? 4096, model.trainContextSize);
     const ctx = await model.createContext({ contextSize, sequences: 1, threads });

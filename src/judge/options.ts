@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import type { EvolutionOptions } from '../core/options.js';
 import type { LossWeights } from './fitness.js';
 import type { FragmentLibrary } from './library.js';
@@ -31,12 +31,12 @@ export const DEFAULT_REASONED_MAX_TOKENS = 512;
 export function resolveJudgeSettings(p: Partial<JudgeSettings> = {}): JudgeSettings {
   const protocol = p.protocol ?? 'direct';
   if (!(PROTOCOLS as readonly string[]).includes(protocol))
-    throw new ConfigError(`option protocol: expected one of ${PROTOCOLS.join(', ')}, got ${String(protocol)}`);
+    throw optionError('protocol', `expected one of ${PROTOCOLS.join(', ')}, got ${String(protocol)}`);
   const maxTokens = p.maxTokens ?? (protocol === 'reasoned' ? DEFAULT_REASONED_MAX_TOKENS : DEFAULT_JUDGE_SETTINGS.maxTokens);
-  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new ConfigError(`option maxTokens: expected an integer >= 1, got ${maxTokens}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw optionError('maxTokens', `expected an integer >= 1, got ${maxTokens}`);
   const minLetterMass = p.minLetterMass ?? DEFAULT_MIN_LETTER_MASS;
   if (!(minLetterMass >= 0 && minLetterMass <= 1))
-    throw new ConfigError(`option minLetterMass: expected a share in [0, 1], got ${String(minLetterMass)}`);
+    throw optionError('minLetterMass', `expected a share in [0, 1], got ${String(minLetterMass)}`);
   return { protocol: protocol as Protocol, ties: p.ties ?? false, minLetterMass, maxTokens };
 }
 
@@ -97,9 +97,9 @@ export function validateJudgeEvolveOptions(o: JudgeEvolveOptions): void {
   oneOf('distance', o.distance, JUDGE_DISTANCES);
   oneOf('rewrite', o.rewrite, REWRITE_MODES);
   const llmRate = o.llmRate ?? 0;
-  if (!(llmRate >= 0 && llmRate <= 1)) throw new ConfigError(`option llmRate: expected a probability in [0, 1], got ${llmRate}`);
+  if (!(llmRate >= 0 && llmRate <= 1)) throw optionError('llmRate', `expected a probability in [0, 1], got ${llmRate}`);
   const t = o.rewriteTemperature ?? 0;
-  if (!(t >= 0 && t <= 2)) throw new ConfigError(`option rewriteTemperature: expected a number in [0, 2], got ${t}`);
+  if (!(t >= 0 && t <= 2)) throw optionError('rewriteTemperature', `expected a number in [0, 2], got ${t}`);
   positiveInt('rewriteTokens', o.rewriteTokens);
   positiveInt('reflectTokens', o.reflectTokens, 50);
   positiveInt('minibatch', o.minibatch);

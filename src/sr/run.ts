@@ -2,8 +2,10 @@ import { evolve, type EvolutionHooks, type EvolutionState, type GenerationStats 
 import { ConfigError } from '../core/errors.js';
 import type { EvolutionOptions } from '../core/options.js';
 import type { Evaluator, Individual } from '../core/types.js';
-import { makeDataset, type Dataset } from '../eval/dataset.js';
-import { FastEvaluator } from '../eval/fast.js';
+import { makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
+
+export type { RegressionTask };
+import { WasmEvaluator } from '../eval/wasm-evaluator.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
 import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
@@ -12,20 +14,11 @@ import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
-import { coreScoreData, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
-import { EvalCore } from '../eval/core.js';
+import { coreScoreData, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
+import { WasmEngine } from '../eval/wasm-engine.js';
 import { robustBounds } from './interval.js';
 import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
 import { MODEL_SELECTIONS, selectFromFront, updateFront, type FrontEntry, type ModelSelection } from './pareto.js';
-
-/** A regression task: training data, optional test data, and defaults a benchmark may set. */
-export interface RegressionTask {
-  readonly name: string;
-  readonly train: Dataset;
-  readonly test?: Dataset;
-  /** The benchmark's own function set, used unless the options name one. */
-  readonly functions?: readonly string[];
-}
 
 export type MateDistanceKind = 'structural' | 'semantic';
 export const MATE_DISTANCES = ['structural', 'semantic'] as const satisfies readonly MateDistanceKind[];
@@ -153,7 +146,7 @@ function rowsOf(ds: Dataset, keep: (r: number) => boolean): Dataset {
 
 /**
  * Runs tree GP on a regression task with the chosen selection mode. The evaluator defaults to the
- * in-process fast evaluator (WebAssembly SIMD, src/eval/fast.ts; bit-identical to the reference) for
+ * in-process fast evaluator (WebAssembly SIMD, src/eval/wasm-evaluator.ts; bit-identical to the reference) for
  * plain RMSE, else the in-process scorer (scaled RMSE, constant optimisation, robustness check as the
  * options say). Pass another evaluator (a worker pool from createEvaluator, a GPU), or a factory that
  * builds one for the training rows and score settings (the rows differ under validation selection),
@@ -187,7 +180,7 @@ export async function runRegression(
   const fitnessEvaluator =
     typeof evaluator === 'function'
       ? evaluator(train, settings)
-      : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
+      : (evaluator ?? (plain ? new WasmEvaluator(train) : new ScoringEvaluator(train, settings)));
   const diversity = diversityFromOption(train, options.diversity, options.seed);
   let front: FrontEntry[] = [...(hooks.resumeFrom?.front ?? [])];
   const result = await evolve(
@@ -217,7 +210,7 @@ export async function runRegression(
     ? { fitness: settings.fitness }
     : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
   // re-tuning (Baldwinian) runs its passes in the kernel, as the search's scoring did
-  const finalData = finalSettings.optimiser ? coreScoreData(new EvalCore(train.columns, train.y), train.columns, train.y) : train;
+  const finalData = finalSettings.optimiser ? coreScoreData(new WasmEngine(train.columns, train.y), train.columns, train.y) : train;
   const members: FrontMember[] = front.map((e) => {
     const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, finalData, finalSettings), scaling);
     return { ...reportOf(tree, task, names, bounds), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names, bounds) };

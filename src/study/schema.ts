@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, readJsonFile } from '../core/errors.js';
 import { resolveEvolutionOptions } from '../core/options.js';
 import { SELECTION_MODES, type SelectionMode } from '../core/types.js';
 import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
@@ -93,20 +92,7 @@ const PROBLEM_KEYS = ['name', 'problem', 'data', 'meta', 'target', 'train', 'tes
 
 /** Reads and validates a study file; every error names the file and the field. */
 export function readStudyFile(path: string): StudySpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`study file ${path}: ${code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (e as Error).message})`}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`study file ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  return parseStudy(json, path);
+  return parseStudy(readJsonFile(path, `study file ${path}`), path);
 }
 
 /** Validates a parsed study object (see {@link StudySpec}) and fills its defaults. */

@@ -1,7 +1,9 @@
 import type { Evaluation, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
-import { EvalCore } from '../eval/core.js';
-import { linearScaling, type FitnessKind } from '../eval/fitness.js';
+import { encodedFrom } from '../eval/encode.js';
+import type { TaskHandler, TreeRangeTask, WorkerContext } from '../eval/protocol.js';
+import { WasmEngine } from '../eval/wasm-engine.js';
+import { linearScaling, type FitnessKind } from '../eval/loss.js';
 import { rmse } from '../eval/reference.js';
 import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
@@ -29,7 +31,7 @@ export interface ScoreData {
   readonly y: Float64Array;
   readonly rows: number;
   /**
-   * Outputs of a tree on every row, bit-identical to evaluateTree: the fast kernel (EvalCore) where
+   * Outputs of a tree on every row, bit-identical to evaluateTree: the fast kernel (WasmEngine) where
    * one is at hand; default: the optimiser's forward pass.
    */
   readonly outputs?: (t: Tree) => Float64Array;
@@ -41,7 +43,7 @@ export interface ScoreData {
 }
 
 /** Score data on a fast-evaluation core: outputs and optimiser passes run in its WebAssembly kernel. */
-export function coreScoreData(core: EvalCore, columns: readonly Float64Array[], y: Float64Array): ScoreData {
+export function coreScoreData(core: WasmEngine, columns: readonly Float64Array[], y: Float64Array): ScoreData {
   // one kernel per row stride (the optimiser's row cap), built on first use
   const backends = new Map<number, LmBackend>();
   return {
@@ -53,7 +55,7 @@ export function coreScoreData(core: EvalCore, columns: readonly Float64Array[], 
       let b = backends.get(step);
       if (!b) {
         const sub = strideRows(columns, y, step);
-        const c = step <= 1 ? core : new EvalCore(sub.columns, sub.y);
+        const c = step <= 1 ? core : new WasmEngine(sub.columns, sub.y);
         b = { pass: c.lmPass.bind(c) };
         backends.set(step, b);
       }
@@ -111,6 +113,29 @@ export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored 
 }
 
 /**
+ * Regression scores of trees [from, to) (scoreCandidate: scaled fitness, constant optimisation,
+ * robustness check), a task of the worker pool: out[t] = loss; the constants of the scored tree (tuned
+ * when optimising) are written into outArg at the tree's own node offsets (the structure never changes).
+ */
+export interface ScoreTask extends TreeRangeTask {
+  readonly kind: 'score';
+  readonly settings: ScoreSettings;
+  readonly outArg: Float64Array;
+}
+
+/** Each worker's score data, built on its first score task (the kernel it already holds, the shared rows). */
+const workerScoreData = new WeakMap<WorkerContext, ScoreData>();
+
+/** The regression layer's task handlers for the pool's workers (workers/eval-worker.ts). */
+export const SCORE_HANDLERS = {
+  score: ((ctx, t) => {
+    let d = workerScoreData.get(ctx);
+    if (!d) workerScoreData.set(ctx, (d = coreScoreData(ctx.engine, ctx.columns, ctx.y)));
+    scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg);
+  }) satisfies TaskHandler<ScoreTask>,
+};
+
+/**
  * Scores trees [from, to) of a flat batch (the worker pool's `score` task): out[t] = loss, and the
  * scored tree's constants (tuned when optimising) into outArg at the tree's offsets.
  */
@@ -137,7 +162,7 @@ function hasConstants(t: Tree): boolean {
   return false;
 }
 
-/** True when the settings ask only for plain RMSE, which the fast evaluator computes directly. */
+/** True when the settings ask only for plain RMSE, which the WebAssembly evaluator computes directly. */
 export function isPlainRmse(s: ScoreSettings): boolean {
   return s.fitness === 'rmse' && !s.optimiser && !s.robust;
 }
@@ -153,7 +178,7 @@ export class ScoringEvaluator implements Evaluator<Tree> {
     data: Dataset,
     private readonly settings: ScoreSettings,
   ) {
-    this.data = coreScoreData(new EvalCore(data.columns, data.y), data.columns, data.y);
+    this.data = coreScoreData(new WasmEngine(data.columns, data.y), data.columns, data.y);
   }
 
   async evaluate(trees: readonly Tree[]): Promise<Float64Array> {

@@ -3,7 +3,7 @@ import type { Dataset } from '../eval/dataset.js';
 import { dedupe, encodeTrees } from '../eval/encode.js';
 import { PoolEvaluator } from '../eval/pool.js';
 import type { Tree } from '../tree/tree.js';
-import { ScoringEvaluator, type ScoreSettings } from './fitness.js';
+import { ScoringEvaluator, type ScoreSettings } from './scoring.js';
 
 /**
  * Regression scoring (scaled fitness, constant optimisation, robustness check) on the fast
