@@ -31,8 +31,7 @@
  * prompt got wrong") is answered with a section asking for correct and exact answers. Odd seeds wrap
  * the answer in a think block, which must never reach a prompt section.
  *
- * Faults and limits: `faultEvery` (every n-th request first fails with `faultStatus`, and
- * `retry-after-ms` when 429), `contextChars` (longer prompts get vLLM's context-length 400),
+ * Faults and limits: `faultEvery` (every n-th request fails with `faultStatus` and `retry-after-ms: 5`), `contextChars` (longer prompts get vLLM's context-length 400),
  * `rejectParams` (OpenAI's unsupported-parameter 400), `apiKey` / `basicAuth` (401 otherwise).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -252,7 +251,8 @@ export async function scriptedServer(o: ScriptedOptions = {}): Promise<ScriptedS
       arrivals++;
       if (o.faultEvery && arrivals % o.faultEvery === 0) {
         const status = o.faultStatus ?? 429;
-        return send(status, { error: { message: 'scripted fault' } }, status === 429 ? { 'retry-after-ms': '5' } : {});
+        // asks for a short wait, so that tests stay fast (OpenAI's header; the jittered backoff is tested apart)
+        return send(status, { error: { message: 'scripted fault' } }, { 'retry-after-ms': '5' });
       }
       for (const p of o.rejectParams ?? [])
         if (p in body)
