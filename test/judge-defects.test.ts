@@ -113,7 +113,7 @@ describe('defect 2 (low letter mass): falls back to the parsed text, else unread
         top_logprobs: top.map(([t, p]) => ({ token: t, logprob: Math.log(p) })),
       })),
     });
-    const answers = [
+    const answers: { content: string | null; logprobs: unknown }[] = [
       // letter B generated with little mass (0.3 + 0.05): the parsed text decides
       {
         content: 'B',
@@ -144,6 +144,9 @@ describe('defect 2 (low letter mass): falls back to the parsed text, else unread
           ['**', [['**', 0.9]]],
         ]),
       },
+      // empty and missing answers
+      { content: '', logprobs: null },
+      { content: null, logprobs: { content: [] } },
     ];
     let n = 0;
     const srv = await listen(async (req, res) => {
@@ -161,6 +164,8 @@ describe('defect 2 (low letter mass): falls back to the parsed text, else unread
       const p = { system: '', user: 'x' };
       expect(await http.judge(p)).toMatchObject({ pA: 0, pB: 1, source: 'text' });
       expect(await http.judge(p)).toMatchObject({ pA: 0, pB: 0, source: 'none' });
+      expect(await http.judge(p)).toMatchObject({ pA: 0, pB: 0, source: 'none', text: '' });
+      expect(await http.judge(p)).toMatchObject({ pA: 0, pB: 0, source: 'none', text: '' });
     } finally {
       await close(srv.server);
     }

@@ -397,6 +397,15 @@ describe('real judges against the scripted judge', () => {
       await deaf.close();
       await small.close();
     }
+    // --ties: tie items are kept and scored three-way; the scripted judge never says C, so they count as wrong
+    const tied = join(dir, 'tied.jsonl');
+    const rows = scriptedItems(12, 7).map((x, i) => (i % 4 === 0 ? { ...x, label: 'tie' } : x));
+    writeFileSync(tied, rows.map((x) => JSON.stringify(x)).join('\n'));
+    await inProcess([...evalArgs(s, accurate, 'tied').map((x) => (x === data ? tied : x)), '--ties']);
+    expect(evalOf('tied')).toMatchObject({ items: 12, accuracy: 0.75, judge: { ties: true } });
+    expect(String((s.log.at(-1)!.body!.messages as { content: string }[]).at(-1)!.content)).toMatch(/\(C if they are equally good\)\?$/);
+    await inProcess([...evalArgs(s, accurate, 'untied').map((x) => (x === data ? tied : x))]);
+    expect(evalOf('untied')).toMatchObject({ items: 9, accuracy: 1 });
     const odd = join(dir, 'odd.jsonl');
     writeFileSync(
       odd,

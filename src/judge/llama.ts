@@ -27,6 +27,8 @@ export interface LlamaOptions {
   readonly gpuLayers?: number;
   /** How the judge is asked and read. */
   readonly judge?: Partial<JudgeSettings>;
+  /** Reuse the evaluated prefix shared with the previous prompt (same results either way). Default true. */
+  readonly reusePrefix?: boolean;
 }
 
 // Only the parts of node-llama-cpp used here, typed locally so that the module stays optional.
@@ -208,6 +210,7 @@ export class LlamaBackend implements JudgeBackend {
     private readonly wrapper: ChatWrapperLike,
     private readonly contextSize: number,
     private readonly settings: JudgeSettings,
+    private readonly reuse: boolean,
     keys: ReturnType<typeof llamaKeys>,
   ) {
     this.id = keys.id;
@@ -237,7 +240,7 @@ export class LlamaBackend implements JudgeBackend {
     const ctx = await model.createContext({ contextSize, sequences: 1, threads });
     const wrapper = (await llamaModule()).resolveChatWrapper(model);
     const settings = { ...DEFAULT_JUDGE_SETTINGS, ...o.judge };
-    return new LlamaBackend(threads, gpu, model, ctx, ctx.getSequence(), wrapper, contextSize, settings, keys);
+    return new LlamaBackend(threads, gpu, model, ctx, ctx.getSequence(), wrapper, contextSize, settings, o.reusePrefix ?? true, keys);
   }
 
   /** The chat template's name (e.g. "General", "Llama 3.1", "ChatML"). */
@@ -257,7 +260,7 @@ export class LlamaBackend implements JudgeBackend {
 
   /** Evaluates a prompt, reusing the chunk-aligned prefix it shares with the previous one; the next-token distribution. */
   private async prime(tokens: Token[]): Promise<Map<Token, number>> {
-    let keep = Math.min(commonPrefix(this.evaluated, tokens), tokens.length - 1);
+    let keep = this.reuse ? Math.min(commonPrefix(this.evaluated, tokens), tokens.length - 1) : 0;
     keep -= keep % PREFIX_CHUNK;
     if (keep === 0) await this.seq.clearHistory();
     else await this.seq.eraseContextTokenRanges([{ start: keep, end: this.seq.nextTokenIndex }]);
