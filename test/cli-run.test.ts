@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRunArgs, runCommand } from '../src/cli/run.js';
+import { resolveRegressionOptions } from '../src/sr/options.js';
 import { CLI, SHARED } from './helpers.js';
 
 const gpmate = (args: string[]) => {
@@ -139,9 +140,15 @@ describe('gpmate run', () => {
       maxSize: 64,
       functions: ['add', 'sub', 'mul', 'div', 'exp', 'log', 'sqrt', 'square'],
     });
-    expect(problem.options).toMatchObject({ linearScaling: false, robust: false, clamp: false });
-    expect(problem.options.optimiseIterations).toBeUndefined();
-    expect(problem.options.lamarckian).toBeUndefined();
+    expect(problem.options).toEqual({});
+    expect(resolveRegressionOptions(problem.options)).toMatchObject({
+      linearScaling: false,
+      robust: false,
+      clamp: false,
+      optimiseIterations: 0,
+      lamarckian: false,
+      maxSize: 256,
+    });
     const off = parseRunArgs(['--data', join(SHARED, 'data/sr/Concrete.csv'), '--optimise', '0', '--baldwinian', '--clamp', 'off']);
     if (off === 'help') throw new Error('unexpected help');
     expect(off.options).toMatchObject({ optimiseIterations: 0, lamarckian: false, clamp: false });

@@ -142,7 +142,7 @@ describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
   });
 
   it('splits batches larger than one launch', async () => {
-    const small = await GpuEvaluator.create(ds, { batchCapacity: 7, rescoreTop: 0 });
+    const small = await GpuEvaluator.create(ds, { maxSize: 256, maxStackDepth: 18, batchCapacity: 7, rescoreTop: 0 });
     try {
       const ps = primitiveSet(ds.names);
       const trees = Array.from({ length: 30 }, () => randomTree(rng, ps, 3, true));
@@ -244,7 +244,7 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
 
   it('rejects an unknown back end, and GPU or thread options meant for the other back end', () => {
     const cases: [string[], RegExp][] = [
-      [['--backend', 'tpu'], /^gpmate: option --backend: expected cpu or gpu, got "tpu"/],
+      [['--backend', 'tpu'], /^gpmate: option --backend: expected one of cpu, gpu, got "tpu"/],
       [['--gpu-adapter', 'H100'], /^gpmate: option --gpu-api\/--gpu-adapter\/--gpu-hardware-only: only with --backend gpu/],
       [['--backend', 'gpu', '--gpu-api', 'metal'], /^gpmate: option --gpu-api: unknown WebGPU back end "metal"/],
       [['--backend', 'gpu', '--threads', '4'], /^gpmate: option --threads: only with --backend cpu/],
