@@ -20,7 +20,7 @@ import { evolveJudge } from '../src/judge/run.js';
 import { openBackend } from '../src/cli/judge.js';
 import { close, listen, readBody, TINY_MODEL, tmp } from './judge-helpers.js';
 import { inProcess, calls } from './judge-cli-helpers.js';
-import { scriptedItems, scriptedServer, toJsonl, type ScriptedServer } from './scripted-judge.js';
+import { scriptedItems, scriptedFlags, scriptedServer, toJsonl, type ScriptedServer } from './scripted-judge.js';
 
 const judgement = (pA: number, pB: number, source: Judgement['source'] = 'probabilities'): Judgement => ({
   pA,
@@ -426,23 +426,8 @@ describe('defect 9: a run that hits the budget writes the best found so far, and
         'evolve',
         '--data',
         data,
-        '--backend',
-        'http',
-        '--base-url',
-        s.url,
-        '--model',
-        'scripted',
-        '--population',
-        '4',
-        '--generations',
-        '2',
-        '--minibatch',
-        '4',
-        '--tournament',
-        '2',
-        '--quiet',
-        '--seed',
-        '2',
+        ...scriptedFlags(s.url),
+        ...'--population 4 --generations 2 --minibatch 4 --tournament 2 --quiet --seed 2'.split(' '),
       ];
       const whole = await inProcess([...args, '--cache', join(dir, 'whole.sqlite'), '--out', join(dir, 'whole')]);
       expect(whole.status).toBe(0);

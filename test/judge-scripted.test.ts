@@ -19,7 +19,15 @@ import { defaultLibrary } from '../src/judge/library.js';
 import { renderTemplate } from '../src/judge/render.js';
 import { calls, inProcess } from './judge-cli-helpers.js';
 import { tmp } from './judge-helpers.js';
-import { ACCURATE_CRITERIA, scriptedItems, scriptedServer, toJsonl, UNREADABLE_ROLE, type ScriptedServer } from './scripted-judge.js';
+import {
+  ACCURATE_CRITERIA,
+  scriptedItems,
+  scriptedFlags,
+  scriptedServer,
+  toJsonl,
+  UNREADABLE_ROLE,
+  type ScriptedServer,
+} from './scripted-judge.js';
 
 const dir = tmp();
 const data = join(dir, 'items.jsonl');
@@ -41,7 +49,7 @@ describe('scripted judge end to end', () => {
     s = await scriptedServer();
   });
   afterAll(() => s.close());
-  const http = () => ['--backend', 'http', '--base-url', s.url, '--model', 'scripted'];
+  const http = () => scriptedFlags(s.url);
 
   it('(a) evolution finds the prompt that makes the judge accurate on the held-out split, under every selection mode', async () => {
     for (const selection of SELECTION_MODES) {
@@ -95,23 +103,7 @@ describe('scripted judge end to end', () => {
 });
 
 describe('(c) budget, resume, faults and secrets against the scripted judge', () => {
-  const SMALL = [
-    '--limit',
-    '16',
-    '--population',
-    '4',
-    '--generations',
-    '2',
-    '--minibatch',
-    '4',
-    '--tournament',
-    '2',
-    '--max-examples',
-    '0',
-    '--quiet',
-    '--seed',
-    '3',
-  ];
+  const SMALL = '--limit 16 --population 4 --generations 2 --minibatch 4 --tournament 2 --max-examples 0 --quiet --seed 3'.split(' ');
   const files = (out: string) => readdirSync(out).filter((f) => !f.includes('sqlite'));
 
   it('faults (429, 500) change nothing but the paid requests, which count every retry', async () => {
@@ -123,12 +115,7 @@ describe('(c) budget, resume, faults and secrets against the scripted judge', ()
           'evolve',
           '--data',
           data,
-          '--backend',
-          'http',
-          '--base-url',
-          srv.url,
-          '--model',
-          'scripted',
+          ...scriptedFlags(srv.url),
           ...SMALL,
           '--retries',
           '6',
@@ -158,20 +145,7 @@ describe('(c) budget, resume, faults and secrets against the scripted judge', ()
   it('a budget hit under faults stops at exactly that many paid requests; the rerun resumes and matches', async () => {
     const srv = await scriptedServer({ faultEvery: 5, faultStatus: 503 });
     try {
-      const args = [
-        'evolve',
-        '--data',
-        data,
-        '--backend',
-        'http',
-        '--base-url',
-        srv.url,
-        '--model',
-        'scripted',
-        ...SMALL,
-        '--retries',
-        '6',
-      ];
+      const args = ['evolve', '--data', data, ...scriptedFlags(srv.url), ...SMALL, '--retries', '6'];
       const stopped = await inProcess([...args, '--budget', '40', '--cache', join(dir, 'budget.sqlite'), '--out', join(dir, 'budget')]);
       expect(stopped.status).toBe(0);
       expect(srv.chatRequests()).toBe(40);
@@ -195,20 +169,7 @@ describe('(c) budget, resume, faults and secrets against the scripted judge', ()
     try {
       const out = join(dir, 'secret');
       const url = withBasic.url.replace('http://', 'http://alice:s3cret-pass-9@');
-      const r = await inProcess([
-        'evolve',
-        '--data',
-        data,
-        '--backend',
-        'http',
-        '--base-url',
-        url,
-        '--model',
-        'scripted',
-        ...SMALL,
-        '--out',
-        out,
-      ]);
+      const r = await inProcess(['evolve', '--data', data, ...scriptedFlags(url), ...SMALL, '--out', out]);
       expect(r.status).toBe(0);
       process.env['GPMATE_SCRIPTED_KEY'] = 'sk-scripted-key-123456';
       const out2 = join(dir, 'secret2');
@@ -216,12 +177,7 @@ describe('(c) budget, resume, faults and secrets against the scripted judge', ()
         'evolve',
         '--data',
         data,
-        '--backend',
-        'http',
-        '--base-url',
-        withKey.url,
-        '--model',
-        'scripted',
+        ...scriptedFlags(withKey.url),
         '--api-key-env',
         'GPMATE_SCRIPTED_KEY',
         ...SMALL,
@@ -263,12 +219,7 @@ describe('(c) budget, resume, faults and secrets against the scripted judge', ()
         'evolve',
         '--data',
         data,
-        '--backend',
-        'http',
-        '--base-url',
-        withKey.url,
-        '--model',
-        'scripted',
+        ...scriptedFlags(withKey.url),
         '--api-key-env',
         'sk-scripted-key-123456',
         '--out',
@@ -304,12 +255,7 @@ describe('real judges against the scripted judge', () => {
     data,
     '--limit',
     '12',
-    '--backend',
-    'http',
-    '--base-url',
-    srv.url,
-    '--model',
-    'scripted',
+    ...scriptedFlags(srv.url),
     '--cache',
     join(dir, `${name}.sqlite`),
     '--out',
@@ -421,36 +367,10 @@ describe('real judges against the scripted judge', () => {
       'evolve',
       '--data',
       data,
-      '--backend',
-      'http',
-      '--base-url',
-      s.url,
-      '--model',
-      'scripted',
-      '--population',
-      '4',
-      '--generations',
-      '2',
-      '--minibatch',
-      '6',
-      '--tournament',
-      '2',
-      '--max-examples',
-      '0',
-      '--selection',
-      'tournament',
-      '--llm-rate',
-      '1',
-      '--rewrite',
-      'reflective',
-      '--rewrite-temperature',
-      '0.8',
-      '--reflect-tokens',
-      '300',
-      '--quiet',
-      '--seed',
-      '1',
-      '--cache',
+      ...scriptedFlags(s.url),
+      ...'--population 4 --generations 2 --minibatch 6 --tournament 2 --max-examples 0 --selection tournament --llm-rate 1 --rewrite reflective --rewrite-temperature 0.8 --reflect-tokens 300 --quiet --seed 1 --cache'.split(
+        ' ',
+      ),
       join(dir, 'reflect.sqlite'),
     ];
     const before = s.log.length;

@@ -69,6 +69,11 @@ export function scriptedItems(n: number, seed = 1, longEvery = 0): ScriptedItem[
   return items;
 }
 
+/** The flags that point `gpmate judge` at a scripted server. */
+export function scriptedFlags(url: string): string[] {
+  return ['--backend', 'http', '--base-url', url, '--model', 'scripted'];
+}
+
 /** The items as JSONL (the `jsonl` data format). */
 export function toJsonl(items: readonly ScriptedItem[]): string {
   return items.map((x) => JSON.stringify(x)).join('\n') + '\n';
