@@ -328,7 +328,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
   private readonly batches = new Map<number, JudgeItem[]>();
   private readonly probes: JudgeItem[];
   private readonly vectors = new Map<string, Float64Array>();
-  /** The latest scoring of each genome (by key): what a reflective rewrite shows. */
+  /** The latest minibatch scoring of each genome (by key; probe items for preferences): what a reflective rewrite shows. */
   private readonly scored = new Map<string, ItemResult[]>();
   /** Metrics of each genome's latest scoring, by genome key. */
   readonly lastMetrics = new Map<string, JudgeMetrics>();
@@ -380,11 +380,12 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
   }
 
   /** Scores a genome (pending rewrites ignored) and remembers the results. */
-  async score(g: PromptGenome, items: readonly JudgeItem[]): Promise<{ metrics: JudgeMetrics; loss: number; results: ItemResult[] }> {
-    const { metrics, results } = await scoreTemplate(this.service, this.template(g), items, this.o.render);
-    const key = genomeKey(withoutPending(g));
-    this.scored.set(key, results);
-    return { metrics, loss: judgeLoss(metrics, this.weights), results };
+  async score(
+    g: PromptGenome,
+    items: readonly JudgeItem[],
+  ): Promise<{ metrics: JudgeMetrics; loss: number; results: ItemResult[]; verdicts: ItemVerdict[] }> {
+    const { metrics, results, verdicts } = await scoreTemplate(this.service, this.template(g), items, this.o.render);
+    return { metrics, loss: judgeLoss(metrics, this.weights), results, verdicts };
   }
 
   /** Scores genomes on the current generation's minibatch; the losses, in order. */
@@ -395,6 +396,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
       genomes.map(async (g, i) => {
         const { metrics, loss, results } = await this.score(g, batch);
         const key = genomeKey(g);
+        this.scored.set(key, results);
         this.lastMetrics.set(key, metrics);
         this.lastCases.set(key, itemLosses(results, this.weights));
         out[i] = loss;
@@ -450,7 +452,12 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
       const template = lib.rewrite.reflect;
       if (!template) throw optionError('rewrite', 'the fragment library has no "reflect" template');
       const base = withoutPending(g);
-      const results = this.scored.get(genomeKey(base)) ?? (await this.score(base, this.batchOf(this.generation))).results;
+      const key = genomeKey(base);
+      let results = this.scored.get(key);
+      if (!results) {
+        results = (await this.score(base, this.batchOf(this.generation))).results;
+        this.scored.set(key, results);
+      }
       const failures = failureReport(results, this.o.reflectTokens ?? 1000);
       if (failures === '') return false; // right on every item: nothing to learn from (GEPA skips such candidates)
       user = fill(template, { text: current, prompt: this.template(base).system, failures });
@@ -486,8 +493,10 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     const key = genomeKey(withoutPending(g));
     let v = this.vectors.get(key);
     if (!v) {
-      const { verdicts } = await scoreTemplate(this.service, this.template(g), this.probes, this.o.render);
+      const { verdicts, results } = await this.score(withoutPending(g), this.probes);
       v = Float64Array.from(verdicts, (x) => x.p);
+      // a preference is scored only here: what a reflective rewrite of it shows
+      if (!this.scored.has(key)) this.scored.set(key, results);
       this.vectors.set(key, v);
     }
     return v;

@@ -339,13 +339,15 @@ function request(g: PromptGenome, p: PendingRewrite): PromptGenome {
  * that share of mutations and crossovers becomes an LLM rewrite, resolved later by the evaluator:
  * EvoPrompt (Guo et al., "Connecting Large Language Models with Evolutionary Algorithms Yields Powerful
  * Prompt Optimizers", ICLR 2024) lets the model cross over and mutate prompts; PromptBreeder (Fernando
- * et al. 2023) mutates task prompts with LLM-written rewrites. Here one section is rewritten (mutation)
- * or fused with the same section of the other parent (crossover), so the structure stays intact.
+ * et al. 2023) mutates task prompts with LLM-written rewrites; GEPA (Agrawal et al. 2025) shows the
+ * model the prompt's failures and asks for a revision (`rewrite: 'reflective'`). Here one section is
+ * rewritten (mutation) or fused with the same section of the other parent (crossover), so the structure
+ * stays intact. Each request draws a sampling seed from the run's generator.
  *
  * ```
  * crossover(a, b): with p = llmRate: a with section s := LLM("combine", a.s, b.s)
  *                  else: sectionCrossover(a, b)
- * mutate(g):       with p = llmRate: g with section s := LLM("rewrite", g.s)
+ * mutate(g):       with p = llmRate: g with section s := LLM("rewrite", g.s)  (reflective: LLM("revise", g, failures of g))
  *                  else: one of PROMPT_MUTATIONS, uniformly
  * ```
  */
