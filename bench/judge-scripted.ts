@@ -2,19 +2,19 @@
 // OpenAI-compatible server whose accuracy depends on the prompt in known ways (figures, not pass/fail):
 //   npx tsx bench/judge-scripted.ts [--items N] [--population N] [--generations G] [--minibatch N]
 //                                   [--seeds S] [--llm-rate P] [--rewrite plain|reflective] [--protocol direct|reasoned]
+//                                   [--first-parent tournament|lexicase|pareto]
 // For each selection mode and seed: held-out accuracy of the best prompt vs the plain baseline prompt,
 // whether the best prompt asks for both criteria the judge needs, and the paid requests of the run.
 import { parseArgs } from 'node:util';
 import { JudgeCache, JudgeService } from '../src/judge/cache.js';
 import { splitItems, type JudgeItem } from '../src/judge/data.js';
-import { DEFAULT_WEIGHTS } from '../src/judge/fitness.js';
 import { HttpBackend } from '../src/judge/http.js';
 import { defaultLibrary } from '../src/judge/library.js';
-import { resolveJudgeSettings, type RewriteMode } from '../src/judge/options.js';
+import { resolveReading, type RewriteMode } from '../src/judge/options.js';
 import { fillTemplate } from '../src/judge/render.js';
 import { evolveJudge } from '../src/judge/run.js';
 import type { Protocol } from '../src/judge/verdict.js';
-import { SELECTION_MODES } from '../src/core/types.js';
+import { SELECTION_MODES, type FirstParentMode } from '../src/core/types.js';
 import { scriptedItems, scriptedServer, scriptedVerdict } from '../test/scripted-judge.js';
 
 const { values: a } = parseArgs({
@@ -27,9 +27,10 @@ const { values: a } = parseArgs({
     'llm-rate': { type: 'string', default: '0' },
     rewrite: { type: 'string', default: 'plain' },
     protocol: { type: 'string', default: 'direct' },
+    'first-parent': { type: 'string', default: 'tournament' },
   },
 });
-const judge = resolveJudgeSettings({ protocol: a.protocol as Protocol });
+const judge = resolveReading({ protocol: a.protocol as Protocol });
 const items: JudgeItem[] = scriptedItems(Number(a.items), 7).map((x, i) => ({
   id: `s${i}`,
   instruction: x.instruction,
@@ -40,7 +41,7 @@ const items: JudgeItem[] = scriptedItems(Number(a.items), 7).map((x, i) => ({
 const server = await scriptedServer();
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 console.log(
-  `scripted judge: ${items.length} items (half train, half held out), population ${a.population}, generations ${a.generations}, minibatch ${a.minibatch}, llm-rate ${a['llm-rate']} (${a.rewrite}), protocol ${judge.protocol}`,
+  `scripted judge: ${items.length} items (half train, half held out), population ${a.population}, generations ${a.generations}, minibatch ${a.minibatch}, first parent ${a['first-parent']}, llm-rate ${a['llm-rate']} (${a.rewrite}), protocol ${judge.protocol}`,
 );
 console.log('mode         seed  best test acc  baseline test acc  best asks both criteria  paid requests  rewrites (done/requested)');
 const totals = new Map<string, { best: number; base: number; found: number; paid: number; n: number }>();
@@ -53,9 +54,9 @@ try {
       const r = await evolveJudge(service, split, {
         seed,
         selection,
+        firstParent: a['first-parent'] as FirstParentMode,
         library: defaultLibrary(),
-        weights: DEFAULT_WEIGHTS,
-        render: judge.protocol === 'direct' ? {} : { protocol: judge.protocol },
+        protocol: judge.protocol,
         populationSize: Number(a.population),
         generations: Number(a.generations),
         minibatch: Number(a.minibatch),

@@ -120,7 +120,7 @@ describe('gpmate run', () => {
     [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
     [['--distance', 'cosine'], /option --distance/],
     [['--bogus'], /Unknown option '--bogus'/],
-    [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
+    [['--problem', 'koza-1', '--data', bad], /option --data: give a benchmark problem or a data file, not both/],
     [['--lamarckian', '--baldwinian', '--optimise', '3'], /options --lamarckian and --baldwinian: give one of them, not both/],
     [['--optimise', '3', '--optimise-rows', '0'], /option --optimise-rows: expected an integer >= 1, got 0/],
     [['--clamp', 'maybe'], /option --clamp/],

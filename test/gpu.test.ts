@@ -37,7 +37,7 @@ describe.skipIf(!gpu)('GPU adapter discovery', () => {
     const msg = (err as Error).message;
     expect(msg).not.toContain('\n');
     expect(msg).toMatch(
-      /^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
+      /^gpu back end: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
     );
     await expect(acquireGpu({ apis: [] })).rejects.toThrow(/option gpu apis: the list of WebGPU back ends is empty/);
   });
@@ -48,7 +48,7 @@ describe.skipIf(!gpu)('GPU adapter discovery', () => {
       // CI and machines without a GPU: llvmpipe is found and refused, by name.
       expect(got).toBeInstanceOf(GpuUnavailableError);
       expect(got.message).toMatch(
-        /^--backend gpu: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
+        /^gpu back end: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
       );
     } else {
       const ctx = got as Awaited<ReturnType<typeof acquireGpu>>;
@@ -238,7 +238,7 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     expect(r.status).toBe(2);
     const ours = r.stderr.split('\n').filter((l) => l.startsWith('gpmate:'));
     expect(ours).toHaveLength(1);
-    expect(ours[0]).toMatch(/^gpmate: --backend gpu: no WebGPU adapter found; tried vulkan/);
+    expect(ours[0]).toMatch(/^gpmate: gpu back end: no WebGPU adapter found; tried vulkan/);
     expect(() => readFileSync(join(out, 'summary.json'))).toThrow();
   });
 

@@ -390,6 +390,6 @@ describe('data loaders', () => {
     expect(a.train.filter((x) => a.test.includes(x))).toHaveLength(0);
     expect(splitItems(items, 0.5, 1, 20)).toEqual(a);
     expect(splitItems(items, 0.5, 2, 20).train.map((x) => x.id)).not.toEqual(a.train.map((x) => x.id));
-    expect(() => splitItems(items, 1.5, 1)).toThrow(/--split/);
+    expect(() => splitItems(items, 1.5, 1)).toThrow(/option split/);
   });
 });

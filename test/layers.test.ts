@@ -79,6 +79,12 @@ describe('layers', () => {
     expect(wrongWayImports(files)).toEqual([]);
   });
 
+  it('library code names options, never command-line flags (only src/cli knows them)', () => {
+    const files = [...sources('src'), ...sources('problems')].filter(([path]) => !path.startsWith('src/cli/'));
+    const naming = files.filter(([, source]) => /option --[a-z]/.test(source)).map(([path]) => path);
+    expect(naming).toEqual([]);
+  });
+
   it('finds a wrong-way import (static, type-only, re-export and dynamic)', () => {
     const files = new Map([
       ['src/eval/a.ts', "import type { X } from '../sr/run.js';\nimport { y } from './b.js';"],

@@ -1,4 +1,4 @@
-import { ConfigError, DataError, readJsonFile, readTextFile, optionError } from '../core/errors.js';
+import { DataError, optionError, readJsonFile, readTextFile } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 
 /**
@@ -289,9 +289,8 @@ export interface Split {
  * training and the rest to the held-out test split. Each split keeps at least one item.
  */
 export function splitItems(items: readonly JudgeItem[], trainShare: number, seed: number | string, limit?: number): Split {
-  if (!(trainShare > 0 && trainShare < 1)) throw new ConfigError(`option --split: expected a share in (0, 1), got ${trainShare}`);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 2))
-    throw new ConfigError(`option --limit: expected an integer >= 2, got ${limit}`);
+  if (!(trainShare > 0 && trainShare < 1)) throw optionError('split', `expected a share in (0, 1), got ${trainShare}`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 2)) throw optionError('limit', `expected an integer >= 2, got ${limit}`);
   if (items.length < 2) throw new DataError(`data: need at least 2 items to split, got ${items.length}`);
   const rng = new Rng(`split:${seed}`);
   const order = items.map((_, i) => i);

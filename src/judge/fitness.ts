@@ -1,12 +1,12 @@
 import { ConfigError, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import type { Evaluator } from '../core/types.js';
+import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import { ContextOverflowError, type Judgement } from './backend.js';
 import type { JudgeService } from './cache.js';
 import { contentKey, type JudgeItem } from './data.js';
 import { genomeKey, structuralDistance, withoutPending, type PendingRewrite, type PromptGenome } from './genome.js';
 import type { FragmentLibrary } from './library.js';
-import type { RewriteMode } from './options.js';
+import { DEFAULT_WEIGHTS, JUDGE_DEFAULTS, type RewriteMode } from './options.js';
 import { fillTemplate, ORDERS, renderTemplate, type Order, type PromptTemplate, type RenderOptions } from './render.js';
 import { stripThinking } from './verdict.js';
 
@@ -71,23 +71,12 @@ export interface LossWeights {
   readonly cost: number;
 }
 
-export const DEFAULT_WEIGHTS: LossWeights = { accuracy: 1, consistency: 0.5, brier: 1, cost: 0 };
-
 /** loss = wa (1 - accuracy) + wc (1 - consistency) + wb brier + wt promptTokens / 1000 (lower is better). */
 export function judgeLoss(
   m: Pick<JudgeMetrics, 'accuracy' | 'consistency' | 'brier' | 'promptTokens'>,
   w: LossWeights = DEFAULT_WEIGHTS,
 ): number {
   return w.accuracy * (1 - m.accuracy) + w.consistency * (1 - m.consistency) + w.brier * m.brier + (w.cost * m.promptTokens) / 1000;
-}
-
-export function validateWeights(w: Partial<LossWeights>): LossWeights {
-  const out = { ...DEFAULT_WEIGHTS, ...Object.fromEntries(Object.entries(w).filter(([, v]) => v !== undefined)) } as LossWeights;
-  for (const [k, v] of Object.entries(out)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      throw new ConfigError(`option --w-${k}: expected a number >= 0, got ${String(v)}`);
-  }
-  return out;
 }
 
 /** Probability that response 1 is better, from the judgements in both orders (the unreadable side at its wrong end). */
@@ -235,15 +224,15 @@ export async function scoreTemplate(
 
 export interface JudgeEvaluatorOptions {
   readonly seed: number | string;
-  /** Training items scored per generation (a fresh seeded sample each generation). Default 16. */
+  /** Training items scored per generation (a fresh seeded sample each generation). Default JUDGE_DEFAULTS.minibatch. */
   readonly minibatch?: number;
-  /** Training items of the fixed probe subset for the behavioural distance. Default 8. */
+  /** Training items of the fixed probe subset for the behavioural distance. Default JUDGE_DEFAULTS.probe. */
   readonly probe?: number;
   readonly weights?: LossWeights;
   readonly render?: RenderOptions;
   /** Needed to resolve LLM rewrites (the rewrite templates). */
   readonly library?: FragmentLibrary;
-  /** Generator tokens per rewrite. Default 60. */
+  /** Generator tokens per rewrite. Default JUDGE_DEFAULTS.rewriteTokens. */
   readonly rewriteTokens?: number;
   /** Sampling temperature of rewrites. Default 0 (greedy). */
   readonly rewriteTemperature?: number;
@@ -332,7 +321,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
   private readonly scored = new Map<string, ItemResult[]>();
   /** Metrics of each genome's latest scoring, by genome key. */
   readonly lastMetrics = new Map<string, JudgeMetrics>();
-  /** Per-item losses of each genome's latest scoring, by genome key (one case per item, in batch order). */
+  /** Per-item losses of each genome's latest minibatch scoring, by genome key (one case per batch item, in batch order). */
   readonly lastCases = new Map<string, Float64Array>();
   readonly rewrites: RewriteStats = { requested: 0, done: 0, skipped: 0 };
   readonly minibatch: number;
@@ -343,10 +332,10 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     readonly train: readonly JudgeItem[],
     readonly o: JudgeEvaluatorOptions,
   ) {
-    this.minibatch = o.minibatch ?? 16;
+    this.minibatch = o.minibatch ?? JUDGE_DEFAULTS.minibatch;
     if (!Number.isInteger(this.minibatch) || this.minibatch < 1)
       throw optionError('minibatch', `expected an integer >= 1, got ${this.minibatch}`);
-    const probe = o.probe ?? 8;
+    const probe = o.probe ?? JUDGE_DEFAULTS.probe;
     if (!Number.isInteger(probe) || probe < 1) throw optionError('probe', `expected an integer >= 1, got ${probe}`);
     if (train.length === 0) throw new ConfigError('judge: no training items to score');
     if (o.rewrite === 'reflective' && o.library && !o.library.rewrite.reflect)
@@ -398,16 +387,48 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
         const key = genomeKey(g);
         this.scored.set(key, results);
         this.lastMetrics.set(key, metrics);
-        this.lastCases.set(key, itemLosses(results, this.weights));
+        this.lastCases.set(key, this.caseVector(batch, results));
         out[i] = loss;
       }),
     );
     return out;
   }
 
+  /**
+   * The engine starts generation `g`: its minibatch becomes current, and the losses of earlier
+   * generations (other items) are stale, so the engine re-scores every parent on it before selecting.
+   */
+  beginGeneration(g: number): boolean {
+    this.generation = g;
+    return true;
+  }
+
   async evaluate(genomes: readonly PromptGenome[]): Promise<Float64Array> {
+    return (await this.evaluateDetailed(genomes)).losses;
+  }
+
+  /** Carries out the pending rewrites, then scores on the current minibatch; per-item losses (cases) on request. */
+  async evaluateDetailed(
+    genomes: readonly PromptGenome[],
+    request?: EvaluationRequest,
+  ): Promise<Evaluation<PromptGenome> & { losses: Float64Array }> {
     await this.resolveRewrites(genomes);
-    return this.rescore(genomes);
+    const losses = await this.rescore(genomes);
+    return request?.cases ? { losses, cases: genomes.map((g) => this.lastCases.get(genomeKey(g)) as Float64Array) } : { losses };
+  }
+
+  /**
+   * One loss per minibatch item, in batch order, for every genome alike: an item that was skipped
+   * (over the context) gets the worst loss, that of an unreadable verdict.
+   */
+  private caseVector(batch: readonly JudgeItem[], results: readonly ItemResult[]): Float64Array {
+    const byId = new Map(results.map((r, i) => [r.item.id, i]));
+    const losses = itemLosses(results, this.weights);
+    const worst = judgeLoss({ accuracy: 0, consistency: 0, brier: 1, promptTokens: 0 }, this.weights);
+    return Float64Array.from(batch, (it) => {
+      const i = byId.get(it.id);
+      return i === undefined ? worst : (losses[i] as number);
+    });
   }
 
   /** Carries out the pending LLM rewrites of each genome in place, in order, through the cached generator. */
@@ -458,7 +479,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
         results = (await this.score(base, this.batchOf(this.generation))).results;
         this.scored.set(key, results);
       }
-      const failures = failureReport(results, this.o.reflectTokens ?? 1000);
+      const failures = failureReport(results, this.o.reflectTokens ?? JUDGE_DEFAULTS.reflectTokens);
       if (failures === '') return false; // right on every item: nothing to learn from (GEPA skips such candidates)
       user = fill(template, { text: current, prompt: this.template(base).system, failures });
     } else {
@@ -468,7 +489,11 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     try {
       const r = await this.service.generate(
         { system: '', user },
-        { maxTokens: this.o.rewriteTokens ?? 60, temperature: this.o.rewriteTemperature ?? 0, seed: p.seed },
+        {
+          maxTokens: this.o.rewriteTokens ?? JUDGE_DEFAULTS.rewriteTokens,
+          temperature: this.o.rewriteTemperature ?? JUDGE_DEFAULTS.rewriteTemperature,
+          seed: p.seed,
+        },
       );
       text = cleanRewrite(r.text, '');
     } catch (e) {

@@ -9,7 +9,7 @@ import {
   type Judgement,
   type RequestMeter,
 } from './backend.js';
-import { DEFAULT_JUDGE_SETTINGS, judgeSettingsKey, type JudgeSettings } from './options.js';
+import { readingKey, resolveReading, type ReadingSettings } from './options.js';
 import type { ChatPrompt } from './render.js';
 import { answerLetter, readVerdict, type TokenStep } from './verdict.js';
 
@@ -34,7 +34,7 @@ export interface HttpOptions {
   /** Server options merged into every judgement request (reasoning effort, chat_template_kwargs, guided choice ...). */
   readonly extraBody?: Readonly<Record<string, unknown>>;
   /** How the judge is asked and read. */
-  readonly judge?: Partial<JudgeSettings>;
+  readonly judge?: Partial<ReadingSettings>;
   /** Skip the GET /models check of the model name at start. Default false. */
   readonly skipModelCheck?: boolean;
 }
@@ -122,7 +122,7 @@ export class HttpBackend implements JudgeBackend {
   private readonly limiter: Limiter;
   private readonly jitter: Rng;
   private readonly o: Required<Omit<HttpOptions, 'apiKeyEnv' | 'baseUrl' | 'model' | 'judge'>>;
-  private readonly settings: JudgeSettings;
+  private readonly settings: ReadingSettings;
 
   private constructor(o: HttpOptions, url: URL, shown: string, auth: string | undefined, secrets: string[]) {
     this.url = url;
@@ -141,10 +141,10 @@ export class HttpBackend implements JudgeBackend {
       extraBody: o.extraBody ?? {},
       skipModelCheck: o.skipModelCheck ?? false,
     };
-    this.settings = { ...DEFAULT_JUDGE_SETTINGS, ...o.judge };
+    this.settings = resolveReading(o.judge);
     this.limiter = new Limiter(this.o.concurrency);
     this.jitter = new Rng(`jitter:${shown}`);
-    this.judgeKey = JSON.stringify(['http', shown, o.model, judgeSettingsKey(this.settings), this.o.topLogprobs, this.o.extraBody]);
+    this.judgeKey = JSON.stringify(['http', shown, o.model, readingKey(this.settings), this.o.topLogprobs, this.o.extraBody]);
     this.generateKey = JSON.stringify(['http', shown, o.model]);
   }
 
@@ -166,8 +166,7 @@ export class HttpBackend implements JudgeBackend {
       ['topLogprobs', o.topLogprobs, 0],
     ];
     for (const [name, v, min] of ints)
-      if (v !== undefined && (!Number.isInteger(v) || v < min))
-        throw new ConfigError(`option ${name}: expected an integer >= ${min}, got ${v}`);
+      if (v !== undefined && (!Number.isInteger(v) || v < min)) throw optionError(name, `expected an integer >= ${min}, got ${v}`);
     for (const k of ['model', 'messages', 'stream', 'n'])
       if (o.extraBody && k in o.extraBody) throw optionError('extraBody', `"${k}" is set by gpmate and cannot be overridden`);
     const secrets: string[] = [];
@@ -183,9 +182,7 @@ export class HttpBackend implements JudgeBackend {
     }
     if (o.apiKeyEnv !== undefined) {
       if (looksLikeKey(o.apiKeyEnv)) {
-        throw new ConfigError(
-          'option apiKeyEnv: expected the NAME of an environment variable; the value given looks like a key itself (not shown)',
-        );
+        throw optionError('apiKeyEnv', 'expected the NAME of an environment variable; the value given looks like a key itself (not shown)');
       }
       const key = process.env[o.apiKeyEnv];
       if (!key) throw optionError('apiKeyEnv', `environment variable ${o.apiKeyEnv} is not set`);
@@ -223,9 +220,7 @@ export class HttpBackend implements JudgeBackend {
     const ids = ((body as { data?: { id?: unknown }[] }).data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
     // Ollama lists "name:latest" and accepts "name".
     if (ids.length && !ids.includes(this.model) && !ids.includes(`${this.model}:latest`)) {
-      throw new ConfigError(
-        `option model: "${this.model}" is not served by ${this.shown} (available: ${this.clean(ids.slice(0, 8).join(', '))})`,
-      );
+      throw optionError('model', `"${this.model}" is not served by ${this.shown} (available: ${this.clean(ids.slice(0, 8).join(', '))})`);
     }
   }
 

@@ -12,7 +12,7 @@ import {
   type Judgement,
   type RequestMeter,
 } from './backend.js';
-import { DEFAULT_JUDGE_SETTINGS, judgeSettingsKey, type JudgeSettings } from './options.js';
+import { readingKey, resolveReading, type ReadingSettings } from './options.js';
 import type { ChatPrompt } from './render.js';
 import { answerLetter, readVerdict, type Letter, type TokenStep } from './verdict.js';
 
@@ -26,7 +26,7 @@ export interface LlamaOptions {
   /** Layers offloaded to a GPU (0: CPU only, the default; then no GPU is probed). */
   readonly gpuLayers?: number;
   /** How the judge is asked and read. */
-  readonly judge?: Partial<JudgeSettings>;
+  readonly judge?: Partial<ReadingSettings>;
   /** Reuse the evaluated prefix shared with the previous prompt (same results either way). Default true. */
   readonly reusePrefix?: boolean;
 }
@@ -156,14 +156,14 @@ export function modelHash(path: string): string {
  * (which may change the numbers); the thread count is left out (it does not change results).
  */
 export function llamaKeys(o: LlamaOptions): { id: string; model: string; judgeKey: string; generateKey: string } {
-  if (!existsSync(o.modelPath)) throw optionError('modelPath', `GGUF file ${o.modelPath} not found`);
+  if (!existsSync(o.modelPath)) throw optionError('model', `GGUF file ${o.modelPath} not found`);
   const sha = modelHash(o.modelPath);
-  const settings = { ...DEFAULT_JUDGE_SETTINGS, ...o.judge };
+  const settings = resolveReading(o.judge);
   const base = ['llama', sha, o.contextSize ?? 4096, o.gpuLayers ?? 0];
   return {
     id: 'llama',
     model: basename(o.modelPath),
-    judgeKey: JSON.stringify([...base, judgeSettingsKey(settings)]),
+    judgeKey: JSON.stringify([...base, readingKey(settings)]),
     generateKey: JSON.stringify(base),
   };
 }
@@ -209,7 +209,7 @@ export class LlamaBackend implements JudgeBackend {
     private readonly seq: LlamaSequenceLike,
     private readonly wrapper: ChatWrapperLike,
     private readonly contextSize: number,
-    private readonly settings: JudgeSettings,
+    private readonly settings: ReadingSettings,
     private readonly reuse: boolean,
     keys: ReturnType<typeof llamaKeys>,
   ) {
@@ -234,12 +234,12 @@ export class LlamaBackend implements JudgeBackend {
       model = await llama.loadModel({ modelPath: o.modelPath, gpuLayers });
     } catch (e) {
       await releaseLlama(threads, gpu);
-      throw optionError('modelPath', `cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
+      throw optionError('model', `cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
     }
     const contextSize = Math.min(o.contextSize ?? 4096, model.trainContextSize);
     const ctx = await model.createContext({ contextSize, sequences: 1, threads });
     const wrapper = (await llamaModule()).resolveChatWrapper(model);
-    const settings = { ...DEFAULT_JUDGE_SETTINGS, ...o.judge };
+    const settings = resolveReading(o.judge);
     return new LlamaBackend(threads, gpu, model, ctx, ctx.getSequence(), wrapper, contextSize, settings, o.reusePrefix ?? true, keys);
   }
 

@@ -1,14 +1,19 @@
 import { evolve, type GenerationStats } from '../core/evolve.js';
-import { resolveEvolutionOptions } from '../core/options.js';
 import type { Individual } from '../core/types.js';
 import { BudgetExhaustedError, type JudgeService } from './cache.js';
 import type { Example, JudgeItem, Split } from './data.js';
 import { JudgeEvaluator, type JudgeMetrics, type RewriteStats } from './fitness.js';
 import { baselineGenome, genomeKey, promptRepresentation, type PromptGenome } from './genome.js';
-import { validateJudgeEvolveOptions, type JudgeEvolveOptions } from './options.js';
-import { templateText, type PromptTemplate } from './render.js';
+import type { FragmentLibrary } from './library.js';
+import { resolveJudgeOptions, type JudgeOptions, type JudgeSettings } from './options.js';
+import { templateText, type PromptTemplate, type RenderOptions } from './render.js';
 
-export { JUDGE_DISTANCES, type JudgeDistance, type JudgeEvolveOptions } from './options.js';
+/** A search's options (src/judge/options.ts), the fragment library its operators draw on, and how items are shown. */
+export interface JudgeEvolveOptions extends JudgeOptions {
+  readonly library: FragmentLibrary;
+  /** How items are shown (the protocol's cue and ties come from the reading settings). */
+  readonly render?: Omit<RenderOptions, 'protocol' | 'ties'>;
+}
 
 export interface ScoredPrompt {
   readonly genome: PromptGenome;
@@ -49,28 +54,22 @@ export interface JudgeEvolveResult {
 }
 
 /** The training items set apart as the few-shot example pool (4 per allowed example, at most a quarter of the split). */
-function examplePoolSize(o: JudgeEvolveOptions, train: number): number {
-  const maxExamples = o.maxExamples ?? 2;
+function examplePoolSize(o: JudgeSettings, train: number): number {
   if (o.examplePool !== undefined) return Math.min(o.examplePool, train - 1);
-  return maxExamples === 0 ? 0 : Math.min(4 * maxExamples, Math.floor(train / 4));
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? (s[h] as number) : ((s[h - 1] as number) + (s[h] as number)) / 2;
+  return o.maxExamples === 0 ? 0 : Math.min(4 * o.maxExamples, Math.floor(train / 4));
 }
 
 /**
  * Evolves a judge prompt with the generic engine: a prompt genome (promptRepresentation), the judge
- * fitness (JudgeEvaluator: minibatch loss), the three selection modes unchanged. After each generation
- * every individual is re-scored on that generation's minibatch (so that selection compares all of
- * them on the same items), the best `max(1, elites)` of them are scored on the whole training split
- * (GEPA-style), and under PIMP the preferences' rewrites are carried out and the probe vectors of the
- * behavioural distance computed. The champion (lowest whole-split loss) is finally scored on the test
- * split next to the plain baseline prompt. When the budget of paid requests runs out, the result is
- * the best prompt found so far, marked `stopped: 'budget'`; a rerun with a larger budget replays the
- * cached judgements and continues from there.
+ * fitness (JudgeEvaluator: minibatch loss, per-item losses for lexicase or Pareto first-parent
+ * selection), the selection modes unchanged. Each generation has its own minibatch, and the engine
+ * re-scores every parent on it (JudgeEvaluator.beginGeneration), so that parents, elites, copies and
+ * offspring compete on the same items. After each generation the best `max(1, elites)` are scored on
+ * the whole training split (GEPA-style), and under PIMP the preferences' rewrites are carried out and
+ * the probe vectors of the behavioural distance computed. The champion (lowest whole-split loss) is
+ * finally scored on the test split next to the plain baseline prompt. When the budget of paid requests
+ * runs out, the result is the best prompt found so far, marked `stopped: 'budget'`; a rerun with a
+ * larger budget replays the cached judgements and continues from there.
  */
 export async function evolveJudge(
   service: JudgeService,
@@ -78,33 +77,36 @@ export async function evolveJudge(
   o: JudgeEvolveOptions,
   onGeneration?: (s: JudgeGenerationStats, elite: ScoredPrompt, view: GenerationView) => void,
 ): Promise<JudgeEvolveResult> {
-  validateJudgeEvolveOptions(o);
-  const distance = o.distance ?? 'behavioural';
-  const eo = resolveEvolutionOptions(o);
-  const nPool = examplePoolSize(o, split.train.length);
+  const eo = resolveJudgeOptions(o);
+  const nPool = examplePoolSize(eo, split.train.length);
   const pool: Example[] = split.train.slice(0, nPool).map(({ id: _, ...x }) => x);
   const train: JudgeItem[] = split.train.slice(nPool);
   const rep = promptRepresentation({
     library: o.library,
     examplePool: pool,
-    ...(o.maxCriteria !== undefined ? { maxCriteria: o.maxCriteria } : {}),
-    ...(o.maxExamples !== undefined ? { maxExamples: o.maxExamples } : {}),
-    llmRate: o.llmRate ?? 0,
-    rewrite: o.rewrite ?? 'plain',
+    maxCriteria: eo.maxCriteria,
+    maxExamples: eo.maxExamples,
+    llmRate: eo.llmRate,
+    rewrite: eo.rewrite,
   });
+  const render: RenderOptions = {
+    ...o.render,
+    ...(eo.protocol !== 'direct' ? { protocol: eo.protocol } : {}),
+    ...(eo.ties ? { ties: true } : {}),
+  };
   const evaluator = new JudgeEvaluator(service, train, {
-    seed: o.seed,
-    weights: o.weights,
+    seed: eo.seed,
+    weights: eo.weights,
     library: o.library,
-    rewrite: o.rewrite ?? 'plain',
-    ...(o.minibatch !== undefined ? { minibatch: o.minibatch } : {}),
-    ...(o.rewriteTokens !== undefined ? { rewriteTokens: o.rewriteTokens } : {}),
-    ...(o.rewriteTemperature !== undefined ? { rewriteTemperature: o.rewriteTemperature } : {}),
-    ...(o.reflectTokens !== undefined ? { reflectTokens: o.reflectTokens } : {}),
-    ...(o.probe !== undefined ? { probe: o.probe } : {}),
-    ...(o.render ? { render: o.render } : {}),
+    rewrite: eo.rewrite,
+    minibatch: eo.minibatch,
+    rewriteTokens: eo.rewriteTokens,
+    rewriteTemperature: eo.rewriteTemperature,
+    reflectTokens: eo.reflectTokens,
+    probe: eo.probe,
+    render,
   });
-  const behavioural = eo.selection === 'pimp' && distance === 'behavioural';
+  const behavioural = eo.selection === 'pimp' && eo.distance === 'behavioural';
   const full = new Map<string, { loss: number; metrics: JudgeMetrics }>();
   let champion: ScoredPrompt | undefined;
   let latest: readonly Individual<PromptGenome>[] | undefined;
@@ -132,36 +134,24 @@ export async function evolveJudge(
   let generations = 0;
   let evaluations = 0;
   try {
-    const result = await evolve(rep, evaluator, o, {
+    const result = await evolve(rep, evaluator, eo, {
       ...(behavioural ? { mateDistance: evaluator.behaviouralDistance } : {}),
       onGeneration: async (stats, state) => {
         const pop = state.population;
+        latest = pop;
         const prefs = pop.flatMap((ind) => (ind.preference ? [ind.preference] : []));
         if (eo.selection === 'pimp') await evaluator.resolveRewrites(prefs);
         else evaluator.dropRewrites(prefs);
-        // every competitor on this generation's items (children come from the cache)
-        const losses = await evaluator.rescore(pop.map((ind) => ind.genome));
-        pop.forEach((ind, i) => (ind.fitness = losses[i] as number));
-        latest = pop;
         const elite = await scoreBest(pop);
         if (behavioural)
           await Promise.all(
             pop.flatMap((ind) => [ind.genome, ...(ind.preference ? [ind.preference] : [])]).map((g) => evaluator.probeVector(g)),
           );
-        const fit = Array.from(losses);
-        const finite = fit.filter(Number.isFinite);
-        const s: JudgeGenerationStats = {
-          ...stats,
-          bestFitness: Math.min(...fit),
-          medianFitness: median(fit),
-          meanFitness: finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN,
-          eliteTrainLoss: elite.loss,
-        };
+        const s: JudgeGenerationStats = { ...stats, eliteTrainLoss: elite.loss };
         history.push(s);
         generations = state.generation;
         evaluations = state.evaluations;
-        onGeneration?.(s, elite, { population: pop, batch: evaluator.batchOf(evaluator.generation).map((it) => it.id) });
-        evaluator.generation = state.generation + 1;
+        onGeneration?.(s, elite, { population: pop, batch: evaluator.batchOf(state.generation).map((it) => it.id) });
       },
     });
     generations = result.generations;

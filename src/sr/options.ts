@@ -7,8 +7,25 @@
  * summary, the GPU back end's sizing and study files all resolve through it.
  */
 import { optionError } from '../core/errors.js';
-import { check, DEFAULT_EVOLUTION_OPTIONS, resolveEvolutionOptions, stripUndefined, type EvolutionOptions } from '../core/options.js';
-import { OBJECTIVE_MODES, PREFERENCE_INHERITANCE, SELECTION_MODES } from '../core/types.js';
+import {
+  check,
+  DEFAULT_EVOLUTION_OPTIONS,
+  RECORDED_EVOLUTION_OPTIONS,
+  recordedEvolution,
+  resolveEvolutionOptions,
+  stripUndefined,
+  type EvolutionOptions,
+} from '../core/options.js';
+import {
+  FIRST_PARENT_MODES,
+  MATE_RULES,
+  OBJECTIVE_MODES,
+  POOL_DRAWS,
+  PREFERENCE_INHERITANCE,
+  PREFERENCE_INITS,
+  REPLACEMENTS,
+  SELECTION_MODES,
+} from '../core/types.js';
 import { checkDiversitySetting, type DiversitySetting } from '../diversity/index.js';
 import { DEFAULT_TREE_OPTIONS, resolveTreeOptions, type TreeOptions, type TreeSettings } from '../tree/options.js';
 import { DATA_FUNCTIONS } from '../tree/primitives.js';
@@ -126,6 +143,13 @@ export const OPTION_KINDS = {
   preferenceInheritance: choice(PREFERENCE_INHERITANCE),
   stopFitness: num,
   objectives: choice(OBJECTIVE_MODES),
+  firstParent: choice(FIRST_PARENT_MODES),
+  poolDraw: choice(POOL_DRAWS),
+  mateRule: choice(MATE_RULES),
+  preferenceInit: choice(PREFERENCE_INITS),
+  replacement: choice(REPLACEMENTS),
+  maxEvaluations: integer,
+  maxSeconds: num,
   functions: { type: 'strings' },
   constantProbability: num,
   constantRange: { type: 'pair' },
@@ -209,27 +233,12 @@ export function stackBound(s: Pick<RegressionSettings, 'maxDepth' | 'maxSize'>):
   return Math.min(s.maxDepth + 1, Math.ceil((s.maxSize + 1) / 2));
 }
 
-/** Engine settings every summary records, in this order (stopFitness when set). */
-const RECORDED_ENGINE = [
-  'populationSize',
-  'generations',
-  'selection',
-  'tournamentSize',
-  'poolSize',
-  'crossoverRate',
-  'mutationRate',
-  'elites',
-  'preferenceInheritance',
-  'stopFitness',
-  'objectives',
-] as const satisfies readonly (keyof EvolutionOptions)[];
-
 /** Tree settings a summary records when the run was given them. */
 const RECORDED_TREE = ['mutationDepth', 'maxDepth', 'maxSize', 'initDepth', 'functions', 'constantProbability', 'constantRange'] as const;
 
 /** Options recorded in their own place (or not at all: the seed is recorded beside the options). */
 const RECORDED_APART = new Set<string>([
-  ...RECORDED_ENGINE,
+  ...RECORDED_EVOLUTION_OPTIONS,
   ...RECORDED_TREE,
   'distance',
   'mutation',
@@ -255,7 +264,7 @@ export function recordedOptions(given: RegressionOptions, s: RegressionSettings,
   const g = given as Record<string, unknown>;
   const whenGiven = (keys: readonly string[]) => Object.fromEntries(keys.filter((k) => g[k] !== undefined).map((k) => [k, g[k]]));
   return {
-    ...Object.fromEntries(RECORDED_ENGINE.filter((k) => s[k] !== undefined).map((k) => [k, s[k]])),
+    ...recordedEvolution(s),
     distance: s.distance,
     mutation: s.mutation,
     ...extra,

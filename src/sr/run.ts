@@ -1,5 +1,6 @@
 import { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from '../core/evolve.js';
-import type { Evaluator, Individual } from '../core/types.js';
+import { selectsOnCases } from '../core/options.js';
+import type { Evaluator, Individual, StopReason } from '../core/types.js';
 import { makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
@@ -71,6 +72,8 @@ export interface RegressionResult {
   readonly success: boolean;
   readonly generations: number;
   readonly evaluations: number;
+  /** Why the search stopped (generations done, target reached, evaluation or time budget spent). */
+  readonly stopReason: StopReason;
   readonly history: readonly GenerationStats[];
   readonly population: readonly Individual<Tree>[];
 }
@@ -91,6 +94,8 @@ export function scoreSettings(train: Dataset, s: RegressionSettings): ScoreSetti
       : {}),
     ...(s.lamarckian ? { lamarckian: true } : {}),
     ...(s.robust ? { robust: robustBounds(train.columns, train.y) } : {}),
+    // lexicase and pareto selection compare trees row by row (cases = training rows)
+    ...(selectsOnCases(s) ? { cases: true } : {}),
   };
 }
 
@@ -226,6 +231,7 @@ function report(
     success: best.trainRmse <= s.successThreshold,
     generations: result.generations,
     evaluations: result.evaluations,
+    stopReason: result.stopReason,
     history: result.history,
     population: result.population,
   };

@@ -3,7 +3,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { workerExecArgv } from '../eval/pool.js';
 import { expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
@@ -80,7 +80,7 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
   const baseDir = dirname(resolve(studyPath));
   checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
   const threads = o.threads ?? autoThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
   const db = o.db ?? defaultDbPath(studyPath);
   const store = StudyStore.openForRun(db, spec, {
     ...(o.extend ? { extend: true } : {}),
