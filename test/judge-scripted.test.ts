@@ -12,7 +12,7 @@ import { Rng } from '../src/core/rng.js';
 import { SELECTION_MODES } from '../src/core/types.js';
 import { JudgeCache, JudgeService } from '../src/judge/cache.js';
 import type { JudgeItem } from '../src/judge/data.js';
-import { judgeLoss, scoreTemplate } from '../src/judge/fitness.js';
+import { JudgeEvaluator, judgeLoss, scoreTemplate } from '../src/judge/fitness.js';
 import { baselineGenome, promptRepresentation, type PromptGenome } from '../src/judge/genome.js';
 import { HttpBackend } from '../src/judge/http.js';
 import { defaultLibrary } from '../src/judge/library.js';
@@ -70,6 +70,42 @@ describe('scripted judge end to end', () => {
       expect(calls(r.stdout)).toBe(s.chatRequests() - before);
       expect(r.stdout).toMatch(/^length bias \(test\): best longer better [\d.]+% of \d+, longer worse [\d.]+% of \d+; baseline /m);
     }
+  }, 120_000);
+
+  it("(a) per-item first-parent selection: epsilon-lexicase and GEPA-style Pareto on the judge's per-item losses", async () => {
+    for (const firstParent of ['lexicase', 'pareto']) {
+      const out = join(dir, `a-${firstParent}`);
+      const r = await inProcess([
+        'evolve',
+        '--data',
+        data,
+        ...http(),
+        ...SEARCH,
+        '--selection',
+        'pimp',
+        '--first-parent',
+        firstParent,
+        '--seed',
+        '1',
+        '--out',
+        out,
+      ]);
+      expect(r.stderr).toBe('');
+      const sum = summaryOf(out);
+      expect(sum.options.firstParent).toBe(firstParent);
+      expect(sum.best.test.accuracy, firstParent).toBeGreaterThanOrEqual(0.95);
+    }
+    // the cases: one loss per minibatch item, the same items for every genome, averaging to the loss
+    const service = new JudgeService(await HttpBackend.open({ baseUrl: s.url, model: 'scripted' }), new JudgeCache(':memory:'));
+    const ev = new JudgeEvaluator(service, asItems(20, 4), { seed: 1, minibatch: 6 });
+    expect(ev.beginGeneration(3)).toBe(true);
+    const gs = [baselineGenome(), { ...baselineGenome(), criteria: [...ACCURATE_CRITERIA] }];
+    const d = await ev.evaluateDetailed(gs, { cases: true });
+    for (const [i, c] of (d.cases ?? []).entries()) {
+      expect(c).toHaveLength(6);
+      expect(Array.from(c).reduce((a, b) => a + b, 0) / 6).toBeCloseTo(d.losses[i]!, 12);
+    }
+    expect(Array.from(d.cases![1]!).every((x) => x < 0.1)).toBe(true);
   }, 120_000);
 
   it('(b) a prompt that makes the judge unreadable loses to every readable prompt', async () => {

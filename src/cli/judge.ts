@@ -647,6 +647,7 @@ async function evolveCommand(v: Values): Promise<number> {
     seed: c.seed,
     options: {
       ...recordedEvolution(settings),
+      ...(settings.firstParent !== undefined ? { firstParent: settings.firstParent } : {}),
       distance: settings.distance,
       minibatch: settings.minibatch,
       probe: settings.probe,
