@@ -40,7 +40,7 @@ const asItems = (n: number, seed: number): JudgeItem[] =>
     response2: x.response_b,
     label: x.label === 'A' ? 1 : 2,
   }));
-const SEARCH = ['--population', '10', '--generations', '5', '--minibatch', '6', '--tournament', '3', '--max-examples', '0', '--quiet'];
+const SEARCH = '--concurrency 16 --population 10 --generations 5 --minibatch 6 --tournament 3 --max-examples 0 --quiet'.split(' ');
 const summaryOf = (out: string) => JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
 
 describe('scripted judge end to end', () => {
