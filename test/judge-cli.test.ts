@@ -117,7 +117,7 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     expect(calls(stopped.stdout)).toBe(5);
     // generation 0 was scored: its best prompt is written, without test scores (they would need more requests)
     expect(JSON.parse(readFileSync(join(run3, 'summary.json'), 'utf8'))).toMatchObject({
-      stopped: 'budget',
+      stoppedBy: 'budget',
       best: { test: null },
       baseline: null,
     });

@@ -437,7 +437,7 @@ describe('defect 9: a run that hits the budget writes the best found so far, and
       expect(stopped.status).toBe(0);
       expect(stopped.stdout).toMatch(/stopped by --budget/);
       const partial = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
-      expect(partial.stopped).toBe('budget');
+      expect(partial.stoppedBy).toBe('budget');
       expect(existsSync(join(dir, 'run', 'best-prompt.json'))).toBe(true);
       const resumed = await inProcess([...args, '--cache', join(dir, 'c.sqlite'), '--out', join(dir, 'run')]);
       expect(resumed.status).toBe(0);

@@ -185,10 +185,10 @@ describe('(c) budget, resume, faults and secrets against the scripted judge', ()
       const stopped = await inProcess([...args, '--budget', '40', '--cache', join(dir, 'budget.sqlite'), '--out', join(dir, 'budget')]);
       expect(stopped.status).toBe(0);
       expect(srv.chatRequests()).toBe(40);
-      expect(summaryOf(join(dir, 'budget')).stopped).toBe('budget');
+      expect(summaryOf(join(dir, 'budget')).stoppedBy).toBe('budget');
       const resumed = await inProcess([...args, '--cache', join(dir, 'budget.sqlite'), '--out', join(dir, 'budget')]);
       expect(resumed.status).toBe(0);
-      expect(summaryOf(join(dir, 'budget')).stopped).toBeUndefined();
+      expect(summaryOf(join(dir, 'budget')).stoppedBy).toBeUndefined();
       const fresh = await inProcess([...args, '--cache', join(dir, 'budget-fresh.sqlite'), '--out', join(dir, 'budget-fresh')]);
       expect(readFileSync(join(dir, 'budget', 'summary.json'), 'utf8')).toBe(
         readFileSync(join(dir, 'budget-fresh', 'summary.json'), 'utf8'),

@@ -50,7 +50,7 @@ export interface JudgeEvolveResult {
   readonly examplePool: number;
   readonly rewrites: RewriteStats;
   /** Set when the budget of paid requests ran out: the result is the best found so far. */
-  readonly stopped?: 'budget';
+  readonly stoppedBy?: 'budget';
 }
 
 /** The training items set apart as the few-shot example pool (4 per allowed example, at most a quarter of the split). */
@@ -68,7 +68,7 @@ function examplePoolSize(o: JudgeSettings, train: number): number {
  * the whole training split (GEPA-style), and under PIMP the preferences' rewrites are carried out and
  * the probe vectors of the behavioural distance computed. The champion (lowest whole-split loss) is
  * finally scored on the test split next to the plain baseline prompt. When the budget of paid requests
- * runs out, the result is the best prompt found so far, marked `stopped: 'budget'`; a rerun with a
+ * runs out, the result is the best prompt found so far, marked `stoppedBy: 'budget'`; a rerun with a
  * larger budget replays the cached judgements and continues from there.
  */
 export async function evolveJudge(
@@ -162,7 +162,7 @@ export async function evolveJudge(
   }
   const base = baselineGenome();
   const common = { history, generations, evaluations, examplePool: nPool, rewrites: { ...evaluator.rewrites } };
-  if (stopped) return { ...common, stopped, ...(champion ? { best: champion } : fallbackBest(evaluator, latest)) };
+  if (stopped) return { ...common, stoppedBy: stopped, ...(champion ? { best: champion } : fallbackBest(evaluator, latest)) };
   const best = champion as ScoredPrompt;
   try {
     const bestTest = await evaluator.scoreFull(best.genome, split.test);
@@ -182,7 +182,7 @@ export async function evolveJudge(
     };
   } catch (e) {
     if (!(e instanceof BudgetExhaustedError)) throw e;
-    return { ...common, best, stopped: 'budget' };
+    return { ...common, best, stoppedBy: 'budget' };
   }
 }
 
