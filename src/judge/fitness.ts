@@ -302,14 +302,15 @@ export function failureReport(results: readonly ItemResult[], tokens: number): s
 
 /**
  * Fitness of judge prompts for the generic engine. Each generation has one seeded minibatch of the
- * training split (`generation` selects it); `evaluate` scores the new genomes on it (both orders) and
- * returns judgeLoss, and `rescore` scores any genomes on it, so that every individual competing in a
- * generation is compared on the same items (judgements are cached, so re-scoring an unchanged genome
- * costs only the items it has not seen). Minibatches, the full-split score of the promising candidate
- * and reflective mutation follow GEPA (Agrawal et al., "GEPA: Reflective Prompt Evolution Can
- * Outperform Reinforcement Learning", 2025), whose budget is likewise counted in metric calls.
- * `lastCases` holds each genome's per-item losses of its latest scoring (the cases of per-item
- * selection); `probeVector` gives the verdicts on a fixed probe subset (the behavioural distance of PIMP).
+ * training split; `beginGeneration` makes it current and tells the engine that earlier losses are
+ * stale, so that the engine re-scores every parent on it and every individual competing in a
+ * generation is compared on the same items (judgements are cached: an unchanged prompt pays only for
+ * the items it has not seen). `evaluate` carries out pending LLM rewrites, then scores on the
+ * minibatch (both orders) and returns judgeLoss, with one loss per item (`cases`) for lexicase or
+ * Pareto selection. Minibatches, the full-split score of the promising candidate and reflective
+ * mutation follow GEPA (Agrawal et al., "GEPA: Reflective Prompt Evolution Can Outperform
+ * Reinforcement Learning", 2025), whose budget is likewise counted in metric calls. `probeVector`
+ * gives the verdicts on a fixed probe subset (the behavioural distance of PIMP).
  */
 export class JudgeEvaluator implements Evaluator<PromptGenome> {
   /** The generation whose minibatch is current. */
@@ -368,7 +369,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     return b;
   }
 
-  /** Scores a genome (pending rewrites ignored) and remembers the results. */
+  /** Scores a genome (pending rewrites ignored) on `items`. */
   async score(
     g: PromptGenome,
     items: readonly JudgeItem[],
@@ -377,7 +378,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     return { metrics, loss: judgeLoss(metrics, this.weights), results, verdicts };
   }
 
-  /** Scores genomes on the current generation's minibatch; the losses, in order. */
+  /** Scores genomes on the current generation's minibatch and remembers their results; the losses, in order. */
   async rescore(genomes: readonly PromptGenome[]): Promise<Float64Array> {
     const batch = this.batchOf(this.generation);
     const out = new Float64Array(genomes.length);
@@ -396,11 +397,12 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
 
   /**
    * The engine starts generation `g`: its minibatch becomes current, and the losses of earlier
-   * generations (other items) are stale, so the engine re-scores every parent on it before selecting.
+   * generations (on other items) are stale, so the engine re-scores every parent on it before
+   * selecting; not when the minibatch is the whole training split.
    */
   beginGeneration(g: number): boolean {
     this.generation = g;
-    return true;
+    return this.minibatch < this.train.length;
   }
 
   async evaluate(genomes: readonly PromptGenome[]): Promise<Float64Array> {
