@@ -45,8 +45,9 @@ async function run(reusePrefix: boolean) {
   await scoreTemplate(service, template, items, render);
   const tCached = (performance.now() - t2) / 1000;
   service.cache.close();
+  const evaluated = llama.evaluatedPromptTokens;
   await llama.close();
-  return { tLoad, tRun, tCached, s: service.stats, verdicts: first.verdicts };
+  return { tLoad, tRun, tCached, s: service.stats, verdicts: first.verdicts, evaluated };
 }
 
 // alternate the two, twice, and keep each one's faster run (the machine is shared)
@@ -63,7 +64,7 @@ for (const [name, r] of [
   ['shared prefix', reused],
 ] as const) {
   console.log(
-    `${name.padEnd(14)} ${r.s.calls} judgements in ${r.tRun.toFixed(2)} s = ${(r.s.calls / r.tRun).toFixed(1)} judgements/s, ${(r.s.promptTokens / r.tRun).toFixed(0)} prompt tokens/s`,
+    `${name.padEnd(14)} ${r.s.calls} judgements in ${r.tRun.toFixed(2)} s = ${(r.s.calls / r.tRun).toFixed(1)} judgements/s, ${(r.s.promptTokens / r.tRun).toFixed(0)} prompt tokens/s; ${r.evaluated} of ${r.s.promptTokens} prompt tokens evaluated`,
   );
 }
 console.log(`prefix reuse: ${(fresh.tRun / reused.tRun).toFixed(2)}x faster, probabilities identical: ${same}`);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { ConfigError, parseJson } from '../core/errors.js';
-import { DEFAULT_EVOLUTION_OPTIONS, recordedEvolution, stripUndefined } from '../core/options.js';
+import { DEFAULT_ENGINE_CHOICES, DEFAULT_EVOLUTION_OPTIONS, recordedEvolution, stripUndefined } from '../core/options.js';
 import { FIRST_PARENT_MODES, PREFERENCE_INHERITANCE, SELECTION_MODES } from '../core/types.js';
 import { LazyBackend, type JudgeBackend } from '../judge/backend.js';
 import { JudgeCache, JudgeService } from '../judge/cache.js';
@@ -132,7 +132,7 @@ Usage:
           'firstParent',
           { choices: FIRST_PARENT_MODES },
           'tournament | lexicase (epsilon-lexicase on per-item losses) | pareto (GEPA-style)',
-          'tournament',
+          DEFAULT_ENGINE_CHOICES.firstParent,
         ),
         flag('distance D', 'distance', { choices: JUDGE_DISTANCES }, 'pimp distance: behavioural | structural', shown('distance')),
         flag('population N', 'populationSize', 'int', 'prompts per generation', shown('populationSize')),

@@ -200,6 +200,8 @@ export class LlamaBackend implements JudgeBackend {
   /** The prompt tokens whose evaluation the sequence holds (generated tokens after them are erased on reuse). */
   private evaluated: Token[] = [];
   private letters?: Record<Letter, Token[]>;
+  /** Prompt tokens evaluated so far (those reused from the previous prompt not counted): the work prefix reuse saves. */
+  evaluatedPromptTokens = 0;
 
   private constructor(
     private readonly threads: number,
@@ -272,6 +274,7 @@ export class LlamaBackend implements JudgeBackend {
         .slice(s, e)
         .map((t, i) => (s + i === tokens.length - 1 ? [t, { generateNext: { probabilities: true } }] : t));
       const out = await this.seq.controlledEvaluate(chunk);
+      this.evaluatedPromptTokens += chunk.length;
       probs = out[out.length - 1]?.next.probabilities;
       this.evaluated = tokens.slice(0, e);
       s = e;
