@@ -10,8 +10,9 @@
  * Judge behaviour (a judge request ends with the render cue "Which response is better, A or B?"):
  * - Accurate only when the prompt asks for certain criteria: the words "correct" AND "exact" (the
  *   library criteria "Is the response factually correct?" and "Are code, numbers and names in the
- *   response exact?", or the framing "... helpful, correct and faithful ..."). With "correct" alone
- *   it is right on 60% of the items (fixed per item) and falls back to its bias on the rest.
+ *   response exact?", or the framing "... helpful, correct and faithful ..."). With one of the two
+ *   words it is right on 60% of the items (a fixed subset per word: items that lexicase can tell
+ *   apart, prompts that crossover can join) and falls back to its bias on the rest.
  * - Otherwise biased: with "order in which the responses appear must not influence" in the prompt it
  *   picks the longer response (length bias, consistent under swap); else it always answers A
  *   (position bias).
@@ -135,7 +136,9 @@ export function scriptedVerdict(system: string, user: string): { letter: 'A' | '
   const correct = /\bcorrect\b/.test(lower);
   const exact = /\bexact\b/.test(lower);
   if (correct && exact) return { letter: truth, p: 0.9 };
+  // each criterion alone gets its own 60% of the items right: two partial prompts that crossover can join
   if (correct && hash(q) % 10 < 6) return { letter: truth, p: 0.7 };
+  if (exact && (hash(q) >>> 8) % 10 < 6) return { letter: truth, p: 0.7 };
   if (lower.includes(ORDER_FREE)) return { letter: ra.length >= rb.length ? 'A' : 'B', p: 0.8 };
   return { letter: 'A', p: 0.8 };
 }
