@@ -79,7 +79,8 @@ function phaseOf(f: CallFrame): Phase | 'wasm' | undefined {
   if (u === 'selection.js') return fn === 'tournament' ? 'selection' : 'mate-choice distance';
   if (u === 'nsga2.js' || fn === 'eliteIndices') return 'selection';
   if (u === 'tree.js') {
-    if (['subtreeSizes', 'subtreeHeights', 'shapeOf', 'computeShape', 'get shape', 'shape'].includes(fn)) return 'subtree sizes';
+    if (['subtreeSizes', 'subtreeHeights', 'shapeOf', 'computeShape', 'get shape', 'shape', 'levelCounts', 'get levels'].includes(fn))
+      return 'subtree sizes';
     if (fn === 'treeKey' || fn === 'depth') return 'statistics/keys';
     return 'variation';
   }

@@ -3,7 +3,8 @@
  * (../shared/data/sr; Operon's JSON beside each CSV names target and train/test rows) at settings
  * that match `operon_gp`'s command line, a few seeds each. Per set and selection mode: median wall
  * seconds of a whole `gpmate run` process (start-up, data read and result files included), the share
- * of the run spent evaluating trees (from a CPU profile of the first seed's run, bench/profile.ts),
+ * of the run spent evaluating trees (from a CPU profile of the first seed's run, bench/profile.ts: in
+ * the WebAssembly kernel alone, and with the scoring around it: compiling, encoding, scaling),
  * fitness evaluations per wall second, and the median test R^2. Given `--operon PATH` to an
  * `operon_gp` binary it runs Operon with the same settings on the same seeds and prints the ratio of
  * median wall seconds gpmate / Operon (< 1: gpmate is faster), from this one invocation.
@@ -96,7 +97,7 @@ if (invokedDirectly) {
     `# bench/sr  population ${population}, generations ${generations}, seeds ${v.seeds}, ${threads} thread(s); gpmate flags: ${flags.join(' ')}`,
   );
   console.log(
-    '| data set | mode | gpmate wall s | share evaluating | evals/s | test R2 | Operon wall s | gpmate / Operon | Operon test R2 | Operon evals/s |',
+    '| data set | mode | gpmate wall s | share in kernel / evaluating | evals/s | test R2 | Operon wall s | gpmate / Operon | Operon test R2 | Operon evals/s |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   try {
@@ -125,6 +126,7 @@ if (invokedDirectly) {
           return { wall: r.seconds, evals: s.evaluations / r.seconds, r2: s.best.testR2 ?? NaN, args };
         });
         let share = NaN;
+        let evalShare = NaN;
         if (!v['no-profile']) {
           const args = runs[0]!.args;
           spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', 'p.cpuprofile', cli, ...args], {
@@ -133,13 +135,14 @@ if (invokedDirectly) {
           const parts = breakdown(JSON.parse(readFileSync(join(dir, 'p.cpuprofile'), 'utf8')));
           const total = [...parts.values()].reduce((a, b) => a + b, 0);
           share = (parts.get('kernel evaluation') ?? 0) / total;
+          evalShare = (['kernel evaluation', 'scoring calls', 'scaling'] as const).reduce((a, ph) => a + (parts.get(ph) ?? 0), 0) / total;
         }
         const wall = median(runs.map((r) => r.wall));
         const cells = [
           set,
           mode,
           wall.toFixed(2),
-          Number.isNaN(share) ? '-' : `${(100 * share).toFixed(0)}%`,
+          Number.isNaN(share) ? '-' : `${(100 * share).toFixed(0)}% / ${(100 * evalShare).toFixed(0)}%`,
           median(runs.map((r) => r.evals)).toExponential(2),
           median(runs.map((r) => r.r2)).toFixed(3),
           operon ? operon.wall.toFixed(2) : '-',

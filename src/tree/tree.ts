@@ -104,11 +104,26 @@ export function shapeOf(t: Tree): TreeShape {
 
 let shapeStack = new Int32Array(256);
 
+/** A tree's shape: sizes and heights from one postfix pass; the per-depth counts when first asked for (mate choice). */
+class Shape implements TreeShape {
+  #levels: Int32Array | undefined = undefined;
+
+  constructor(
+    private readonly op: Uint8Array,
+    readonly sizes: Int32Array,
+    readonly heights: Int32Array,
+    readonly internal: number,
+  ) {}
+
+  get levels(): Int32Array {
+    return (this.#levels ??= levelCounts(this.op, this.sizes, this.heights));
+  }
+}
+
 function computeShape(op: Uint8Array): TreeShape {
   const n = op.length;
-  const buf = ints(2 * n);
-  const size = buf.subarray(0, n);
-  const h = buf.subarray(n, 2 * n);
+  const size = ints(n);
+  const h = ints(n);
   if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
   const stack = shapeStack;
   let sp = 0;
@@ -127,9 +142,15 @@ function computeShape(op: Uint8Array): TreeShape {
     h[i] = m + 1;
     stack[sp++] = i;
   }
-  // depths from the root, top-down (a parent comes after its children in postfix order)
+  return new Shape(op, size, h, internal);
+}
+
+/** Nodes at each depth from the root, from the depths assigned top-down (a parent comes after its children in postfix order). */
+function levelCounts(op: Uint8Array, size: Int32Array, h: Int32Array): Int32Array {
+  const n = op.length;
   const levels = ints((h[n - 1] as number) + 1);
-  const dep = stack;
+  if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
+  const dep = shapeStack;
   dep[n - 1] = 0;
   for (let i = n - 1; i >= 0; i--) {
     const d = dep[i] as number;
@@ -138,7 +159,7 @@ function computeShape(op: Uint8Array): TreeShape {
     if (a >= 1) dep[i - 1] = d + 1;
     if (a === 2) dep[i - 1 - (size[i - 1] as number)] = d + 1;
   }
-  return { sizes: size, heights: h, internal, levels };
+  return levels;
 }
 
 /** Subtree sizes of every node (cached: see {@link shapeOf}). */
