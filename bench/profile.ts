@@ -12,10 +12,14 @@
  *   npx tsx bench/profile.ts FILE.cpuprofile ...   breakdown of saved profiles (--top N: the N frames
  *                                                  with the most self time in each phase)
  *   npx tsx bench/profile.ts --keep DIR            keep the profiles in DIR
+ *     --runs plain,plain-tournament,data  which standard runs (default plain,data)
+ *     --repeat N                           profiles per run; the table shows each phase's median
+ *     --cli PATH                           another build's dist/src/cli/main.js (before/after)
  *
  * Standard runs (dist/, so `npm run build` first), Pagie-1, population 1000, 100 generations, seed 1,
  * one thread: `plain` with the settings of bench/sr.ts (Operon's command line, constant optimisation
- * off), and `data` with the `--data` defaults (constant optimisation on).
+ * off; pimp selection, `plain-tournament` with tournament selection as Operon's), and `data` with the
+ * `--data` defaults (constant optimisation on).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -176,8 +180,7 @@ export function table(names: readonly string[], parts: readonly Map<Phase, numbe
   return lines.join('\n');
 }
 
-function profileRun(dir: string, name: string, args: readonly string[]): CpuProfile {
-  const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+function profileRun(cli: string, dir: string, name: string, args: readonly string[]): CpuProfile {
   const r = spawnSync(
     process.execPath,
     [
@@ -199,10 +202,26 @@ function profileRun(dir: string, name: string, args: readonly string[]): CpuProf
   return JSON.parse(readFileSync(join(dir, `${name}.cpuprofile`), 'utf8')) as CpuProfile;
 }
 
+/** Per phase, the median over several profiles' milliseconds (a busy machine stretches single runs unevenly). */
+export function medianBreakdown(parts: readonly Map<Phase, number>[]): Map<Phase, number> {
+  const med = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    const h = s.length >> 1;
+    return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+  };
+  return new Map(PHASES.map((ph) => [ph, med(parts.map((m) => m.get(ph) ?? 0))]));
+}
+
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (invokedDirectly) {
   const { values: v, positionals } = parseArgs({
-    options: { keep: { type: 'string' }, top: { type: 'string' } },
+    options: {
+      keep: { type: 'string' },
+      top: { type: 'string' },
+      repeat: { type: 'string', default: '1' },
+      runs: { type: 'string', default: 'plain,data' },
+      cli: { type: 'string' },
+    },
     allowPositionals: true,
   });
   if (positionals.length > 0) {
@@ -224,21 +243,24 @@ if (invokedDirectly) {
     }
   } else {
     const dir = v.keep ?? mkdtempSync(join(tmpdir(), 'gpmate-profile-'));
+    const cli = v.cli ?? fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
     const data = join(srDataDir(), 'Pagie-1.csv');
     const common = ['--data', data, '--population', '1000', '--generations', '100', '--seed', '1', '--threads', '1'];
-    const runs: [string, string[]][] = [
-      ['plain', [...common, ...operonMatchedFlags(OPERON_SETTINGS)]],
-      ['data', common],
-    ];
-    const parts = runs.map(([name, args]) => breakdown(profileRun(dir, name, args)));
-    console.log(`# bench/profile  Pagie-1, population 1000, 100 generations, seed 1, one thread`);
-    console.log(`plain: ${runs[0]![1].slice(common.length).join(' ')}; data: the --data defaults\n`);
-    console.log(
-      table(
-        runs.map(([n]) => n),
-        parts,
-      ),
+    const operon = operonMatchedFlags(OPERON_SETTINGS);
+    const known: Record<string, string[]> = {
+      plain: [...common, ...operon],
+      'plain-tournament': [...common, ...operon, '--selection', 'tournament'],
+      data: common,
+    };
+    const names = (v.runs as string).split(',');
+    for (const n of names) if (!known[n]) throw new Error(`--runs: unknown run ${n} (known: ${Object.keys(known).join(', ')})`);
+    const repeat = Number(v.repeat);
+    const parts = names.map((name) =>
+      medianBreakdown(Array.from({ length: repeat }, (_, k) => breakdown(profileRun(cli, dir, `${name}-${k + 1}`, known[name]!)))),
     );
+    console.log(`# bench/profile  Pagie-1, population 1000, 100 generations, seed 1, one thread; median of ${repeat} profile(s) per run`);
+    console.log(`plain: ${operon.join(' ')} (pimp; plain-tournament: --selection tournament); data: the --data defaults\n`);
+    console.log(table(names, parts));
     if (v.keep)
       console.log(
         `\nprofiles in ${dir}: ${readdirSync(dir)
