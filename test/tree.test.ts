@@ -9,6 +9,7 @@ import { toInfix } from '../src/tree/print.js';
 import { treeRepresentation } from '../src/tree/representation.js';
 import {
   depth,
+  distinctTrees,
   isValidTree,
   makeTree,
   replaceSubtree,
@@ -176,6 +177,25 @@ describe('tree keys', () => {
     expect(treeKey(c(0))).toBe(treeKey(c(-0)));
     expect(treeKey(c(NaN))).toBe(treeKey(c(-NaN)));
     expect(treeKey(c(1))).not.toBe(treeKey(c(1 + 2 ** -52)));
+  });
+
+  it('count as many distinct trees by hashing as by keys', () => {
+    const rng = new Rng(9);
+    const c = (v: number): Tree => makeTree([0], [v]);
+    const base = Array.from({ length: 300 }, () => randomTree(rng, ps, 2, false));
+    const trees = [
+      ...base,
+      ...base.slice(0, 100),
+      c(0),
+      c(-0),
+      c(NaN),
+      c(-NaN),
+      c(2),
+      makeTree([0, 0, 2], [0, -0, 0]),
+      makeTree([0, 0, 2], [-0, 0, 0]),
+    ];
+    expect(distinctTrees(trees)).toBe(new Set(trees.map(treeKey)).size);
+    expect(distinctTrees(trees)).toBeLessThan(trees.length - 100);
   });
 });
 

@@ -445,12 +445,17 @@ async function report<G>(
     invalidShare: (fit.length - finite.length) / fit.length,
     bestSize: sizes[bestIdx] as number,
     meanSize: mean(sizes),
-    uniqueShare: new Set(pop.map((p) => run.rep.key(p.genome))).size / pop.length,
+    uniqueShare: distinctGenomes(run.rep, pop) / pop.length,
     ...(run.carriesPreferences ? { preference: preferenceStats(run, pop, mateDistances) } : {}),
     ...(run.hooks.measure ? { extra: run.hooks.measure(pop, state.generation) } : {}),
   };
   await run.hooks.onGeneration?.(stats, state);
   return stats;
+}
+
+function distinctGenomes<G>(rep: Representation<G>, pop: readonly Individual<G>[]): number {
+  const genomes = pop.map((p) => p.genome);
+  return rep.distinct ? rep.distinct(genomes) : new Set(genomes.map((g) => rep.key(g))).size;
 }
 
 function preferenceStats<G>(run: Run<G>, pop: readonly Individual<G>[], mateDistances: readonly number[]) {

@@ -38,6 +38,8 @@ export interface Representation<G> {
   size(g: G): number;
   /** A canonical key: equal keys mean equal genotypes. */
   key(g: G): string;
+  /** How many distinct genotypes (by {@link key}) a list holds, when the representation counts them faster than by keys. */
+  distinct?(gs: readonly G[]): number;
 }
 
 /**

@@ -4,7 +4,7 @@ import { topDownDistance } from './distance.js';
 import { rampedHalfAndHalf } from './init.js';
 import { resolveTreeOptions, type TreeOptions } from './options.js';
 import { primitiveSet, type PrimitiveSet } from './primitives.js';
-import { treeKey, type Tree } from './tree.js';
+import { distinctTrees, treeKey, type Tree } from './tree.js';
 import { MUTATORS, subtreeCrossover, type MutationType, type TreeLimits } from './variation.js';
 
 export type { TreeOptions };
@@ -36,5 +36,6 @@ export function treeRepresentation(variables: readonly string[], partial: TreeOp
     distance: topDownDistance,
     size: (t) => t.op.length,
     key: treeKey,
+    distinct: distinctTrees,
   };
 }

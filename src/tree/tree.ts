@@ -278,6 +278,7 @@ export function children(t: Tree, i: number, sizes: Int32Array): number[] {
 let keyUnits = new Uint16Array(1024);
 const keyF64 = new Float64Array(1);
 const keyU16 = new Uint16Array(keyF64.buffer);
+const keyU32 = new Uint32Array(keyF64.buffer);
 
 /**
  * Canonical key: equal keys iff equal trees (opcodes and arguments; constants compare as numbers, so
@@ -309,6 +310,51 @@ export function treeKey(t: Tree): string {
   // fromCharCode takes its units as arguments: a few thousand at a time
   for (let a = 0; a < k; a += 4096) s += String.fromCharCode.apply(null, u.subarray(a, Math.min(k, a + 4096)) as unknown as number[]);
   return s;
+}
+
+/**
+ * How many distinct trees a list holds, with {@link treeKey}'s equality (constants compare as numbers:
+ * 0 and -0 are one constant, and so are all NaNs), by hashing instead of building keys.
+ */
+export function distinctTrees(trees: readonly Tree[]): number {
+  const buckets = new Map<number, Tree[]>();
+  let count = 0;
+  for (const t of trees) {
+    const op = t.op;
+    const arg = t.arg;
+    let h = 0x811c9dc5 ^ op.length;
+    for (let k = 0; k < op.length; k++) {
+      const o = op[k] as number;
+      h = Math.imul(h ^ o, 0x01000193);
+      if (o === Op.Var) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
+      else if (o === Op.Const) {
+        const v = arg[k] as number;
+        keyF64[0] = v === 0 ? 0 : v !== v ? NaN : v;
+        h = Math.imul(h ^ (keyU32[0] as number) ^ Math.imul(keyU32[1] as number, 0x5bd1e995), 0x01000193);
+      }
+    }
+    const bucket = buckets.get(h);
+    if (!bucket) {
+      buckets.set(h, [t]);
+      count++;
+    } else if (!bucket.some((u) => sameKey(u, t))) {
+      bucket.push(t);
+      count++;
+    }
+  }
+  return count;
+}
+
+/** Equal keys ({@link treeKey}): same opcodes and variables, constants equal as numbers (or both NaN). */
+function sameKey(a: Tree, b: Tree): boolean {
+  if (a.op.length !== b.op.length) return false;
+  for (let i = 0; i < a.op.length; i++) {
+    if (a.op[i] !== b.op[i]) return false;
+    const x = a.arg[i] as number;
+    const y = b.arg[i] as number;
+    if (x !== y && !(x !== x && y !== y)) return false;
+  }
+  return true;
 }
 
 export function treesEqual(a: Tree, b: Tree): boolean {
