@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,6 +6,7 @@ import { resolveTask, type ProblemSpec } from '../../problems/index.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
+import { GPMATE_VERSION } from '../core/version.js';
 import { resolveEvolutionOptions, stripUndefined } from '../core/options.js';
 import type { Evaluator, ObjectiveMode, PreferenceInheritance, SelectionMode } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
@@ -327,18 +328,12 @@ function progressLine(s: GenerationStats): string {
   return `gen ${String(s.generation).padStart(4)}  best ${fmt(s.bestFitness)}  median ${fmt(s.medianFitness)}  size ${s.meanSize.toFixed(1)}${pref}  unique ${(s.uniqueShare * 100).toFixed(0)}%  evals ${s.evaluations}\n`;
 }
 
-/** gpmate's version, from package.json (two levels up from src/cli, three from dist/src/cli). */
-const VERSION: string = (() => {
-  const url = ['../../../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u));
-  return (JSON.parse(readFileSync(url!, 'utf8')) as { version: string }).version;
-})();
-
 /** The summary JSON of a run (deterministic: no timings, no paths). */
 export function summaryOf(problem: string, inv: RunInvocation, r: RegressionResult): object {
   const { tree: _tree, ...best } = r.best;
   const o = inv.options;
   return {
-    gpmate: VERSION,
+    gpmate: GPMATE_VERSION,
     problem,
     seed: o.seed,
     options: {
@@ -532,7 +527,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const finite = (v: number | null) => (v === null || Number.isFinite(v) ? v : null);
     writeFileAtomic(
       join(out, 'model.json'),
-      modelJson(b.tree, task.train.names, VERSION, {
+      modelJson(b.tree, task.train.names, GPMATE_VERSION, {
         metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finite(v)])),
         ...(result.bounds ? { bounds: result.bounds } : {}),
       }),

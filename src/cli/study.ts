@@ -4,8 +4,9 @@ import { exportCsv } from '../study/export.js';
 import { writeReport } from '../study/report.js';
 import { defaultDbPath, runStudy, type StudyProgress } from '../study/runner.js';
 import { parse } from './args.js';
+import { duration, QUEUE_HELP, QUEUE_RUN_FLAGS, queueRun, statusCommand, workerCommand } from './study-queue.js';
 
-export const STUDY_HELP = `gpmate study: run a grid of configurations over many seeds, store, report
+export const STUDY_HELP = `gpmate study: run a grid of configurations over many seeds, store, report; one machine or many
 
 Usage:
   gpmate study run FILE.json [--db PATH] [--extend] [--threads N] [--quiet]
@@ -13,18 +14,11 @@ Usage:
       kill it at any time and run the same command again to continue.
       --extend    accept a study file changed since runs were stored (adds its new cells and seeds)
       --threads   runs executed at once, one worker thread each (default: the idle cores, at least 1)
-  gpmate study report DB --out DIR
+${QUEUE_HELP}  gpmate study report DB --out DIR
       self-contained report.html plus the SVG figures
   gpmate study export DB --csv DIR
       cells.csv, runs.csv, generations.csv
 `;
-
-function duration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const t = Math.round(s);
-  const m = Math.floor(t / 60);
-  return m > 0 ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${t}s`;
-}
 
 /** A progress bar on stderr: redrawn in place on a terminal, one line per finished run otherwise. */
 function progressPrinter(quiet: boolean): (p: StudyProgress) => void {
@@ -36,7 +30,12 @@ function progressPrinter(quiet: boolean): (p: StudyProgress) => void {
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
     const eta = p.etaS === undefined ? '' : `  ETA ${duration(p.etaS)}`;
     const failed = p.failed > 0 ? `  ${p.failed} failed` : '';
-    const line = `${bar} ${p.done}/${p.total} runs${failed}  ${duration(p.elapsedS)} elapsed${eta}`;
+    const queue =
+      p.running !== undefined
+        ? `  ${p.running} running  ${p.waiting ?? 0} waiting${p.workers !== undefined ? `  ${p.workers} workers` : ''}`
+        : '';
+    const line = `${bar} ${p.done}/${p.total} runs${failed}${queue}  ${duration(p.elapsedS)} elapsed${eta}`;
+    if (p.notice !== undefined) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${p.notice}\n`);
     if (tty) process.stderr.write(`\r${line}\x1b[K${p.done + p.failed >= p.total ? '\n' : ''}`);
     else process.stderr.write(`${line}\n`);
   };
@@ -49,11 +48,26 @@ export async function studyCommand(argv: string[]): Promise<number> {
     case 'run': {
       const { values: v, positionals } = parseArgs({
         args: rest,
-        options: { db: { type: 'string' }, extend: { type: 'boolean' }, threads: { type: 'string' }, quiet: { type: 'boolean' } },
+        options: {
+          db: { type: 'string' },
+          extend: { type: 'boolean' },
+          threads: { type: 'string' },
+          quiet: { type: 'boolean' },
+          queue: { type: 'string' },
+          attempts: { type: 'string' },
+          'job-timeout': { type: 'string' },
+          'queue-wait': { type: 'string' },
+        },
         strict: true,
         allowPositionals: true,
       });
       const file = onePositional(positionals, 'study run', 'FILE.json');
+      if (v.queue !== undefined) {
+        if (v.threads !== undefined) throw new ConfigError('option --threads: not with --queue (each worker sets its --concurrency)');
+        return queueRun(file, { ...v, queue: v.queue }, progressPrinter(v.quiet ?? false));
+      }
+      const onlyQueue = QUEUE_RUN_FLAGS.find((f) => v[f] !== undefined);
+      if (onlyQueue !== undefined) throw new ConfigError(`option --${onlyQueue}: only with --queue`);
       const threads = parse.int('threads', v.threads);
       if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
       const maxPages = process.env['GPMATE_STUDY_MAX_PAGES'];
@@ -89,6 +103,10 @@ export async function studyCommand(argv: string[]): Promise<number> {
       process.stdout.write(`wrote ${r.html} and ${r.figures.length} SVG figures\n`);
       return 0;
     }
+    case 'worker':
+      return workerCommand(rest);
+    case 'status':
+      return statusCommand(rest);
     case 'export': {
       const { values: v, positionals } = parseArgs({
         args: rest,
@@ -109,7 +127,7 @@ export async function studyCommand(argv: string[]): Promise<number> {
       process.stdout.write(STUDY_HELP);
       return 0;
     default:
-      throw new ConfigError(`unknown study command "${sub}" (run, report, export)`);
+      throw new ConfigError(`unknown study command "${sub}" (run, worker, status, report, export)`);
   }
 }
 

@@ -1,0 +1,400 @@
+import { QueueEvents, type Job, type Queue } from 'bullmq';
+import { hostname } from 'node:os';
+import { ConfigError } from '../core/errors.js';
+import { GPMATE_VERSION } from '../core/version.js';
+import { studyHash, type RunKey } from './grid.js';
+import {
+  connectionOptions,
+  decodeResult,
+  JOB_FORMAT,
+  jobId,
+  KEY_COORDINATOR,
+  maskSecret,
+  openQueue,
+  parseJobId,
+  parseQueueUrl,
+  publishFiles,
+  QUEUE_NAME,
+  QUEUE_PREFIX,
+  readStudyFiles,
+  REFUSED_EVENT,
+  type LinkWatch,
+  type QueueUrl,
+  type RunJob,
+  type StudyFiles,
+} from './queue.js';
+import {
+  errorLine,
+  loadStudy,
+  pendingRuns,
+  ProgressCounter,
+  withStudyStore,
+  type LoadedStudy,
+  type StudyProgress,
+  type StudyRunOptions,
+} from './runner.js';
+import { processAlive, type StudyStore } from './store.js';
+
+/** Attempts per run before it is stored as failed (a throw, a timeout, a worker that died twice). */
+export const DEFAULT_ATTEMPTS = 3;
+/** A run still running after this long is stopped: a hung run must not hold up the study for ever. */
+export const DEFAULT_JOB_TIMEOUT_S = 3600;
+/** How long the coordinator waits for a lost Redis before it stops. */
+export const DEFAULT_QUEUE_WAIT_S = 60;
+/** The coordinator's claim on a study lapses this long after its last refresh (a killed coordinator elsewhere). */
+const CLAIM_TTL_S = 30;
+/** Jobs added to Redis per call. */
+const ADD_CHUNK = 500;
+/** Every so often the coordinator adds its unfinished jobs again (no-ops for jobs still there): Redis may have been emptied. */
+const RESYNC_MS = 120_000;
+
+export interface CoordinatorOptions extends Pick<StudyRunOptions, 'db' | 'extend' | 'maxPages' | 'onProgress'> {
+  /** The queue: `redis://[user:password@]host[:port][/db]`. */
+  readonly queue: string;
+  /** Tries per run; default {@link DEFAULT_ATTEMPTS}. */
+  readonly attempts?: number;
+  /** Seconds a run may take on a worker; default {@link DEFAULT_JOB_TIMEOUT_S}. */
+  readonly jobTimeoutS?: number;
+  /** Seconds to wait for a lost queue before stopping; default {@link DEFAULT_QUEUE_WAIT_S}. */
+  readonly queueWaitS?: number;
+}
+
+export interface QueueRunSummary {
+  readonly db: string;
+  /** The queue URL, masked. */
+  readonly queue: string;
+  readonly total: number;
+  readonly skipped: number;
+  readonly done: number;
+  readonly failed: number;
+  /** The most workers seen connected at once. */
+  readonly workers: number;
+  readonly wallS: number;
+}
+
+/**
+ * Runs a study through a queue: this process owns the SQLite file, adds every unfinished (cell, seed) as a
+ * BullMQ job to Redis, and stores each result that workers (`gpmate study worker`, on any machine) send
+ * back, one transaction per run, as the local runner does; the tables come out the same. Killed and
+ * restarted, it adds only what is still missing (job ids are fixed) and collects results that arrived
+ * meanwhile. A lost Redis is waited for `queueWaitS`, then the coordinator stops with what it stored.
+ */
+export async function coordinateStudy(studyPath: string, o: CoordinatorOptions): Promise<QueueRunSummary> {
+  const q = parseQueueUrl(o.queue);
+  const attempts = o.attempts ?? DEFAULT_ATTEMPTS;
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
+    throw new ConfigError(`option --attempts: expected an integer from 1 to 100, got ${attempts}`);
+  }
+  const timeoutS = o.jobTimeoutS ?? DEFAULT_JOB_TIMEOUT_S;
+  if (!(timeoutS > 0 && timeoutS <= 7 * 24 * 3600))
+    throw new ConfigError(`option --job-timeout: expected seconds in (0, 604800], got ${timeoutS}`);
+  const waitS = o.queueWaitS ?? DEFAULT_QUEUE_WAIT_S;
+  if (!(waitS >= 0 && waitS <= 24 * 3600)) throw new ConfigError(`option --queue-wait: expected seconds in [0, 86400], got ${waitS}`);
+  const study = loadStudy(studyPath);
+  const files = readStudyFiles(study);
+  // Connect before the database is touched: an unreachable queue leaves nothing written.
+  const { queue, link } = await openQueue(q);
+  try {
+    return await withStudyStore(study, o, (store) =>
+      new Coordinator(study, store, files, q, queue, link, { attempts, timeoutS, waitS }, o.onProgress).run(),
+    );
+  } catch (e) {
+    if (e instanceof Error) e.message = maskSecret(e.message, q);
+    throw e;
+  } finally {
+    await queue.close().catch(() => undefined);
+  }
+}
+
+interface Settings {
+  readonly attempts: number;
+  readonly timeoutS: number;
+  readonly waitS: number;
+}
+
+class Coordinator {
+  /** Job id -> run, for every run not yet stored by this invocation. */
+  private outstanding = new Map<string, RunKey>();
+  private progress!: ProgressCounter;
+  private readonly claimValue: string;
+  private stopReason: string | undefined;
+  private wakeUp: () => void = () => undefined;
+  private lastSync = 0;
+  private syncedReconnects = 0;
+  private running = 0;
+  private workers: number | undefined;
+  private mostWorkers = 0;
+  private lastShown = '';
+  private readonly noticed = new Set<string>();
+
+  constructor(
+    private readonly study: LoadedStudy,
+    private readonly store: StudyStore,
+    private readonly files: StudyFiles,
+    private readonly q: QueueUrl,
+    private readonly queue: Queue,
+    private readonly link: LinkWatch,
+    private readonly s: Settings,
+    private readonly onProgress?: (p: StudyProgress) => void,
+  ) {
+    this.claimValue = JSON.stringify({ host: hostname(), pid: process.pid, db: store.path, since: new Date().toISOString() });
+  }
+
+  private get name(): string {
+    return this.study.spec.name;
+  }
+
+  async run(): Promise<QueueRunSummary> {
+    const { all, pending } = pendingRuns(this.study.spec, this.store);
+    this.outstanding = new Map(pending.map((r) => [jobId(this.name, r.cell.hash, r.seed), r]));
+    this.progress = new ProgressCounter(all.length, all.length - pending.length, this.onProgress);
+    this.progress.report();
+    await this.claim();
+    const events = new QueueEvents(QUEUE_NAME, { connection: connectionOptions(this.q), prefix: QUEUE_PREFIX });
+    const mine = ({ jobId: id }: { jobId: string }): void => {
+      if (parseJobId(id)?.study === this.name) this.wakeUp();
+    };
+    events.on('completed', mine);
+    events.on('failed', mine);
+    events.on('error', (e) => this.link.noteError(e));
+    events.on(
+      REFUSED_EVENT as 'error',
+      ((args: { worker?: string; message?: string }) =>
+        this.notice(`worker ${args.worker ?? '?'} refused a job: ${args.message ?? ''}`)) as never,
+    );
+    const claimTimer = setInterval(() => void this.refreshClaim().catch((e: unknown) => this.link.noteError(e)), 10_000);
+    const watchTimer = setInterval(() => this.watch(), 1000);
+    try {
+      await this.sync(true);
+      while (this.outstanding.size > 0 && this.stopReason === undefined) {
+        await this.sleep(1000);
+        if (this.stopReason !== undefined || this.link.lostSince !== undefined) continue;
+        try {
+          if (this.link.reconnects !== this.syncedReconnects || performance.now() - this.lastSync > RESYNC_MS) await this.sync(false);
+          else await this.sweep(false);
+          await this.observe();
+        } catch (e) {
+          // A command cut off by a lost connection: the watchdog decides whether to wait or stop.
+          if (this.link.lostSince !== undefined || this.stopReason !== undefined) continue;
+          throw e;
+        }
+      }
+    } finally {
+      clearInterval(claimTimer);
+      clearInterval(watchTimer);
+      await events.close().catch(() => undefined);
+      if (this.link.lostSince === undefined) await this.releaseClaim().catch(() => undefined);
+    }
+    if (this.stopReason !== undefined) throw new Error(this.stopReason);
+    return {
+      db: this.store.path,
+      queue: this.q.masked,
+      total: this.progress.total,
+      skipped: this.progress.skipped,
+      done: this.progress.doneNow,
+      failed: this.progress.failed,
+      workers: this.mostWorkers,
+      wallS: this.progress.elapsedS,
+    };
+  }
+
+  /** Waits `ms` or until a job of this study finished. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** Ships the data files, collects what finished, and adds every unfinished run (adding a job that is there is a no-op). */
+  private async sync(startup: boolean): Promise<void> {
+    const reconnects = this.link.reconnects;
+    const client = await this.queue.client;
+    await publishFiles(client, this.files.blobs);
+    await this.sweep(startup);
+    const ids = [...this.outstanding.keys()];
+    for (let i = 0; i < ids.length; i += ADD_CHUNK) {
+      await this.queue.addBulk(
+        ids
+          .slice(i, i + ADD_CHUNK)
+          .map((id) => ({ name: 'run', data: this.job(this.outstanding.get(id) as RunKey), opts: this.jobOptions(id) })),
+      );
+    }
+    this.syncedReconnects = reconnects;
+    this.lastSync = performance.now();
+    await this.observe();
+  }
+
+  private job(r: RunKey): RunJob {
+    const { data: _data, meta: _meta, ...problem } = r.cell.problem;
+    return {
+      format: JOB_FORMAT,
+      gpmate: GPMATE_VERSION,
+      study: this.name,
+      studyHash: studyHash(this.study.spec),
+      cell: r.cell.hash,
+      seed: r.seed,
+      problem,
+      files: this.files.refs.get(r.cell.problem.name) ?? {},
+      options: r.cell.options,
+      diversity: r.cell.diversity,
+      timeoutS: this.s.timeoutS,
+    };
+  }
+
+  private jobOptions(id: string): { jobId: string; attempts: number; backoff: { type: 'exponential'; delay: number } } {
+    // Finished jobs stay in Redis until stored here (BullMQ keeps them by default), then this process removes them.
+    return { jobId: id, attempts: this.s.attempts, backoff: { type: 'exponential', delay: 1000 } };
+  }
+
+  /**
+   * Stores the results of this study's finished jobs and removes them from Redis. At startup a failed job is
+   * only removed, so that it is added again and retried (as a rerun of the local runner retries failures).
+   */
+  private async sweep(startup: boolean): Promise<void> {
+    for (const state of ['completed', 'failed'] as const) {
+      const ids = (await this.queue.getRanges([state], 0, -1)).filter((id) => parseJobId(id)?.study === this.name);
+      for (const id of ids) {
+        const job = await this.queue.getJob(id);
+        if (job !== undefined) await this.settle(job, state, startup);
+      }
+    }
+  }
+
+  private async settle(job: Job, state: 'completed' | 'failed', startup: boolean): Promise<void> {
+    const id = job.id as string;
+    const r = this.outstanding.get(id);
+    if (r !== undefined && !(state === 'failed' && startup)) {
+      const started = iso(job.processedOn);
+      const finished = iso(job.finishedOn) ?? new Date().toISOString();
+      let error: string | undefined;
+      if (state === 'completed') {
+        try {
+          if (this.store.saveRun(r.cell.hash, r.seed, decodeResult(job.returnvalue), started ?? finished, finished))
+            this.progress.doneNow++;
+        } catch (e) {
+          if ((e as Error).name !== 'DataError') throw e;
+          error = errorLine(e);
+        }
+      } else {
+        error = maskSecret(errorLine(job.failedReason || 'failed'), this.q);
+      }
+      if (error !== undefined) {
+        this.store.saveFailure(r.cell.hash, r.seed, error, finished, started ?? null);
+        this.progress.failed++;
+        this.notice(`run ${r.cell.hash}/${r.seed} failed after ${job.attemptsMade} attempt${job.attemptsMade === 1 ? '' : 's'}: ${error}`);
+      }
+      this.outstanding.delete(id);
+      this.progress.report(this.counts());
+    }
+    await this.queue.remove(id);
+  }
+
+  /** Counts this study's running jobs and the live workers, and reports when anything changed. */
+  private async observe(): Promise<void> {
+    const active = await this.queue.getRanges(['active'], 0, -1);
+    this.running = active.filter((id) => this.outstanding.has(id)).length;
+    try {
+      this.workers = (await this.queue.getWorkers()).length;
+      this.mostWorkers = Math.max(this.mostWorkers, this.workers);
+    } catch {
+      this.workers = undefined; // CLIENT LIST refused (some hosted Redis): the count is unknown
+    }
+    const c = this.counts();
+    const shown = JSON.stringify([this.progress.doneNow, this.progress.failed, c]);
+    if (shown !== this.lastShown) {
+      this.lastShown = shown;
+      this.progress.report(c);
+    }
+  }
+
+  private counts(): Pick<StudyProgress, 'running' | 'waiting' | 'workers'> {
+    const running = Math.min(this.running, this.outstanding.size);
+    return { running, waiting: this.outstanding.size - running, ...(this.workers !== undefined ? { workers: this.workers } : {}) };
+  }
+
+  /** A message shown once with the progress (the same text again is not repeated). */
+  private notice(text: string): void {
+    if (this.noticed.has(text)) return;
+    this.noticed.add(text);
+    this.progress.report({ ...this.counts(), notice: text });
+  }
+
+  /** Once a second: while Redis is lost, says so every few seconds; past the wait, stops the study. */
+  private watch(): void {
+    if (this.stopReason !== undefined) return;
+    const lostS = this.link.lostForS();
+    if (this.link.lostSince === undefined) {
+      if (this.lostShown) this.progress.report({ ...this.counts(), notice: `queue ${this.q.masked} is back` });
+      this.lostShown = false;
+      return;
+    }
+    if (lostS > this.s.waitS) {
+      const stored = this.progress.skipped + this.progress.doneNow;
+      this.stopReason =
+        `lost the queue ${this.q.masked} for ${Math.round(lostS)} s (${this.link.lastError || 'connection closed'}); stopped with ` +
+        `${stored} of ${this.progress.total} runs stored in ${this.store.path}; run the same command again to continue`;
+      this.wakeUp();
+      void this.queue.disconnect().catch(() => undefined);
+      return;
+    }
+    if (!this.lostShown || Math.floor(lostS) % 5 === 0) {
+      this.progress.report({
+        ...this.counts(),
+        notice: `lost the queue ${this.q.masked} (${this.link.lastError || 'connection closed'}); retrying, giving up in ${Math.ceil(this.s.waitS - lostS)} s`,
+      });
+    }
+    this.lostShown = true;
+  }
+
+  private lostShown = false;
+
+  /** Claims the study on this queue, so that a second coordinator of the same study name is refused. */
+  private async claim(): Promise<void> {
+    const client = await this.queue.client;
+    const key = KEY_COORDINATOR + this.name;
+    if ((await client.runCommand('set', [key, this.claimValue, 'EX', CLAIM_TTL_S, 'NX'])) !== null) return;
+    const text = await client.get(key);
+    let holder: { host?: string; pid?: number; db?: string; since?: string } = {};
+    try {
+      holder = JSON.parse(text ?? '{}') as typeof holder;
+    } catch {
+      // Not ours: reported below as held by an unknown process.
+    }
+    const here = holder.host === hostname() && typeof holder.pid === 'number';
+    if (text === null || (here && holder.pid !== process.pid && !processAlive(holder.pid as number))) {
+      await client.runCommand('set', [key, this.claimValue, 'EX', CLAIM_TTL_S]);
+      return;
+    }
+    throw new ConfigError(
+      `queue ${this.q.masked}: study "${this.name}" is already coordinated by pid ${holder.pid ?? '?'} on ${holder.host ?? '?'} ` +
+        `(database ${holder.db ?? '?'}); stop that one first (a killed coordinator's claim lapses within ${CLAIM_TTL_S} s)`,
+    );
+  }
+
+  private async refreshClaim(): Promise<void> {
+    if (this.link.lostSince !== undefined) return;
+    const client = await this.queue.client;
+    const key = KEY_COORDINATOR + this.name;
+    const text = await client.get(key);
+    if (text === this.claimValue) await client.runCommand('expire', [key, CLAIM_TTL_S]);
+    else if (text === null) await client.runCommand('set', [key, this.claimValue, 'EX', CLAIM_TTL_S, 'NX']);
+    else if (this.stopReason === undefined) {
+      this.stopReason = `queue ${this.q.masked}: another coordinator took over study "${this.name}" (${text}); stopped`;
+      this.wakeUp();
+    }
+  }
+
+  private async releaseClaim(): Promise<void> {
+    const client = await this.queue.client;
+    const key = KEY_COORDINATOR + this.name;
+    if ((await client.get(key)) === this.claimValue) await client.del(key);
+  }
+}
+
+function iso(ms: number | undefined): string | undefined {
+  return ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString();
+}
