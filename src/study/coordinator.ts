@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors.js';
 import { GPMATE_VERSION } from '../core/version.js';
 import { studyHash, type RunKey } from './grid.js';
 import {
+  closeQuietly,
   connectionOptions,
   decodeResult,
   JOB_FORMAT,
@@ -102,7 +103,7 @@ export async function coordinateStudy(studyPath: string, o: CoordinatorOptions):
     if (e instanceof Error) e.message = maskSecret(e.message, q);
     throw e;
   } finally {
-    await queue.close().catch(() => undefined);
+    await closeQuietly(queue, link.lostSince !== undefined);
   }
 }
 
@@ -118,7 +119,10 @@ class Coordinator {
   private progress!: ProgressCounter;
   private readonly claimValue: string;
   private stopReason: string | undefined;
-  private wakeUp: () => void = () => undefined;
+  private stopNow: () => void = () => undefined;
+  private readonly stopped = new Promise<undefined>((resolve) => (this.stopNow = () => resolve(undefined)));
+  private wake: () => void = () => (this.woken = true);
+  private woken = false;
   private lastSync = 0;
   private syncedReconnects = 0;
   private running = 0;
@@ -152,10 +156,14 @@ class Coordinator {
     await this.claim();
     const events = new QueueEvents(QUEUE_NAME, { connection: connectionOptions(this.q), prefix: QUEUE_PREFIX });
     const mine = ({ jobId: id }: { jobId: string }): void => {
-      if (parseJobId(id)?.study === this.name) this.wakeUp();
+      if (parseJobId(id)?.study === this.name) this.wake();
     };
     events.on('completed', mine);
     events.on('failed', mine);
+    events.on('stalled', ({ jobId: id }) => {
+      const r = this.outstanding.get(id);
+      if (r !== undefined) this.notice(`run ${r.cell.hash}/${r.seed}: its worker stopped answering; back in the queue for another worker`);
+    });
     events.on('error', (e) => this.link.noteError(e));
     events.on(
       REFUSED_EVENT as 'error',
@@ -165,25 +173,18 @@ class Coordinator {
     const claimTimer = setInterval(() => void this.refreshClaim().catch((e: unknown) => this.link.noteError(e)), 10_000);
     const watchTimer = setInterval(() => this.watch(), 1000);
     try {
-      await this.sync(true);
-      while (this.outstanding.size > 0 && this.stopReason === undefined) {
+      let startup = true;
+      while (this.stopReason === undefined) {
+        // A command waiting for a lost Redis never settles: a stop does not wait for it.
+        if (this.link.lostSince === undefined) startup = (await Promise.race([this.step(startup), this.stopped])) ?? startup;
+        if (!startup && this.outstanding.size === 0) break;
         await this.sleep(1000);
-        if (this.stopReason !== undefined || this.link.lostSince !== undefined) continue;
-        try {
-          if (this.link.reconnects !== this.syncedReconnects || performance.now() - this.lastSync > RESYNC_MS) await this.sync(false);
-          else await this.sweep(false);
-          await this.observe();
-        } catch (e) {
-          // A command cut off by a lost connection: the watchdog decides whether to wait or stop.
-          if (this.link.lostSince !== undefined || this.stopReason !== undefined) continue;
-          throw e;
-        }
       }
     } finally {
       clearInterval(claimTimer);
       clearInterval(watchTimer);
-      await events.close().catch(() => undefined);
       if (this.link.lostSince === undefined) await this.releaseClaim().catch(() => undefined);
+      await closeQuietly(events, this.link.lostSince !== undefined || this.stopReason !== undefined);
     }
     if (this.stopReason !== undefined) throw new Error(this.stopReason);
     return {
@@ -198,14 +199,48 @@ class Coordinator {
     };
   }
 
-  /** Waits `ms` or until a job of this study finished. */
+  /**
+   * One round: the first time (and after a reconnection, and now and then) a full sync, otherwise collecting
+   * finished jobs; then the counts. Returns whether the startup sync is still to do.
+   */
+  private async step(startup: boolean): Promise<boolean> {
+    const reconnects = this.link.reconnects;
+    try {
+      if (startup || reconnects !== this.syncedReconnects || performance.now() - this.lastSync > RESYNC_MS) await this.sync(startup);
+      else await this.sweep(false);
+      await this.observe();
+      return false;
+    } catch (e) {
+      // A command cut off by a lost connection (the loss may be signalled just after): the watchdog decides
+      // whether to wait or stop. Anything else (the database) stops the study.
+      await new Promise((r) => setTimeout(r, 300));
+      if (this.link.lostSince === undefined && this.link.reconnects === reconnects && this.stopReason === undefined) throw e;
+      return startup;
+    }
+  }
+
+  /** Stops the study: the main loop ends without waiting for commands stuck on a lost connection. */
+  private stop(reason: string): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.wake();
+    this.stopNow();
+  }
+
+  /** Waits `ms`, or until a job of this study finished (at once if one finished since the last wait). */
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wakeUp = () => {
-        clearTimeout(t);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = () => (this.woken = true);
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
     });
   }
 
@@ -334,11 +369,10 @@ class Coordinator {
     }
     if (lostS > this.s.waitS) {
       const stored = this.progress.skipped + this.progress.doneNow;
-      this.stopReason =
+      this.stop(
         `lost the queue ${this.q.masked} for ${Math.round(lostS)} s (${this.link.lastError || 'connection closed'}); stopped with ` +
-        `${stored} of ${this.progress.total} runs stored in ${this.store.path}; run the same command again to continue`;
-      this.wakeUp();
-      void this.queue.disconnect().catch(() => undefined);
+          `${stored} of ${this.progress.total} runs stored in ${this.store.path}; run the same command again to continue`,
+      );
       return;
     }
     if (!this.lostShown || Math.floor(lostS) % 5 === 0) {
@@ -382,10 +416,7 @@ class Coordinator {
     const text = await client.get(key);
     if (text === this.claimValue) await client.runCommand('expire', [key, CLAIM_TTL_S]);
     else if (text === null) await client.runCommand('set', [key, this.claimValue, 'EX', CLAIM_TTL_S, 'NX']);
-    else if (this.stopReason === undefined) {
-      this.stopReason = `queue ${this.q.masked}: another coordinator took over study "${this.name}" (${text}); stopped`;
-      this.wakeUp();
-    }
+    else this.stop(`queue ${this.q.masked}: another coordinator took over study "${this.name}" (${text}); stopped`);
   }
 
   private async releaseClaim(): Promise<void> {

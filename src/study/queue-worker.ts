@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { GPMATE_VERSION } from '../core/version.js';
 import type { RunTask } from './execute.js';
 import {
+  closeQuietly,
   connectionOptions,
   encodeResult,
   fetchFile,
@@ -189,20 +190,23 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     lostShown = link.lostSince !== undefined;
   }, 1000);
 
+  // Stopping: pause (no new jobs; unless forced, wait for the running ones), then close without QUIT (which
+  // would wait for ever on a lost Redis); a forced stop leaves running jobs to stall and go to another worker.
   let closing: Promise<void> | undefined;
   const stop = (force = false): Promise<void> => {
     if (force) void w.close(true);
     closing ??= (async () => {
-      await w.close(force).catch(() => undefined);
+      if (!force) await w.pause(false).catch(() => undefined);
+      await w.close(true).catch(() => undefined);
       clearInterval(watch);
-      await queue.close().catch(() => undefined);
+      await closeQuietly(queue, true);
       await pool?.destroy();
       rmSync(dataDir, { recursive: true, force: true });
     })();
     return closing;
   };
   const stopped = new Promise<Error | undefined>((resolve) => {
-    w.once('closed', () => void stop().then(() => resolve(refusal)));
+    w.once('closed', () => void stop(true).then(() => resolve(refusal)));
   });
   void w.run().catch((e: unknown) => link.noteError(e));
   await w.waitUntilReady();

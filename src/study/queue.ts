@@ -1,6 +1,6 @@
 // What the queue coordinator and the queue workers share: the Redis URL (parsed, masked), the connection,
 // the job's format and id, the result's wire format, and data files shipped through Redis by content hash.
-import { Queue, type ConnectionOptions, type RedisClient } from 'bullmq';
+import { Queue, type RedisClient, type RedisOptions } from 'bullmq';
 import { createHash } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -67,15 +67,9 @@ export function parseQueueUrl(text: string, env: NodeJS.ProcessEnv = process.env
   return { url: u.toString(), masked: maskUrl(text), ...(password !== undefined ? { password } : {}) };
 }
 
-/** The URL with any password replaced by `***` (also for text that does not parse as a URL). */
+/** The URL as given, with any password replaced by `***` (also for text that does not parse as a URL). */
 export function maskUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return text.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
-  }
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/]*@/i, '$1:***@');
 }
 
 /** A message with every occurrence of the password (plain or URL-encoded) replaced by `***`. */
@@ -85,7 +79,7 @@ export function maskSecret(message: string, q: QueueUrl): string {
 }
 
 /** BullMQ connection options for a queue URL; ioredis reconnects by itself after a loss. */
-export function connectionOptions(q: QueueUrl): ConnectionOptions {
+export function connectionOptions(q: QueueUrl): RedisOptions {
   return { url: q.url, connectTimeout: 10_000, ...(q.password !== undefined ? { password: q.password } : {}) };
 }
 
@@ -278,32 +272,46 @@ function errorText(e: unknown): string {
 }
 
 /**
+ * Closes a BullMQ queue, event listener or worker without hanging on a Redis that is gone: when the
+ * connection is lost its client is disconnected first (no reconnecting), and no close waits more than 5 s.
+ */
+export async function closeQuietly(o: { readonly client: Promise<RedisClient>; close(): Promise<void> }, lost: boolean): Promise<void> {
+  const within = (p: Promise<unknown>, ms: number): Promise<unknown> =>
+    Promise.race([p.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
+  if (lost)
+    await within(
+      o.client.then((c) => c.disconnect()),
+      100,
+    );
+  await within(o.close(), 5000);
+}
+
+/**
  * Connects to the queue and waits until Redis answers. Unreachable, refused, wrong password or a Redis
  * too old for BullMQ: a ConfigError naming the masked URL, at the first failure or after `waitMs`.
  */
-export async function openQueue(q: QueueUrl, waitMs = 10_000): Promise<{ queue: Queue; link: LinkWatch }> {
+export async function openQueue(q: QueueUrl, waitMs = 30_000): Promise<{ queue: Queue; link: LinkWatch }> {
+  // While connecting for the first time a failure ends the attempt (no retries), so that the error is
+  // reported at once; afterwards ioredis reconnects as BullMQ sets it up by default.
+  let connecting = true;
+  const retryStrategy = (times: number): number | null => (connecting ? null : Math.max(Math.min(Math.exp(times), 20_000), 1000));
   const queue = new Queue(QUEUE_NAME, {
-    connection: connectionOptions(q),
+    connection: { ...connectionOptions(q), retryStrategy },
     prefix: QUEUE_PREFIX,
     streams: { events: { maxLen: EVENTS_MAX_LEN } },
   });
   const link = new LinkWatch(q);
-  let failed: (e: unknown) => void = () => undefined;
-  const failure = new Promise<never>((_, reject) => (failed = reject));
-  failure.catch(() => undefined); // only the race below waits on it
-  queue.on('error', (e) => {
-    link.noteError(e);
-    failed(e);
-  });
+  queue.on('error', (e) => link.noteError(e));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${waitMs / 1000} s`)), waitMs);
   });
   try {
-    link.attach(await Promise.race([queue.waitUntilReady(), failure, timeout]));
+    link.attach(await Promise.race([queue.waitUntilReady(), timeout]));
+    connecting = false;
     return { queue, link };
   } catch (e) {
-    await queue.disconnect().catch(() => undefined);
+    await queue.close().catch(() => undefined);
     throw new ConfigError(`queue ${q.masked}: cannot connect to Redis (${maskSecret(errorText(e), q)})`);
   } finally {
     clearTimeout(timer);
