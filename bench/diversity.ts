@@ -4,7 +4,7 @@
  * realistic; figures are wall-clock on whatever machine runs it (noisy on a shared box).
  */
 import { benchmarkTask } from '../problems/benchmarks.js';
-import { CpuEvaluator } from '../src/eval/cpu.js';
+import { ReferenceEvaluator } from '../src/eval/reference.js';
 import { treeDiversity } from '../src/diversity/index.js';
 import { runRegression } from '../src/sr/run.js';
 import type { Tree } from '../src/tree/tree.js';
@@ -27,8 +27,8 @@ function time(label: string, reps: number, f: () => unknown): number {
 }
 
 console.log(`${problem}: N = ${pop.length}, ${task.train.rows} training rows, mean size ${(nodes / pop.length).toFixed(1)}`);
-const evaluator = new CpuEvaluator(task.train);
-const evalMs = time('fitness evaluation (CpuEvaluator, reference)', 5, () => evaluator.evaluate(genomes));
+const evaluator = new ReferenceEvaluator(task.train);
+const evalMs = time('fitness evaluation (ReferenceEvaluator, reference)', 5, () => evaluator.evaluate(genomes));
 console.log(`  = ${((nodes * task.train.rows) / (evalMs / 1000) / 1e6).toFixed(1)} M node evaluations/s`);
 for (const sampleSize of [50, 100, 400]) {
   time(`measures, cold (sampleSize ${sampleSize})`, 5, () => treeDiversity(task.train, { sampleSize })(pop, 1));

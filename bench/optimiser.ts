@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import { csvTask } from '../problems/csv.js';
 import { srDataDir } from './sr-data.js';
 import { Rng } from '../src/core/rng.js';
-import { coreScoreData, scoreCandidate, type ScoreData } from '../src/sr/fitness.js';
+import { coreScoreData, scoreCandidate, type ScoreData } from '../src/sr/scoring.js';
 import { jsBackend, type LmBackend } from '../src/sr/optimise.js';
-import { EvalCore } from '../src/eval/core.js';
+import { WasmEngine } from '../src/eval/wasm-engine.js';
 import { randomTree } from '../src/tree/init.js';
 import { primitiveSet } from '../src/tree/primitives.js';
 
@@ -84,7 +84,7 @@ for (const budget of (v.budgets as string).split(',').map(Number)) {
         },
       };
     };
-  const kernelData = coreScoreData(new EvalCore(columns, y), columns, y);
+  const kernelData = coreScoreData(new WasmEngine(columns, y), columns, y);
   const variants: [string, ScoreData][] = [
     ['JavaScript', { columns, y, rows, lm: counted(() => jsBackend(columns, y)) }],
     ['WebAssembly kernel', { ...kernelData, lm: counted(kernelData.lm!) }],

@@ -1,6 +1,6 @@
 import { Rng } from '../src/core/rng.js';
 import { makeDataset, type Dataset } from '../src/eval/dataset.js';
-import type { RegressionTask } from '../src/sr/run.js';
+import type { RegressionTask } from '../src/eval/dataset.js';
 
 /**
  * The standard GP regression benchmarks of DESIGN.md section 3, in the notation of McDermott et al.

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { DataError, readTextFile } from '../src/core/errors.js';
+import { DataError, readJsonFile, readTextFile } from '../src/core/errors.js';
 import { makeDataset, type Dataset } from '../src/eval/dataset.js';
-import type { RegressionTask } from '../src/sr/run.js';
+import type { RegressionTask } from '../src/eval/dataset.js';
 
 /** Half-open row range [start, end) over the data rows (the header is not a row). */
 export interface RowRange {
@@ -99,13 +99,7 @@ function rangeFrom(v: unknown, where: string): RowRange | undefined {
  * A flat object with the same keys is accepted too.
  */
 export function readCsvMeta(path: string): MetaRows {
-  const text = readTextFile(path);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = readJsonFile(path);
   const root = json as Record<string, unknown>;
   const m = (typeof root?.['metadata'] === 'object' ? root['metadata'] : root) as Record<string, unknown> | null;
   if (typeof m !== 'object' || m === null) throw new DataError(`${path}: expected a JSON object`);

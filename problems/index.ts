@@ -1,5 +1,5 @@
-import { ConfigError } from '../src/core/errors.js';
-import type { RegressionTask } from '../src/sr/run.js';
+import { optionError } from '../src/core/errors.js';
+import type { RegressionTask } from '../src/eval/dataset.js';
 import { BENCHMARK_NAMES, benchmarkTask, type BenchmarkName } from './benchmarks.js';
 import { csvTask, type CsvSpec } from './csv.js';
 
@@ -17,12 +17,12 @@ export interface ProblemSpec extends CsvSpec {
 /** The regression task a spec names: a benchmark sampled with the seed, or a CSV file. */
 export function resolveTask(spec: ProblemSpec, seed: number): RegressionTask {
   if (spec.data !== undefined) {
-    if (spec.problem !== undefined) throw new ConfigError('options --problem and --data exclude each other');
+    if (spec.problem !== undefined) throw optionError('data', 'give a benchmark problem or a data file, not both');
     return spec.meta !== undefined ? csvTask(spec.data, spec, spec.meta) : csvTask(spec.data, spec);
   }
   const name = (spec.problem ?? 'koza-1').toLowerCase();
   if (!(BENCHMARK_NAMES as string[]).includes(name)) {
-    throw new ConfigError(`unknown problem "${spec.problem}" (known: ${BENCHMARK_NAMES.join(', ')})`);
+    throw optionError('problem', `unknown problem "${spec.problem}" (known: ${BENCHMARK_NAMES.join(', ')})`);
   }
   return benchmarkTask(name as BenchmarkName, seed);
 }

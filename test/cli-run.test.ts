@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRunArgs, runCommand } from '../src/cli/run.js';
+import { resolveRegressionOptions } from '../src/sr/options.js';
 import { CLI, SHARED } from './helpers.js';
 
 const gpmate = (args: string[]) => {
@@ -105,7 +106,7 @@ describe('gpmate run', () => {
   writeFileSync(bad, 'a,b\n1,x\n');
   const cases: [string[], RegExp][] = [
     [['--problem', 'nope'], /unknown problem "nope"/],
-    [['--data', join(dir, 'none.csv')], /none\.csv: cannot read/],
+    [['--data', join(dir, 'none.csv')], /none\.csv: not found/],
     [['--data', bad], /bad\.csv: line 2, column "b": "x" is not a finite number/],
     [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--target', 'Q'], /no column named "Q"/],
     [['--data', join(SHARED, 'data/sr/Concrete.csv'), '--train', '5:5'], /training rows 5:5 are empty/],
@@ -119,7 +120,7 @@ describe('gpmate run', () => {
     [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
     [['--distance', 'cosine'], /option --distance/],
     [['--bogus'], /Unknown option '--bogus'/],
-    [['--problem', 'koza-1', '--data', bad], /--problem and --data exclude each other/],
+    [['--problem', 'koza-1', '--data', bad], /option --data: give a benchmark problem or a data file, not both/],
     [['--lamarckian', '--baldwinian', '--optimise', '3'], /options --lamarckian and --baldwinian: give one of them, not both/],
     [['--optimise', '3', '--optimise-rows', '0'], /option --optimise-rows: expected an integer >= 1, got 0/],
     [['--clamp', 'maybe'], /option --clamp/],
@@ -139,9 +140,15 @@ describe('gpmate run', () => {
       maxSize: 64,
       functions: ['add', 'sub', 'mul', 'div', 'exp', 'log', 'sqrt', 'square'],
     });
-    expect(problem.options).toMatchObject({ linearScaling: false, robust: false, clamp: false });
-    expect(problem.options.optimiseIterations).toBeUndefined();
-    expect(problem.options.lamarckian).toBeUndefined();
+    expect(problem.options).toEqual({});
+    expect(resolveRegressionOptions(problem.options)).toMatchObject({
+      linearScaling: false,
+      robust: false,
+      clamp: false,
+      optimiseIterations: 0,
+      lamarckian: false,
+      maxSize: 256,
+    });
     const off = parseRunArgs(['--data', join(SHARED, 'data/sr/Concrete.csv'), '--optimise', '0', '--baldwinian', '--clamp', 'off']);
     if (off === 'help') throw new Error('unexpected help');
     expect(off.options).toMatchObject({ optimiseIterations: 0, lamarckian: false, clamp: false });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CpuEvaluator } from '../src/eval/cpu.js';
+import { ReferenceEvaluator } from '../src/eval/reference.js';
 import { makeDataset } from '../src/eval/dataset.js';
-import { linearScaling, scaledRmse } from '../src/eval/fitness.js';
+import { linearScaling, scaledRmse } from '../src/eval/loss.js';
 import { evaluateTree, rmse, rSquared } from '../src/eval/reference.js';
 import { semanticDistance } from '../src/eval/semantic.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -55,7 +55,7 @@ describe('reference evaluator', () => {
   });
 });
 
-describe('CPU evaluator and semantic distance', () => {
+describe('reference evaluator and semantic distance', () => {
   const target = makeDataset(
     ['x', 'y'],
     data.columns,
@@ -63,7 +63,7 @@ describe('CPU evaluator and semantic distance', () => {
   );
   it('returns RMSE per tree, Infinity for failures', async () => {
     const trees = ['x * y', 'x', 'exp(exp(exp(exp(y * 100))))'].map((s) => parseInfix(s, ['x', 'y']));
-    const f = await new CpuEvaluator(target).evaluate(trees);
+    const f = await new ReferenceEvaluator(target).evaluate(trees);
     expect(f[0]).toBe(0);
     expect(f[1]).toBe(rmse(xs, target.y));
     expect(f[2]).toBe(Infinity);

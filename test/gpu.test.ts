@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchmarkTask } from '../problems/benchmarks.js';
 import { Rng } from '../src/core/rng.js';
-import { CpuEvaluator } from '../src/eval/cpu.js';
+import { ReferenceEvaluator } from '../src/eval/reference.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { agreementReport, checkTree } from '../src/eval/gpu/agreement.js';
 import { acquireGpu, GpuEvaluator, GpuUnavailableError } from '../src/eval/gpu/index.js';
@@ -37,7 +37,7 @@ describe.skipIf(!gpu)('GPU adapter discovery', () => {
     const msg = (err as Error).message;
     expect(msg).not.toContain('\n');
     expect(msg).toMatch(
-      /^--backend gpu: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
+      /^gpu back end: no WebGPU adapter found; tried vulkan \(core\): .*; opengles \(compatibility, EGL_PLATFORM=\w+\): /,
     );
     await expect(acquireGpu({ apis: [] })).rejects.toThrow(/option gpu apis: the list of WebGPU back ends is empty/);
   });
@@ -48,7 +48,7 @@ describe.skipIf(!gpu)('GPU adapter discovery', () => {
       // CI and machines without a GPU: llvmpipe is found and refused, by name.
       expect(got).toBeInstanceOf(GpuUnavailableError);
       expect(got.message).toMatch(
-        /^--backend gpu: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
+        /^gpu back end: no WebGPU adapter found; tried .*(is a software renderer \(refused: hardware only\)|no adapter)/,
       );
     } else {
       const ctx = got as Awaited<ReturnType<typeof acquireGpu>>;
@@ -120,7 +120,7 @@ describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
     const trees = Array.from({ length: 200 }, () => randomTree(rng, ps, rng.int(6), false));
     const f32 = await ev.evaluateDevice(trees);
     const out = await ev.evaluate(trees);
-    const cpu = await new CpuEvaluator(ds).evaluate(trees);
+    const cpu = await new ReferenceEvaluator(ds).evaluate(trees);
     const order = Array.from(out.keys()).sort((i, j) => (out[i] as number) - (out[j] as number));
     for (const i of order.slice(0, 3)) expect(out[i]).toBe(cpu[i]);
     // Only a handful were re-scored; the rest are the device's f32 values.
@@ -142,7 +142,7 @@ describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
   });
 
   it('splits batches larger than one launch', async () => {
-    const small = await GpuEvaluator.create(ds, { batchCapacity: 7, rescoreTop: 0 });
+    const small = await GpuEvaluator.create(ds, { maxSize: 256, maxStackDepth: 18, batchCapacity: 7, rescoreTop: 0 });
     try {
       const ps = primitiveSet(ds.names);
       const trees = Array.from({ length: 30 }, () => randomTree(rng, ps, 3, true));
@@ -161,7 +161,7 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpmate-gpu-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reports for its best tree exactly the f64 error the CPU evaluator gives', async () => {
+  it('reports for its best tree exactly the f64 error the reference evaluator gives', async () => {
     const out = join(dir, 'run');
     const r = spawnSync(
       process.execPath,
@@ -193,7 +193,7 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     expect(summary.options.backend).toBe('gpu');
     const task = benchmarkTask('keijzer-6', 3);
     const tree = parseInfix(summary.best.expression, task.train.names);
-    expect(summary.best.trainRmse).toBe((await new CpuEvaluator(task.train).evaluate([tree]))[0]);
+    expect(summary.best.trainRmse).toBe((await new ReferenceEvaluator(task.train).evaluate([tree]))[0]);
     const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -238,13 +238,13 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     expect(r.status).toBe(2);
     const ours = r.stderr.split('\n').filter((l) => l.startsWith('gpmate:'));
     expect(ours).toHaveLength(1);
-    expect(ours[0]).toMatch(/^gpmate: --backend gpu: no WebGPU adapter found; tried vulkan/);
+    expect(ours[0]).toMatch(/^gpmate: gpu back end: no WebGPU adapter found; tried vulkan/);
     expect(() => readFileSync(join(out, 'summary.json'))).toThrow();
   });
 
   it('rejects an unknown back end, and GPU or thread options meant for the other back end', () => {
     const cases: [string[], RegExp][] = [
-      [['--backend', 'tpu'], /^gpmate: option --backend: expected cpu or gpu, got "tpu"/],
+      [['--backend', 'tpu'], /^gpmate: option --backend: expected one of cpu, gpu, got "tpu"/],
       [['--gpu-adapter', 'H100'], /^gpmate: option --gpu-api\/--gpu-adapter\/--gpu-hardware-only: only with --backend gpu/],
       [['--backend', 'gpu', '--gpu-api', 'metal'], /^gpmate: option --gpu-api: unknown WebGPU back end "metal"/],
       [['--backend', 'gpu', '--threads', '4'], /^gpmate: option --threads: only with --backend cpu/],

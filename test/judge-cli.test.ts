@@ -138,7 +138,7 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const stopped = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', cache2, '--out', run3, '--budget', '5']);
     expect(stopped.status).toBe(2);
     expect(stopped.stderr).toMatch(
-      /^gpmate: option --budget: call budget of 5 exhausted; rerun with a larger --budget to resume from the cache\n$/,
+      /^gpmate: option --budget: call budget of 5 exhausted; rerun with a larger budget to resume from the cache\n$/,
     );
     expect(existsSync(join(run3, 'summary.json'))).toBe(false);
     const resumed = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', cache2, '--out', run3]);

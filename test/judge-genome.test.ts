@@ -247,7 +247,7 @@ describe('data loaders', () => {
     expect(() => loadItems(wrong, 'llmbar')).toThrow(/wrong\.json: item 0: label must be 1 or 2, got 3/);
     expect(() => loadItems(LLMBAR, 'jsonl')).toThrow(/natural\.json: line 1/);
     expect(() => loadItems(PANDALM, 'llmbar')).toThrow(/item 0: label must be 1 or 2/);
-    expect(() => loadItems(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read/);
+    expect(() => loadItems(join(dir, 'missing.json'))).toThrow(/missing\.json: not found/);
   });
 
   it('splits with a seeded shuffle into disjoint train and test', () => {
@@ -258,6 +258,6 @@ describe('data loaders', () => {
     expect(a.train.filter((x) => a.test.includes(x))).toHaveLength(0);
     expect(splitItems(items, 0.5, 1, 20)).toEqual(a);
     expect(splitItems(items, 0.5, 2, 20).train.map((x) => x.id)).not.toEqual(a.train.map((x) => x.id));
-    expect(() => splitItems(items, 1.5, 1)).toThrow(/--split/);
+    expect(() => splitItems(items, 1.5, 1)).toThrow(/option split/);
   });
 });

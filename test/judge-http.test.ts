@@ -59,7 +59,7 @@ describe('HTTP back end against a loopback OpenAI-compatible server backed by th
       /environment variable GPMATE_NO_SUCH_KEY .* not set/,
     );
     await expect(HttpBackend.open({ baseUrl: srv.url, model: 'nope' })).rejects.toThrow(
-      /option --model: "nope" is not served by .*available: tiny/,
+      /option model: "nope" is not served by .*available: tiny/,
     );
     // without the /models check, the server's 404 names the model
     const unchecked = await HttpBackend.open({ baseUrl: srv.url, model: 'nope', skipModelCheck: true });
@@ -201,6 +201,6 @@ describe('HTTP back end against a fault-injecting loopback server', () => {
     await close(dead.server);
     const err = (await HttpBackend.open({ baseUrl: deadUrl, model: 'm', retries: 1, backoffMs: 10 }).catch((e: Error) => e)) as Error;
     expect(err.message).toMatch(/back end http:\/\/127\.0\.0\.1:\d+\/v1: unreachable \(ECONNREFUSED\) \(gave up after 2 attempts\)/);
-    await expect(HttpBackend.open({ baseUrl: 'ftp://x', model: 'm' })).rejects.toThrow(/--base-url/);
+    await expect(HttpBackend.open({ baseUrl: 'ftp://x', model: 'm' })).rejects.toThrow(/option baseUrl/);
   });
 });

@@ -151,12 +151,12 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
 
   it('refuses a missing model file with a one-line error', async () => {
     await expect(LlamaBackend.open({ modelPath: '/nonexistent/model.gguf' })).rejects.toThrow(
-      /option --model: GGUF file \/nonexistent\/model\.gguf not found/,
+      /option model: GGUF file \/nonexistent\/model\.gguf not found/,
     );
     const junk = join(tmp(), 'junk.gguf');
     writeFileSync(junk, 'this is not a GGUF file');
     const err = (await LlamaBackend.open({ modelPath: junk }).catch((e: Error) => e)) as Error;
-    expect(err.message).toMatch(/^option --model: cannot load .*junk\.gguf/);
+    expect(err.message).toMatch(/^option model: cannot load .*junk\.gguf/);
     expect(err.message).not.toContain('\n');
   });
 });

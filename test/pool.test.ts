@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.js';
 import { WorkerError } from '../src/core/errors.js';
-import { FastEvaluator, createEvaluator } from '../src/eval/fast.js';
+import { WasmEvaluator, createEvaluator } from '../src/eval/wasm-evaluator.js';
 import { PoolEvaluator } from '../src/eval/pool.js';
 import type { TreeEvaluator } from '../src/eval/types.js';
 import { edgeDataset, randomTrees } from './eval-helpers.js';
@@ -31,7 +31,7 @@ describe('worker pool', () => {
 
   it('gives bit-identical fitness and outputs for 1, 2, 3 threads and odd chunkings', async () => {
     for (const fitness of ['rmse', 'scaled-rmse'] as const) {
-      const local = new FastEvaluator(ds, { fitness });
+      const local = new WasmEvaluator(ds, { fitness });
       const want = local.evaluateSync(trees);
       expect(want.some((v) => !Number.isFinite(v))).toBe(true);
       for (const [threads, chunks] of [
@@ -50,23 +50,23 @@ describe('worker pool', () => {
     }
     const pool = track(new PoolEvaluator(ds, { threads: 3, chunks: 4 }));
     const outs = await pool.outputs(trees.slice(0, 50), { start: 17, end: 250 });
-    const local = new FastEvaluator(ds).outputsSync(trees.slice(0, 50), { start: 17, end: 250 });
+    const local = new WasmEvaluator(ds).outputsSync(trees.slice(0, 50), { start: 17, end: 250 });
     outs.forEach((o, i) => expect(sameBits(o, local[i]!), `outputs of tree ${i}`).toBe(true));
     await pool.close();
   });
 
   it('runs batches below one task of work in the calling thread, with the same results', async () => {
     const pool = track(new PoolEvaluator(ds, { threads: 2, minTaskWork: 1e12 }));
-    expect(sameBits(await pool.evaluate(trees), new FastEvaluator(ds).evaluateSync(trees))).toBe(true);
+    expect(sameBits(await pool.evaluate(trees), new WasmEvaluator(ds).evaluateSync(trees))).toBe(true);
     const [o] = await pool.outputs([trees[5]!]);
-    expect(sameBits(o!, new FastEvaluator(ds).outputsSync([trees[5]!])[0]!)).toBe(true);
+    expect(sameBits(o!, new WasmEvaluator(ds).outputsSync([trees[5]!])[0]!)).toBe(true);
     await pool.close();
   });
 
   it('createEvaluator gives a pool for threads > 1 and validates its options', async () => {
     const ev = track(createEvaluator(ds, { threads: 2 }));
     expect(ev).toBeInstanceOf(PoolEvaluator);
-    expect(createEvaluator(ds, { threads: 1 })).toBeInstanceOf(FastEvaluator);
+    expect(createEvaluator(ds, { threads: 1 })).toBeInstanceOf(WasmEvaluator);
     expect(() => createEvaluator(ds, { threads: 0 })).toThrow(/option threads/);
     expect(() => createEvaluator(ds, { threads: 1, fitness: 'mae' as never })).toThrow(/option fitness/);
     await ev.close();
@@ -79,7 +79,7 @@ describe('worker pool', () => {
       const counter = new SharedArrayBuffer(4);
       const pool = track(new PoolEvaluator(ds, { threads: 2, chunks: 3, workerFile: FAULTY, workerExtra: { mode, failures: 1, counter } }));
       const got = await pool.evaluate(trees);
-      expect(sameBits(got, new FastEvaluator(ds).evaluateSync(trees))).toBe(true);
+      expect(sameBits(got, new WasmEvaluator(ds).evaluateSync(trees))).toBe(true);
       expect(new Int32Array(counter)[0]).toBeGreaterThanOrEqual(4);
       await pool.close();
     });

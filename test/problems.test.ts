@@ -98,7 +98,7 @@ describe('CSV loader', () => {
   };
   it('names the file and the problem for bad input', () => {
     const bad: [string, RegExp, object?][] = [
-      [join(dir, 'missing.csv'), /missing\.csv: cannot read \(ENOENT\)/],
+      [join(dir, 'missing.csv'), /missing\.csv: not found/],
       [file('empty.csv', ''), /empty\.csv: the file is empty/],
       [file('header.csv', 'a,b\n'), /header\.csv: no data rows/],
       [file('ragged.csv', 'a,b\n1,2\n3\n'), /ragged\.csv: line 3: expected 2 cells, found 1/],

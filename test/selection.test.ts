@@ -3,7 +3,7 @@ import { evolve, type EvolutionState } from '../src/core/evolve.js';
 import { Rng } from '../src/core/rng.js';
 import { candidatePool, mateChooser, tournament } from '../src/core/selection.js';
 import type { Individual } from '../src/core/types.js';
-import { CpuEvaluator } from '../src/eval/cpu.js';
+import { ReferenceEvaluator } from '../src/eval/reference.js';
 import { topDownDistance } from '../src/tree/distance.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { treeRepresentation } from '../src/tree/representation.js';
@@ -86,7 +86,7 @@ describe('preferences are inherited and varied like genes', () => {
     const snaps: EvolutionState<Tree>[] = [];
     await evolve(
       rep,
-      new CpuEvaluator(task.train),
+      new ReferenceEvaluator(task.train),
       { seed: 7, populationSize: 60, generations: 1, elites: 0, ...options },
       {
         onGeneration: (_s, state) => {
@@ -135,7 +135,12 @@ describe('preferences are inherited and varied like genes', () => {
 describe('the generational loop', () => {
   const task = benchmarkTask('nguyen-1', 3);
   const run = (o: Record<string, unknown>) =>
-    evolve(treeRepresentation(task.train.names), new CpuEvaluator(task.train), { seed: 11, populationSize: 80, generations: 8, ...o });
+    evolve(treeRepresentation(task.train.names), new ReferenceEvaluator(task.train), {
+      seed: 11,
+      populationSize: 80,
+      generations: 8,
+      ...o,
+    });
 
   it('is deterministic for a seed in every selection mode', async () => {
     for (const selection of ['tournament', 'random-mate', 'pimp'] as const) {
@@ -155,7 +160,7 @@ describe('the generational loop', () => {
 
   it('evaluates only individuals whose fitness is unknown', async () => {
     const rep = treeRepresentation(task.train.names);
-    const inner = new CpuEvaluator(task.train);
+    const inner = new ReferenceEvaluator(task.train);
     let evaluated = 0;
     const r = await evolve(
       rep,

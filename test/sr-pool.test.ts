@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.js';
 import { makeDataset } from '../src/eval/dataset.js';
-import { ScoringEvaluator, type ScoreSettings } from '../src/sr/fitness.js';
+import { ScoringEvaluator, type ScoreSettings } from '../src/sr/scoring.js';
 import { robustBounds } from '../src/sr/interval.js';
-import { PoolScoringEvaluator } from '../src/sr/pool.js';
+import { PoolScoringEvaluator } from '../src/sr/scoring-pool.js';
 import { randomTree } from '../src/tree/init.js';
 import { primitiveSet } from '../src/tree/primitives.js';
 import type { Tree } from '../src/tree/tree.js';

@@ -4,9 +4,9 @@ import { evolve } from '../src/core/evolve.js';
 import { Rng } from '../src/core/rng.js';
 import type { Evaluation, Evaluator } from '../src/core/types.js';
 import { makeDataset } from '../src/eval/dataset.js';
-import { linearScaling, scaledRmse } from '../src/eval/fitness.js';
+import { linearScaling, scaledRmse } from '../src/eval/loss.js';
 import { evaluateTree, rmse } from '../src/eval/reference.js';
-import { scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/fitness.js';
+import { scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/scoring.js';
 import { isRobust, robustBounds, treeInterval } from '../src/sr/interval.js';
 import {
   constantIndices,
@@ -17,7 +17,7 @@ import {
   rowStride,
   strideRows,
 } from '../src/sr/optimise.js';
-import { EvalCore } from '../src/eval/core.js';
+import { WasmEngine } from '../src/eval/wasm-engine.js';
 import { clampPredictions } from '../src/sr/model.js';
 import { selectFromFront, updateFront } from '../src/sr/pareto.js';
 import { runRegression } from '../src/sr/run.js';
@@ -100,7 +100,7 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
     const x1 = Float64Array.from({ length: n }, (_, i) => -4 + (8 * i) / (n - 1));
     const x2 = Float64Array.from({ length: n }, (_, i) => Math.cos(i * 0.37) * 3);
     const y = Float64Array.from(x1, (v, i) => Math.sin(v) * x2[i]! + 0.3 * v * v);
-    const core = new EvalCore([x1, x2], y);
+    const core = new WasmEngine([x1, x2], y);
     const js = jsBackend([x1, x2], y);
     const rng = new Rng(11);
     const ps = primitiveSet(['x1', 'x2'], {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/core/errors.js';
+import { ConfigError, DataError } from '../src/core/errors.js';
 import { canonicalJson, configHash, expandGrid, expandRuns, studyHash } from '../src/study/grid.js';
 import { parseStudy, readStudyFile } from '../src/study/schema.js';
 import { tempDir, tinyStudy, writeStudy } from './study-helpers.js';
@@ -59,6 +59,13 @@ describe('study file validation', () => {
     expect(errorOf(tinyStudy({ variants: { k99: { tournamentSize: 99 } } }))).toContain('field "variants.k99": option tournamentSize');
     expect(errorOf(tinyStudy({ settings: { functions: ['add', 'gamma'] } }))).toContain('option functions: unknown function "gamma"');
     expect(errorOf(tinyStudy({ settings: { distance: 'psychic' } }))).toContain('option distance');
+    // Every option is checked by the options model, these two included (they used to fail every run instead).
+    expect(errorOf(tinyStudy({ settings: { selectModel: 'median' } }))).toContain(
+      'field "settings": option selectModel: expected one of best, score, validation, got median',
+    );
+    expect(errorOf(tinyStudy({ variants: { o: { optimiser: 'adam' } } }))).toContain(
+      'field "variants.o": option optimiser: expected one of lm, gradient, got adam',
+    );
     expect(errorOf(tinyStudy({ successThreshold: -1 }))).toContain('field "successThreshold"');
     expect(errorOf(tinyStudy({ diversity: 'yes' }))).toContain('field "diversity": option diversity: expected true, false or an object');
     expect(errorOf(tinyStudy({ diversity: { sampleSize: 10, colour: 1 } }))).toContain(
@@ -80,7 +87,7 @@ describe('study file validation', () => {
 
   it('reports a missing or malformed file in one line', () => {
     const dir = tempDir();
-    expect(() => readStudyFile(`${dir}/nope.json`)).toThrow(new ConfigError(`study file ${dir}/nope.json: not found`));
+    expect(() => readStudyFile(`${dir}/nope.json`)).toThrow(new DataError(`study file ${dir}/nope.json: not found`));
     const bad = writeStudy(dir, {}, 'bad.json');
     writeFileSync(bad, '{"name": "x", "problems": ['); // truncated, as an editor crash would leave it
     expect(() => readStudyFile(bad)).toThrow(/^study file .*bad\.json: not valid JSON \(/);

@@ -55,7 +55,9 @@ describe('study store (real SQLite file)', () => {
     const grown = writeStudy(dir, tinyStudy({ seeds: 3 }), 'grown.json');
     const e = await failure(runStudy(grown, { db, threads: 1 }));
     expect(e).toBeInstanceOf(ConfigError);
-    expect(e.message).toBe(`study "tiny" changed since 6 runs were stored in ${db}; pass --extend to add the new cells and seeds`);
+    expect(e.message).toBe(
+      `option extend: study "tiny" changed since 6 runs were stored in ${db}; give this option to add the new cells and seeds`,
+    );
     expect(deterministicContent(db)).toEqual(before);
     const ext = await runStudy(grown, { db, threads: 1, extend: true });
     expect(ext).toMatchObject({ total: 9, skipped: 6, done: 3 });
@@ -230,7 +232,7 @@ describe('study problems', () => {
     const db = join(dir, 'r.db');
     const file = writeStudy(dir, tinyStudy({ problems: ['koza-1', 'koza-99'] }));
     const e = await failure(runStudy(file, { db, threads: 1 }));
-    expect(e.message).toMatch(new RegExp(`^study file ${file}: field "problems\\[1\\]": unknown problem "koza-99"`));
+    expect(e.message).toMatch(new RegExp(`^study file ${file}: field "problems\\[1\\]": option problem: unknown problem "koza-99"`));
     const csv = writeStudy(dir, tinyStudy({ problems: [{ name: 'gone', data: 'nowhere.csv' }] }), 'csv.json');
     const e2 = await failure(runStudy(csv, { db, threads: 1 }));
     expect(e2.message).toMatch(new RegExp(`^study file ${csv}: field "problems\\[0\\]": .*nowhere\\.csv`));

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FastEvaluator } from '../../src/eval/fast.js';
+import { WasmEvaluator } from '../../src/eval/wasm-evaluator.js';
 import { toInfix } from '../../src/tree/print.js';
 import { ARITH, benchDataset, machine, nodesOf, ROW_COUNTS, sci, timeIt, TRIG, workload } from '../common.js';
 
@@ -45,7 +45,7 @@ try {
       const count = Math.min(all.length, Math.max(20, Math.ceil(1e8 / ((nodesOf(all) / all.length) * rows))));
       const trees = all.slice(0, count);
       const ds = benchDataset(3, rows, VARS);
-      const ev = new FastEvaluator(ds);
+      const ev = new WasmEvaluator(ds);
       const s = await timeIt(() => ev.evaluate(trees), 0.5);
       const ours = (nodesOf(trees) * rows) / s;
       const fit = ev.evaluateSync(trees);

@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createEvaluator } from '../../src/eval/fast.js';
+import { createEvaluator } from '../../src/eval/wasm-evaluator.js';
 import { ARITH, benchDataset, machine, nodesOf, ROW_COUNTS, sci, timeIt, TRIG, workload } from '../common.js';
 
 const { values: v } = parseArgs({

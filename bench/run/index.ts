@@ -13,7 +13,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchmarkTask } from '../../problems/benchmarks.js';
-import { createEvaluator } from '../../src/eval/fast.js';
+import { createEvaluator } from '../../src/eval/wasm-evaluator.js';
 import { DEFAULT_FUNCTIONS } from '../../src/tree/primitives.js';
 import { runRegression, type RegressionOptions } from '../../src/sr/run.js';
 import { machine } from '../common.js';

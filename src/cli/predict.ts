@@ -1,35 +1,62 @@
-import { parseArgs } from 'node:util';
 import { readNumericCsv } from '../../problems/csv.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { predictColumns, readModel } from '../sr/model.js';
+import { helpText, parseFlags, type CommandFlags } from './flags.js';
 
-export const PREDICT_HELP = `gpmate predict: apply a saved model to a CSV file
+/** The flags of `gpmate predict`. */
+export const PREDICT_FLAGS: CommandFlags = {
+  head: 'gpmate predict: apply a saved model to a CSV file',
+  sections: [
+    {
+      title: 'Options',
+      flags: [
+        {
+          flag: 'model',
+          key: 'model',
+          kind: 'string',
+          arg: 'FILE',
+          help: "model.json written by 'gpmate run' (checked: format version and checksum)",
+        },
+        {
+          flag: 'data',
+          key: 'data',
+          kind: 'string',
+          arg: 'FILE.csv',
+          help: 'numeric CSV with a header holding every input column the model names (any order)',
+        },
+        {
+          flag: 'out',
+          key: 'out',
+          kind: 'string',
+          arg: 'FILE',
+          help: 'write the predictions there (CSV, one column "prediction")',
+          default: 'standard output',
+        },
+      ],
+    },
+  ],
+};
 
-  --model FILE      model.json written by 'gpmate run' (checked: format version and checksum)
-  --data FILE.csv   numeric CSV with a header holding every input column the model names (any order)
-  --out FILE        write the predictions there (CSV, one column "prediction"); default: standard output
-`;
+export const PREDICT_HELP = helpText(PREDICT_FLAGS);
 
 /** `gpmate predict --model FILE --data CSV [--out FILE]`. */
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: { model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (v.help) {
+  const { values: v, help } = parseFlags(PREDICT_FLAGS, argv);
+  if (help) {
     process.stdout.write(PREDICT_HELP);
     return 0;
   }
-  if (v.model === undefined) throw new ConfigError('option --model: required (a model.json file)');
-  if (v.data === undefined) throw new ConfigError('option --data: required (a CSV file)');
-  const model = readModel(v.model);
-  const table = readNumericCsv(v.data);
-  const pred = predictColumns(model, table.header, table.columns, table.rows, v.data);
+  const modelFile = v['model'] as string | undefined;
+  const data = v['data'] as string | undefined;
+  const out = v['out'] as string | undefined;
+  if (modelFile === undefined) throw new ConfigError('option --model: required (a model.json file)');
+  if (data === undefined) throw new ConfigError('option --data: required (a CSV file)');
+  const model = readModel(modelFile);
+  const table = readNumericCsv(data);
+  const pred = predictColumns(model, table.header, table.columns, table.rows, data);
   const text = 'prediction\n' + Array.from(pred, (x) => String(x)).join('\n') + '\n';
-  if (v.out !== undefined) writeFileAtomic(v.out, text);
+  if (out !== undefined) writeFileAtomic(out, text);
   else process.stdout.write(text);
   return 0;
 }

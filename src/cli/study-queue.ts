@@ -1,51 +1,93 @@
 // `gpmate study run --queue`, `study worker`, `study status`: a study across machines through Redis.
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { coordinateStudy, DEFAULT_ATTEMPTS, DEFAULT_JOB_TIMEOUT_S, DEFAULT_QUEUE_WAIT_S } from '../study/coordinator.js';
 import { queueStatus, type QueueStatus } from '../study/queue-status.js';
 import { startQueueWorker } from '../study/queue-worker.js';
 import { defaultDbPath, type StudyProgress } from '../study/runner.js';
-import { parse } from './args.js';
+import { helpText, parseFlags, type CommandFlags, type Flag, type FlagSection, type FlagValue } from './flags.js';
 
-export const QUEUE_HELP = `  gpmate study run FILE.json --queue redis://[user:password@]HOST[:PORT][/DB] [--db PATH] [--extend]
-                   [--attempts N] [--job-timeout S] [--queue-wait S] [--quiet]
-      coordinate the study through a Redis queue: this process keeps the database and stores results,
-      workers on any machine run the runs; same results as a local run. Kill and rerun at will.
-      --attempts     tries per run before it is stored as failed (default ${DEFAULT_ATTEMPTS})
-      --job-timeout  seconds a run may take on a worker before the attempt fails (default ${DEFAULT_JOB_TIMEOUT_S})
-      --queue-wait   seconds to wait for a lost Redis before stopping (default ${DEFAULT_QUEUE_WAIT_S})
-  gpmate study worker --queue URL [--concurrency N] [--quiet]
-      run jobs from the queue until stopped (Ctrl-C: finish the running runs; twice: stop now)
-      --concurrency  runs at once, one worker thread each (default: the idle cores, at least 1)
-  gpmate study status --queue URL
-      jobs waiting, running and finished per study, workers connected, coordinators
-  The password may be left out of the URL and given in GPMATE_QUEUE_PASSWORD; it is never printed.
-`;
+const QUEUE_FLAG: Flag = {
+  flag: 'queue',
+  key: 'queue',
+  kind: 'string',
+  arg: 'URL',
+  help: 'redis://[user:password@]HOST[:PORT][/DB] (rediss:// for TLS); the password may instead be in\nGPMATE_QUEUE_PASSWORD; it is never printed',
+};
 
-export interface QueueRunFlags {
-  readonly queue: string;
-  readonly db?: string | undefined;
-  readonly extend?: boolean | undefined;
-  readonly attempts?: string | undefined;
-  readonly 'job-timeout'?: string | undefined;
-  readonly 'queue-wait'?: string | undefined;
-}
+/** `study run`'s flags for a coordinator: the run goes through a queue, workers do the runs. */
+export const QUEUE_RUN_SECTION: FlagSection = {
+  title: 'Through a queue (this process keeps the database; `gpmate study worker` on any machine runs the runs)',
+  flags: [
+    QUEUE_FLAG,
+    {
+      flag: 'attempts',
+      key: 'attempts',
+      kind: 'int',
+      arg: 'N',
+      help: 'tries per run before it is stored as failed',
+      default: String(DEFAULT_ATTEMPTS),
+    },
+    {
+      flag: 'job-timeout',
+      key: 'jobTimeoutS',
+      kind: 'number',
+      arg: 'S',
+      help: 'seconds a run may take on a worker before the attempt fails',
+      default: String(DEFAULT_JOB_TIMEOUT_S),
+    },
+    {
+      flag: 'queue-wait',
+      key: 'queueWaitS',
+      kind: 'number',
+      arg: 'S',
+      help: 'seconds to wait for a lost Redis before stopping (what is stored stays)',
+      default: String(DEFAULT_QUEUE_WAIT_S),
+    },
+  ],
+};
 
-/** The flags of `study run` that only a coordinator takes: an error when given without --queue. */
-export const QUEUE_RUN_FLAGS = ['attempts', 'job-timeout', 'queue-wait'] as const;
+export const WORKER_FLAGS = {
+  head: `gpmate study worker --queue URL [options]
+  run study jobs from the queue until stopped (Ctrl-C: finish the running runs; twice: stop now, they go
+  to other workers). Needs gpmate of the coordinator's version; no shared files.`,
+  sections: [
+    {
+      title: 'Options',
+      flags: [
+        QUEUE_FLAG,
+        {
+          flag: 'concurrency',
+          key: 'concurrency',
+          kind: 'int',
+          arg: 'N',
+          help: 'runs at once, one worker thread each',
+          default: 'the idle cores, at least 1',
+        },
+        { flag: 'quiet', key: 'quiet', kind: 'switch', help: 'no line per run' },
+      ],
+    },
+  ],
+} as const satisfies CommandFlags;
 
-/** `gpmate study run FILE --queue URL`: the coordinator. */
-export async function queueRun(file: string, v: QueueRunFlags, onProgress: (p: StudyProgress) => void): Promise<number> {
-  const attempts = parse.int('attempts', v.attempts);
-  const jobTimeoutS = parse.num('job-timeout', v['job-timeout']);
-  const queueWaitS = parse.num('queue-wait', v['queue-wait']);
+export const STATUS_FLAGS = {
+  head: 'gpmate study status --queue URL\n  jobs waiting, running and finished per study, the workers connected, the coordinators',
+  sections: [{ title: 'Options', flags: [QUEUE_FLAG] }],
+} as const satisfies CommandFlags;
+
+/** `gpmate study run FILE --queue URL`: the coordinator (`v`: the parsed flags of `study run`). */
+export async function queueRun(
+  file: string,
+  v: Readonly<Record<string, FlagValue>>,
+  onProgress: (p: StudyProgress) => void,
+): Promise<number> {
+  if (v['threads'] !== undefined) throw new ConfigError('option --threads: not with --queue (each worker sets its --concurrency)');
   const s = await coordinateStudy(file, {
-    queue: v.queue,
-    db: v.db ?? defaultDbPath(file),
-    extend: v.extend ?? false,
-    ...(attempts !== undefined ? { attempts } : {}),
-    ...(jobTimeoutS !== undefined ? { jobTimeoutS } : {}),
-    ...(queueWaitS !== undefined ? { queueWaitS } : {}),
+    queue: v['queue'] as string,
+    db: (v['db'] as string | undefined) ?? defaultDbPath(file),
+    extend: v['extend'] === true,
+    ...(v['attempts'] !== undefined ? { attempts: v['attempts'] as number } : {}),
+    ...(v['jobTimeoutS'] !== undefined ? { jobTimeoutS: v['jobTimeoutS'] as number } : {}),
+    ...(v['queueWaitS'] !== undefined ? { queueWaitS: v['queueWaitS'] as number } : {}),
     onProgress,
   });
   process.stdout.write(
@@ -59,21 +101,21 @@ export async function queueRun(file: string, v: QueueRunFlags, onProgress: (p: S
   return 0;
 }
 
+/** The flags of `study run` that only a coordinator takes. */
+export function queueOnlyFlag(v: Readonly<Record<string, FlagValue>>): string | undefined {
+  return QUEUE_RUN_SECTION.flags.find((f) => f.key !== 'queue' && v[f.key] !== undefined)?.flag;
+}
+
 /** `gpmate study worker --queue URL [--concurrency N] [--quiet]`. */
-export async function workerCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({
-    args,
-    options: { queue: { type: 'string' }, concurrency: { type: 'string' }, quiet: { type: 'boolean' } },
-    strict: true,
-    allowPositionals: true,
-  });
+export async function workerCommand(args: readonly string[]): Promise<number> {
+  const { values: v, positionals, help } = parseFlags(WORKER_FLAGS, args);
+  if (help) return usage(WORKER_FLAGS);
   if (positionals.length > 0) throw new ConfigError(`study worker: unexpected argument ${positionals.join(' ')}`);
-  if (v.queue === undefined) throw new ConfigError('study worker: option --queue URL is required');
-  const concurrency = parse.int('concurrency', v.concurrency);
-  const quiet = v.quiet ?? false;
+  if (v['queue'] === undefined) throw new ConfigError('study worker: option --queue URL is required');
+  const quiet = v['quiet'] === true;
   const w = await startQueueWorker({
-    queue: v.queue,
-    ...(concurrency !== undefined ? { concurrency } : {}),
+    queue: v['queue'] as string,
+    ...(v['concurrency'] !== undefined ? { concurrency: v['concurrency'] as number } : {}),
     onLog: (line) => {
       if (!quiet) process.stderr.write(`${line}\n`);
     },
@@ -94,11 +136,12 @@ export async function workerCommand(args: string[]): Promise<number> {
 }
 
 /** `gpmate study status --queue URL`. */
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args, options: { queue: { type: 'string' } }, strict: true, allowPositionals: true });
+export async function statusCommand(args: readonly string[]): Promise<number> {
+  const { values: v, positionals, help } = parseFlags(STATUS_FLAGS, args);
+  if (help) return usage(STATUS_FLAGS);
   if (positionals.length > 0) throw new ConfigError(`study status: unexpected argument ${positionals.join(' ')}`);
-  if (v.queue === undefined) throw new ConfigError('study status: option --queue URL is required');
-  const s = await queueStatus(v.queue);
+  if (v['queue'] === undefined) throw new ConfigError('study status: option --queue URL is required');
+  const s = await queueStatus(v['queue'] as string);
   const row = (label: string, c: QueueStatus['counts']): string =>
     `  ${label.padEnd(24)} ${String(c.waiting).padStart(7)} ${String(c.active).padStart(7)} ${String(c.delayed).padStart(7)} ` +
     `${String(c.completed).padStart(9)} ${String(c.failed).padStart(7)}\n`;
@@ -119,6 +162,12 @@ export async function statusCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+function usage(c: CommandFlags): number {
+  process.stdout.write(helpText(c));
+  return 0;
+}
+
+/** Seconds as `1m05s` or `42s`. */
 export function duration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const t = Math.round(s);

@@ -1,23 +1,78 @@
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { exportCsv } from '../study/export.js';
 import { writeReport } from '../study/report.js';
 import { defaultDbPath, runStudy, type StudyProgress } from '../study/runner.js';
-import { parse } from './args.js';
-import { duration, QUEUE_HELP, QUEUE_RUN_FLAGS, queueRun, statusCommand, workerCommand } from './study-queue.js';
+import { helpText, namingFlags, parseFlags, type CommandFlags } from './flags.js';
+import {
+  duration,
+  queueOnlyFlag,
+  queueRun,
+  QUEUE_RUN_SECTION,
+  STATUS_FLAGS,
+  statusCommand,
+  WORKER_FLAGS,
+  workerCommand,
+} from './study-queue.js';
 
-export const STUDY_HELP = `gpmate study: run a grid of configurations over many seeds, store, report; one machine or many
+/** The flags of each study subcommand: parsing, --help and error messages come from these tables. */
+export const STUDY_FLAGS = {
+  run: {
+    head: `gpmate study run FILE.json [options]
+  run every (cell, seed) not yet finished in the database; kill it at any time and run the same
+  command again to continue.`,
+    sections: [
+      {
+        title: 'Options',
+        flags: [
+          { flag: 'db', key: 'db', kind: 'string', arg: 'PATH', help: 'the SQLite file of results', default: 'FILE.db' },
+          {
+            flag: 'extend',
+            key: 'extend',
+            kind: 'switch',
+            help: 'accept a study file changed since runs were stored (adds its new cells and seeds)',
+          },
+          {
+            flag: 'threads',
+            key: 'threads',
+            kind: 'int',
+            arg: 'N',
+            help: 'runs executed at once, one worker thread each',
+            default: 'the idle cores, at least 1',
+          },
+          { flag: 'quiet', key: 'quiet', kind: 'switch', help: 'no progress bar' },
+        ],
+      },
+      QUEUE_RUN_SECTION,
+    ],
+  },
+  worker: WORKER_FLAGS,
+  status: STATUS_FLAGS,
+  report: {
+    head: 'gpmate study report DB --out DIR\n  self-contained report.html plus the SVG figures',
+    sections: [
+      { title: 'Options', flags: [{ flag: 'out', key: 'out', kind: 'string', arg: 'DIR', help: 'folder of the report (required)' }] },
+    ],
+  },
+  export: {
+    head: 'gpmate study export DB --csv DIR\n  cells.csv, runs.csv, generations.csv',
+    sections: [
+      { title: 'Options', flags: [{ flag: 'csv', key: 'csv', kind: 'string', arg: 'DIR', help: 'folder of the CSV files (required)' }] },
+    ],
+  },
+} as const satisfies Record<string, CommandFlags>;
+
+export const STUDY_HELP = `gpmate study: run a grid of configurations over many seeds, store, report; on one machine or many
 
 Usage:
-  gpmate study run FILE.json [--db PATH] [--extend] [--threads N] [--quiet]
-      run every (cell, seed) not yet finished in the database (default FILE.db);
-      kill it at any time and run the same command again to continue.
-      --extend    accept a study file changed since runs were stored (adds its new cells and seeds)
-      --threads   runs executed at once, one worker thread each (default: the idle cores, at least 1)
-${QUEUE_HELP}  gpmate study report DB --out DIR
-      self-contained report.html plus the SVG figures
-  gpmate study export DB --csv DIR
-      cells.csv, runs.csv, generations.csv
+${Object.values(STUDY_FLAGS)
+  .map((c) =>
+    helpText(c)
+      .trimEnd()
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  )
+  .join('\n\n')}
 `;
 
 /** A progress bar on stderr: redrawn in place on a terminal, one line per finished run otherwise. */
@@ -44,42 +99,31 @@ function progressPrinter(quiet: boolean): (p: StudyProgress) => void {
 /** `gpmate study run|report|export`. */
 export async function studyCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  const table = sub !== undefined && Object.hasOwn(STUDY_FLAGS, sub) ? STUDY_FLAGS[sub as keyof typeof STUDY_FLAGS] : undefined;
+  return table ? namingFlags(table, () => studySubcommand(sub as string, rest)) : studySubcommand(sub, rest);
+}
+
+async function studySubcommand(sub: string | undefined, rest: readonly string[]): Promise<number> {
   switch (sub) {
     case 'run': {
-      const { values: v, positionals } = parseArgs({
-        args: rest,
-        options: {
-          db: { type: 'string' },
-          extend: { type: 'boolean' },
-          threads: { type: 'string' },
-          quiet: { type: 'boolean' },
-          queue: { type: 'string' },
-          attempts: { type: 'string' },
-          'job-timeout': { type: 'string' },
-          'queue-wait': { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: true,
-      });
+      const { values: v, positionals, help } = parseFlags(STUDY_FLAGS.run, rest, true);
+      if (help) return usage(STUDY_FLAGS.run);
       const file = onePositional(positionals, 'study run', 'FILE.json');
-      if (v.queue !== undefined) {
-        if (v.threads !== undefined) throw new ConfigError('option --threads: not with --queue (each worker sets its --concurrency)');
-        return queueRun(file, { ...v, queue: v.queue }, progressPrinter(v.quiet ?? false));
-      }
-      const onlyQueue = QUEUE_RUN_FLAGS.find((f) => v[f] !== undefined);
+      if (v['queue'] !== undefined) return queueRun(file, v, progressPrinter(v['quiet'] === true));
+      const onlyQueue = queueOnlyFlag(v);
       if (onlyQueue !== undefined) throw new ConfigError(`option --${onlyQueue}: only with --queue`);
-      const threads = parse.int('threads', v.threads);
+      const threads = v['threads'] as number | undefined;
       if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
       const maxPages = process.env['GPMATE_STUDY_MAX_PAGES'];
       if (maxPages !== undefined && !/^[1-9]\d*$/.test(maxPages)) {
         throw new ConfigError(`environment GPMATE_STUDY_MAX_PAGES: expected a positive integer (SQLite pages), got "${maxPages}"`);
       }
       const s = await runStudy(file, {
-        db: v.db ?? defaultDbPath(file),
-        extend: v.extend ?? false,
+        db: (v['db'] as string | undefined) ?? defaultDbPath(file),
+        extend: v['extend'] === true,
         ...(threads !== undefined ? { threads } : {}),
         ...(maxPages !== undefined ? { maxPages: Number(maxPages) } : {}),
-        onProgress: progressPrinter(v.quiet ?? false),
+        onProgress: progressPrinter(v['quiet'] === true),
       });
       process.stdout.write(
         `study: ${s.total} runs, ${s.skipped} already stored, ${s.done} run now${s.failed > 0 ? `, ${s.failed} failed` : ''} in ${duration(s.wallS)} (${s.threads} at a time); results in ${s.db}\n`,
@@ -91,15 +135,11 @@ export async function studyCommand(argv: string[]): Promise<number> {
       return 0;
     }
     case 'report': {
-      const { values: v, positionals } = parseArgs({
-        args: rest,
-        options: { out: { type: 'string' } },
-        strict: true,
-        allowPositionals: true,
-      });
+      const { values: v, positionals, help } = parseFlags(STUDY_FLAGS.report, rest, true);
+      if (help) return usage(STUDY_FLAGS.report);
       const db = onePositional(positionals, 'study report', 'DB');
-      if (v.out === undefined) throw new ConfigError('study report: option --out DIR is required');
-      const r = await writeReport(db, v.out);
+      if (v['out'] === undefined) throw new ConfigError('study report: option --out DIR is required');
+      const r = await writeReport(db, v['out'] as string);
       process.stdout.write(`wrote ${r.html} and ${r.figures.length} SVG figures\n`);
       return 0;
     }
@@ -108,15 +148,11 @@ export async function studyCommand(argv: string[]): Promise<number> {
     case 'status':
       return statusCommand(rest);
     case 'export': {
-      const { values: v, positionals } = parseArgs({
-        args: rest,
-        options: { csv: { type: 'string' } },
-        strict: true,
-        allowPositionals: true,
-      });
+      const { values: v, positionals, help } = parseFlags(STUDY_FLAGS.export, rest, true);
+      if (help) return usage(STUDY_FLAGS.export);
       const db = onePositional(positionals, 'study export', 'DB');
-      if (v.csv === undefined) throw new ConfigError('study export: option --csv DIR is required');
-      const files = exportCsv(db, v.csv);
+      if (v['csv'] === undefined) throw new ConfigError('study export: option --csv DIR is required');
+      const files = exportCsv(db, v['csv'] as string);
       process.stdout.write(`wrote ${files.join(', ')}\n`);
       return 0;
     }
@@ -131,7 +167,12 @@ export async function studyCommand(argv: string[]): Promise<number> {
   }
 }
 
-function onePositional(p: string[], cmd: string, what: string): string {
+function onePositional(p: readonly string[], cmd: string, what: string): string {
   if (p.length !== 1) throw new ConfigError(`${cmd}: expected one ${what}, got ${p.length === 0 ? 'none' : p.join(' ')}`);
   return p[0] as string;
+}
+
+function usage(c: CommandFlags): number {
+  process.stdout.write(helpText(c));
+  return 0;
 }

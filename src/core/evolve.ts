@@ -1,14 +1,20 @@
-import { resolveEvolutionOptions, type EvolutionOptions } from './options.js';
+import { optionError } from './errors.js';
+import { DEFAULT_ENGINE_CHOICES, carriesPreferences, resolveEvolutionOptions, selectsOnCases, type EvolutionOptions } from './options.js';
 import { Rng, type RngState } from './rng.js';
 import { crowdedOrder } from './nsga2.js';
-import { mateChooser, tournament, type MateChooser } from './selection.js';
-import type { Evaluator, Individual, MateDistance, Representation } from './types.js';
+import { firstParentSelector, mateChooser, type FirstParentSelector, type MateChooser } from './selection.js';
+import type { EvaluationRequest, Evaluator, Individual, MateDistance, Representation, StopReason } from './types.js';
 
 /** Statistics of one generation, emitted after it has been evaluated. */
 export interface GenerationStats {
   readonly generation: number;
-  /** Fitness evaluations so far (cumulative, counting only individuals whose fitness was unknown). */
+  /**
+   * Fitness evaluations so far (cumulative, counting only individuals whose fitness was unknown, and
+   * the parents re-evaluated when the evaluator declared earlier losses stale).
+   */
   readonly evaluations: number;
+  /** Parents re-evaluated in this generation because the evaluator declared earlier losses stale; absent when none. */
+  readonly reevaluated?: number;
   readonly bestFitness: number;
   readonly medianFitness: number;
   /** Mean over finite fitness values (NaN when none is finite). */
@@ -37,7 +43,10 @@ export interface EvolutionState<G> {
   population: Individual<G>[];
   rngState: RngState;
   evaluations: number;
-  /** Best individual ever seen (lowest fitness; the earliest on ties). */
+  /**
+   * Best individual ever seen (lowest fitness; the earliest on ties). In a generation whose evaluator
+   * declared earlier losses stale, the best of that generation's re-evaluated parents and offspring.
+   */
   best: Individual<G>;
 }
 
@@ -48,6 +57,8 @@ export interface EvolutionHooks<G> {
   measure?: (population: readonly Individual<G>[], generation: number) => Record<string, number>;
   /** Called after each generation is evaluated (generation 0 is the initial population). */
   onGeneration?: (stats: GenerationStats, state: Readonly<EvolutionState<G>>) => void | Promise<void>;
+  /** Wall clock in milliseconds for `maxSeconds`; default Date.now (tests pass a fake one). */
+  now?: () => number;
 }
 
 export interface EvolutionResult<G> {
@@ -56,7 +67,14 @@ export interface EvolutionResult<G> {
   readonly generations: number;
   readonly evaluations: number;
   readonly history: readonly GenerationStats[];
+  /** True when the run stopped before its last generation (`stopReason` is not `generations`). */
   readonly stoppedEarly: boolean;
+  /**
+   * Why it stopped: `target` (best fitness at or below stopFitness; checked first), `generations` (all
+   * done), `evaluations` (the next generation could exceed maxEvaluations), `seconds` (the next
+   * generation would likely end past maxSeconds).
+   */
+  readonly stopReason: StopReason;
 }
 
 /** A run in progress: options, operators and evaluator bound together. */
@@ -66,7 +84,11 @@ interface Run<G> {
   readonly evaluator: Evaluator<G>;
   readonly hooks: EvolutionHooks<G>;
   readonly choose: MateChooser<G>;
+  readonly selectFirst: FirstParentSelector<G>;
   readonly carriesPreferences: boolean;
+  /** The first-parent selector works on per-case losses: evaluations ask for them and individuals keep them. */
+  readonly needsCases: boolean;
+  readonly keepBest: boolean;
 }
 
 /**
@@ -74,11 +96,16 @@ interface Run<G> {
  *
  * ```
  * P <- init(N); evaluate(P)
- * repeat G times:
+ * repeat G times (or until stopFitness, maxEvaluations or maxSeconds stops it between generations):
+ *   if the evaluator declares earlier losses stale: re-evaluate P
+ *   prepare the first-parent selector on P (tournament, lexicase, pareto)
  *   elites <- best e of P
- *   for each other slot: a <- tournament(P); b <- chooser(P, a); child <- vary(a, b)
+ *   for each other slot: a <- first(P); b <- chooser(P, a); child <- vary(a, b)
  *   evaluate only the children whose fitness is unknown; P <- elites + children
  * ```
+ *
+ * With `replacement: 'keep-best'` no elites are copied, N children are bred, and each child takes
+ * its first parent's slot in P when its fitness is strictly lower.
  *
  * With `objectives: 'error-size'` the same loop runs NSGA-II (Deb et al. 2002): parents are drawn
  * by tournament on the crowded-comparison position (rank, then crowding) instead of the loss, no
@@ -95,20 +122,40 @@ export async function evolve<G>(
   resumeFrom?: EvolutionState<G>,
 ): Promise<EvolutionResult<G>> {
   const run = prepare(rep, evaluator, options, hooks);
+  const now = hooks.now ?? Date.now;
+  const started = now();
   const history: GenerationStats[] = [];
   let state: EvolutionState<G>;
-  let mateDistances: number[] = [];
   if (resumeFrom) {
     state = resumeFrom;
   } else {
+    await run.evaluator.beginGeneration?.(0);
     state = await initialise(run, new Rng(options.seed));
-    history.push(await report(run, state, mateDistances));
+    history.push(await report(run, state, [], 0));
   }
-  let stoppedEarly = reachedTarget(run.o, state);
-  while (!stoppedEarly && state.generation < run.o.generations) {
-    ({ state, mateDistances } = await nextGeneration(run, state));
-    history.push(await report(run, state, mateDistances));
-    stoppedEarly = reachedTarget(run.o, state);
+  let lastDuration = 0;
+  let stopReason: StopReason;
+  for (;;) {
+    const reason = stopBefore(run, state, now() - started + lastDuration);
+    if (reason) {
+      stopReason = reason;
+      break;
+    }
+    const t0 = now();
+    const stale = (await run.evaluator.beginGeneration?.(state.generation + 1)) === true;
+    // the parents' re-evaluation too must fit in the evaluation budget
+    if (
+      stale &&
+      run.o.maxEvaluations !== undefined &&
+      state.evaluations + offspringCount(run) + run.o.populationSize > run.o.maxEvaluations
+    ) {
+      stopReason = 'evaluations';
+      break;
+    }
+    const next = await nextGeneration(run, state, stale);
+    state = next.state;
+    history.push(await report(run, state, next.mateDistances, next.reevaluated));
+    lastDuration = now() - t0;
   }
   return {
     best: state.best,
@@ -116,18 +163,56 @@ export async function evolve<G>(
     generations: state.generation,
     evaluations: state.evaluations,
     history,
-    stoppedEarly,
+    stoppedEarly: stopReason !== 'generations',
+    stopReason,
   };
+}
+
+/**
+ * Why the run stops before the next generation, if it does: the target first, then the generation
+ * count, the evaluation budget (the next generation's offspring must fit), the time budget (`elapsed`
+ * includes the duration of the previous generation, as an estimate of the next one's).
+ */
+function stopBefore<G>(run: Run<G>, state: EvolutionState<G>, elapsed: number): StopReason | undefined {
+  const o = run.o;
+  if (reachedTarget(o, state)) return 'target';
+  if (state.generation >= o.generations) return 'generations';
+  if (o.maxEvaluations !== undefined && state.evaluations + offspringCount(run) > o.maxEvaluations) return 'evaluations';
+  if (o.maxSeconds !== undefined && elapsed > o.maxSeconds * 1000) return 'seconds';
+  return undefined;
+}
+
+/** The most offspring a generation evaluates: every bred child (elites are copies). */
+function offspringCount<G>(run: Run<G>): number {
+  const o = run.o;
+  return o.objectives === 'error-size' || run.keepBest ? o.populationSize : o.populationSize - o.elites;
 }
 
 function prepare<G>(rep: Representation<G>, evaluator: Evaluator<G>, options: Partial<EvolutionOptions>, hooks: EvolutionHooks<G>): Run<G> {
   const o = resolveEvolutionOptions(options);
+  const c = { ...DEFAULT_ENGINE_CHOICES, ...o };
   const choose = mateChooser<G>(o.selection, {
     tournamentSize: o.tournamentSize,
     poolSize: o.poolSize,
     distance: hooks.mateDistance ?? ((p, c) => rep.distance(p, c)),
+    poolDraw: c.poolDraw,
+    mateRule: c.mateRule,
   });
-  return { o, rep, evaluator, hooks, choose, carriesPreferences: o.selection !== 'tournament' };
+  const needsCases = selectsOnCases(o);
+  if (needsCases && !evaluator.evaluateDetailed) {
+    throw optionError('firstParent', `${c.firstParent} selects on per-case losses, and this evaluator cannot return them`);
+  }
+  return {
+    o,
+    rep,
+    evaluator,
+    hooks,
+    choose,
+    selectFirst: firstParentSelector<G>(c.firstParent, o),
+    carriesPreferences: carriesPreferences(o),
+    needsCases,
+    keepBest: c.replacement === 'keep-best',
+  };
 }
 
 async function initialise<G>(run: Run<G>, rng: Rng): Promise<EvolutionState<G>> {
@@ -135,39 +220,76 @@ async function initialise<G>(run: Run<G>, rng: Rng): Promise<EvolutionState<G>> 
   const population: Individual<G>[] = [];
   for (let i = 0; i < n; i++) {
     const genome = run.rep.random(rng, i, n);
-    population.push(run.carriesPreferences ? { genome, preference: run.rep.random(rng, i, n) } : { genome });
+    if (!run.carriesPreferences) population.push({ genome });
+    else population.push({ genome, preference: run.o.preferenceInit === 'self' ? genome : run.rep.random(rng, i, n) });
   }
   const evaluations = await evaluateInvalid(run, population);
   return { generation: 0, population, rngState: rng.state(), evaluations, best: bestOf(population) };
 }
 
-async function nextGeneration<G>(run: Run<G>, prev: EvolutionState<G>): Promise<{ state: EvolutionState<G>; mateDistances: number[] }> {
+interface NextGeneration<G> {
+  readonly state: EvolutionState<G>;
+  readonly mateDistances: number[];
+  readonly reevaluated: number;
+}
+
+async function nextGeneration<G>(run: Run<G>, prev: EvolutionState<G>, stale: boolean): Promise<NextGeneration<G>> {
   const rng = Rng.fromState(prev.rngState);
-  const parents = prev.population;
-  const multi = run.o.objectives === 'error-size';
+  const o = run.o;
+  // Stale losses: every parent is scored again, on new objects (the previous state stays as reported).
+  const parents = stale ? prev.population.map(({ fitness: _f, cases: _c, ...p }) => p as Individual<G>) : prev.population;
+  const reevaluated = stale ? await evaluateInvalid(run, parents) : 0;
+  const multi = o.objectives === 'error-size';
   // Under NSGA-II a tournament on the crowded-comparison position is Deb's crowded tournament.
   const fitness = multi ? Array.from(crowdedOrder(objectivePoints(run, parents)).position) : parents.map((p) => p.fitness as number);
-  const population: Individual<G>[] = multi ? [] : eliteIndices(fitness, run.o.elites).map((i) => ({ ...(parents[i] as Individual<G>) }));
+  const first = run.selectFirst(parents, fitness);
+  const copied = multi || run.keepBest ? [] : eliteIndices(fitness, o.elites);
+  const population: Individual<G>[] = copied.map((i) => ({ ...(parents[i] as Individual<G>) }));
+  const firstParents: number[] = [];
   const mateDistances: number[] = [];
-  while (population.length < run.o.populationSize) {
-    const first = tournament(rng, fitness, run.o.tournamentSize);
-    const mate = run.choose(rng, parents, fitness, first);
+  while (population.length < o.populationSize) {
+    const a = first(rng);
+    const mate = run.choose(rng, parents, fitness, a);
     if (mate.distance !== undefined) mateDistances.push(mate.distance);
-    population.push(breed(run, rng, parents[first] as Individual<G>, parents[mate.index] as Individual<G>));
+    firstParents.push(a);
+    population.push(breed(run, rng, parents[a] as Individual<G>, parents[mate.index] as Individual<G>));
   }
-  const evaluations = prev.evaluations + (await evaluateInvalid(run, population));
-  const next = multi ? survivors(run, [...parents, ...population]) : population;
-  const best = bestOf(population);
+  const evaluations = prev.evaluations + reevaluated + (await evaluateInvalid(run, population));
+  const next = multi
+    ? survivors(run, [...parents, ...population])
+    : run.keepBest
+      ? keepBest(parents, population, firstParents)
+      : population;
+  const best = bestOf(stale ? [...parents, ...population] : population);
   return {
     state: {
       generation: prev.generation + 1,
       population: next,
       rngState: rng.state(),
       evaluations,
-      best: best.fitness! < prev.best.fitness! ? best : prev.best,
+      best: stale || best.fitness! < prev.best.fitness! ? best : prev.best,
     },
     mateDistances,
+    reevaluated,
   };
+}
+
+/**
+ * Keep-best replacement: child k takes the slot of its first parent `firstParents[k]` when its
+ * fitness is strictly lower than the slot's current occupant (children in breeding order, so of
+ * several children of one parent the best better one ends up there). No slot ever gets worse.
+ */
+function keepBest<G>(
+  parents: readonly Individual<G>[],
+  children: readonly Individual<G>[],
+  firstParents: readonly number[],
+): Individual<G>[] {
+  const next = [...parents];
+  children.forEach((child, k) => {
+    const slot = firstParents[k] as number;
+    if ((child.fitness as number) < ((next[slot] as Individual<G>).fitness as number)) next[slot] = child;
+  });
+  return next;
 }
 
 /** (loss, size) of each individual: the two objectives of `error-size` mode. */
@@ -199,39 +321,63 @@ function breed<G>(run: Run<G>, rng: Rng, a: Individual<G>, b: Individual<G>): In
     genome = rep.mutate(rng, genome);
     varied = true;
   }
-  const fitness = varied ? undefined : a.fitness;
-  if (!run.carriesPreferences) return fitness === undefined ? { genome } : { genome, fitness };
+  // an unvaried copy keeps its parent's score (and per-case losses)
+  const score = varied || a.fitness === undefined ? {} : a.cases ? { fitness: a.fitness, cases: a.cases } : { fitness: a.fitness };
+  if (!run.carriesPreferences) return { genome, ...score };
   let preference = a.preference as G;
   if (o.preferenceInheritance === 'crossover' && rng.chance(o.crossoverRate)) {
     preference = rep.crossover(rng, preference, b.preference as G);
   }
   if (rng.chance(o.mutationRate)) preference = rep.mutate(rng, preference);
-  return fitness === undefined ? { genome, preference } : { genome, preference, fitness };
+  return { genome, preference, ...score };
 }
 
 /**
  * Evaluates the individuals whose fitness is unknown, through `evaluateDetailed` when the evaluator
- * has it (then improved genomes replace the originals in place: Lamarckian write-back).
+ * has it (then improved genomes replace the originals in place: Lamarckian write-back). When the
+ * first-parent selector needs them, the per-case losses are asked for and kept.
  */
 async function evaluateInvalid<G>(run: Run<G>, population: Individual<G>[]): Promise<number> {
   const todo: number[] = [];
   population.forEach((p, i) => p.fitness === undefined && todo.push(i));
   if (todo.length === 0) return 0;
   const genomes = todo.map((i) => (population[i] as Individual<G>).genome);
-  const detailed = run.evaluator.evaluateDetailed ? await run.evaluator.evaluateDetailed(genomes) : undefined;
-  const losses = detailed ? detailed.losses : await run.evaluator.evaluate(genomes);
+  const request: EvaluationRequest | undefined = run.needsCases ? { cases: true } : undefined;
+  const ev = run.evaluator;
+  const detailed = ev.evaluateDetailed ? await (request ? ev.evaluateDetailed(genomes, request) : ev.evaluateDetailed(genomes)) : undefined;
+  const losses = detailed ? detailed.losses : await ev.evaluate(genomes);
   if (losses.length !== todo.length) {
     throw new Error(`evaluator returned ${losses.length} fitness values for ${todo.length} genomes`);
   }
+  const cases = request ? detailed?.cases : undefined;
+  if (request && cases?.length !== todo.length) {
+    const got = cases?.length ?? 'none';
+    throw optionError(
+      'firstParent',
+      `${run.o.firstParent} needs per-case losses; the evaluator returned ${got} for ${todo.length} genomes`,
+    );
+  }
   todo.forEach((idx, i) => {
-    const f = losses[i] as number;
     const improved = detailed?.genomes?.[i];
     const p = population[idx] as Individual<G>;
-    const fitness = Number.isNaN(f) || f === Infinity || f === -Infinity ? Infinity : f;
-    if (improved !== undefined) population[idx] = { ...p, genome: improved, fitness };
-    else p.fitness = fitness;
+    const fitness = worstIfInvalid(losses[i] as number);
+    const c = cases ? { cases: caseVector(cases[i] as ArrayLike<number>) } : {};
+    if (improved !== undefined) population[idx] = { ...p, genome: improved, fitness, ...c };
+    else Object.assign(p, { fitness, ...c });
   });
   return todo.length;
+}
+
+/** A copy of an evaluator's per-case losses, failures as the worst loss (a plain loop: Float64Array.from with a map is slow). */
+function caseVector(v: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(v.length);
+  for (let t = 0; t < out.length; t++) out[t] = worstIfInvalid(v[t] as number);
+  return out;
+}
+
+/** Evaluation failures (NaN, ±Infinity) count as the worst loss. */
+function worstIfInvalid(f: number): number {
+  return Number.isNaN(f) || f === Infinity || f === -Infinity ? Infinity : f;
 }
 
 /** Indices of the `e` lowest fitness values; ties keep population order. */
@@ -260,7 +406,12 @@ function median(sorted: readonly number[]): number {
   return n % 2 ? (sorted[h] as number) : ((sorted[h - 1] as number) + (sorted[h] as number)) / 2;
 }
 
-async function report<G>(run: Run<G>, state: EvolutionState<G>, mateDistances: readonly number[]): Promise<GenerationStats> {
+async function report<G>(
+  run: Run<G>,
+  state: EvolutionState<G>,
+  mateDistances: readonly number[],
+  reevaluated: number,
+): Promise<GenerationStats> {
   const pop = state.population;
   const fit = pop.map((p) => p.fitness as number).sort((x, y) => x - y);
   const finite = fit.filter(Number.isFinite);
@@ -269,6 +420,7 @@ async function report<G>(run: Run<G>, state: EvolutionState<G>, mateDistances: r
   const stats: GenerationStats = {
     generation: state.generation,
     evaluations: state.evaluations,
+    ...(reevaluated ? { reevaluated } : {}),
     bestFitness: fit[0] as number,
     medianFitness: median(fit),
     meanFitness: finite.length ? finite.reduce((s, v) => s + v, 0) / finite.length : NaN,

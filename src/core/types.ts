@@ -9,6 +9,12 @@ export interface Individual<G> {
   /** The ideal mate (PIMP): a genome of the same type; absent under plain tournament selection. */
   readonly preference?: G;
   fitness?: number;
+  /**
+   * Per-case losses (one per case: a data row, a judge item; lower is better), from the same
+   * evaluation as `fitness`; present only while a first-parent selector needs them (lexicase,
+   * pareto). Non-finite entries are stored as +Infinity. Never modified in place: copies share it.
+   */
+  cases?: Float64Array;
 }
 
 /**
@@ -38,20 +44,44 @@ export interface Evaluator<G> {
   evaluate(genomes: readonly G[]): Promise<ArrayLike<number>>;
   /**
    * Optional richer form of {@link evaluate}: besides the losses, an evaluator may return improved
-   * genomes (Lamarckian write-back, e.g. after local optimisation of a tree's constants). When
-   * present the engine calls this instead of `evaluate` and replaces each genome whose entry in
-   * `genomes` is defined; the loss must be the loss of the returned genome.
+   * genomes (Lamarckian write-back, e.g. after local optimisation of a tree's constants) and per-case
+   * losses. When present the engine calls this instead of `evaluate` and replaces each genome whose
+   * entry in `genomes` is defined; the loss must be the loss of the returned genome. The engine sets
+   * `request.cases` when its first-parent selector needs per-case losses; the evaluator must then
+   * return `cases`.
    */
-  evaluateDetailed?(genomes: readonly G[]): Promise<Evaluation<G>>;
+  evaluateDetailed?(genomes: readonly G[], request?: EvaluationRequest): Promise<Evaluation<G>>;
+  /**
+   * Optional: called before generation `generation` is selected and bred (and with 0 before the
+   * initial population is evaluated). An evaluator whose losses depend on the generation (a judge
+   * scoring each generation on a fresh minibatch) returns true when the losses of earlier generations
+   * are no longer comparable with the ones it will now compute; the engine then re-evaluates every
+   * individual of the parent population before selecting from it, so that parents, elites, unvaried
+   * copies and offspring all carry this generation's scores. May be called again with the same
+   * generation when a run resumes from a checkpoint: the answer must depend on `generation` only.
+   */
+  beginGeneration?(generation: number): boolean | Promise<boolean>;
   /** Releases threads, devices or connections. Safe to call twice. */
   close?(): Promise<void>;
 }
 
-/** Result of {@link Evaluator.evaluateDetailed}: one loss per genome and, optionally, replacement genomes. */
+/** What the engine asks of one {@link Evaluator.evaluateDetailed} call beyond the losses. */
+export interface EvaluationRequest {
+  /** Per-case losses are needed (the first-parent selector is lexicase or pareto). */
+  readonly cases?: boolean;
+}
+
+/** Result of {@link Evaluator.evaluateDetailed}: one loss per genome and, optionally, replacement genomes and per-case losses. */
 export interface Evaluation<G> {
   readonly losses: ArrayLike<number>;
   /** `genomes[i]` replaces input genome i when defined (same length as the input when present). */
   readonly genomes?: readonly (G | undefined)[];
+  /**
+   * `cases[i]`: genome i's loss on each case (lower is better), the same cases in the same order for
+   * every genome of a generation (same length as the input when present). Required when the request
+   * asked for them; ignored otherwise.
+   */
+  readonly cases?: readonly ArrayLike<number>[];
 }
 
 /**
@@ -61,6 +91,35 @@ export interface Evaluation<G> {
 export type ObjectiveMode = 'error' | 'error-size';
 export const OBJECTIVE_MODES = ['error', 'error-size'] as const satisfies readonly ObjectiveMode[];
 
+/**
+ * How the first parent is chosen: a fitness `tournament`, epsilon-`lexicase` on per-case losses,
+ * or GEPA-style `pareto` selection over cases (src/core/selection.ts).
+ */
+export type FirstParentMode = 'tournament' | 'lexicase' | 'pareto';
+export const FIRST_PARENT_MODES = ['tournament', 'lexicase', 'pareto'] as const satisfies readonly FirstParentMode[];
+
+/** How the candidate pool of a mate chooser is drawn: uniform draws, or each candidate a fitness tournament winner. */
+export type PoolDraw = 'uniform' | 'tournament';
+export const POOL_DRAWS = ['uniform', 'tournament'] as const satisfies readonly PoolDraw[];
+
+/**
+ * Which pool candidate a `pimp` chooser takes: `ideal` (closest to its preference: PIMP),
+ * `dissimilar` (farthest from its own genome), `assortative` (closest to its own genome).
+ */
+export type MateRule = 'ideal' | 'dissimilar' | 'assortative';
+export const MATE_RULES = ['ideal', 'dissimilar', 'assortative'] as const satisfies readonly MateRule[];
+
+/** How initial preferences are made: random genomes, or a copy of the individual's own genome. */
+export type PreferenceInit = 'random' | 'self';
+export const PREFERENCE_INITS = ['random', 'self'] as const satisfies readonly PreferenceInit[];
+
+/** How offspring enter the population: `generational` (with elites) or `keep-best` (an offspring replaces its first parent when better). */
+export type Replacement = 'generational' | 'keep-best';
+export const REPLACEMENTS = ['generational', 'keep-best'] as const satisfies readonly Replacement[];
+
+/** Why a run stopped: all generations done, target fitness reached, or a budget spent. */
+export type StopReason = 'generations' | 'target' | 'evaluations' | 'seconds';
+
 /** How the second parent is chosen. */
 export type SelectionMode = 'tournament' | 'random-mate' | 'pimp';
 export const SELECTION_MODES = ['tournament', 'random-mate', 'pimp'] as const satisfies readonly SelectionMode[];
@@ -69,5 +128,5 @@ export const SELECTION_MODES = ['tournament', 'random-mate', 'pimp'] as const sa
 export type PreferenceInheritance = 'crossover' | 'chooser';
 export const PREFERENCE_INHERITANCE = ['crossover', 'chooser'] as const satisfies readonly PreferenceInheritance[];
 
-/** A distance from a preference (ideal mate) to a candidate genome. */
+/** A distance from a preference (ideal mate), or a chooser's own genome, to a candidate genome. */
 export type MateDistance<G> = (preference: G, candidate: G) => number;

@@ -4,11 +4,11 @@
  * output vectors and their entropy), fitness entropy, size/depth/balance, and PIMP preference
  * statistics. They use their own seeded random stream, so turning them on never changes a run.
  */
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Individual } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
-import { FastEvaluator } from '../eval/fast.js';
+import { WasmEvaluator } from '../eval/wasm-evaluator.js';
 import { evaluateTree } from '../eval/reference.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
 import { sized, topDownDistanceSized, type SizedTree } from '../tree/distance.js';
@@ -42,11 +42,11 @@ export type TreeOutputs = (trees: readonly Tree[], data: Dataset) => Float64Arra
 export const treeOutputs: TreeOutputs = (trees, data) => trees.map((t) => evaluateTree(t, data.columns, data.rows));
 
 /**
- * Default {@link TreeOutputs} of a measure: the WebAssembly kernel (src/eval/fast.ts), bit-identical
+ * Default {@link TreeOutputs} of a measure: the WebAssembly kernel (src/eval/wasm-evaluator.ts), bit-identical
  * to {@link treeOutputs}, built once for the data set the measure is made for.
  */
 function fastOutputs(train: Dataset): TreeOutputs {
-  const fast = new FastEvaluator(train);
+  const fast = new WasmEvaluator(train);
   return (trees, data) => (data === train ? fast.outputsSync(trees) : treeOutputs(trees, data));
 }
 
@@ -185,17 +185,20 @@ export function diversityFromOption(
   seed: number | string,
 ): ((population: readonly Individual<Tree>[], generation: number) => DiversityMeasures) | undefined {
   if (setting === undefined || setting === false) return undefined;
-  if (setting === true) return treeDiversity(train, { seed });
+  checkDiversitySetting(setting);
+  return treeDiversity(train, { ...(setting === true ? {} : (setting as Exclude<DiversitySetting, boolean>)), seed });
+}
+
+/** Checks a `diversity` option: true, false, or an object with some of sampleSize, decimals, fitnessDigits. */
+export function checkDiversitySetting(setting: unknown): asserts setting is DiversitySetting {
+  if (typeof setting === 'boolean') return;
   if (typeof setting !== 'object' || setting === null || Array.isArray(setting)) {
-    throw new ConfigError(
-      `option diversity: expected true, false or an object with ${SETTING_KEYS.join(', ')}, got ${JSON.stringify(setting)}`,
-    );
+    throw optionError('diversity', `expected true, false or an object with ${SETTING_KEYS.join(', ')}, got ${JSON.stringify(setting)}`);
   }
   for (const k of Object.keys(setting)) {
     if (!(SETTING_KEYS as readonly string[]).includes(k))
-      throw new ConfigError(`option diversity.${k}: unknown (expected ${SETTING_KEYS.join(', ')})`);
+      throw optionError(`diversity.${k}`, `unknown (expected ${SETTING_KEYS.join(', ')})`);
   }
-  return treeDiversity(train, { ...(setting as Exclude<DiversitySetting, boolean>), seed });
 }
 
 /** minDepth(size) / depth with minDepth(n) = ⌊log2 n⌋; 1 for a single node. See {@link treeDiversity}. */

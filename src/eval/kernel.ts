@@ -1,3 +1,4 @@
+import { optionError } from '../core/errors.js';
 import { readFileSync } from 'node:fs';
 import type { ProgramBuilder } from './compile.js';
 import { ARITY, Op } from '../tree/primitives.js';
@@ -85,7 +86,7 @@ export class Kernel {
 
   constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) {
-      throw new Error(`kernel: block must be a positive multiple of 4, got ${block}`);
+      throw optionError('block', `expected a positive multiple of 4, got ${block}`);
     }
     this.rows = y.length;
     this.block = block;

@@ -1,13 +1,13 @@
 import { Piscina } from 'piscina';
-import { WorkerError } from '../core/errors.js';
+import { optionError, WorkerError } from '../core/errors.js';
 import type { Tree } from '../tree/tree.js';
-import { EvalCore } from './core.js';
+import { WasmEngine } from './wasm-engine.js';
 import type { Dataset } from './dataset.js';
 import { dedupe, encodeTrees, expand, type EncodedTrees } from './encode.js';
-import type { FitnessKind } from './fitness.js';
+import type { FitnessKind } from './loss.js';
 import { DEFAULT_BLOCK } from './kernel.js';
 import { distUrl } from './paths.js';
-import type { PoolTask, PoolWorkerData } from './protocol.js';
+import type { PoolWorkerData, TreeRangeTask } from './protocol.js';
 import type { RowRange, TreeEvaluator } from './types.js';
 
 export interface PoolOptions {
@@ -30,7 +30,7 @@ export interface PoolOptions {
 }
 
 /**
- * The fast evaluator on a piscina pool of worker threads. The data set is copied once into a
+ * The WebAssembly evaluator on a piscina pool of worker threads. The data set is copied once into a
  * SharedArrayBuffer that every worker reads (workerData); per batch the distinct trees are encoded into
  * shared memory and split into contiguous tree ranges balanced by nodes x rows; each worker writes its
  * trees' results into a shared output buffer. A tree's value is computed by one worker with the same
@@ -52,14 +52,14 @@ export class PoolEvaluator implements TreeEvaluator {
   private readonly data: Dataset;
   private readonly block: number;
   /** The same engine in this thread, for batches too small to be worth a task (created on first use). */
-  private local: EvalCore | undefined;
+  private local: WasmEngine | undefined;
   /** Rejects the batch in flight when the pool reports an error outside any task (e.g. a worker failing at start). */
   private poolFault: ((e: Error) => void) | undefined;
   /** An error the pool reported while no batch was in flight (a worker failing as it starts). */
   private idleFault: Error | undefined;
 
   constructor(data: Dataset, o: PoolOptions) {
-    if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new Error(`pool: threads must be an integer >= 1, got ${o.threads}`);
+    if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw optionError('threads', `expected an integer >= 1, got ${o.threads}`);
     this.threads = o.threads;
     this.fitnessKind = o.fitness ?? 'rmse';
     this.rows = data.rows;
@@ -128,7 +128,7 @@ export class PoolEvaluator implements TreeEvaluator {
    * Splits trees [0, count) into contiguous ranges of similar work (nodes x rows), runs `make(from, to)`
    * for each on the pool, and retries the whole batch once if any task fails.
    */
-  async runTasks(name: string, enc: EncodedTrees, rows: number, make: (from: number, to: number) => PoolTask): Promise<void> {
+  async runTasks(name: string, enc: EncodedTrees, rows: number, make: (from: number, to: number) => TreeRangeTask): Promise<void> {
     if (this.closed) throw new WorkerError('evaluation pool: used after close()');
     // piscina stops replacing workers that fail while starting, so a batch would wait forever.
     if (this.idleFault) throw new WorkerError(`evaluation worker failed while starting: ${this.idleFault.message}`);
@@ -149,7 +149,7 @@ export class PoolEvaluator implements TreeEvaluator {
     }
   }
 
-  private runOnce(ranges: readonly (readonly [number, number])[], make: (from: number, to: number) => PoolTask): Promise<unknown> {
+  private runOnce(ranges: readonly (readonly [number, number])[], make: (from: number, to: number) => TreeRangeTask): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.poolFault = reject;
       Promise.all(ranges.map(([a, b]) => this.pool.run(make(a, b)))).then(resolve, reject);
@@ -162,8 +162,8 @@ export class PoolEvaluator implements TreeEvaluator {
     return this.chunks === undefined && (enc.offsets[enc.count] as number) * rows < this.minTaskWork && !this.closed;
   }
 
-  private localCore(): EvalCore {
-    this.local ??= new EvalCore(this.data.columns, this.data.y, this.block);
+  private localCore(): WasmEngine {
+    this.local ??= new WasmEngine(this.data.columns, this.data.y, this.block);
     return this.local;
   }
 

@@ -7,13 +7,14 @@
  * of; a task returns nothing else. Work is split by tree ranges only, never by rows, so every value is
  * computed by one thread in the same order whatever the thread count or chunking.
  *
- * To add a kind of task (e.g. "optimise the constants of trees i..j"): add its interface to `PoolTask`,
- * a handler to `TASK_HANDLERS` in workers/eval-worker.ts (the `satisfies` there makes the registry
- * complete), and a method on `PoolEvaluator` that splits the trees into ranges and calls `runTasks`.
+ * The pool knows two kinds (`fitness`, `outputs`). A layer above adds its own (src/sr/scoring-pool.ts
+ * adds `score`): an interface extending {@link TreeRangeTask}, a handler in the worker's registry
+ * (workers/eval-worker.ts merges {@link BUILTIN_HANDLERS} with the layers' handlers), and a method that
+ * splits the trees into ranges and calls `PoolEvaluator.runTasks`.
  */
 
-import type { ScoreSettings } from '../sr/fitness.js';
-import type { FitnessKind } from './fitness.js';
+import type { FitnessKind } from './loss.js';
+import type { WasmEngine } from './wasm-engine.js';
 
 /** The data set as shared by every worker: column j is cols[j * rows, (j + 1) * rows); then y. */
 export interface PoolWorkerData {
@@ -33,41 +34,40 @@ export interface SharedTrees {
   readonly offsets: Int32Array;
 }
 
-/** Fitness of trees [from, to): out[t] = loss of tree t. */
-export interface FitnessTask {
-  readonly kind: 'fitness';
+/** A task on the trees [from, to) of a shared batch, writing its results into the shared `out`. */
+export interface TreeRangeTask {
+  readonly kind: string;
   readonly trees: SharedTrees;
   readonly from: number;
   readonly to: number;
-  readonly fitness: FitnessKind;
   readonly out: Float64Array;
+}
+
+/** Fitness of trees [from, to): out[t] = loss of tree t. */
+export interface FitnessTask extends TreeRangeTask {
+  readonly kind: 'fitness';
+  readonly fitness: FitnessKind;
 }
 
 /** Outputs of trees [from, to) on rows [r0, r1): out[t * (r1 - r0) + r - r0]. */
-export interface OutputsTask {
+export interface OutputsTask extends TreeRangeTask {
   readonly kind: 'outputs';
-  readonly trees: SharedTrees;
-  readonly from: number;
-  readonly to: number;
   readonly r0: number;
   readonly r1: number;
-  readonly out: Float64Array;
 }
 
-/**
- * Regression scores of trees [from, to) (src/sr/fitness.ts scoreCandidate: scaled fitness, constant
- * optimisation, robustness check): out[t] = loss; the constants of the scored tree (tuned when
- * optimising) are written into outArg at the tree's own node offsets (the structure never changes).
- */
-export interface ScoreTask {
-  readonly kind: 'score';
-  readonly trees: SharedTrees;
-  readonly from: number;
-  readonly to: number;
-  readonly settings: ScoreSettings;
-  readonly out: Float64Array;
-  readonly outArg: Float64Array;
+/** What a worker holds: its engine (the WebAssembly kernel on the shared data set) and the data set. */
+export interface WorkerContext {
+  readonly engine: WasmEngine;
+  readonly columns: readonly Float64Array[];
+  readonly y: Float64Array;
 }
 
-export type PoolTask = FitnessTask | OutputsTask | ScoreTask;
-export type PoolTaskKind = PoolTask['kind'];
+/** Runs one kind of task in a worker. */
+export type TaskHandler<T extends TreeRangeTask> = (ctx: WorkerContext, task: T) => void;
+
+/** The two kinds of task every pool understands. */
+export type BuiltinTask = FitnessTask | OutputsTask;
+
+/** A worker's handlers by task kind. */
+export type TaskHandlers = Readonly<Record<string, TaskHandler<never>>>;

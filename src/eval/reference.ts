@@ -1,5 +1,6 @@
 import { apply1, apply2, ARITY, Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
+import type { Evaluator } from '../core/types.js';
 import type { Dataset } from './dataset.js';
 
 /**
@@ -58,4 +59,15 @@ export function rSquared(pred: ArrayLike<number>, y: ArrayLike<number>): number 
 /** Training RMSE of a tree on a data set (the fitness gpmate minimises for regression). */
 export function treeRmse(t: Tree, ds: Dataset): number {
   return rmse(evaluateTree(t, ds.columns, ds.rows), ds.y);
+}
+
+/** In-process evaluator on the reference interpreter (JavaScript, f64): RMSE of each tree on the training data (non-finite -> +Infinity). */
+export class ReferenceEvaluator implements Evaluator<Tree> {
+  constructor(private readonly data: Dataset) {}
+
+  async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
+    const out = new Float64Array(trees.length);
+    for (let i = 0; i < trees.length; i++) out[i] = treeRmse(trees[i] as Tree, this.data);
+    return out;
+  }
 }

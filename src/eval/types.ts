@@ -1,6 +1,6 @@
 import type { Evaluator } from '../core/types.js';
 import type { Tree } from '../tree/tree.js';
-import type { FitnessKind } from './fitness.js';
+import type { FitnessKind } from './loss.js';
 
 /** Rows [start, end) of a data set. */
 export interface RowRange {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import type { Generation, JudgeBackend, Judgement } from './backend.js';
 import type { ChatPrompt, Order } from './render.js';
 
@@ -48,7 +48,7 @@ export class JudgeCache {
           key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL,
           text TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL);`);
     } catch (e) {
-      throw new ConfigError(`option --cache: cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
+      throw optionError('cache', `cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
     }
     this.getJ = this.db.prepare(
       'SELECT pa, pb, text, source, prompt_tokens, completion_tokens FROM judgement WHERE key = ?',
@@ -133,14 +133,13 @@ export class JudgeService {
     readonly generator: JudgeBackend = backend,
   ) {
     if (budget !== undefined && (!Number.isInteger(budget) || budget < 0))
-      throw new ConfigError(`option --budget: expected an integer >= 0, got ${budget}`);
+      throw optionError('budget', `expected an integer >= 0, got ${budget}`);
   }
 
   private spend(): void {
     if (this.budget !== undefined && this.stats.calls >= this.budget) {
-      throw new BudgetExhaustedError(
-        `option --budget: call budget of ${this.budget} exhausted; rerun with a larger --budget to resume from the cache`,
-      );
+      const detail = `call budget of ${this.budget} exhausted; rerun with a larger budget to resume from the cache`;
+      throw new BudgetExhaustedError(`option budget: ${detail}`, 'budget', detail);
     }
     this.stats.calls++;
   }

@@ -1,4 +1,4 @@
-import { ConfigError, DataError, readTextFile } from '../core/errors.js';
+import { DataError, optionError, readJsonFile, readTextFile } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 
 /**
@@ -31,13 +31,7 @@ function str(file: string, where: string, o: Record<string, unknown>, field: str
 }
 
 function readJsonArray(file: string): Record<string, unknown>[] {
-  const text = readTextFile(file, `data ${file}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`data ${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const raw = readJsonFile(file, `data ${file}`);
   if (!Array.isArray(raw)) throw new DataError(`data ${file}: expected a JSON array of items`);
   raw.forEach((x, i) => {
     if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new DataError(`data ${file}: item ${i}: expected an object`);
@@ -127,7 +121,7 @@ export function guessFormat(file: string): DataFormat {
 /** Loads a data file in one of the three formats; fails on an empty result. */
 export function loadItems(file: string, format: DataFormat = guessFormat(file), o: LoadOptions = {}): JudgeItem[] {
   if (!(DATA_FORMATS as readonly string[]).includes(format))
-    throw new ConfigError(`option --format: expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
+    throw optionError('format', `expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
   const items = format === 'llmbar' ? loadLlmbar(file) : format === 'pandalm' ? loadPandalm(file, o) : loadJsonl(file);
   if (items.length === 0) throw new DataError(`data ${file}: no usable items`);
   return items;
@@ -143,9 +137,8 @@ export interface Split {
  * training and the rest to the held-out test split. Each split keeps at least one item.
  */
 export function splitItems(items: readonly JudgeItem[], trainShare: number, seed: number | string, limit?: number): Split {
-  if (!(trainShare > 0 && trainShare < 1)) throw new ConfigError(`option --split: expected a share in (0, 1), got ${trainShare}`);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 2))
-    throw new ConfigError(`option --limit: expected an integer >= 2, got ${limit}`);
+  if (!(trainShare > 0 && trainShare < 1)) throw optionError('split', `expected a share in (0, 1), got ${trainShare}`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 2)) throw optionError('limit', `expected an integer >= 2, got ${limit}`);
   if (items.length < 2) throw new DataError(`data: need at least 2 items to split, got ${items.length}`);
   const rng = new Rng(`split:${seed}`);
   const order = items.map((_, i) => i);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Evaluator } from '../core/types.js';
 import { preferA, type Judgement } from './backend.js';
@@ -6,6 +6,7 @@ import type { JudgeService } from './cache.js';
 import type { JudgeItem } from './data.js';
 import { genomeKey, rewriteTarget, structuralDistance, type PromptGenome } from './genome.js';
 import type { FragmentLibrary } from './library.js';
+import { DEFAULT_WEIGHTS, JUDGE_DEFAULTS } from './options.js';
 import { fillTemplate, ORDERS, renderTemplate, type PromptTemplate, type RenderOptions } from './render.js';
 
 /**
@@ -46,20 +47,9 @@ export interface LossWeights {
   readonly cost: number;
 }
 
-export const DEFAULT_WEIGHTS: LossWeights = { accuracy: 1, consistency: 0.5, brier: 1, cost: 0 };
-
 /** loss = wa (1 - accuracy) + wc (1 - consistency) + wb brier + wt promptTokens / 1000 (lower is better). */
 export function judgeLoss(m: JudgeMetrics, w: LossWeights = DEFAULT_WEIGHTS): number {
   return w.accuracy * (1 - m.accuracy) + w.consistency * (1 - m.consistency) + w.brier * m.brier + (w.cost * m.promptTokens) / 1000;
-}
-
-export function validateWeights(w: Partial<LossWeights>): LossWeights {
-  const out = { ...DEFAULT_WEIGHTS, ...Object.fromEntries(Object.entries(w).filter(([, v]) => v !== undefined)) } as LossWeights;
-  for (const [k, v] of Object.entries(out)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      throw new ConfigError(`option --w-${k}: expected a number >= 0, got ${String(v)}`);
-  }
-  return out;
 }
 
 /** Probability that response 1 is better, from the judgements in both orders. */
@@ -140,15 +130,15 @@ export async function scoreTemplate(
 
 export interface JudgeEvaluatorOptions {
   readonly seed: number | string;
-  /** Training items scored per generation (a fresh seeded sample each generation). Default 16. */
+  /** Training items scored per generation (a fresh seeded sample each generation). Default JUDGE_DEFAULTS.minibatch. */
   readonly minibatch?: number;
-  /** Training items of the fixed probe subset for the behavioural distance. Default 8. */
+  /** Training items of the fixed probe subset for the behavioural distance. Default JUDGE_DEFAULTS.probe. */
   readonly probe?: number;
   readonly weights?: LossWeights;
   readonly render?: RenderOptions;
   /** Needed to resolve LLM rewrites (the rewrite templates). */
   readonly library?: FragmentLibrary;
-  /** Generator tokens per rewrite. Default 60. */
+  /** Generator tokens per rewrite. Default JUDGE_DEFAULTS.rewriteTokens. */
   readonly rewriteTokens?: number;
 }
 
@@ -190,11 +180,11 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
     readonly train: readonly JudgeItem[],
     readonly o: JudgeEvaluatorOptions,
   ) {
-    this.minibatch = o.minibatch ?? 16;
+    this.minibatch = o.minibatch ?? JUDGE_DEFAULTS.minibatch;
     if (!Number.isInteger(this.minibatch) || this.minibatch < 1)
-      throw new ConfigError(`option --minibatch: expected an integer >= 1, got ${this.minibatch}`);
-    const probe = o.probe ?? 8;
-    if (!Number.isInteger(probe) || probe < 1) throw new ConfigError(`option --probe: expected an integer >= 1, got ${probe}`);
+      throw optionError('minibatch', `expected an integer >= 1, got ${this.minibatch}`);
+    const probe = o.probe ?? JUDGE_DEFAULTS.probe;
+    if (!Number.isInteger(probe) || probe < 1) throw optionError('probe', `expected an integer >= 1, got ${probe}`);
     this.weights = o.weights ?? DEFAULT_WEIGHTS;
     this.examples = new Map(train.map((it) => [it.id, it]));
     this.probes = train.slice(0, Math.min(probe, train.length));
@@ -230,7 +220,7 @@ export class JudgeEvaluator implements Evaluator<PromptGenome> {
         const p = g.pending!;
         const base = rewriteTarget(g, p);
         const user = lib.rewrite[p.kind].replace(/\{\{(text|other)\}\}/g, (m) => (m === '{{text}}' ? base : (p.other ?? '')));
-        const r = await this.service.generate({ system: '', user }, this.o.rewriteTokens ?? 60);
+        const r = await this.service.generate({ system: '', user }, this.o.rewriteTokens ?? JUDGE_DEFAULTS.rewriteTokens);
         const text = cleanRewrite(r.text, base);
         if (p.section === 'criterion') g.criteria[p.index ?? 0] = text;
         else g[p.section] = text;

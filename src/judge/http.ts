@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Limiter, answerLetter, parseVerdict, type Generation, type JudgeBackend, type Judgement } from './backend.js';
 import type { ChatPrompt } from './render.js';
 
@@ -95,25 +95,23 @@ export class HttpBackend implements JudgeBackend {
     try {
       url = new URL(o.baseUrl);
     } catch {
-      throw new ConfigError(`option --base-url: not a URL: "${o.baseUrl}"`);
+      throw optionError('baseUrl', `not a URL: "${o.baseUrl}"`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new ConfigError(`option --base-url: expected http(s), got "${url.protocol}"`);
-    if (!o.model) throw new ConfigError('option --model: the HTTP back end needs a model name');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw optionError('baseUrl', `expected http(s), got "${url.protocol}"`);
+    if (!o.model) throw optionError('model', 'the HTTP back end needs a model name');
     const ints: [string, number | undefined, number][] = [
       ['concurrency', o.concurrency, 1],
-      ['timeout', o.timeoutMs, 1],
+      ['timeoutMs', o.timeoutMs, 1],
       ['retries', o.retries, 0],
-      ['top-logprobs', o.topLogprobs, 0],
-      ['max-tokens', o.maxTokens, 1],
+      ['topLogprobs', o.topLogprobs, 0],
+      ['maxTokens', o.maxTokens, 1],
     ];
     for (const [name, v, min] of ints)
-      if (v !== undefined && (!Number.isInteger(v) || v < min))
-        throw new ConfigError(`option --${name}: expected an integer >= ${min}, got ${v}`);
+      if (v !== undefined && (!Number.isInteger(v) || v < min)) throw optionError(name, `expected an integer >= ${min}, got ${v}`);
     let key: string | undefined;
     if (o.apiKeyEnv !== undefined) {
       key = process.env[o.apiKeyEnv];
-      if (!key) throw new ConfigError(`option --api-key-env: environment variable ${o.apiKeyEnv} is not set`);
+      if (!key) throw optionError('apiKeyEnv', `environment variable ${o.apiKeyEnv} is not set`);
     }
     const b = new HttpBackend(o, key);
     if (!b.o.skipModelCheck) await b.checkModel();
@@ -131,9 +129,7 @@ export class HttpBackend implements JudgeBackend {
     const ids = ((body as { data?: { id?: unknown }[] }).data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
     // Ollama lists "name:latest" and accepts "name".
     if (ids.length && !ids.includes(this.model) && !ids.includes(`${this.model}:latest`)) {
-      throw new ConfigError(
-        `option --model: "${this.model}" is not served by ${this.base} (available: ${this.clean(ids.slice(0, 8).join(', '))})`,
-      );
+      throw optionError('model', `"${this.model}" is not served by ${this.base} (available: ${this.clean(ids.slice(0, 8).join(', '))})`);
     }
   }
 
@@ -181,11 +177,11 @@ export class HttpBackend implements JudgeBackend {
     if (res.status === 404 && optional) return undefined;
     if (res.status === 401 || res.status === 403) {
       throw new ConfigError(
-        `back end ${this.base}: authentication failed (HTTP ${res.status})${this.key ? '; check the API key variable' : '; set --api-key-env'}`,
+        `back end ${this.base}: authentication failed (HTTP ${res.status})${this.key ? '; check the API key variable' : '; name the environment variable holding the key (option apiKeyEnv)'}`,
       );
     }
     if (res.status >= 400) {
-      const hint = res.status === 404 ? ` (wrong --base-url or model "${this.model}"?)` : '';
+      const hint = res.status === 404 ? ` (wrong baseUrl or model "${this.model}"?)` : '';
       throw new ConfigError(`back end ${this.base}: HTTP ${res.status} ${this.clean(text)}${hint}`);
     }
     try {

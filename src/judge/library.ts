@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError } from '../core/errors.js';
+import { DataError, readJsonFile } from '../core/errors.js';
 
 /** The text sections a judge prompt is built from; `criteria` is a list, the others one fragment each. */
 export interface FragmentLibrary {
@@ -32,12 +32,7 @@ export function defaultLibraryPath(): string {
 
 /** Reads and validates a fragment library (every list non-empty, every entry a string). */
 export function loadLibrary(path = defaultLibraryPath()): FragmentLibrary {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new DataError(`fragment library ${path}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const raw = readJsonFile(path, `fragment library ${path}`);
   const o = raw as Record<string, unknown>;
   for (const k of LISTS) {
     const v = o[k];

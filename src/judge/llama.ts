@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { Limiter, answerLetter, type Generation, type JudgeBackend, type Judgement } from './backend.js';
 import { completionText, type ChatPrompt } from './render.js';
 
@@ -121,18 +121,18 @@ export class LlamaBackend implements JudgeBackend {
   }
 
   static async open(o: LlamaOptions): Promise<LlamaBackend> {
-    if (!existsSync(o.modelPath)) throw new ConfigError(`option --model: GGUF file ${o.modelPath} not found`);
+    if (!existsSync(o.modelPath)) throw optionError('model', `GGUF file ${o.modelPath} not found`);
     const threads = o.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
     if (o.contextSize !== undefined && (!Number.isInteger(o.contextSize) || o.contextSize < 64))
-      throw new ConfigError(`option --context: expected an integer >= 64, got ${o.contextSize}`);
+      throw optionError('contextSize', `expected an integer >= 64, got ${o.contextSize}`);
     const llama = await acquireLlama(threads);
     let model: LlamaModelLike;
     try {
       model = await llama.loadModel({ modelPath: o.modelPath, gpuLayers: 0 });
     } catch (e) {
       await releaseLlama(threads);
-      throw new ConfigError(`option --model: cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
+      throw optionError('model', `cannot load ${o.modelPath} (${(e as Error).message.split('\n')[0]})`);
     }
     const contextSize = Math.min(o.contextSize ?? 4096, model.trainContextSize);
     const ctx = await model.createContext({ contextSize, sequences: 1, threads });
@@ -162,7 +162,7 @@ export class LlamaBackend implements JudgeBackend {
   private check(n: number): void {
     if (n >= this.contextSize)
       throw new ConfigError(
-        `back end llama: prompt of ${n} tokens exceeds the context size ${this.contextSize} (lower --max-chars or raise --context)`,
+        `back end llama: prompt of ${n} tokens exceeds the context size ${this.contextSize} (lower maxChars or raise contextSize)`,
       );
   }
 

@@ -1,32 +1,17 @@
 import { evolve, type GenerationStats } from '../core/evolve.js';
-import { ConfigError } from '../core/errors.js';
-import { resolveEvolutionOptions, type EvolutionOptions } from '../core/options.js';
 import type { Individual } from '../core/types.js';
 import type { JudgeService } from './cache.js';
 import type { Split } from './data.js';
-import { JudgeEvaluator, type JudgeMetrics, type LossWeights } from './fitness.js';
+import { JudgeEvaluator, type JudgeMetrics } from './fitness.js';
 import { baselineGenome, genomeKey, promptRepresentation, type PromptGenome } from './genome.js';
 import type { FragmentLibrary } from './library.js';
+import { resolveJudgeOptions, type JudgeOptions } from './options.js';
 import { templateText, type PromptTemplate, type RenderOptions } from './render.js';
 
-export type JudgeDistance = 'behavioural' | 'structural';
-export const JUDGE_DISTANCES = ['behavioural', 'structural'] as const satisfies readonly JudgeDistance[];
-
-export interface JudgeEvolveOptions extends Partial<EvolutionOptions> {
-  readonly seed: number;
+/** A search's options (src/judge/options.ts), the fragment library its operators draw on, and how items are shown. */
+export interface JudgeEvolveOptions extends JudgeOptions {
   readonly library: FragmentLibrary;
-  /** PIMP mate distance: `behavioural` (verdicts on the probe subset; default) or `structural`. */
-  readonly distance?: JudgeDistance;
-  readonly minibatch?: number;
-  readonly probe?: number;
-  readonly weights: LossWeights;
   readonly render?: RenderOptions;
-  readonly maxCriteria?: number;
-  readonly maxExamples?: number;
-  /** Share of LLM-driven variation (needs a generator; 0 = library operators only). */
-  readonly llmRate?: number;
-  /** Generator tokens per LLM rewrite. Default 60. */
-  readonly rewriteTokens?: number;
 }
 
 export interface ScoredPrompt {
@@ -65,28 +50,22 @@ export async function evolveJudge(
   o: JudgeEvolveOptions,
   onGeneration?: (s: GenerationStats & { eliteTrainLoss: number }, elite: ScoredPrompt) => void,
 ): Promise<JudgeEvolveResult> {
-  const distance = o.distance ?? 'behavioural';
-  if (!(JUDGE_DISTANCES as readonly string[]).includes(distance))
-    throw new ConfigError(`option --distance: expected one of ${JUDGE_DISTANCES.join(', ')}, got ${distance}`);
-  const llmRate = o.llmRate ?? 0;
-  if (!(llmRate >= 0 && llmRate <= 1)) throw new ConfigError(`option --llm-rate: expected a probability in [0, 1], got ${llmRate}`);
-  if (o.rewriteTokens !== undefined && (!Number.isInteger(o.rewriteTokens) || o.rewriteTokens < 1))
-    throw new ConfigError(`option --rewrite-tokens: expected an integer >= 1, got ${o.rewriteTokens}`);
-  const eo = resolveEvolutionOptions(o);
+  const eo = resolveJudgeOptions(o);
+  const distance = eo.distance;
   const rep = promptRepresentation({
     library: o.library,
     examplePool: split.train.map((it) => it.id),
-    ...(o.maxCriteria !== undefined ? { maxCriteria: o.maxCriteria } : {}),
-    ...(o.maxExamples !== undefined ? { maxExamples: o.maxExamples } : {}),
-    llmRate,
+    maxCriteria: eo.maxCriteria,
+    maxExamples: eo.maxExamples,
+    llmRate: eo.llmRate,
   });
   const evaluator = new JudgeEvaluator(service, split.train, {
-    seed: o.seed,
-    weights: o.weights,
+    seed: eo.seed,
+    weights: eo.weights,
     library: o.library,
-    ...(o.minibatch !== undefined ? { minibatch: o.minibatch } : {}),
-    ...(o.rewriteTokens !== undefined ? { rewriteTokens: o.rewriteTokens } : {}),
-    ...(o.probe !== undefined ? { probe: o.probe } : {}),
+    minibatch: eo.minibatch,
+    rewriteTokens: eo.rewriteTokens,
+    probe: eo.probe,
     ...(o.render ? { render: o.render } : {}),
   });
   const full = new Map<string, { loss: number; metrics: JudgeMetrics }>();
@@ -112,27 +91,20 @@ export async function evolveJudge(
     return elite as ScoredPrompt;
   };
 
-  const result = await evolve(
-    rep,
-    evaluator,
-    { ...o, seed: o.seed },
-    {
-      ...(eo.selection === 'pimp' && distance === 'behavioural' ? { mateDistance: evaluator.behaviouralDistance } : {}),
-      onGeneration: async (stats, state) => {
-        const elite = await rescoreElites(state.population);
-        if (eo.selection === 'pimp' && distance === 'behavioural') {
-          await Promise.all(
-            state.population
-              .flatMap((ind) => [ind.genome, ...(ind.preference ? [ind.preference] : [])])
-              .map((g) => evaluator.probeVector(g)),
-          );
-        }
-        const s = { ...stats, eliteTrainLoss: elite.loss };
-        history.push(s);
-        onGeneration?.(s, elite);
-      },
+  const result = await evolve(rep, evaluator, eo, {
+    ...(eo.selection === 'pimp' && distance === 'behavioural' ? { mateDistance: evaluator.behaviouralDistance } : {}),
+    onGeneration: async (stats, state) => {
+      const elite = await rescoreElites(state.population);
+      if (eo.selection === 'pimp' && distance === 'behavioural') {
+        await Promise.all(
+          state.population.flatMap((ind) => [ind.genome, ...(ind.preference ? [ind.preference] : [])]).map((g) => evaluator.probeVector(g)),
+        );
+      }
+      const s = { ...stats, eliteTrainLoss: elite.loss };
+      history.push(s);
+      onGeneration?.(s, elite);
     },
-  );
+  });
   const best = champion as ScoredPrompt;
   const bestTest = await evaluator.scoreFull(best.genome, split.test);
   const base = baselineGenome();

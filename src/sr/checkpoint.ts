@@ -14,7 +14,9 @@ export const CHECKPOINT_VERSION = 1;
 
 /*
  * Checkpoints hold the exact state: trees as base64 of their opcode bytes and float64 argument
- * bytes (JSON numbers would lose -0), fitness values as numbers or "Infinity".
+ * bytes (JSON numbers would lose -0), fitness values as numbers or "Infinity". Per-case losses
+ * (lexicase, pareto) are base64 float64 vectors in one table, each stored once however many
+ * individuals share it (elites and unvaried copies share their parent's), referred to by index.
  */
 type EncTree = { op: string; arg: string };
 const encTree = (t: Tree): EncTree => ({
@@ -31,15 +33,40 @@ function decTree(e: EncTree): Tree {
 const encNum = (v: number | undefined): number | string | null => (v === undefined ? null : Number.isFinite(v) ? v : String(v));
 const decNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
-type EncInd = { g: EncTree; p?: EncTree; f: number | string | null };
-const encInd = (i: Individual<Tree>): EncInd => ({
+type EncInd = { g: EncTree; p?: EncTree; f: number | string | null; c?: number };
+/** Per-case loss vectors of a state, by identity: each distinct vector once. */
+class CaseTable {
+  readonly vectors: Float64Array[] = [];
+  private readonly index = new Map<Float64Array, number>();
+  ref(v: Float64Array): number {
+    let i = this.index.get(v);
+    if (i === undefined) this.index.set(v, (i = this.vectors.push(v) - 1));
+    return i;
+  }
+}
+const encInd = (i: Individual<Tree>, table: CaseTable): EncInd => ({
   g: encTree(i.genome),
   ...(i.preference ? { p: encTree(i.preference) } : {}),
   f: encNum(i.fitness),
+  ...(i.cases ? { c: table.ref(i.cases) } : {}),
 });
-function decInd(e: EncInd): Individual<Tree> {
+function decInd(e: EncInd, table: readonly Float64Array[]): Individual<Tree> {
   const f = decNum(e.f);
-  return { genome: decTree(e.g), ...(e.p ? { preference: decTree(e.p) } : {}), ...(f !== undefined ? { fitness: f } : {}) };
+  const cases = e.c === undefined ? undefined : table[e.c];
+  if (e.c !== undefined && !cases) throw new DataError(`checkpoint refers to per-case losses #${e.c}, which it does not hold`);
+  return {
+    genome: decTree(e.g),
+    ...(e.p ? { preference: decTree(e.p) } : {}),
+    ...(f !== undefined ? { fitness: f } : {}),
+    ...(cases ? { cases } : {}),
+  };
+}
+const encF64 = (v: Float64Array): string => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+function decF64(s: string): Float64Array {
+  const bytes = Buffer.from(s, 'base64');
+  const v = new Float64Array(bytes.byteLength / 8);
+  new Uint8Array(v.buffer).set(bytes);
+  return v;
 }
 
 /** What a checkpoint stores beside the engine state: who wrote it, for which run, and the results so far. */
@@ -59,6 +86,9 @@ export interface Checkpoint extends CheckpointMeta {
 /** Serialises a checkpoint (with a sha256 checksum of its body) and writes it atomically. */
 export function writeCheckpoint(path: string, c: Checkpoint): void {
   const s = c.snapshot.state;
+  const table = new CaseTable();
+  const best = encInd(s.best, table);
+  const population = s.population.map((i) => encInd(i, table));
   const body = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -69,8 +99,9 @@ export function writeCheckpoint(path: string, c: Checkpoint): void {
       generation: s.generation,
       rngState: s.rngState,
       evaluations: s.evaluations,
-      best: encInd(s.best),
-      population: s.population.map(encInd),
+      best,
+      population,
+      ...(table.vectors.length ? { cases: table.vectors.map(encF64) } : {}),
     },
     front: c.snapshot.front.map((e) => ({ t: encTree(e.tree), loss: encNum(e.loss), size: e.size })),
     history: c.history,
@@ -94,19 +125,21 @@ export function readCheckpoint(path: string): Checkpoint {
     version: number;
     fingerprint: string;
     args: string[];
-    state: { generation: number; rngState: RngState; evaluations: number; best: EncInd; population: EncInd[] };
+    state: { generation: number; rngState: RngState; evaluations: number; best: EncInd; population: EncInd[]; cases?: string[] };
     front: { t: EncTree; loss: number | string; size: number }[];
     history: string[];
   };
   if (b.format !== CHECKPOINT_FORMAT) throw new DataError(`${path}: not a gpmate checkpoint`);
   if (b.version !== CHECKPOINT_VERSION)
     throw new DataError(`${path}: checkpoint format version ${b.version}; this gpmate reads version ${CHECKPOINT_VERSION}`);
+  // decoded once: individuals that shared a vector share it again
+  const table = (b.state.cases ?? []).map(decF64);
   const state: EvolutionState<Tree> = {
     generation: b.state.generation,
     rngState: b.state.rngState,
     evaluations: b.state.evaluations,
-    best: decInd(b.state.best),
-    population: b.state.population.map(decInd),
+    best: decInd(b.state.best, table),
+    population: b.state.population.map((e) => decInd(e, table)),
   };
   const front: FrontEntry[] = b.front.map((e) => ({ tree: decTree(e.t), loss: decNum(e.loss) as number, size: e.size }));
   return { fingerprint: b.fingerprint, args: b.args, history: b.history, snapshot: { state, front } };

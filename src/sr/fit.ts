@@ -4,14 +4,13 @@ import { evaluateTree } from '../eval/reference.js';
 import { toLatex, toSympy, type SympyOptions } from '../tree/export.js';
 import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
-import { DATA_FUNCTIONS } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 import { clampedText, clampPredictions, modelJson, type Bounds } from './model.js';
-import { runRegression, type FrontMember, type RegressionOptions, type RegressionResult } from './run.js';
+import { givenOptions, type RegressionOptions } from './options.js';
+import { runRegression, type FrontMember, type RegressionResult } from './run.js';
 
-/** Options of {@link fit}: every run option, a seed (default 1), and input names (default x0, x1, ...). */
-export interface FitOptions extends Omit<RegressionOptions, 'seed'> {
-  seed?: number;
+/** Options of {@link fit}: every run option (the `data` preset's defaults), and input names (default x0, x1, ...). */
+export interface FitOptions extends RegressionOptions {
   /** Names of the input columns (used in expressions and exports). */
   names?: readonly string[];
   /** Held-out data for reporting test errors (not used by the search). */
@@ -102,11 +101,8 @@ function modelOf(
 
 /**
  * Symbolic regression in one call: evolves formulas for y ~ X and returns the chosen model with
- * the Pareto front of error against size. Defaults suit real data (the same as `gpmate run --data`):
- * linear scaling on, Lamarckian constant optimisation (Levenberg-Marquardt, 5 evaluations, fitted on
- * at most 256 strided rows), the robustness check on, predictions clamped
- * to the training target's range, trees of at most 64 nodes over + - * / exp log sqrt square; every
- * {@link RegressionOptions} field can be overridden.
+ * the Pareto front of error against size. Defaults suit real data: the `data` preset of src/sr/options.ts
+ * (the same as `gpmate run --data`); every {@link RegressionOptions} field can be overridden.
  *
  * ```ts
  * import { fit } from 'gpmate';
@@ -123,23 +119,9 @@ export async function fit(X: readonly (readonly number[])[], y: readonly number[
   const ys = Float64Array.from(y);
   if (!ys.every(Number.isFinite)) throw new ConfigError('fit: y holds a value that is not a finite number');
   const train: Dataset = makeDataset(names, columnsOf(X, width, 'fit X'), ys);
-  const { names: _n, test, seed, ...rest } = options;
+  const { names: _n, test, ...rest } = options;
   const testSet = test ? makeDataset(names, columnsOf(test.X, width, 'option test.X'), Float64Array.from(test.y)) : undefined;
-  const result = await runRegression(
-    { name: 'fit', train, ...(testSet ? { test: testSet } : {}) },
-    {
-      linearScaling: true,
-      optimiseIterations: 5,
-      optimiseRows: 256,
-      lamarckian: true,
-      robust: true,
-      clamp: true,
-      maxSize: 64,
-      functions: DATA_FUNCTIONS,
-      ...rest,
-      seed: seed ?? 1,
-    },
-  );
+  const result = await runRegression({ name: 'fit', train, ...(testSet ? { test: testSet } : {}) }, givenOptions(rest, 'data'));
   const front = result.front.map((m) => modelOf(m, names, result.bounds));
   return { ...modelOf(result.best, names, result.bounds), front, result };
 }

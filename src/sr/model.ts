@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, DataError, readTextFile } from '../core/errors.js';
+import { ConfigError, DataError, parseJson, readTextFile } from '../core/errors.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
 import { latexNumber, toLatex, toSympy } from '../tree/export.js';
@@ -124,12 +124,7 @@ export interface LoadedModel {
 
 /** Parses and verifies a model file's text: format, version, checksum, tree encoding, finite constants. */
 export function parseModel(text: string, where: string): LoadedModel {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new DataError(`${where}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = parseJson(text, where) as Record<string, unknown>;
   if (typeof json !== 'object' || json === null || json['format'] !== MODEL_FORMAT)
     throw new DataError(`${where}: not a gpmate model file`);
   if (!READABLE_VERSIONS.includes(json['version'] as number)) {

@@ -439,44 +439,32 @@ export function optimiseConstants(
 ): OptimiserResult {
   const pr = new Problem(t, s.scaling ?? false, backend);
   const budget = s.iterations ?? 10;
-  const m = pr.m;
-  let cur = pr.at(initialParams(pr, init.offset, init.slope));
-  let evaluations = 1;
-  const done = (): OptimiserResult => {
-    const k = pr.consts.length;
-    return {
-      tree: cur.tree,
-      offset: pr.scaling ? (cur.p[k] as number) : 0,
-      slope: pr.scaling ? (cur.p[k + 1] as number) : 1,
-      sse: cur.sse,
-      evaluations,
-    };
+  const start = pr.at(initialParams(pr, init.offset, init.slope));
+  const { point, evaluations } =
+    pr.consts.length === 0 || !start.ok || budget <= 1
+      ? { point: start, evaluations: 1 }
+      : (s.method === 'gradient' ? gradientDescent : levenbergMarquardt)(pr, start, budget);
+  const k = pr.consts.length;
+  return {
+    tree: point.tree,
+    offset: pr.scaling ? (point.p[k] as number) : 0,
+    slope: pr.scaling ? (point.p[k + 1] as number) : 1,
+    sse: point.sse,
+    evaluations,
   };
-  if (pr.consts.length === 0 || !cur.ok || budget <= 1) return done();
-  if (s.method === 'gradient') {
-    let step = 1;
-    while (evaluations < budget && cur.ok) {
-      const g = cur.Jtr;
-      let gg = 0;
-      for (let j = 0; j < m; j++) gg += (g[j] as number) * (g[j] as number);
-      if (!(gg > 0) || !Number.isFinite(gg)) break;
-      let accepted = false;
-      while (evaluations < budget) {
-        const norm = Math.sqrt(gg);
-        const next = pr.at(cur.p.map((v, j) => v + (step * (g[j] as number)) / norm));
-        evaluations++;
-        if (next.sse < cur.sse) {
-          cur = next;
-          step *= 2;
-          accepted = true;
-          break;
-        }
-        step /= 4;
-      }
-      if (!accepted) break;
-    }
-    return done();
-  }
+}
+
+/** Where a search ended and the model evaluations it spent (the starting point counts as one). */
+interface SearchEnd {
+  readonly point: Point;
+  readonly evaluations: number;
+}
+
+/** Levenberg-Marquardt from `cur` within `budget` model evaluations (see {@link optimiseConstants}). */
+function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEnd {
+  const m = pr.m;
+  let cur = start;
+  let evaluations = 1;
   let maxDiag = 0;
   for (let a = 0; a < m; a++) maxDiag = Math.max(maxDiag, cur.JtJ[a * m + a] as number);
   let lambda = 1e-3 * (maxDiag > 0 ? maxDiag : 1);
@@ -511,5 +499,34 @@ export function optimiseConstants(
       if (!Number.isFinite(lambda)) break;
     }
   }
-  return done();
+  return { point: cur, evaluations };
+}
+
+/** Steepest descent with a backtracking step, the simpler baseline (see {@link optimiseConstants}). */
+function gradientDescent(pr: Problem, start: Point, budget: number): SearchEnd {
+  const m = pr.m;
+  let cur = start;
+  let evaluations = 1;
+  let step = 1;
+  while (evaluations < budget && cur.ok) {
+    const g = cur.Jtr;
+    let gg = 0;
+    for (let j = 0; j < m; j++) gg += (g[j] as number) * (g[j] as number);
+    if (!(gg > 0) || !Number.isFinite(gg)) break;
+    let accepted = false;
+    while (evaluations < budget) {
+      const norm = Math.sqrt(gg);
+      const next = pr.at(cur.p.map((v, j) => v + (step * (g[j] as number)) / norm));
+      evaluations++;
+      if (next.sse < cur.sse) {
+        cur = next;
+        step *= 2;
+        accepted = true;
+        break;
+      }
+      step /= 4;
+    }
+    if (!accepted) break;
+  }
+  return { point: cur, evaluations };
 }

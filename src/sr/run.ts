@@ -1,66 +1,24 @@
-import { evolve, type EvolutionHooks, type EvolutionState, type GenerationStats } from '../core/evolve.js';
-import { ConfigError } from '../core/errors.js';
-import type { EvolutionOptions } from '../core/options.js';
-import type { Evaluator, Individual } from '../core/types.js';
-import { makeDataset, type Dataset } from '../eval/dataset.js';
-import { FastEvaluator } from '../eval/fast.js';
+import { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from '../core/evolve.js';
+import { selectsOnCases } from '../core/options.js';
+import type { Evaluator, Individual, StopReason } from '../core/types.js';
+import { makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
 import { evaluateTree, rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
-import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
+import { WasmEngine } from '../eval/wasm-engine.js';
+import { WasmEvaluator } from '../eval/wasm-evaluator.js';
+import { diversityFromOption } from '../diversity/index.js';
 import { toLatex, toSympy } from '../tree/export.js';
 import { toInfix } from '../tree/print.js';
+import { treeRepresentation } from '../tree/representation.js';
 import { simplify } from '../tree/simplify.js';
-import { treeRepresentation, type TreeOptions } from '../tree/representation.js';
 import { depth, type Tree } from '../tree/tree.js';
-import { coreScoreData, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './fitness.js';
-import { EvalCore } from '../eval/core.js';
 import { robustBounds } from './interval.js';
 import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
-import { MODEL_SELECTIONS, selectFromFront, updateFront, type FrontEntry, type ModelSelection } from './pareto.js';
+import { resolveRegressionOptions, type RegressionOptions, type RegressionSettings } from './options.js';
+import { selectFromFront, updateFront, type FrontEntry } from './pareto.js';
+import { coreScoreData, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
 
-/** A regression task: training data, optional test data, and defaults a benchmark may set. */
-export interface RegressionTask {
-  readonly name: string;
-  readonly train: Dataset;
-  readonly test?: Dataset;
-  /** The benchmark's own function set, used unless the options name one. */
-  readonly functions?: readonly string[];
-}
-
-export type MateDistanceKind = 'structural' | 'semantic';
-export const MATE_DISTANCES = ['structural', 'semantic'] as const satisfies readonly MateDistanceKind[];
-
-/** All settings of a symbolic-regression run: the engine's, the trees', and the run's own. */
-export interface RegressionOptions extends Partial<EvolutionOptions>, TreeOptions {
-  seed: number;
-  /** PIMP distance: `structural` (top-down tree edit distance) or `semantic` (output RMSE). Default `structural`. */
-  distance?: MateDistanceKind;
-  /** A run succeeds when the best training RMSE is at or below this. Default 0.01. */
-  successThreshold?: number;
-  /** Per-generation diversity measures (src/diversity) in `GenerationStats.extra`. Default off. */
-  diversity?: DiversitySetting;
-  /** Fitness = RMSE after the optimal linear scaling (Keijzer 2003); the model includes offset and slope. Default false (the CLI and `fit` turn it on for CSV data). */
-  linearScaling?: boolean;
-  /** Model evaluations per candidate for constant optimisation; 0 = off (default). */
-  optimiseIterations?: number;
-  /** The optimiser fits constants on at most this many training rows (evenly strided); the loss uses every row. Default: every row. */
-  optimiseRows?: number;
-  /** `lm` (Levenberg-Marquardt, default) or `gradient` (the simpler baseline). */
-  optimiser?: 'lm' | 'gradient';
-  /** Write tuned constants back into the genomes. Default false (Baldwinian: only the score uses them). */
-  lamarckian?: boolean;
-  /** Reject (score +Infinity) models whose output leaves 10x the target range on the training box widened by 10% (interval arithmetic). Default false. */
-  robust?: boolean;
-  /** How the reported model is chosen from the Pareto front. Default `best`. */
-  selectModel?: ModelSelection;
-  /**
-   * Clamp the reported models' predictions to the training target's range (src/sr/model.ts Bounds):
-   * never worse on a row whose target lies in that range (every training row), and bounded where a
-   * formula runs away outside the training inputs. The search's fitness is unchanged. Default false
-   * (the CLI and `fit` turn it on for CSV data).
-   */
-  clamp?: boolean;
-}
+export type { RegressionOptions, RegressionTask };
 
 /** Builds the fitness evaluator of a run for its training rows and score settings. */
 export type EvaluatorFactory = (train: Dataset, settings: ScoreSettings) => Evaluator<Tree>;
@@ -114,6 +72,8 @@ export interface RegressionResult {
   readonly success: boolean;
   readonly generations: number;
   readonly evaluations: number;
+  /** Why the search stopped (generations done, target reached, evaluation or time budget spent). */
+  readonly stopReason: StopReason;
   readonly history: readonly GenerationStats[];
   readonly population: readonly Individual<Tree>[];
 }
@@ -124,22 +84,18 @@ export function scoreTree(t: Tree, ds: Dataset, bounds?: Bounds): { rmse: number
   return { rmse: rmse(pred, ds.y), r2: rSquared(pred, ds.y) };
 }
 
-/** The scoring settings a run's options imply. */
-export function scoreSettings(train: Dataset, options: RegressionOptions): ScoreSettings {
-  const iterations = options.optimiseIterations ?? 0;
-  if (!(Number.isInteger(iterations) && iterations >= 0))
-    throw new ConfigError(`option optimiseIterations: expected an integer >= 0, got ${iterations}`);
-  const optimiser = options.optimiser ?? 'lm';
-  if (optimiser !== 'lm' && optimiser !== 'gradient')
-    throw new ConfigError(`option optimiser: expected lm or gradient, got ${String(optimiser)}`);
-  const maxRows = options.optimiseRows;
-  if (maxRows !== undefined && !(Number.isInteger(maxRows) && maxRows >= 1))
-    throw new ConfigError(`option optimiseRows: expected an integer >= 1, got ${maxRows}`);
+/** The scoring settings of a run's (resolved) settings. */
+export function scoreSettings(train: Dataset, s: RegressionSettings): ScoreSettings {
+  const iterations = s.optimiseIterations;
   return {
-    fitness: options.linearScaling ? 'scaled-rmse' : 'rmse',
-    ...(iterations > 1 ? { optimiser: { method: optimiser, iterations, ...(maxRows !== undefined ? { maxRows } : {}) } } : {}),
-    ...(options.lamarckian ? { lamarckian: true } : {}),
-    ...(options.robust ? { robust: robustBounds(train.columns, train.y) } : {}),
+    fitness: s.linearScaling ? 'scaled-rmse' : 'rmse',
+    ...(iterations > 1
+      ? { optimiser: { method: s.optimiser, iterations, ...(s.optimiseRows !== undefined ? { maxRows: s.optimiseRows } : {}) } }
+      : {}),
+    ...(s.lamarckian ? { lamarckian: true } : {}),
+    ...(s.robust ? { robust: robustBounds(train.columns, train.y) } : {}),
+    // lexicase and pareto selection compare trees row by row (cases = training rows)
+    ...(selectsOnCases(s) ? { cases: true } : {}),
   };
 }
 
@@ -153,7 +109,7 @@ function rowsOf(ds: Dataset, keep: (r: number) => boolean): Dataset {
 
 /**
  * Runs tree GP on a regression task with the chosen selection mode. The evaluator defaults to the
- * in-process fast evaluator (WebAssembly SIMD, src/eval/fast.ts; bit-identical to the reference) for
+ * in-process WebAssembly evaluator (src/eval/wasm-evaluator.ts; bit-identical to the reference) for
  * plain RMSE, else the in-process scorer (scaled RMSE, constant optimisation, robustness check as the
  * options say). Pass another evaluator (a worker pool from createEvaluator, a GPU), or a factory that
  * builds one for the training rows and score settings (the rows differ under validation selection),
@@ -161,41 +117,60 @@ function rowsOf(ds: Dataset, keep: (r: number) => boolean): Dataset {
  *
  * Every generation updates a Pareto archive (best training loss per genome size); the reported
  * model is chosen from it (`selectModel`), with offset and slope included when scaling.
+ *
+ * ```
+ * settings <- resolve(options)          (src/sr/options.ts: defaults, checks)
+ * train, validation <- split(task)      (every 4th training row held out for validation selection)
+ * population, front <- search(...)      (evolve, the Pareto archive updated every generation)
+ * report(front)                         (exports, errors, the chosen model)
+ * ```
  */
 export async function runRegression(
   task: RegressionTask,
-  options: RegressionOptions,
+  options: RegressionOptions = {},
   hooks: RegressionHooks = {},
   evaluator?: Evaluator<Tree> | EvaluatorFactory,
 ): Promise<RegressionResult> {
-  const rep = treeRepresentation(task.train.names, { ...options, functions: options.functions ?? task.functions });
-  const distance = options.distance ?? 'structural';
-  if (!MATE_DISTANCES.includes(distance)) {
-    throw new ConfigError(`option distance: expected one of ${MATE_DISTANCES.join(', ')}, got ${String(distance)}`);
-  }
-  const successThreshold = options.successThreshold ?? 0.01;
-  if (!(successThreshold >= 0)) throw new ConfigError(`option successThreshold: expected a number >= 0, got ${successThreshold}`);
-  const selectModel = options.selectModel ?? 'best';
-  if (!MODEL_SELECTIONS.includes(selectModel)) {
-    throw new ConfigError(`option selectModel: expected one of ${MODEL_SELECTIONS.join(', ')}, got ${String(selectModel)}`);
-  }
-  // Validation selection holds every 4th training row out of the search.
-  const validation = selectModel === 'validation' ? rowsOf(task.train, (r) => r % 4 === 3) : undefined;
-  const train = validation ? rowsOf(task.train, (r) => r % 4 !== 3) : task.train;
-  const settings = scoreSettings(train, options);
-  const plain = isPlainRmse(settings);
-  const fitnessEvaluator =
+  const s = resolveRegressionOptions(options, 'benchmark', task.functions);
+  const split = splitForSelection(task.train, s);
+  const { train } = split;
+  const scoring = scoreSettings(train, s);
+  const fitness =
     typeof evaluator === 'function'
-      ? evaluator(train, settings)
-      : (evaluator ?? (plain ? new FastEvaluator(train) : new ScoringEvaluator(train, settings)));
-  const diversity = diversityFromOption(train, options.diversity, options.seed);
+      ? evaluator(train, scoring)
+      : (evaluator ?? (isPlainRmse(scoring) ? new WasmEvaluator(train) : new ScoringEvaluator(train, scoring)));
+  const { result, front } = await search(task, train, s, fitness, hooks);
+  return report(task, s, scoring, split, result, front);
+}
+
+/** The search rows and, under validation selection, the held-out rows. */
+interface Split {
+  readonly train: Dataset;
+  readonly validation?: Dataset;
+}
+
+/** Under validation selection every 4th training row is held out of the search. */
+function splitForSelection(data: Dataset, s: RegressionSettings): Split {
+  if (s.selectModel !== 'validation') return { train: data };
+  return { train: rowsOf(data, (r) => r % 4 !== 3), validation: rowsOf(data, (r) => r % 4 === 3) };
+}
+
+/** Evolves the population, keeping the Pareto archive of training loss against genome size. */
+async function search(
+  task: RegressionTask,
+  train: Dataset,
+  s: RegressionSettings,
+  fitness: Evaluator<Tree>,
+  hooks: RegressionHooks,
+): Promise<{ result: EvolutionResult<Tree>; front: FrontEntry[] }> {
+  const diversity = diversityFromOption(train, s.diversity, s.seed);
   let front: FrontEntry[] = [...(hooks.resumeFrom?.front ?? [])];
   const result = await evolve(
-    rep,
-    fitnessEvaluator,
-    options,
+    treeRepresentation(task.train.names, s),
+    fitness,
+    s,
     {
-      ...(distance === 'semantic' ? { mateDistance: semanticDistance(train) } : {}),
+      ...(s.distance === 'semantic' ? { mateDistance: semanticDistance(train) } : {}),
       measure: (pop, generation) => {
         const extra: Record<string, number> = { meanDepth: meanOf(pop, (p) => depth(p.genome)) };
         if (pop[0]?.preference) extra['preferenceMeanDepth'] = meanOf(pop, (p) => depth(p.preference as Tree));
@@ -209,34 +184,32 @@ export async function runRegression(
     },
     hooks.resumeFrom?.state,
   );
+  return { result, front };
+}
+
+/** The run's result: every front member as a model (scaling included, exports, errors) and the chosen one. */
+function report(
+  task: RegressionTask,
+  s: RegressionSettings,
+  scoring: ScoreSettings,
+  { train, validation }: Split,
+  result: EvolutionResult<Tree>,
+  front: readonly FrontEntry[],
+): RegressionResult {
   const names = task.train.names;
-  const bounds = options.clamp ? boundsOf(task.train.y) : undefined;
-  const scaling = settings.fitness === 'scaled-rmse';
-  // Lamarckian genomes carry their tuned constants already; re-tuning would move them on.
-  const finalSettings: ScoreSettings = settings.lamarckian
-    ? { fitness: settings.fitness }
-    : { fitness: settings.fitness, ...(settings.optimiser ? { optimiser: settings.optimiser } : {}) };
-  // re-tuning (Baldwinian) runs its passes in the kernel, as the search's scoring did
-  const finalData = finalSettings.optimiser ? coreScoreData(new EvalCore(train.columns, train.y), train.columns, train.y) : train;
-  const members: FrontMember[] = front.map((e) => {
-    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, finalData, finalSettings), scaling);
-    return { ...reportOf(tree, task, names, bounds), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names, bounds) };
-  });
-  if (front.length === 0) {
-    // every candidate failed (non-finite): report the best genome as it is
-    const tree = result.best.genome;
-    members.push({ ...reportOf(tree, task, names, bounds), loss: Infinity, genomeSize: tree.op.length, ...exportsOf(tree, names, bounds) });
-  }
+  const bounds = s.clamp ? boundsOf(task.train.y) : undefined;
+  const plain = isPlainRmse(scoring);
+  const members = frontMembers(task, scoring, train, result, front, bounds);
   const selected =
     front.length === 0
       ? 0
       : selectFromFront(
           front,
-          selectModel,
+          s.selectModel,
           validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation, bounds).rmse),
         );
   const chosen = members[selected] as FrontMember;
-  const bestTree = selectModel === 'best' && plain ? result.best.genome : chosen.tree;
+  const bestTree = s.selectModel === 'best' && plain ? result.best.genome : chosen.tree;
   const best = bestTree === chosen.tree ? chosen : { ...reportOf(bestTree, task, names, bounds), ...exportsOf(bestTree, names, bounds) };
   return {
     best: {
@@ -255,12 +228,48 @@ export async function runRegression(
     ...(bounds ? { bounds } : {}),
     front: members,
     selected,
-    success: best.trainRmse <= successThreshold,
+    success: best.trainRmse <= s.successThreshold,
     generations: result.generations,
     evaluations: result.evaluations,
+    stopReason: result.stopReason,
     history: result.history,
     population: result.population,
   };
+}
+
+/** Each front member as a reported model; the best genome alone when every candidate failed. */
+function frontMembers(
+  task: RegressionTask,
+  scoring: ScoreSettings,
+  train: Dataset,
+  result: EvolutionResult<Tree>,
+  front: readonly FrontEntry[],
+  bounds: Bounds | undefined,
+): FrontMember[] {
+  const names = task.train.names;
+  // Lamarckian genomes carry their tuned constants already; re-tuning would move them on.
+  const finalSettings: ScoreSettings = scoring.lamarckian
+    ? { fitness: scoring.fitness }
+    : { fitness: scoring.fitness, ...(scoring.optimiser ? { optimiser: scoring.optimiser } : {}) };
+  // re-tuning (Baldwinian) runs its passes in the kernel, as the search's scoring did
+  const finalData = finalSettings.optimiser ? coreScoreData(new WasmEngine(train.columns, train.y), train.columns, train.y) : train;
+  const plain = isPlainRmse(scoring);
+  const scaling = scoring.fitness === 'scaled-rmse';
+  const members: FrontMember[] = front.map((e) => {
+    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, finalData, finalSettings), scaling);
+    return { ...reportOf(tree, task, names, bounds), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names, bounds) };
+  });
+  if (front.length === 0) {
+    // every candidate failed (non-finite): report the best genome as it is
+    const tree = result.best.genome;
+    members.push({
+      ...reportOf(tree, task, names, bounds),
+      loss: Infinity,
+      genomeSize: tree.op.length,
+      ...exportsOf(tree, names, bounds),
+    });
+  }
+  return members;
 }
 
 function reportOf(tree: Tree, task: RegressionTask, names: readonly string[], bounds: Bounds | undefined): ModelReport & { tree: Tree } {

@@ -1,6 +1,6 @@
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import { hostname } from 'node:os';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { GPMATE_VERSION } from '../core/version.js';
 import { studyHash, type RunKey } from './grid.js';
 import {
@@ -83,14 +83,12 @@ export interface QueueRunSummary {
 export async function coordinateStudy(studyPath: string, o: CoordinatorOptions): Promise<QueueRunSummary> {
   const q = parseQueueUrl(o.queue);
   const attempts = o.attempts ?? DEFAULT_ATTEMPTS;
-  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) {
-    throw new ConfigError(`option --attempts: expected an integer from 1 to 100, got ${attempts}`);
-  }
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100)
+    throw optionError('attempts', `expected an integer from 1 to 100, got ${attempts}`);
   const timeoutS = o.jobTimeoutS ?? DEFAULT_JOB_TIMEOUT_S;
-  if (!(timeoutS > 0 && timeoutS <= 7 * 24 * 3600))
-    throw new ConfigError(`option --job-timeout: expected seconds in (0, 604800], got ${timeoutS}`);
+  if (!(timeoutS > 0 && timeoutS <= 7 * 24 * 3600)) throw optionError('jobTimeoutS', `expected seconds in (0, 604800], got ${timeoutS}`);
   const waitS = o.queueWaitS ?? DEFAULT_QUEUE_WAIT_S;
-  if (!(waitS >= 0 && waitS <= 24 * 3600)) throw new ConfigError(`option --queue-wait: expected seconds in [0, 86400], got ${waitS}`);
+  if (!(waitS >= 0 && waitS <= 24 * 3600)) throw optionError('queueWaitS', `expected seconds in [0, 86400], got ${waitS}`);
   const study = loadStudy(studyPath);
   const files = readStudyFiles(study);
   // Connect before the database is touched: an unreachable queue leaves nothing written.

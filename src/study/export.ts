@@ -1,7 +1,7 @@
 import { mkdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
-import { ConfigError } from '../core/errors.js';
+import { optionError } from '../core/errors.js';
 import { StudyStore, type GenerationRow } from './store.js';
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -21,7 +21,7 @@ function csv(header: readonly string[], rows: readonly (readonly unknown[])[]): 
  * Each file is written atomically. Returns the paths written.
  */
 export function exportCsv(dbPath: string, dir: string): string[] {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new ConfigError(`option --csv: ${dir} is not a folder`);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw optionError('csv', `${dir} is not a folder`);
   const store = StudyStore.openForRead(dbPath);
   try {
     const cells = store.cells();

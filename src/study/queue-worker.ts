@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { resolveTask } from '../../problems/index.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { GPMATE_VERSION } from '../core/version.js';
 import type { RunTask } from './execute.js';
 import {
@@ -69,7 +69,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const q = parseQueueUrl(o.queue);
   const concurrency = o.concurrency ?? autoThreads();
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
-    throw new ConfigError(`option --concurrency: expected an integer from 1 to 1024, got ${concurrency}`);
+    throw optionError('concurrency', `expected an integer from 1 to 1024, got ${concurrency}`);
   }
   const log = (line: string): void => o.onLog?.(maskSecret(line, q));
   const { queue, link } = await openQueue(q);

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { metaPathFor } from '../../problems/index.js';
-import { ConfigError, DataError } from '../core/errors.js';
+import { ConfigError, DataError, optionError } from '../core/errors.js';
 import type { DiversitySetting } from '../diversity/index.js';
 import type { RegressionOptions } from '../sr/run.js';
 import { problemSpecAt } from './grid.js';
@@ -49,7 +49,7 @@ export interface QueueUrl {
  */
 export function parseQueueUrl(text: string, env: NodeJS.ProcessEnv = process.env): QueueUrl {
   const bad = (why: string): never => {
-    throw new ConfigError(`option --queue: ${why}: expected redis://[user:password@]host[:port][/db], got "${maskUrl(text)}"`);
+    throw optionError('queue', `${why}: expected redis://[user:password@]host[:port][/db], got "${maskUrl(text)}"`);
   };
   let u: URL;
   try {

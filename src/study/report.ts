@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../core/atomic.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { iqr, kruskalWallis, median, pairwiseComparisons, wilson } from '../stats/index.js';
 import { canonicalJson, expandGrid } from './grid.js';
 import type { StudySpec } from './schema.js';
@@ -113,7 +113,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
   try {
     mkdirSync(join(outDir, 'figures'), { recursive: true });
   } catch (e) {
-    throw new ConfigError(`option --out: cannot create ${outDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw optionError('out', `cannot create ${outDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 
   const figures: { file: string; svg: string; title: string; problem: string }[] = [];

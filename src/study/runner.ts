@@ -3,7 +3,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import { workerExecArgv } from '../eval/pool.js';
 import { expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
@@ -184,7 +184,7 @@ export function errorLine(e: unknown): string {
 export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Promise<StudyRunSummary> {
   const study = loadStudy(studyPath);
   const threads = o.threads ?? autoThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
   return withStudyStore(study, o, (store) => execute(study, store, threads, o.onProgress));
 }
 

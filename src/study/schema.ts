@@ -1,12 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
-import { ConfigError } from '../core/errors.js';
-import { resolveEvolutionOptions } from '../core/options.js';
+import { ConfigError, readJsonFile } from '../core/errors.js';
 import { SELECTION_MODES, type SelectionMode } from '../core/types.js';
 import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
 import { makeDataset } from '../eval/dataset.js';
-import { MATE_DISTANCES, type RegressionOptions } from '../sr/run.js';
-import { treeRepresentation } from '../tree/representation.js';
+import {
+  OPTION_KINDS,
+  OPTION_NAMES,
+  REGRESSION_DEFAULTS,
+  resolveRegressionOptions,
+  type OptionKind,
+  type OptionName,
+  type RegressionOptions,
+} from '../sr/options.js';
 import { MUTATION_TYPES, type MutationType } from '../tree/variation.js';
 
 /**
@@ -43,37 +48,10 @@ export interface StudyProblem extends ProblemSpec {
 }
 
 /** Run options a study may set in `settings` or a variant. */
-export type StudyOptions = Omit<RegressionOptions, 'seed' | 'selection' | 'mutation' | 'mutationRate' | 'successThreshold' | 'diversity'>;
+export type StudyOptions = Omit<RegressionOptions, (typeof AXES)[number]>;
 
-/** Keys allowed in `settings` and in each variant, with a check of each value's JSON type. */
-const OPTION_TYPES = {
-  populationSize: 'integer',
-  generations: 'integer',
-  tournamentSize: 'integer',
-  poolSize: 'integer',
-  crossoverRate: 'number',
-  elites: 'integer',
-  preferenceInheritance: 'string',
-  stopFitness: 'number',
-  distance: 'string',
-  maxDepth: 'integer',
-  maxSize: 'integer',
-  mutationDepth: 'integer',
-  internalBias: 'number',
-  initDepth: 'pair',
-  functions: 'strings',
-  constantProbability: 'number',
-  constantRange: 'pair',
-  objectives: 'string',
-  linearScaling: 'boolean',
-  optimiseIterations: 'integer',
-  optimiseRows: 'integer',
-  clamp: 'boolean',
-  optimiser: 'string',
-  lamarckian: 'boolean',
-  robust: 'boolean',
-  selectModel: 'string',
-} as const satisfies Record<keyof StudyOptions & string, 'integer' | 'number' | 'string' | 'boolean' | 'pair' | 'strings'>;
+/** Options a study file may not set in `settings` or a variant: the grid's axes, the seed, the diversity measures. */
+const AXES = ['seed', 'selection', 'mutation', 'mutationRate', 'successThreshold', 'diversity'] as const;
 
 const TOP_KEYS = [
   'name',
@@ -93,20 +71,7 @@ const PROBLEM_KEYS = ['name', 'problem', 'data', 'meta', 'target', 'train', 'tes
 
 /** Reads and validates a study file; every error names the file and the field. */
 export function readStudyFile(path: string): StudySpec {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`study file ${path}: ${code === 'ENOENT' ? 'not found' : `cannot be read (${code ?? (e as Error).message})`}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`study file ${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  return parseStudy(json, path);
+  return parseStudy(readJsonFile(path, `study file ${path}`), path);
 }
 
 /** Validates a parsed study object (see {@link StudySpec}) and fills its defaults. */
@@ -149,7 +114,7 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
   }
 
   const seeds = seedsOf(json['seeds'], fail);
-  const successThreshold = json['successThreshold'] ?? 0.01;
+  const successThreshold = json['successThreshold'] ?? REGRESSION_DEFAULTS.successThreshold;
   if (typeof successThreshold !== 'number' || !(successThreshold >= 0))
     fail('successThreshold', `expected a number >= 0, got ${show(successThreshold)}`);
   const diversity = json['diversity'] ?? true;
@@ -177,7 +142,7 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
   return spec;
 }
 
-/** Lets the engine's own validation speak for every combination of settings and variant, naming the field. */
+/** Resolves every combination of settings, variant and axes through the options model, naming the field on error. */
 function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) => never): void {
   // The shared settings alone first, so that their errors name "settings" rather than a variant.
   const checks: [string, StudyOptions][] = [
@@ -187,13 +152,8 @@ function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) =
   for (const [field, v] of checks) {
     for (const selection of spec.selection) {
       for (const mutation of spec.mutation) {
-        const o = { ...spec.settings, ...v, selection, mutation, mutationRate: spec.mutationRate[0] };
         try {
-          resolveEvolutionOptions(o);
-          treeRepresentation(['x'], o);
-          if (o.distance !== undefined && !MATE_DISTANCES.includes(o.distance)) {
-            throw new ConfigError(`option distance: expected one of ${MATE_DISTANCES.join(', ')}, got ${String(o.distance)}`);
-          }
+          resolveRegressionOptions({ ...spec.settings, ...v, selection, mutation, mutationRate: spec.mutationRate[0] });
         } catch (e) {
           if (e instanceof ConfigError) fail(field, e.message);
           throw e;
@@ -261,34 +221,57 @@ function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => ne
   if (!isObject(v)) return fail(field, `expected an object of run options, got ${show(v)}`);
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
-    const type = (OPTION_TYPES as Record<string, string>)[k];
-    if (type === undefined) {
-      const axis = ['selection', 'mutation', 'mutationRate', 'successThreshold', 'seed', 'diversity'].includes(k);
-      fail(
-        `${field}.${k}`,
-        axis ? `"${k}" is set at the top level of the study` : `unknown option (known: ${Object.keys(OPTION_TYPES).join(', ')})`,
-      );
+    if ((AXES as readonly string[]).includes(k)) fail(`${field}.${k}`, `"${k}" is set at the top level of the study`);
+    const kind = Object.hasOwn(OPTION_KINDS, k) ? OPTION_KINDS[k as OptionName] : undefined;
+    if (kind === undefined) {
+      const known = OPTION_NAMES.filter((n) => !(AXES as readonly string[]).includes(n));
+      return fail(`${field}.${k}`, `unknown option (known: ${known.join(', ')})`);
     }
-    const ok =
-      type === 'integer'
-        ? Number.isInteger(x)
-        : type === 'number'
-          ? typeof x === 'number' && Number.isFinite(x)
-          : type === 'string'
-            ? typeof x === 'string'
-            : type === 'boolean'
-              ? typeof x === 'boolean'
-              : type === 'pair'
-                ? Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n))
-                : Array.isArray(x) && x.every((s) => typeof s === 'string');
-    if (!ok)
-      fail(
-        `${field}.${k}`,
-        `expected ${type === 'pair' ? 'a pair [a, b]' : type === 'strings' ? 'a list of strings' : `a${type === 'integer' ? 'n' : ''} ${type}`}, got ${show(x)}`,
-      );
+    if (!jsonMatches(kind, x)) fail(`${field}.${k}`, `expected ${describeKind(kind)}, got ${show(x)}`);
     out[k] = x;
   }
   return out as StudyOptions;
+}
+
+/** Whether a JSON value has the shape of an option of this kind (its range is checked by the options model). */
+function jsonMatches(kind: OptionKind, x: unknown): boolean {
+  switch (kind.type) {
+    case 'integer':
+      return Number.isInteger(x);
+    case 'number':
+      return typeof x === 'number' && Number.isFinite(x);
+    case 'choice':
+      return typeof x === 'string';
+    case 'boolean':
+      return typeof x === 'boolean';
+    case 'pair':
+    case 'integer-pair':
+      return Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n));
+    case 'strings':
+      return Array.isArray(x) && x.every((s) => typeof s === 'string');
+    case 'diversity':
+      return true;
+  }
+}
+
+function describeKind(kind: OptionKind): string {
+  switch (kind.type) {
+    case 'integer':
+      return 'an integer';
+    case 'number':
+      return 'a number';
+    case 'choice':
+      return 'a string';
+    case 'boolean':
+      return 'a boolean';
+    case 'pair':
+    case 'integer-pair':
+      return 'a pair [a, b]';
+    case 'strings':
+      return 'a list of strings';
+    case 'diversity':
+      return 'a diversity setting';
+  }
 }
 
 function seedsOf(v: unknown, fail: (f: string, m: string) => never): number[] {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { GenerationStats } from '../core/evolve.js';
-import { ConfigError, DataError } from '../core/errors.js';
+import { ConfigError, DataError, optionError } from '../core/errors.js';
 import { canonicalJson, expandGrid, studyHash } from './grid.js';
 import { parseStudy, type StudySpec } from './schema.js';
 
@@ -240,8 +240,9 @@ export class StudyStore {
     if (stored !== undefined && stored !== hash) {
       const runs = (this.db.prepare('SELECT COUNT(*) AS n FROM runs').get() as { n: number }).n;
       if (runs > 0 && !extend) {
-        throw new ConfigError(
-          `study "${spec.name}" changed since ${runs} runs were stored in ${this.path}; pass --extend to add the new cells and seeds`,
+        throw optionError(
+          'extend',
+          `study "${spec.name}" changed since ${runs} runs were stored in ${this.path}; give this option to add the new cells and seeds`,
         );
       }
     }

@@ -1,4 +1,5 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
+import { check, stripUndefined } from '../core/options.js';
 import { cos, exp, ln, sin } from './elementary.js';
 
 /**
@@ -138,29 +139,42 @@ export interface PrimitiveSet {
 }
 
 export interface PrimitiveSetOptions {
+  /** Function set by name (FUNCTIONS). */
   functions?: readonly string[];
+  /** Probability that a terminal is a constant rather than an input variable. */
   constantProbability?: number;
+  /** Range of random constants [lo, hi]. */
   constantRange?: readonly [number, number];
 }
 
-export function primitiveSet(variables: readonly string[], o: PrimitiveSetOptions = {}): PrimitiveSet {
-  const names = o.functions ?? DEFAULT_FUNCTIONS;
-  if (names.length === 0) throw new ConfigError('option functions: the function set is empty');
-  const functions = names.map((n) => {
-    const f = (FUNCTIONS as Record<string, Primitive>)[n];
-    if (!f) throw new ConfigError(`option functions: unknown function "${n}" (known: ${FUNCTION_NAMES.join(', ')})`);
-    return f;
-  });
-  if (new Set(names).size !== names.length) throw new ConfigError('option functions: a function is listed twice');
-  if (variables.length === 0) throw new ConfigError('the data set has no input variables');
-  const constantProbability = o.constantProbability ?? 0.2;
-  if (!(constantProbability >= 0 && constantProbability <= 1)) {
-    throw new ConfigError(`option constantProbability: expected a probability in [0, 1], got ${constantProbability}`);
+/** Defaults of the primitive set: Koza's functions, constants uniform in [-1, 1] for 20% of the terminals. */
+export const DEFAULT_PRIMITIVE_OPTIONS: Readonly<Required<PrimitiveSetOptions>> = {
+  functions: DEFAULT_FUNCTIONS,
+  constantProbability: 0.2,
+  constantRange: [-1, 1],
+};
+
+/** Fills the primitive set's defaults and checks them; each error names its option. */
+export function resolvePrimitiveOptions(partial: PrimitiveSetOptions = {}): Required<PrimitiveSetOptions> {
+  const o = { ...DEFAULT_PRIMITIVE_OPTIONS, ...stripUndefined(partial) };
+  const names = o.functions;
+  if (!Array.isArray(names) || names.length === 0) throw optionError('functions', 'the function set is empty');
+  for (const n of names) {
+    if (!Object.hasOwn(FUNCTIONS, n)) throw optionError('functions', `unknown function "${n}" (known: ${FUNCTION_NAMES.join(', ')})`);
   }
-  const constantRange = o.constantRange ?? [-1, 1];
+  if (new Set(names).size !== names.length) throw optionError('functions', 'a function is listed twice');
+  const constantProbability = check.probability('constantProbability', o.constantProbability);
+  const constantRange = o.constantRange;
   if (!(Number.isFinite(constantRange[0]) && Number.isFinite(constantRange[1]) && constantRange[0] <= constantRange[1])) {
-    throw new ConfigError(`option constantRange: expected lo <= hi, got ${constantRange.join(',')}`);
+    throw optionError('constantRange', `expected lo <= hi, got ${constantRange.join(',')}`);
   }
+  return { functions: names, constantProbability, constantRange };
+}
+
+export function primitiveSet(variables: readonly string[], partial: PrimitiveSetOptions = {}): PrimitiveSet {
+  if (variables.length === 0) throw new ConfigError('the data set has no input variables');
+  const { functions: names, constantProbability, constantRange } = resolvePrimitiveOptions(partial);
+  const functions = names.map((n) => (FUNCTIONS as Record<string, Primitive>)[n] as Primitive);
   return {
     functions,
     unary: functions.filter((f) => f.arity === 1),

@@ -108,7 +108,7 @@ export async function acquireGpu(options: GpuDeviceOptions = {}): Promise<GpuCon
   if (held) {
     if (!apis.includes(held.info.api) || (options.hardwareOnly && held.info.software) || !nameMatches(held.info, options.adapter)) {
       throw new GpuUnavailableError(
-        `--backend gpu: this process already holds ${describeAdapter(held.info)}, which the requested options exclude`,
+        `gpu back end: this process already holds ${describeAdapter(held.info)}, which the requested options exclude`,
       );
     }
   } else {
@@ -149,7 +149,7 @@ async function open(apis: readonly GpuApi[], hardwareOnly: boolean, wanted: stri
   try {
     webgpu = (await import('webgpu')) as typeof webgpu;
   } catch (e) {
-    throw new GpuUnavailableError(`--backend gpu: the webgpu package (Dawn) could not be loaded: ${firstLine(e)}`);
+    throw new GpuUnavailableError(`gpu back end: the webgpu package (Dawn) could not be loaded: ${firstLine(e)}`);
   }
   Object.assign(globalThis, webgpu.globals);
   const tried: string[] = [];
@@ -197,7 +197,7 @@ async function open(apis: readonly GpuApi[], hardwareOnly: boolean, wanted: stri
     const gpu = new gpuJs.GPU({ mode: 'webgpu' });
     if (gpu.mode !== 'webgpu') {
       restoreNavigator();
-      throw new GpuUnavailableError(`--backend gpu: gpu.js chose mode "${gpu.mode}" instead of webgpu`);
+      throw new GpuUnavailableError(`gpu back end: gpu.js chose mode "${gpu.mode}" instead of webgpu`);
     }
     return {
       info,
@@ -209,7 +209,7 @@ async function open(apis: readonly GpuApi[], hardwareOnly: boolean, wanted: stri
       dawn,
     };
   }
-  throw new GpuUnavailableError(`--backend gpu: no WebGPU adapter found; tried ${tried.join('; ')}`);
+  throw new GpuUnavailableError(`gpu back end: no WebGPU adapter found; tried ${tried.join('; ')}`);
 }
 
 /**

@@ -8,10 +8,10 @@ import { acquireGpu, type GpuAdapterInfo, type GpuContext, type GpuDeviceOptions
 import { blocksOf, GPU_OPCODES, GPU_VALUE_BOUND, interpreterSource, reductionSource, type KernelShape } from './kernel.js';
 
 export interface GpuEvaluatorOptions extends GpuDeviceOptions {
-  /** Largest tree (nodes) the program buffer holds. Default 256 (the tree generator's default maxSize). */
-  readonly maxSize?: number;
-  /** Largest evaluation-stack depth the kernel supports. Default 18 (a tree of depth d needs at most d + 1; maxDepth defaults to 17). */
-  readonly maxStackDepth?: number;
+  /** Largest tree (nodes) the program buffer holds: the run's maxSize. */
+  readonly maxSize: number;
+  /** Largest evaluation-stack depth the kernel supports (a tree of depth d needs at most d + 1: src/sr/options.ts stackBound). */
+  readonly maxStackDepth: number;
   /** Trees per kernel launch (larger batches are split). Default 1024. */
   readonly batchCapacity?: number;
   /** Rows one thread evaluates. Default: chosen from the row count (16 to 256). */
@@ -93,9 +93,9 @@ export class GpuEvaluator implements Evaluator<Tree> {
     return this.ctx.info;
   }
 
-  static async create(data: Dataset, options: GpuEvaluatorOptions = {}): Promise<GpuEvaluator> {
-    const maxSize = options.maxSize ?? 256;
-    const maxStack = options.maxStackDepth ?? 18;
+  static async create(data: Dataset, options: GpuEvaluatorOptions): Promise<GpuEvaluator> {
+    const maxSize = options.maxSize;
+    const maxStack = options.maxStackDepth;
     const rescoreTop = options.rescoreTop ?? 1;
     const rowsPerBlock = options.rowsPerBlock ?? defaultRowsPerBlock(data.rows);
     const positiveInt = (name: string, v: number, max: number) => {

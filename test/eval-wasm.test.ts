@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.js';
 import { makeDataset } from '../src/eval/dataset.js';
-import { FastEvaluator, createEvaluator } from '../src/eval/fast.js';
-import { scaledRmse } from '../src/eval/fitness.js';
+import { WasmEvaluator, createEvaluator } from '../src/eval/wasm-evaluator.js';
+import { scaledRmse } from '../src/eval/loss.js';
 import { evaluateTree, rmse, treeRmse } from '../src/eval/reference.js';
 import { parseInfix } from '../src/tree/parse.js';
 import type { Tree } from '../src/tree/tree.js';
@@ -15,7 +15,7 @@ function firstDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return -1;
 }
 
-describe('fast evaluator agrees bitwise with the reference', () => {
+describe('WebAssembly evaluator agrees bitwise with the reference', () => {
   for (const [rows, block] of [
     [1037, 512],
     [3, 512],
@@ -27,8 +27,8 @@ describe('fast evaluator agrees bitwise with the reference', () => {
       const rng = new Rng(rows * 7 + block);
       const ds = edgeDataset(rng, rows);
       const trees = randomTrees(rng, count, 3);
-      const rm = new FastEvaluator(ds, { block });
-      const sc = new FastEvaluator(ds, { block, fitness: 'scaled-rmse' });
+      const rm = new WasmEvaluator(ds, { block });
+      const sc = new WasmEvaluator(ds, { block, fitness: 'scaled-rmse' });
       const outs = rm.outputsSync(trees);
       const f = rm.evaluateSync(trees);
       const s = sc.evaluateSync(trees);
@@ -52,7 +52,7 @@ describe('fast evaluator agrees bitwise with the reference', () => {
       [Float64Array.of(1, -2, 0, 0.0005, 3), Float64Array.of(2, 0.001, -0.002, 5, 1e308)],
       Float64Array.of(1, 2, 3, 4, 5),
     );
-    const ev = new FastEvaluator(ds);
+    const ev = new WasmEvaluator(ds);
     const exprs = [
       'x',
       '1.5',
@@ -93,21 +93,21 @@ describe('fast evaluator agrees bitwise with the reference', () => {
   });
 });
 
-describe('fast evaluator as the default of runRegression', () => {
-  it('gives the same run as the reference CPU evaluator', async () => {
+describe('WebAssembly evaluator as the default of runRegression', () => {
+  it('gives the same run as the reference evaluator', async () => {
     const { runRegression } = await import('../src/sr/run.js');
-    const { CpuEvaluator } = await import('../src/eval/cpu.js');
+    const { ReferenceEvaluator } = await import('../src/eval/reference.js');
     const { benchmarkTask } = await import('../problems/benchmarks.js');
     const task = benchmarkTask('keijzer-6', 1);
     const o = { seed: 4, populationSize: 60, generations: 5 };
     const fast = await runRegression(task, o);
-    const ref = await runRegression(task, o, {}, new CpuEvaluator(task.train));
+    const ref = await runRegression(task, o, {}, new ReferenceEvaluator(task.train));
     expect(fast.history).toEqual(ref.history);
     expect(fast.best.expression).toBe(ref.best.expression);
   });
 });
 
-describe('fast evaluator on large trees and odd inputs', () => {
+describe('WebAssembly evaluator on large trees and odd inputs', () => {
   it('grows its slots and code buffers for deep and long trees', () => {
     const rng = new Rng(9);
     const ds = edgeDataset(rng, 2100, 2);
@@ -117,7 +117,7 @@ describe('fast evaluator on large trees and odd inputs', () => {
     const chain = parseInfix(e, ds.names);
     const big = randomTrees(rng, 300, 2, undefined, 400).filter((t) => t.op.length > 64);
     const trees = [chain, ...big];
-    const ev = new FastEvaluator(ds);
+    const ev = new WasmEvaluator(ds);
     const outs = ev.outputsSync(trees);
     const fit = ev.evaluateSync(trees);
     trees.forEach((t, i) => {
@@ -129,11 +129,11 @@ describe('fast evaluator on large trees and odd inputs', () => {
 
   it('handles an empty batch and a data set of one row', async () => {
     const ds = makeDataset(['x'], [Float64Array.of(2)], Float64Array.of(3));
-    const ev = new FastEvaluator(ds);
+    const ev = new WasmEvaluator(ds);
     expect(ev.evaluateSync([]).length).toBe(0);
     const t = parseInfix('x * x', ['x']);
     expect(ev.evaluateSync([t])[0]).toBe(1);
-    const sc = new FastEvaluator(ds, { fitness: 'scaled-rmse' });
+    const sc = new WasmEvaluator(ds, { fitness: 'scaled-rmse' });
     expect(Object.is(sc.evaluateSync([t])[0], scaledRmse([4], [3]))).toBe(true);
   });
 });

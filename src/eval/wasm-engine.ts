@@ -1,18 +1,18 @@
 import { ProgramBuilder } from './compile.js';
 import type { Tree } from '../tree/tree.js';
 import { encodeTrees, type EncodedTrees } from './encode.js';
-import { scaledRmse, type FitnessKind } from './fitness.js';
+import { scaledRmse, type FitnessKind } from './loss.js';
 import { DEFAULT_BLOCK, Kernel } from './kernel.js';
 
 /** Programs compiled and run per kernel call: bounds the code buffer, amortises the call. */
 const BATCH = 256;
 
 /**
- * The fast evaluator's engine, one per thread: a WebAssembly kernel holding the data set, and a
+ * The WebAssembly evaluator's engine, one per thread: a WebAssembly kernel holding the data set, and a
  * program builder. Both the in-process evaluator and each pool worker run their share through it,
  * tree by tree, so a tree's fitness never depends on which thread or chunk computed it.
  *
- * Agreement with the reference (src/eval/reference.ts, src/eval/fitness.ts), bit for bit:
+ * Agreement with the reference (src/eval/reference.ts, src/eval/loss.ts), bit for bit:
  * - `rmse`: the kernel accumulates sum (p_r - y_r)^2 in row order, exactly as `rmse` does, and
  *   sqrt(s / n) is taken here; non-finite gives +Infinity (the kernel stops at the first block where the
  *   sum is no longer finite, which cannot become finite again).
@@ -20,7 +20,7 @@ const BATCH = 256;
  *   them (its two-pass closed form needs all outputs); a block with NaN or an infinity stops the tree
  *   early, since any non-finite output makes `scaledRmse` +Infinity.
  */
-export class EvalCore {
+export class WasmEngine {
   readonly rows: number;
   private readonly kernel: Kernel;
   private readonly builder = new ProgramBuilder();

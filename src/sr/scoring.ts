@@ -1,7 +1,9 @@
-import type { Evaluation, Evaluator } from '../core/types.js';
+import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
-import { EvalCore } from '../eval/core.js';
-import { linearScaling, type FitnessKind } from '../eval/fitness.js';
+import { encodedFrom } from '../eval/encode.js';
+import type { TaskHandler, TreeRangeTask, WorkerContext } from '../eval/protocol.js';
+import { WasmEngine } from '../eval/wasm-engine.js';
+import { linearScaling, type FitnessKind } from '../eval/loss.js';
 import { rmse } from '../eval/reference.js';
 import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
@@ -21,6 +23,12 @@ export interface ScoreSettings {
   readonly lamarckian?: boolean;
   /** When set, a candidate whose scaled output leaves `robust.out` somewhere in `robust.box` scores +Infinity. */
   readonly robust?: RobustBounds;
+  /**
+   * Also return per-case losses (for lexicase and pareto parent selection): each row's squared
+   * residual of the scored model (after linear scaling when it is on; +Infinity on every row when
+   * the loss is +Infinity). Off the plain-RMSE fast path.
+   */
+  readonly cases?: boolean;
 }
 
 /** The data a score needs (a Dataset, or its columns as they arrive in a worker). */
@@ -29,7 +37,7 @@ export interface ScoreData {
   readonly y: Float64Array;
   readonly rows: number;
   /**
-   * Outputs of a tree on every row, bit-identical to evaluateTree: the fast kernel (EvalCore) where
+   * Outputs of a tree on every row, bit-identical to evaluateTree: the fast kernel (WasmEngine) where
    * one is at hand; default: the optimiser's forward pass.
    */
   readonly outputs?: (t: Tree) => Float64Array;
@@ -41,7 +49,7 @@ export interface ScoreData {
 }
 
 /** Score data on a fast-evaluation core: outputs and optimiser passes run in its WebAssembly kernel. */
-export function coreScoreData(core: EvalCore, columns: readonly Float64Array[], y: Float64Array): ScoreData {
+export function coreScoreData(core: WasmEngine, columns: readonly Float64Array[], y: Float64Array): ScoreData {
   // one kernel per row stride (the optimiser's row cap), built on first use
   const backends = new Map<number, LmBackend>();
   return {
@@ -53,7 +61,7 @@ export function coreScoreData(core: EvalCore, columns: readonly Float64Array[], 
       let b = backends.get(step);
       if (!b) {
         const sub = strideRows(columns, y, step);
-        const c = step <= 1 ? core : new EvalCore(sub.columns, sub.y);
+        const c = step <= 1 ? core : new WasmEngine(sub.columns, sub.y);
         b = { pass: c.lmPass.bind(c) };
         backends.set(step, b);
       }
@@ -111,6 +119,59 @@ export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored 
 }
 
 /**
+ * {@link scoreCandidate} with the per-case losses of the scored model: cases[r] = (offset + slope *
+ * output[r] - y[r])^2 (offset 0 and slope 1 without scaling), non-finite as +Infinity, and +Infinity
+ * on every row when the loss is. The model's outputs are taken from scoreCandidate's last call of
+ * `d.outputs` when that was the scored tree on every row, else computed once more (same bits).
+ */
+export function scoreCandidateCases(t: Tree, d: ScoreData, s: ScoreSettings): Scored & { readonly cases: Float64Array } {
+  const outputs = d.outputs ?? ((x: Tree): Float64Array => forwardColumns(x, d.columns, d.rows)[x.op.length - 1] as Float64Array);
+  let last: { tree: Tree; pred: Float64Array } | undefined;
+  const capture = (x: Tree): Float64Array => {
+    const pred = outputs(x);
+    last = { tree: x, pred };
+    return pred;
+  };
+  const sc = scoreCandidate(t, { ...d, outputs: capture }, s);
+  const cases = new Float64Array(d.rows);
+  if (sc.loss === Infinity) return { ...sc, cases: cases.fill(Infinity) };
+  const pred = last && last.tree === sc.tree && last.pred.length === d.rows ? last.pred : outputs(sc.tree);
+  const scaling = s.fitness === 'scaled-rmse';
+  for (let r = 0; r < d.rows; r++) {
+    const e = (scaling ? sc.offset + sc.slope * (pred[r] as number) : (pred[r] as number)) - (d.y[r] as number);
+    const sq = e * e;
+    cases[r] = Number.isFinite(sq) ? sq : Infinity;
+  }
+  return { ...sc, cases };
+}
+
+/**
+ * Regression scores of trees [from, to) (scoreCandidate: scaled fitness, constant optimisation,
+ * robustness check), a task of the worker pool: out[t] = loss; the constants of the scored tree (tuned
+ * when optimising) are written into outArg at the tree's own node offsets (the structure never changes).
+ * With `outCases` (settings.cases) tree t's per-case losses go to outCases[t * rows, (t + 1) * rows).
+ */
+export interface ScoreTask extends TreeRangeTask {
+  readonly kind: 'score';
+  readonly settings: ScoreSettings;
+  readonly outArg: Float64Array;
+  readonly outCases?: Float64Array;
+}
+
+/** Each worker's score data, built on its first score task (the kernel it already holds, the shared rows). */
+const workerScoreData = new WeakMap<WorkerContext, ScoreData>();
+
+/** The regression layer's task handlers for the pool's workers (workers/eval-worker.ts). */
+export const SCORE_HANDLERS = {
+  score: ((ctx, t) => {
+    let d = workerScoreData.get(ctx);
+    if (!d) workerScoreData.set(ctx, (d = coreScoreData(ctx.engine, ctx.columns, ctx.y)));
+    if (t.outCases) scoreRangeCases(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg, t.outCases);
+    else scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg);
+  }) satisfies TaskHandler<ScoreTask>,
+};
+
+/**
  * Scores trees [from, to) of a flat batch (the worker pool's `score` task): out[t] = loss, and the
  * scored tree's constants (tuned when optimising) into outArg at the tree's offsets.
  */
@@ -132,19 +193,41 @@ export function scoreRange(
   }
 }
 
+/** {@link scoreRange} with per-case losses: tree t's go to outCases[t * rows, (t + 1) * rows). */
+export function scoreRangeCases(
+  e: { op: Uint8Array; arg: Float64Array; offsets: Int32Array },
+  from: number,
+  to: number,
+  d: ScoreData,
+  s: ScoreSettings,
+  out: Float64Array,
+  outArg: Float64Array,
+  outCases: Float64Array,
+): void {
+  for (let t = from; t < to; t++) {
+    const a = e.offsets[t] as number;
+    const b = e.offsets[t + 1] as number;
+    const r = scoreCandidateCases({ op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) }, d, s);
+    out[t] = r.loss;
+    outArg.set(r.tree.arg, a);
+    outCases.set(r.cases, t * d.rows);
+  }
+}
+
 function hasConstants(t: Tree): boolean {
   for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) return true;
   return false;
 }
 
-/** True when the settings ask only for plain RMSE, which the fast evaluator computes directly. */
+/** True when the settings ask only for plain RMSE, which the WebAssembly evaluator computes directly. */
 export function isPlainRmse(s: ScoreSettings): boolean {
-  return s.fitness === 'rmse' && !s.optimiser && !s.robust;
+  return s.fitness === 'rmse' && !s.optimiser && !s.robust && !s.cases;
 }
 
 /**
  * The regression layer's in-process evaluator: {@link scoreCandidate} on every genome. Implements
- * `evaluateDetailed` so that, with `lamarckian`, the engine writes the tuned trees back.
+ * `evaluateDetailed` so that, with `lamarckian`, the engine writes the tuned trees back, and so that
+ * it can return per-case losses (settings.cases, or when the engine asks).
  */
 export class ScoringEvaluator implements Evaluator<Tree> {
   private readonly data: ScoreData;
@@ -153,14 +236,15 @@ export class ScoringEvaluator implements Evaluator<Tree> {
     data: Dataset,
     private readonly settings: ScoreSettings,
   ) {
-    this.data = coreScoreData(new EvalCore(data.columns, data.y), data.columns, data.y);
+    this.data = coreScoreData(new WasmEngine(data.columns, data.y), data.columns, data.y);
   }
 
   async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
     return (await this.evaluateDetailed(trees)).losses;
   }
 
-  async evaluateDetailed(trees: readonly Tree[]): Promise<Evaluation<Tree> & { losses: Float64Array }> {
+  async evaluateDetailed(trees: readonly Tree[], request?: EvaluationRequest): Promise<Evaluation<Tree> & { losses: Float64Array }> {
+    if (this.settings.cases || request?.cases) return this.withCases(trees);
     const losses = new Float64Array(trees.length);
     const genomes: (Tree | undefined)[] = new Array(trees.length);
     trees.forEach((t, i) => {
@@ -169,6 +253,18 @@ export class ScoringEvaluator implements Evaluator<Tree> {
       if (this.settings.lamarckian && r.tree !== t) genomes[i] = r.tree;
     });
     return this.settings.lamarckian ? { losses, genomes } : { losses };
+  }
+
+  private withCases(trees: readonly Tree[]): Evaluation<Tree> & { losses: Float64Array } {
+    const losses = new Float64Array(trees.length);
+    const genomes: (Tree | undefined)[] = new Array(trees.length);
+    const cases = trees.map((t, i) => {
+      const r = scoreCandidateCases(t, this.data, this.settings);
+      losses[i] = r.loss;
+      if (this.settings.lamarckian && r.tree !== t) genomes[i] = r.tree;
+      return r.cases;
+    });
+    return this.settings.lamarckian ? { losses, genomes, cases } : { losses, cases };
   }
 }
 

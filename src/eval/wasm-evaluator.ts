@@ -1,29 +1,29 @@
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../core/errors.js';
 import type { Tree } from '../tree/tree.js';
-import { EvalCore } from './core.js';
+import { WasmEngine } from './wasm-engine.js';
 import type { Dataset } from './dataset.js';
 import { dedupe, encodeTrees, expand } from './encode.js';
-import { FITNESS_KINDS, type FitnessKind } from './fitness.js';
+import { FITNESS_KINDS, type FitnessKind } from './loss.js';
 import { DEFAULT_BLOCK } from './kernel.js';
 import { checkRows, PoolEvaluator, type PoolOptions } from './pool.js';
 import type { RowRange, TreeEvaluator } from './types.js';
 
 /**
- * The fast evaluator in the calling thread: trees compiled to register programs and run column-wise
- * over row blocks by the WebAssembly SIMD kernel (see src/eval/core.ts). Copies of a tree in a batch are
+ * The WebAssembly evaluator in the calling thread: trees compiled to register programs and run column-wise
+ * over row blocks by the WebAssembly SIMD kernel (see src/eval/wasm-engine.ts). Copies of a tree in a batch are
  * evaluated once.
  */
-export class FastEvaluator implements TreeEvaluator {
+export class WasmEvaluator implements TreeEvaluator {
   readonly threads = 1;
   readonly fitnessKind: FitnessKind;
-  private readonly core: EvalCore;
+  private readonly core: WasmEngine;
   private readonly rows: number;
 
   constructor(data: Dataset, o: { fitness?: FitnessKind; block?: number } = {}) {
     this.fitnessKind = o.fitness ?? 'rmse';
     this.rows = data.rows;
-    this.core = new EvalCore(data.columns, data.y, o.block ?? DEFAULT_BLOCK);
+    this.core = new WasmEngine(data.columns, data.y, o.block ?? DEFAULT_BLOCK);
   }
 
   async evaluate(trees: readonly Tree[]): Promise<Float64Array> {
@@ -72,6 +72,6 @@ export function createEvaluator(train: Dataset, o: EvaluatorOptions = {}): TreeE
   const block = o.block ?? DEFAULT_BLOCK;
   if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0))
     throw new ConfigError(`option block: expected a positive multiple of 4, got ${block}`);
-  if (threads === 1) return new FastEvaluator(train, { fitness, block });
+  if (threads === 1) return new WasmEvaluator(train, { fitness, block });
   return new PoolEvaluator(train, { ...o, threads, fitness, block });
 }

@@ -1,0 +1,1 @@
+export { GPMATE_VERSION as VERSION } from '../core/version.js';

@@ -1,0 +1,55 @@
+import { check, stripUndefined } from '../core/options.js';
+import { optionError } from '../core/errors.js';
+import { DEFAULT_PRIMITIVE_OPTIONS, resolvePrimitiveOptions, type PrimitiveSetOptions } from './primitives.js';
+import { MUTATION_TYPES, type MutationType } from './variation.js';
+
+/** Tree-GP settings as given: every field optional, defaults in {@link DEFAULT_TREE_OPTIONS}. */
+export interface TreeOptions extends PrimitiveSetOptions {
+  /** Ramped half-and-half depth range for initial genomes and preferences. */
+  initDepth?: readonly [number, number];
+  /** Maximum tree depth (root alone = 0). */
+  maxDepth?: number;
+  /** Maximum nodes per tree. */
+  maxSize?: number;
+  /** `subtree` (can grow) or `point` (shape-preserving). */
+  mutation?: MutationType;
+  /** Maximum depth of the random subtree inserted by subtree mutation. */
+  mutationDepth?: number;
+  /** Probability that crossover picks an internal node rather than a leaf (Koza's 90/10). */
+  internalBias?: number;
+}
+
+/** Tree-GP settings with every field filled and checked. */
+export type TreeSettings = Required<TreeOptions>;
+
+/** The tree layer's defaults: the primitive set's, Koza's depth limit 17, ramped 2..6, subtree mutation of depth 4. */
+export const DEFAULT_TREE_OPTIONS: Readonly<TreeSettings> = {
+  ...DEFAULT_PRIMITIVE_OPTIONS,
+  initDepth: [2, 6],
+  maxDepth: 17,
+  maxSize: 256,
+  mutation: 'subtree',
+  mutationDepth: 4,
+  internalBias: 0.9,
+};
+
+/** Fills the defaults and checks every field; each error names its option. */
+export function resolveTreeOptions(partial: TreeOptions = {}): TreeSettings {
+  const primitives = resolvePrimitiveOptions(partial);
+  const o = { ...DEFAULT_TREE_OPTIONS, ...stripUndefined(partial) };
+  const [minD, maxD] = o.initDepth;
+  check.int('initDepth (min)', minD, 0);
+  check.int('initDepth (max)', maxD, minD);
+  const maxDepth = check.int('maxDepth', o.maxDepth, 0);
+  const maxSize = check.int('maxSize', o.maxSize, 1);
+  if (maxD > maxDepth) throw optionError('initDepth', `max ${maxD} exceeds maxDepth ${maxDepth}`);
+  return {
+    ...primitives,
+    initDepth: o.initDepth,
+    maxDepth,
+    maxSize,
+    mutation: check.oneOf('mutation', o.mutation, MUTATION_TYPES),
+    mutationDepth: check.int('mutationDepth', o.mutationDepth, 0),
+    internalBias: check.probability('internalBias', o.internalBias),
+  };
+}
