@@ -1,4 +1,5 @@
 import { Queue, QueueEvents, Worker } from 'bullmq';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ import { startQueueWorker, type QueueWorker } from '../src/study/queue-worker.js
 import { runStudy, type StudyProgress } from '../src/study/runner.js';
 import { parseStudy } from '../src/study/schema.js';
 import { StudyStore, type RunRecord } from '../src/study/store.js';
-import { SHARED } from './helpers.js';
+import { CLI, SHARED } from './helpers.js';
 import { startRedis, freePort, type TestRedis } from './redis.js';
 import { deterministicContent, storeState, tempDir, tinyStudy, writeStudy } from './study-helpers.js';
 import { hasSystem } from './system.js';
@@ -121,6 +122,41 @@ describe('queue: URLs, ids and results on the wire', () => {
       store.close();
     }
   });
+});
+
+describe('queue: the command line', () => {
+  it('an unreachable queue, a bad URL or flags that do not go together: one line, exit 2, no password, nothing written', async () => {
+    const dir = tempDir();
+    const file = writeStudy(dir, tinyStudy({ seeds: 1 }));
+    const db = join(dir, 'q.db');
+    const port = await freePort();
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'study', ...args], { encoding: 'utf8' });
+    for (const [args, message] of [
+      [
+        ['run', file, '--db', db, '--queue', `redis://gp:hunter2@127.0.0.1:${port}/0`],
+        `gpmate: queue redis://gp:***@127.0.0.1:${port}/0: cannot connect to Redis (connect ECONNREFUSED 127.0.0.1:${port})`,
+      ],
+      [
+        ['worker', '--queue', `redis://:hunter2@127.0.0.1:${port}`],
+        `gpmate: queue redis://:***@127.0.0.1:${port}: cannot connect to Redis`,
+      ],
+      [['run', file, '--db', db, '--queue', 'http://gp:hunter2@h'], 'gpmate: option --queue: scheme "http" is not redis or rediss'],
+      [
+        ['run', file, '--db', db, '--queue', 'redis://h', '--attempts', '0'],
+        'gpmate: option --attempts: expected an integer from 1 to 100, got 0',
+      ],
+      [['run', file, '--db', db, '--queue', 'redis://h', '--threads', '2'], 'gpmate: option --threads: not with --queue'],
+      [['run', file, '--db', db, '--job-timeout', '9'], 'gpmate: option --job-timeout: only with --queue'],
+      [['status'], 'gpmate: study status: option --queue URL is required'],
+    ] as const) {
+      const r = cli(...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.startsWith(message), r.stderr).toBe(true);
+      expect(r.stderr.trimEnd()).not.toContain('\n');
+      expect(r.stderr).not.toContain('hunter2');
+    }
+    expect(existsSync(db)).toBe(false);
+  }, 60_000);
 });
 
 const redisThere = hasSystem('redis', 'queue tests (coordinator and workers through Redis)');
