@@ -1,4 +1,11 @@
-const orig = globalThis.setTimeout;
-globalThis.setTimeout = function (fn, ms, ...a) { if (ms >= 1000) console.log('setTimeout', ms, new Error().stack.split('\n').slice(2,5).join(' | ')); return orig(fn, ms, ...a); };
-const { openQueue, parseQueueUrl } = await import('./dist/src/study/queue.js');
-try { await openQueue(parseQueueUrl(process.argv[2])); } catch (e) { console.log('err', e.message); }
+import { StudyStore } from './dist/src/study/store.js';
+import { parseStudy } from './dist/src/study/schema.js';
+import { executeRun } from './dist/src/study/execute.js';
+import { mkdtempSync } from 'node:fs';
+const rec = await executeRun({ problem: { name: 'koza-1', problem: 'koza-1' }, options: { populationSize: 20, generations: 50, maxDepth: 8 }, seed: 1, diversity: true });
+const spec = parseStudy({ name: 'x', problems: ['koza-1'], selection: ['pimp'], seeds: 500 });
+const store = StudyStore.openForRun(mkdtempSync('/tmp/dbg-') + '/x.db', spec);
+const cell = store.cells()[0].hash;
+const t0 = performance.now();
+for (let s = 1; s <= 300; s++) store.saveRun(cell, s, rec, 'a', 'b');
+console.log('ms per saveRun', (performance.now() - t0) / 300, 'json bytes', JSON.stringify(rec).length);

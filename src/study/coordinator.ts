@@ -46,6 +46,8 @@ export const DEFAULT_QUEUE_WAIT_S = 60;
 const CLAIM_TTL_S = 30;
 /** Jobs added to Redis per call. */
 const ADD_CHUNK = 500;
+/** Finished jobs fetched from Redis at once. */
+const SWEEP_CHUNK = 100;
 /** Every so often the coordinator adds its unfinished jobs again (no-ops for jobs still there): Redis may have been emptied. */
 const RESYNC_MS = 120_000;
 
@@ -127,6 +129,7 @@ class Coordinator {
   private workers: number | undefined;
   private mostWorkers = 0;
   private lastShown = '';
+  private lastObserved = -Infinity;
   private readonly noticed = new Set<string>();
 
   constructor(
@@ -290,44 +293,47 @@ class Coordinator {
   private async sweep(startup: boolean): Promise<void> {
     for (const state of ['completed', 'failed'] as const) {
       const ids = (await this.queue.getRanges([state], 0, -1)).filter((id) => parseJobId(id)?.study === this.name);
-      for (const id of ids) {
-        const job = await this.queue.getJob(id);
-        if (job !== undefined) await this.settle(job, state, startup);
+      // A chunk of jobs fetched at once, stored one transaction each, then removed at once (never before stored).
+      for (let i = 0; i < ids.length; i += SWEEP_CHUNK) {
+        const jobs = await Promise.all(ids.slice(i, i + SWEEP_CHUNK).map((id) => this.queue.getJob(id)));
+        for (const job of jobs) if (job !== undefined) this.settle(job, state, startup);
+        await Promise.all(jobs.map((job) => (job === undefined ? 0 : this.queue.remove(job.id as string))));
       }
     }
   }
 
-  private async settle(job: Job, state: 'completed' | 'failed', startup: boolean): Promise<void> {
+  /** Stores a finished job's result or failure (a failure at startup is left to be retried). */
+  private settle(job: Job, state: 'completed' | 'failed', startup: boolean): void {
     const id = job.id as string;
     const r = this.outstanding.get(id);
-    if (r !== undefined && !(state === 'failed' && startup)) {
-      const started = iso(job.processedOn);
-      const finished = iso(job.finishedOn) ?? new Date().toISOString();
-      let error: string | undefined;
-      if (state === 'completed') {
-        try {
-          if (this.store.saveRun(r.cell.hash, r.seed, decodeResult(job.returnvalue), started ?? finished, finished))
-            this.progress.doneNow++;
-        } catch (e) {
-          if ((e as Error).name !== 'DataError') throw e;
-          error = errorLine(e);
-        }
-      } else {
-        error = maskSecret(errorLine(job.failedReason || 'failed'), this.q);
+    if (r === undefined || (state === 'failed' && startup)) return;
+    const started = iso(job.processedOn);
+    const finished = iso(job.finishedOn) ?? new Date().toISOString();
+    let error: string | undefined;
+    if (state === 'completed') {
+      try {
+        if (this.store.saveRun(r.cell.hash, r.seed, decodeResult(job.returnvalue), started ?? finished, finished)) this.progress.doneNow++;
+      } catch (e) {
+        if ((e as Error).name !== 'DataError') throw e;
+        error = errorLine(e);
       }
-      if (error !== undefined) {
-        this.store.saveFailure(r.cell.hash, r.seed, error, finished, started ?? null);
-        this.progress.failed++;
-        this.notice(`run ${r.cell.hash}/${r.seed} failed after ${job.attemptsMade} attempt${job.attemptsMade === 1 ? '' : 's'}: ${error}`);
-      }
-      this.outstanding.delete(id);
-      this.progress.report(this.counts());
+    } else {
+      error = maskSecret(errorLine(job.failedReason || 'failed'), this.q);
     }
-    await this.queue.remove(id);
+    if (error !== undefined) {
+      this.store.saveFailure(r.cell.hash, r.seed, error, finished, started ?? null);
+      this.progress.failed++;
+      this.notice(`run ${r.cell.hash}/${r.seed} failed after ${job.attemptsMade} attempt${job.attemptsMade === 1 ? '' : 's'}: ${error}`);
+    }
+    this.outstanding.delete(id);
+    this.progress.report(this.counts());
   }
 
   /** Counts this study's running jobs and the live workers, and reports when anything changed. */
   private async observe(): Promise<void> {
+    const now = performance.now();
+    if (now - this.lastObserved < 1000) return;
+    this.lastObserved = now;
     const active = await this.queue.getRanges(['active'], 0, -1);
     this.running = active.filter((id) => this.outstanding.has(id)).length;
     try {
