@@ -5,22 +5,13 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobId, QUEUE_NAME, QUEUE_PREFIX } from '../src/study/queue.js';
 import { startRedis, type TestRedis } from './redis.js';
-import { deterministicContent, storeState, tempDir, writeStudy } from './study-helpers.js';
+import { deterministicContent, KILL_STUDY, KILL_STUDY_RUNS, storeState, tempDir, writeStudy } from './study-helpers.js';
 import { hasSystem } from './system.js';
 
 const CLI = 'dist/src/cli/main.js';
 
-/** 18 runs of a few hundred milliseconds each: long enough to be killed in the middle. */
-const STUDY = {
-  name: 'queuekill',
-  problems: ['koza-1'],
-  selection: ['pimp', 'tournament', 'random-mate'],
-  mutation: ['subtree'],
-  mutationRate: [0.2],
-  settings: { populationSize: 60, generations: 10, maxDepth: 8, maxSize: 64 },
-  seeds: 6,
-};
-const TOTAL = 18;
+const STUDY = KILL_STUDY;
+const TOTAL = KILL_STUDY_RUNS;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

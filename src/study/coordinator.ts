@@ -48,8 +48,6 @@ const CLAIM_TTL_S = 30;
 const ADD_CHUNK = 500;
 /** Finished jobs fetched from Redis at once. */
 const SWEEP_CHUNK = 100;
-/** Every so often the coordinator adds its unfinished jobs again (no-ops for jobs still there): Redis may have been emptied. */
-const RESYNC_MS = 120_000;
 
 export interface CoordinatorOptions extends Pick<StudyRunOptions, 'db' | 'extend' | 'maxPages' | 'onProgress'> {
   /** The queue: `redis://[user:password@]host[:port][/db]`. */
@@ -118,18 +116,21 @@ class Coordinator {
   private outstanding = new Map<string, RunKey>();
   private progress!: ProgressCounter;
   private readonly claimValue: string;
+  private readonly studyHash: string;
   private stopReason: string | undefined;
   private stopNow: () => void = () => undefined;
   private readonly stopped = new Promise<undefined>((resolve) => (this.stopNow = () => resolve(undefined)));
   private wake: () => void = () => (this.woken = true);
   private woken = false;
-  private lastSync = 0;
   private syncedReconnects = 0;
+  /** Set when the claim vanished from Redis: Redis lost its data (restarted without persistence, flushed). */
+  private resync = false;
   private running = 0;
   private workers: number | undefined;
   private mostWorkers = 0;
   private lastShown = '';
   private lastObserved = -Infinity;
+  private lostShown = false;
   private readonly noticed = new Set<string>();
 
   constructor(
@@ -143,6 +144,7 @@ class Coordinator {
     private readonly onProgress?: (p: StudyProgress) => void,
   ) {
     this.claimValue = JSON.stringify({ host: hostname(), pid: process.pid, db: store.path, since: new Date().toISOString() });
+    this.studyHash = studyHash(study.spec);
   }
 
   private get name(): string {
@@ -201,13 +203,13 @@ class Coordinator {
   }
 
   /**
-   * One round: the first time (and after a reconnection, and now and then) a full sync, otherwise collecting
-   * finished jobs; then the counts. Returns whether the startup sync is still to do.
+   * One round: a full sync the first time, after a reconnection and when Redis lost its data; otherwise
+   * collecting finished jobs; then the counts. Returns whether the startup sync is still to do.
    */
   private async step(startup: boolean): Promise<boolean> {
     const reconnects = this.link.reconnects;
     try {
-      if (startup || reconnects !== this.syncedReconnects || performance.now() - this.lastSync > RESYNC_MS) await this.sync(startup);
+      if (startup || this.resync || reconnects !== this.syncedReconnects) await this.sync(startup);
       else await this.sweep(false);
       await this.observe();
       return false;
@@ -260,7 +262,7 @@ class Coordinator {
       );
     }
     this.syncedReconnects = reconnects;
-    this.lastSync = performance.now();
+    this.resync = false;
     await this.observe();
   }
 
@@ -270,7 +272,7 @@ class Coordinator {
       format: JOB_FORMAT,
       gpmate: GPMATE_VERSION,
       study: this.name,
-      studyHash: studyHash(this.study.spec),
+      studyHash: this.studyHash,
       cell: r.cell.hash,
       seed: r.seed,
       problem,
@@ -388,7 +390,6 @@ class Coordinator {
     this.lostShown = true;
   }
 
-  private lostShown = false;
 
   /** Claims the study on this queue, so that a second coordinator of the same study name is refused. */
   private async claim(): Promise<void> {
@@ -419,8 +420,13 @@ class Coordinator {
     const key = KEY_COORDINATOR + this.name;
     const text = await client.get(key);
     if (text === this.claimValue) await client.runCommand('expire', [key, CLAIM_TTL_S]);
-    else if (text === null) await client.runCommand('set', [key, this.claimValue, 'EX', CLAIM_TTL_S, 'NX']);
-    else this.stop(`queue ${this.q.masked}: another coordinator took over study "${this.name}" (${text}); stopped`);
+    else if (text === null) {
+      // Gone: Redis lost its data (or this process could not refresh for the claim's lifetime). Claim again,
+      // and add the unfinished jobs again (adding a job that is still there is a no-op).
+      await client.runCommand('set', [key, this.claimValue, 'EX', CLAIM_TTL_S, 'NX']);
+      this.resync = true;
+      this.wake();
+    } else this.stop(`queue ${this.q.masked}: another coordinator took over study "${this.name}" (${text}); stopped`);
   }
 
   private async releaseClaim(): Promise<void> {
