@@ -390,7 +390,6 @@ class Coordinator {
     this.lostShown = true;
   }
 
-
   /** Claims the study on this queue, so that a second coordinator of the same study name is refused. */
   private async claim(): Promise<void> {
     const client = await this.queue.client;
