@@ -80,6 +80,23 @@ describe('gpmate run', () => {
     expect(readFileSync(join(c, 'summary.json'))).not.toEqual(readFileSync(join(a, 'summary.json')));
   });
 
+  it('stops at --max-evaluations with the best so far, recorded, identically for 1 and 2 threads', () => {
+    const summaries = ['1', '2'].map((threads) => {
+      const out = join(tmp(), 'out');
+      const args = ['run', '--problem', 'keijzer-6', '--population', '50', '--generations', '40', '--max-evaluations', '400'];
+      const r = gpmate([...args, '--lamarckian', '--optimise', '3', '--threads', threads, '--out', out, '--quiet']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/stopped by the evaluation budget after generation \d+/);
+      return readFileSync(join(out, 'summary.json'), 'utf8');
+    });
+    expect(summaries[1]).toBe(summaries[0]);
+    const s = JSON.parse(summaries[0] as string);
+    expect(s.stoppedBy).toBe('evaluations');
+    expect(s.evaluations).toBeLessThanOrEqual(400);
+    expect(s.generations).toBeLessThan(40);
+    expect(s.options.maxEvaluations).toBe(400);
+  });
+
   it('runs on a CSV file with its JSON description', () => {
     const out = join(tmp(), 'csv');
     const r = gpmate([

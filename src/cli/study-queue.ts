@@ -4,45 +4,35 @@ import { coordinateStudy, DEFAULT_ATTEMPTS, DEFAULT_JOB_TIMEOUT_S, DEFAULT_QUEUE
 import { queueStatus, type QueueStatus } from '../study/queue-status.js';
 import { startQueueWorker } from '../study/queue-worker.js';
 import { defaultDbPath, type StudyProgress } from '../study/runner.js';
-import { helpText, parseFlags, type CommandFlags, type Flag, type FlagSection, type FlagValue } from './flags.js';
+import { flag, helpText, parseFlags, toggle, type CommandFlags, type FlagSection, type FlagValue } from './flags.js';
 
-const QUEUE_FLAG: Flag = {
-  flag: 'queue',
-  key: 'queue',
-  kind: 'string',
-  arg: 'URL',
-  help: 'redis://[user:password@]HOST[:PORT][/DB] (rediss:// for TLS); the password may instead be in\nGPMATE_QUEUE_PASSWORD; it is never printed',
-};
+const QUEUE_FLAG = flag(
+  'queue URL',
+  'queue',
+  'string',
+  'redis://[user:password@]HOST[:PORT][/DB] (rediss:// for TLS); the password may instead be in\nGPMATE_QUEUE_PASSWORD; it is never printed',
+);
 
 /** `study run`'s flags for a coordinator: the run goes through a queue, workers do the runs. */
 export const QUEUE_RUN_SECTION: FlagSection = {
   title: 'Through a queue (this process keeps the database; `gpmate study worker` on any machine runs the runs)',
   flags: [
     QUEUE_FLAG,
-    {
-      flag: 'attempts',
-      key: 'attempts',
-      kind: 'int',
-      arg: 'N',
-      help: 'tries per run before it is stored as failed',
-      default: String(DEFAULT_ATTEMPTS),
-    },
-    {
-      flag: 'job-timeout',
-      key: 'jobTimeoutS',
-      kind: 'number',
-      arg: 'S',
-      help: 'seconds a run may take on a worker before the attempt fails',
-      default: String(DEFAULT_JOB_TIMEOUT_S),
-    },
-    {
-      flag: 'queue-wait',
-      key: 'queueWaitS',
-      kind: 'number',
-      arg: 'S',
-      help: 'seconds to wait for a lost Redis before stopping (what is stored stays)',
-      default: String(DEFAULT_QUEUE_WAIT_S),
-    },
+    flag('attempts N', 'attempts', 'int', 'tries per run before it is stored as failed', String(DEFAULT_ATTEMPTS)),
+    flag(
+      'job-timeout S',
+      'jobTimeoutS',
+      'number',
+      'seconds a run may take on a worker before the attempt fails',
+      String(DEFAULT_JOB_TIMEOUT_S),
+    ),
+    flag(
+      'queue-wait S',
+      'queueWaitS',
+      'number',
+      'seconds to wait for a lost Redis before stopping (what is stored stays)',
+      String(DEFAULT_QUEUE_WAIT_S),
+    ),
   ],
 };
 
@@ -55,15 +45,8 @@ export const WORKER_FLAGS = {
       title: 'Options',
       flags: [
         QUEUE_FLAG,
-        {
-          flag: 'concurrency',
-          key: 'concurrency',
-          kind: 'int',
-          arg: 'N',
-          help: 'runs at once, one worker thread each',
-          default: 'the idle cores, at least 1',
-        },
-        { flag: 'quiet', key: 'quiet', kind: 'switch', help: 'no line per run' },
+        flag('concurrency N', 'concurrency', 'int', 'runs at once, one worker thread each', 'the idle cores, at least 1'),
+        toggle('quiet', 'quiet', 'no line per run'),
       ],
     },
   ],

@@ -9,6 +9,7 @@
 import { optionError } from '../core/errors.js';
 import {
   check,
+  DEFAULT_ENGINE_CHOICES,
   DEFAULT_EVOLUTION_OPTIONS,
   RECORDED_EVOLUTION_OPTIONS,
   recordedEvolution,
@@ -180,7 +181,12 @@ export const OPTION_NAMES = Object.keys(OPTION_KINDS) as OptionName[];
 export function defaultOf(name: OptionName, preset: PresetName = 'benchmark'): unknown {
   const p = PRESETS[preset] as RegressionOptions;
   if (p[name] !== undefined) return p[name];
-  const layers: Record<string, unknown> = { ...DEFAULT_EVOLUTION_OPTIONS, ...DEFAULT_TREE_OPTIONS, ...REGRESSION_DEFAULTS };
+  const layers: Record<string, unknown> = {
+    ...DEFAULT_EVOLUTION_OPTIONS,
+    ...DEFAULT_ENGINE_CHOICES,
+    ...DEFAULT_TREE_OPTIONS,
+    ...REGRESSION_DEFAULTS,
+  };
   return layers[name];
 }
 
