@@ -255,6 +255,29 @@ describe.skipIf(!redisThere)('queue: coordinator and workers through a real redi
     await stopWorkers();
   }, 60_000);
 
+  it('a real run past its timeout is stopped (its worker thread ended) and the worker goes on with the next job', async () => {
+    const dir = tempDir();
+    const file = writeStudy(
+      dir,
+      tinyStudy({
+        selection: ['tournament'],
+        seeds: 1,
+        variants: { slow: { populationSize: 3000, generations: 500 }, fast: { populationSize: 10, generations: 2 } },
+      }),
+    );
+    const queue = url();
+    const lines: string[] = [];
+    workers.push(await startQueueWorker({ queue, concurrency: 1, onLog: (l) => lines.push(l) }));
+    const t0 = performance.now();
+    const s = await coordinateStudy(file, { queue, db: join(dir, 'q.db'), attempts: 1, jobTimeoutS: 3 });
+    expect(s).toMatchObject({ total: 2, done: 1, failed: 1 });
+    expect(performance.now() - t0).toBeLessThan(60_000);
+    const runs = deterministicContent(join(dir, 'q.db')).runs as { status: string; error: string | null }[];
+    expect(runs.map((r) => r.error).sort()).toEqual([null, expect.stringMatching(/^run timed out after 3 s on /)]);
+    expect(lines.some((l) => /attempt 1 of 1 failed: run timed out after 3 s/.test(l))).toBe(true);
+    await stopWorkers();
+  }, 90_000);
+
   it('ignores a result that arrives for a run already stored', async () => {
     const dir = tempDir();
     const file = writeStudy(dir, tinyStudy({ selection: ['pimp'], seeds: 1 }));
