@@ -1,5 +1,7 @@
 // End to end through Redis with real processes: a coordinator and three workers, SIGKILLed and restarted.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,8 +24,11 @@ interface Child {
   readonly exit: Promise<number | null>;
 }
 
+/** The test's temporary folder: the processes' own temporary files (a killed worker's data folder) land there. */
+let scratch = tmpdir();
+
 function start(args: string[]): Child {
-  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: scratch } });
   const c: Child = { p, out: '', err: '', exit: new Promise((r) => p.once('exit', (code) => r(code))) };
   p.stdout?.on('data', (b: Buffer) => (c.out += b.toString()));
   p.stderr?.on('data', (b: Buffer) => (c.err += b.toString()));
@@ -75,6 +80,7 @@ describe.skipIf(!redisThere)('study through a queue, end to end (processes, SIGK
   beforeAll(async () => {
     redis = await startRedis();
     dir = tempDir();
+    scratch = dir;
     file = writeStudy(dir, STUDY);
     const ref = join(dir, 'ref.db');
     const r = spawnSync(process.execPath, [CLI, 'study', 'run', file, '--db', ref, '--threads', '1', '--quiet'], { encoding: 'utf8' });
@@ -84,6 +90,7 @@ describe.skipIf(!redisThere)('study through a queue, end to end (processes, SIGK
   }, 60_000);
   afterAll(async () => {
     await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('coordinator and three workers, one worker and the coordinator SIGKILLed and restarted: the local run table', async () => {

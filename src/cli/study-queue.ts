@@ -64,6 +64,16 @@ export async function queueRun(
   onProgress: (p: StudyProgress) => void,
 ): Promise<number> {
   if (v['threads'] !== undefined) throw new ConfigError('option --threads: not with --queue (each worker sets its --concurrency)');
+  let hinted = v['quiet'] === true;
+  const progress = (p: StudyProgress): void => {
+    if (!hinted && p.workers === 0 && p.done + p.failed < p.total) {
+      hinted = true;
+      process.stderr.write(
+        `no worker is connected yet: start 'gpmate study worker --queue URL' on the machines that should run the runs\n`,
+      );
+    }
+    onProgress(p);
+  };
   const s = await coordinateStudy(file, {
     queue: v['queue'] as string,
     db: (v['db'] as string | undefined) ?? defaultDbPath(file),
@@ -71,7 +81,7 @@ export async function queueRun(
     ...(v['attempts'] !== undefined ? { attempts: v['attempts'] as number } : {}),
     ...(v['jobTimeoutS'] !== undefined ? { jobTimeoutS: v['jobTimeoutS'] as number } : {}),
     ...(v['queueWaitS'] !== undefined ? { queueWaitS: v['queueWaitS'] as number } : {}),
-    onProgress,
+    onProgress: progress,
   });
   process.stdout.write(
     `study: ${s.total} runs, ${s.skipped} already stored, ${s.done} run now${s.failed > 0 ? `, ${s.failed} failed` : ''} in ${duration(s.wallS)} ` +
