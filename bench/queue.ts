@@ -104,6 +104,33 @@ function timed(args: string[]): Promise<number> {
   );
 }
 
+/**
+ * One study `reps` times locally and through the queue (`nWorkers` worker processes, one run at a time each),
+ * the order alternating between repeats; seconds of each, the tables checked equal.
+ */
+async function sideBySide(
+  name: string,
+  reps: number,
+  nWorkers: number,
+  local: (db: string) => Promise<number>,
+  queued: (db: string, queue: string) => Promise<number>,
+): Promise<{ local: number[]; queued: number[] }> {
+  const out = { local: [] as number[], queued: [] as number[] };
+  for (let r = 0; r < reps; r++) {
+    const queue = nextQueue();
+    const ps = await workers(queue, nWorkers, 1);
+    for (const how of r % 2 === 0 ? (['local', 'queued'] as const) : (['queued', 'local'] as const)) {
+      const path = join(dir, `${name}-${how}-${r}.db`);
+      out[how].push(how === 'local' ? await local(path) : await queued(path, queue));
+      console.log(`  ${name} repeat ${r + 1} ${how}: ${out[how].at(-1)?.toFixed(2)} s, load average ${load()}`);
+    }
+    await stop(ps);
+    if (tables(join(dir, `${name}-local-${r}.db`)) !== tables(join(dir, `${name}-queued-${r}.db`)))
+      throw new Error(`${name}: tables differ`);
+  }
+  return out;
+}
+
 if (part === 'overhead' || part === 'all') {
   const runs = 120;
   const file = join(dir, 'tiny.json');
@@ -117,20 +144,13 @@ if (part === 'overhead' || part === 'all') {
       seeds: runs / 3,
     }),
   );
-  const local: number[] = [];
-  const queued: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const queue = nextQueue();
-    const ps = await workers(queue, 1, 1);
-    for (const how of r % 2 === 0 ? ['local', 'queue'] : ['queue', 'local']) {
-      const path = join(dir, `tiny-${how}-${r}.db`);
-      if (how === 'local') local.push(await timed(['study', 'run', file, '--db', path, '--threads', '1', '--quiet']));
-      else queued.push(await timed(['study', 'run', file, '--db', path, '--queue', queue, '--quiet']));
-    }
-    await stop(ps);
-    if (tables(join(dir, `tiny-local-${r}.db`)) !== tables(join(dir, `tiny-queue-${r}.db`)))
-      throw new Error('queue and local tables differ');
-  }
+  const { local, queued } = await sideBySide(
+    'tiny',
+    repeats,
+    1,
+    (db) => timed(['study', 'run', file, '--db', db, '--threads', '1', '--quiet']),
+    (db, queue) => timed(['study', 'run', file, '--db', db, '--queue', queue, '--quiet']),
+  );
   const perRun = (xs: number[]): string => `${((median(xs) / runs) * 1000).toFixed(1)} ms/run`;
   console.log(
     `\noverhead: ${runs} tiny runs (koza-1, population 10, 2 generations), ${repeats} repeats, wall time of the gpmate process, load average now ${load()}`,
@@ -181,24 +201,13 @@ if (part === 'throughput' || part === 'all') {
 if (part === 'studies' || part === 'all') {
   for (const name of ['smoke', 'paper-reduced']) {
     const file = resolve(`studies/${name}.json`);
-    const reps = name === 'smoke' ? repeats : 1;
-    const local: number[] = [];
-    const queued: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const queue = nextQueue();
-      const ps = await workers(queue, 2, 1);
-      for (const how of r % 2 === 0 ? ['threads', 'queue'] : ['queue', 'threads']) {
-        const path = join(dir, `${name}-${how}-${r}.db`);
-        if (how === 'threads') local.push((await runStudy(file, { db: path, threads: 2 })).wallS);
-        else queued.push((await coordinateStudy(file, { queue, db: path })).wallS);
-        console.log(
-          `  ${name} repeat ${r + 1} ${how}: ${(how === 'threads' ? local : queued).at(-1)?.toFixed(1)} s, load average ${load()}`,
-        );
-      }
-      await stop(ps);
-      if (tables(join(dir, `${name}-threads-${r}.db`)) !== tables(join(dir, `${name}-queue-${r}.db`)))
-        throw new Error(`${name}: tables differ`);
-    }
+    const { local, queued } = await sideBySide(
+      name,
+      name === 'smoke' ? repeats : 1,
+      2,
+      async (db) => (await runStudy(file, { db, threads: 2 })).wallS,
+      async (db, queue) => (await coordinateStudy(file, { queue, db })).wallS,
+    );
     console.log(
       `${name}: --threads 2 ${local.map((x) => x.toFixed(1)).join(', ')} s | coordinator + 2 worker processes (1 at a time each) ${queued.map((x) => x.toFixed(1)).join(', ')} s (tables identical)`,
     );
