@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobId, QUEUE_NAME, QUEUE_PREFIX } from '../src/study/queue.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { deterministicContent, KILL_STUDY, KILL_STUDY_RUNS, storeState, tempDir, writeStudy } from './study-helpers.js';
@@ -27,11 +27,15 @@ interface Child {
 /** The test's temporary folder: the processes' own temporary files (a killed worker's data folder) land there. */
 let scratch = tmpdir();
 
+/** Every process a test started, so that a failed test leaves none running. */
+const children: Child[] = [];
+
 function start(args: string[]): Child {
   const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: scratch } });
   const c: Child = { p, out: '', err: '', exit: new Promise((r) => p.once('exit', (code) => r(code))) };
   p.stdout?.on('data', (b: Buffer) => (c.out += b.toString()));
   p.stderr?.on('data', (b: Buffer) => (c.err += b.toString()));
+  children.push(c);
   return c;
 }
 
@@ -88,6 +92,9 @@ describe.skipIf(!redisThere)('study through a queue, end to end (processes, SIGK
     reference = deterministicContent(ref);
     expect(reference.runs).toHaveLength(TOTAL);
   }, 60_000);
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.p.exitCode === null && c.p.signalCode === null) await kill(c);
+  });
   afterAll(async () => {
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -105,8 +112,9 @@ describe.skipIf(!redisThere)('study through a queue, end to end (processes, SIGK
     const victim = await runningOn(queue, (workers[0] as Child).p.pid as number);
     await kill(workers[0] as Child);
     // Kill the coordinator mid-study: the workers carry on, their results wait in Redis.
-    const atKill = await untilDone(db, 7, first);
+    await untilDone(db, 7, first);
     await kill(first);
+    const atKill = storeState(db).done;
     expect(atKill).toBeLessThan(TOTAL);
     await sleep(1500);
     expect(storeState(db).done).toBe(atKill); // nobody stores while the coordinator is down
@@ -143,10 +151,15 @@ describe.skipIf(!redisThere)('study through a queue, end to end (processes, SIGK
     const db = join(dir, 'lost.db');
     const queue = `${redis.url.replace(/\/0$/, '')}/2`;
     const w = start(['study', 'worker', '--queue', queue, '--concurrency', '1']);
+    const w2 = start(['study', 'worker', '--queue', queue, '--concurrency', '1']);
     const c = start(['study', 'run', file, '--db', db, '--queue', queue, '--queue-wait', '2']);
     await untilDone(db, 3, c);
+    while (!w2.err.includes('worker ')) await sleep(20); // its signal handlers are in place
     await redis.stop(true);
     expect(await c.exit).toBe(1);
+    // A worker stopped while Redis is away does not wait for it.
+    w2.p.kill('SIGINT');
+    expect(await w2.exit).toBe(0);
     expect(c.err).toMatch(new RegExp(`lost the queue ${queue} \\([^)]*\\); retrying, giving up in \\d s`));
     expect(c.err).toMatch(
       new RegExp(

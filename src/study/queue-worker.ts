@@ -119,7 +119,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     return `${d.study ?? '?'} ${d.cell ?? '?'}/${d.seed ?? '?'}`;
   };
 
-  let worker: Worker<RunJob, string> | undefined;
+  let stopWorker: (() => Promise<void>) | undefined;
   const refuse = async (job: Job<RunJob, string>, token: string | undefined): Promise<never> => {
     const d = job.data as Partial<RunJob>;
     const message =
@@ -130,7 +130,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     const events = new QueueEventsProducer(QUEUE_NAME, { connection: connectionOptions(q), prefix: QUEUE_PREFIX });
     await events.publishEvent({ eventName: REFUSED_EVENT, worker: name, message }, EVENTS_MAX_LEN).catch(() => undefined);
     await events.close().catch(() => undefined);
-    void worker?.close();
+    void stopWorker?.();
     throw new WaitingError();
   };
 
@@ -159,7 +159,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     }
   };
 
-  worker = new Worker<RunJob, string>(QUEUE_NAME, processor, {
+  const w = new Worker<RunJob, string>(QUEUE_NAME, processor, {
     connection: connectionOptions(q),
     prefix: QUEUE_PREFIX,
     concurrency,
@@ -169,7 +169,6 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     maxStalledCount: MAX_STALLED,
     autorun: false,
   });
-  const w = worker;
   let lastError = '';
   w.on('error', (e) => {
     link.noteError(e);
@@ -190,23 +189,33 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     lostShown = link.lostSince !== undefined;
   }, 1000);
 
-  // Stopping: pause (no new jobs; unless forced, wait for the running ones), then close without QUIT (which
-  // would wait for ever on a lost Redis); a forced stop leaves running jobs to stall and go to another worker.
-  let closing: Promise<void> | undefined;
-  const stop = (force = false): Promise<void> => {
-    if (force) void w.close(true);
-    closing ??= (async () => {
-      if (!force) await w.pause(false).catch(() => undefined);
-      await w.close(true).catch(() => undefined);
+  // Stopping: pause (no new jobs) and, unless forced or Redis is lost, wait for the running ones; then close
+  // without QUIT (which would wait for ever on a lost Redis). Running jobs left behind stall and go to
+  // another worker. Once closed, the rest is released whichever way the worker got there.
+  const stop = async (force = false): Promise<void> => {
+    if (!force && link.lostSince === undefined) await Promise.race([w.pause(false).catch(() => undefined), untilLost()]);
+    await w.close(true).catch(() => undefined);
+  };
+  const untilLost = (): Promise<void> =>
+    new Promise((resolve) => {
+      const t = setInterval(() => {
+        if (link.lostSince !== undefined || w.closing) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 250);
+    });
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (released ??= (async () => {
       clearInterval(watch);
       await closeQuietly(queue, true);
       await pool?.destroy();
       rmSync(dataDir, { recursive: true, force: true });
-    })();
-    return closing;
-  };
+    })());
+  stopWorker = stop;
   const stopped = new Promise<Error | undefined>((resolve) => {
-    w.once('closed', () => void stop(true).then(() => resolve(refusal)));
+    w.once('closed', () => void release().then(() => resolve(refusal)));
   });
   void w.run().catch((e: unknown) => link.noteError(e));
   await w.waitUntilReady();
