@@ -102,7 +102,7 @@ describe('CSV loader', () => {
       [file('empty.csv', ''), /empty\.csv: the file is empty/],
       [file('header.csv', 'a,b\n'), /header\.csv: no data rows/],
       [file('ragged.csv', 'a,b\n1,2\n3\n'), /ragged\.csv: line 3: expected 2 cells, found 1/],
-      [file('text.csv', 'a,b\n1,2\n3,abc\n'), /text\.csv: line 3, column "b": "abc" is not a finite number/],
+      [file('text.csv', 'a,b\n1,2\n3,abc\n'), /text\.csv: line 3, column "b": "abc" is not a number/],
       [file('target.csv', 'a,b\n1,2\n'), /target\.csv: no column named "y"/, { target: 'y' }],
       [file('range.csv', 'a,b\n1,2\n3,4\n'), /range\.csv: training rows 1:1 are empty/, { train: { start: 1, end: 1 } }],
       [file('beyond.csv', 'a,b\n1,2\n3,4\n'), /beyond\.csv: test rows 0:5 exceed the file's 2 data rows/, { test: { start: 0, end: 5 } }],
