@@ -49,6 +49,17 @@ export interface Flag {
   readonly short?: string;
 }
 
+/** A flag from its usage (`name` or `name ARG`), the key it sets, its kind, one help line and the default shown. */
+export function flag(usage: string, key: string, kind: FlagKind, help: string, shownDefault?: string): Flag {
+  const [name, arg] = usage.split(' ') as [string, string | undefined];
+  return { flag: name, key, kind, help, ...(arg ? { arg } : {}), ...(shownDefault !== undefined ? { default: shownDefault } : {}) };
+}
+
+/** A flag without a value that gives its key `set` (default true). */
+export function toggle(name: string, key: string, help: string, set: FlagValue = true): Flag {
+  return { flag: name, key, kind: 'switch', help, ...(set !== true ? { set } : {}) };
+}
+
 export interface FlagSection {
   readonly title: string;
   readonly flags: readonly Flag[];

@@ -2,7 +2,7 @@ import { readNumericCsv } from '../../problems/csv.js';
 import { checkOutputFile, writeFileAtomic } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { predictColumns, readModel } from '../sr/model.js';
-import { helpText, namingFlags, parseFlags, type CommandFlags } from './flags.js';
+import { flag, helpText, namingFlags, parseFlags, type CommandFlags } from './flags.js';
 
 /** The flags of `gpmate predict`. */
 export const PREDICT_FLAGS: CommandFlags = {
@@ -11,28 +11,9 @@ export const PREDICT_FLAGS: CommandFlags = {
     {
       title: 'Options',
       flags: [
-        {
-          flag: 'model',
-          key: 'model',
-          kind: 'string',
-          arg: 'FILE',
-          help: "model.json written by 'gpmate run' (checked: format version and checksum)",
-        },
-        {
-          flag: 'data',
-          key: 'data',
-          kind: 'string',
-          arg: 'FILE.csv',
-          help: 'numeric CSV with a header holding every input column the model names (any order)',
-        },
-        {
-          flag: 'out',
-          key: 'out',
-          kind: 'string',
-          arg: 'FILE',
-          help: 'write the predictions there (CSV, one column "prediction")',
-          default: 'standard output',
-        },
+        flag('model FILE', 'model', 'string', "model.json written by 'gpmate run' (checked: format version and checksum)"),
+        flag('data FILE.csv', 'data', 'string', 'numeric CSV with a header holding every input column the model names (any order)'),
+        flag('out FILE', 'out', 'string', 'write the predictions there (CSV, one column "prediction")', 'standard output'),
       ],
     },
   ],

@@ -31,7 +31,7 @@ import { isPlainRmse } from '../sr/scoring.js';
 import { scoringEvaluator } from '../sr/scoring-pool.js';
 import { canonicalJson } from '../study/grid.js';
 import type { Tree } from '../tree/tree.js';
-import { capThreads, helpText, namingFlags, parseFlags, type CommandFlags, type Flag, type FlagKind, type FlagValue } from './flags.js';
+import { capThreads, flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags, type Flag, type FlagValue } from './flags.js';
 import { VERSION } from './version.js';
 
 /** Where fitness is computed: in-process on the CPU, or on a WebGPU adapter. */
@@ -39,39 +39,20 @@ export type Backend = 'cpu' | 'gpu';
 export const BACKENDS = ['cpu', 'gpu'] as const satisfies readonly Backend[];
 
 /** A flag that sets an option of the options model: its kind and default come from the model. */
-function optionFlag(flag: string, key: OptionName, arg: string | undefined, help: string, shownDefault?: string): Flag {
+function opt(usage: string, key: OptionName, help: string, shownDefault = defaultText(key)): Flag {
   const kind = OPTION_KINDS[key] as OptionKind;
-  const flagKind: FlagKind =
-    kind.type === 'choice'
-      ? { choices: kind.choices }
-      : (
-          {
-            integer: 'int',
-            number: 'number',
-            boolean: 'on-off',
-            pair: 'pair',
-            'integer-pair': 'int-pair',
-            strings: 'list',
-            diversity: 'string',
-          } as const
-        )[kind.type];
-  return { flag, key, kind: flagKind, ...(arg ? { arg } : {}), help, default: shownDefault ?? defaultText(key) };
+  const kinds = { integer: 'int', number: 'number', boolean: 'on-off', pair: 'pair', 'integer-pair': 'int-pair', strings: 'list' } as const;
+  return flag(usage, key, kind.type === 'choice' ? { choices: kind.choices } : kinds[kind.type as keyof typeof kinds], help, shownDefault);
 }
 
-/** "X", or "X; Y for --data" where the real-data preset differs. */
+/** "X", or "X; Y with --data" where the real-data preset differs. */
 function defaultText(key: OptionName): string | undefined {
-  const show = (v: unknown): string | undefined =>
-    v === undefined
-      ? undefined
-      : typeof v === 'boolean'
-        ? v
-          ? 'on'
-          : 'off'
-        : Array.isArray(v)
-          ? v.join(v.length === 2 && typeof v[0] === 'number' ? ':' : ',')
-          : String(v);
-  const plain = show(defaultOf(key));
-  const data = show(defaultOf(key, 'data'));
+  const show = (v: unknown): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v === 'boolean') return v ? 'on' : 'off';
+    return Array.isArray(v) ? v.join(v.length === 2 && typeof v[0] === 'number' ? ':' : ',') : String(v);
+  };
+  const [plain, data] = [show(defaultOf(key)), show(defaultOf(key, 'data'))];
   return plain === data ? plain : `${plain ?? 'none'}; ${data} with --data`;
 }
 
@@ -82,163 +63,91 @@ export const RUN_FLAGS: CommandFlags = {
     {
       title: 'Problem (one of)',
       flags: [
-        { flag: 'problem', key: 'problem', kind: 'string', arg: 'NAME', help: `${BENCHMARK_NAMES.join(', ')}`, default: 'koza-1' },
-        {
-          flag: 'data',
-          key: 'data',
-          kind: 'string',
-          arg: 'FILE.csv',
-          help: "numeric CSV with a header; reads FILE.json beside it (Operon's format) if present",
-        },
-        { flag: 'meta', key: 'meta', kind: 'string', arg: 'FILE.json', help: 'description file to use instead' },
-        { flag: 'target', key: 'target', kind: 'string', arg: 'COL', help: "target column (default: the JSON's, else the last column)" },
-        {
-          flag: 'train',
-          key: 'train',
-          kind: 'int-pair',
-          arg: 'START:END',
-          help: "training rows, half-open (default: the JSON's, else all)",
-        },
-        { flag: 'test', key: 'test', kind: 'int-pair', arg: 'START:END', help: "test rows (default: the JSON's, else none)" },
+        flag('problem NAME', 'problem', 'string', BENCHMARK_NAMES.join(', '), 'koza-1'),
+        flag('data FILE.csv', 'data', 'string', "numeric CSV with a header; reads FILE.json beside it (Operon's format)"),
+        flag('meta FILE.json', 'meta', 'string', 'description file to use instead'),
+        flag('target COL', 'target', 'string', 'target column', "the JSON's, else the last column"),
+        flag('train START:END', 'train', 'int-pair', 'training rows, half-open', "the JSON's, else all"),
+        flag('test START:END', 'test', 'int-pair', 'test rows', "the JSON's, else none"),
       ],
     },
     {
       title: 'Selection',
       flags: [
-        optionFlag('selection', 'selection', 'MODE', SELECTION_MODES.join(' | ')),
-        optionFlag('tournament', 'tournamentSize', 'K', 'tournament size'),
-        optionFlag('pool', 'poolSize', 'M', 'candidates per mate choice', 'the tournament size'),
-        optionFlag('distance', 'distance', 'D', 'pimp distance: structural | semantic'),
-        optionFlag('preference-inheritance', 'preferenceInheritance', 'I', 'crossover | chooser'),
-        optionFlag('first-parent', 'firstParent', 'S', 'tournament | lexicase (epsilon-lexicase on rows) | pareto (best on some rows)'),
-        optionFlag('pool-draw', 'poolDraw', 'D', 'mate candidates: uniform | tournament (each a tournament winner)'),
-        optionFlag('mate-rule', 'mateRule', 'R', 'pimp: ideal (closest to the preference) | dissimilar | assortative'),
-        optionFlag('preference-init', 'preferenceInit', 'I', 'initial preferences: random | self (a copy of the genome)'),
+        opt('selection MODE', 'selection', SELECTION_MODES.join(' | ')),
+        opt('tournament K', 'tournamentSize', 'tournament size'),
+        opt('pool M', 'poolSize', 'candidates per mate choice', 'the tournament size'),
+        opt('distance D', 'distance', 'pimp distance: structural | semantic'),
+        opt('preference-inheritance I', 'preferenceInheritance', 'crossover | chooser'),
+        opt('first-parent S', 'firstParent', 'tournament | lexicase (epsilon-lexicase on rows) | pareto (best on some rows)'),
+        opt('pool-draw D', 'poolDraw', 'mate candidates: uniform | tournament (each a tournament winner)'),
+        opt('mate-rule R', 'mateRule', 'pimp: ideal (closest to the preference) | dissimilar | assortative'),
+        opt('preference-init I', 'preferenceInit', 'initial preferences: random | self (a copy of the genome)'),
       ],
     },
     {
       title: 'Search',
       flags: [
-        optionFlag('population', 'populationSize', 'N', 'individuals per generation'),
-        optionFlag('generations', 'generations', 'G', 'generations after the initial one'),
-        optionFlag('crossover-rate', 'crossoverRate', 'P', 'probability of crossover'),
-        optionFlag('mutation-rate', 'mutationRate', 'P', 'probability of mutation'),
-        optionFlag('mutation', 'mutation', 'TYPE', 'subtree | point'),
-        optionFlag('mutation-depth', 'mutationDepth', 'D', "subtree mutation's new-subtree depth"),
-        optionFlag('elites', 'elites', 'E', 'best individuals copied unchanged'),
-        optionFlag(
-          'replacement',
-          'replacement',
-          'R',
-          'generational (with elites) | keep-best (a child replaces its first parent if better)',
-        ),
-        optionFlag('max-depth', 'maxDepth', 'D', 'deepest tree (a single node has depth 0)'),
-        optionFlag('max-size', 'maxSize', 'S', 'most nodes per tree'),
-        optionFlag('init-depth', 'initDepth', 'MIN:MAX', 'ramped half-and-half depths'),
-        optionFlag('functions', 'functions', 'LIST', 'add,sub,mul,div,sin,cos,exp,log,sqrt,neg,square'),
-        optionFlag('constant-prob', 'constantProbability', 'P', 'a terminal is a constant'),
-        optionFlag('constant-range', 'constantRange', 'LO:HI', 'range of random constants'),
-        optionFlag('success-threshold', 'successThreshold', 'T', 'success if best train RMSE <= T'),
-        { flag: 'stop-on-success', key: 'stopOnSuccess', kind: 'switch', help: 'stop once the threshold is reached' },
-        optionFlag('max-evaluations', 'maxEvaluations', 'N', 'stop before a generation would pass N evaluations (deterministic)'),
-        optionFlag('max-seconds', 'maxSeconds', 'S', 'stop before a generation would end after S seconds of search'),
+        opt('population N', 'populationSize', 'individuals per generation'),
+        opt('generations G', 'generations', 'generations after the initial one'),
+        opt('crossover-rate P', 'crossoverRate', 'probability of crossover'),
+        opt('mutation-rate P', 'mutationRate', 'probability of mutation'),
+        opt('mutation TYPE', 'mutation', 'subtree | point'),
+        opt('mutation-depth D', 'mutationDepth', "subtree mutation's new-subtree depth"),
+        opt('elites E', 'elites', 'best individuals copied unchanged'),
+        opt('replacement R', 'replacement', 'generational (with elites) | keep-best (a child replaces its parent if better)'),
+        opt('max-depth D', 'maxDepth', 'deepest tree (a single node has depth 0)'),
+        opt('max-size S', 'maxSize', 'most nodes per tree'),
+        opt('init-depth MIN:MAX', 'initDepth', 'ramped half-and-half depths'),
+        opt('functions LIST', 'functions', 'add,sub,mul,div,sin,cos,exp,log,sqrt,neg,square'),
+        opt('constant-prob P', 'constantProbability', 'a terminal is a constant'),
+        opt('constant-range LO:HI', 'constantRange', 'range of random constants'),
+        opt('success-threshold T', 'successThreshold', 'success if best train RMSE <= T'),
+        toggle('stop-on-success', 'stopOnSuccess', 'stop once the threshold is reached'),
+        opt('max-evaluations N', 'maxEvaluations', 'stop before a generation would pass N evaluations (deterministic)'),
+        opt('max-seconds S', 'maxSeconds', 'stop before a generation would end after S seconds of search'),
       ],
     },
     {
       title: 'Regression',
       flags: [
-        optionFlag('linear-scaling', 'linearScaling', 'on|off', 'fitness = RMSE after optimal offset/slope'),
-        optionFlag('optimise', 'optimiseIterations', 'N', 'constant optimisation: N model evaluations per candidate (0 = off)'),
-        optionFlag('lm-iterations', 'optimiseIterations', 'N', 'the same'),
-        optionFlag(
-          'optimise-rows',
-          'optimiseRows',
-          'R',
-          'fit constants on at most R training rows, evenly strided',
-          'every row; 256 with --data',
-        ),
-        optionFlag('optimiser', 'optimiser', 'M', 'lm (Levenberg-Marquardt) | gradient'),
-        {
-          flag: 'lamarckian',
-          key: 'lamarckian',
-          kind: 'switch',
-          set: true,
-          help: 'write tuned constants back into the genomes (default for --data)',
-        },
-        {
-          flag: 'baldwinian',
-          key: 'lamarckian',
-          kind: 'switch',
-          set: false,
-          help: "score with tuned constants but keep the genomes' own (default for --problem)",
-        },
-        optionFlag(
-          'robust',
-          'robust',
-          'on|off',
-          'reject models that leave 10x the target range on the training box\nwidened by 10% (interval arithmetic)',
-        ),
-        optionFlag('clamp', 'clamp', 'on|off', "clamp predictions to the training target's range (never worse on training rows)"),
-        optionFlag('objectives', 'objectives', 'O', 'error | error-size (NSGA-II on error and size)'),
-        optionFlag('select-model', 'selectModel', 'M', "best | score (PySR's knee) | validation (every 4th training row held out)"),
+        opt('linear-scaling on|off', 'linearScaling', 'fitness = RMSE after optimal offset/slope'),
+        opt('optimise N', 'optimiseIterations', 'constant optimisation: N model evaluations per candidate (0 = off)'),
+        opt('lm-iterations N', 'optimiseIterations', 'the same'),
+        opt('optimise-rows R', 'optimiseRows', 'fit constants on at most R training rows, evenly strided', 'all; 256 with --data'),
+        opt('optimiser M', 'optimiser', 'lm (Levenberg-Marquardt) | gradient'),
+        toggle('lamarckian', 'lamarckian', 'write tuned constants back into the genomes (default for --data)'),
+        toggle('baldwinian', 'lamarckian', "score with tuned constants, keep the genomes' own (default for --problem)", false),
+        opt('robust on|off', 'robust', 'reject models leaving 10x the target range on the training box (+10%, interval arithmetic)'),
+        opt('clamp on|off', 'clamp', "clamp predictions to the training target's range (never worse on training rows)"),
+        opt('objectives O', 'objectives', 'error | error-size (NSGA-II on error and size)'),
+        opt('select-model M', 'selectModel', "best | score (PySR's knee) | validation (every 4th training row held out)"),
       ],
     },
     {
       title: 'Fitness back end',
       flags: [
-        {
-          flag: 'backend',
-          key: 'backend',
-          kind: { choices: BACKENDS },
-          arg: 'B',
-          help: 'cpu | gpu: gpu.js in webgpu mode on Dawn (f32 on the device;\nthe best trees are re-scored in f64, so every reported number is f64)',
-          default: 'cpu',
-        },
-        { flag: 'gpu-api', key: 'gpuApi', kind: 'list', arg: 'LIST', help: 'Dawn back ends to try, in order', default: GPU_APIS.join(',') },
-        { flag: 'gpu-adapter', key: 'gpuAdapter', kind: 'string', arg: 'TEXT', help: 'use only an adapter whose name contains TEXT' },
-        {
-          flag: 'gpu-hardware-only',
-          key: 'gpuHardwareOnly',
-          kind: 'switch',
-          help: 'refuse software renderers (llvmpipe, lavapipe, SwiftShader)',
-        },
+        flag(
+          'backend B',
+          'backend',
+          { choices: BACKENDS },
+          'cpu | gpu: gpu.js on Dawn (f32 on the device, best trees re-scored in f64)',
+          'cpu',
+        ),
+        flag('gpu-api LIST', 'gpuApi', 'list', 'Dawn back ends to try, in order', GPU_APIS.join(',')),
+        flag('gpu-adapter TEXT', 'gpuAdapter', 'string', 'use only an adapter whose name contains TEXT'),
+        toggle('gpu-hardware-only', 'gpuHardwareOnly', 'refuse software renderers (llvmpipe, lavapipe, SwiftShader)'),
       ],
     },
     {
       title: 'Run',
       flags: [
-        optionFlag('seed', 'seed', 'N', 'seed of every random choice'),
-        {
-          flag: 'threads',
-          key: 'threads',
-          kind: 'int',
-          arg: 'N',
-          help: 'evaluation threads; 1 = in-process. Results are identical for every thread count.',
-          default: 'the number of cores',
-        },
-        {
-          flag: 'out',
-          key: 'out',
-          kind: 'string',
-          arg: 'DIR',
-          help: 'output folder',
-          default: 'gpmate-runs/<problem>-<selection>-seed<N>',
-        },
-        {
-          flag: 'checkpoint-every',
-          key: 'checkpointEvery',
-          kind: 'int',
-          arg: 'N',
-          help: 'write DIR/checkpoint.json every N generations (atomic, checksummed)',
-        },
-        {
-          flag: 'resume',
-          key: 'resume',
-          kind: 'string',
-          arg: 'DIR',
-          help: 'continue the run whose checkpoint is in DIR (same options; writes into DIR\nunless --out is given); the results equal those of an uninterrupted run',
-        },
-        { flag: 'quiet', key: 'quiet', kind: 'switch', help: 'no per-generation lines' },
+        opt('seed N', 'seed', 'seed of every random choice'),
+        flag('threads N', 'threads', 'int', 'evaluation threads; 1 = in-process (results identical for any count)', 'the cores'),
+        flag('out DIR', 'out', 'string', 'output folder', 'gpmate-runs/<problem>-<selection>-seed<N>'),
+        flag('checkpoint-every N', 'checkpointEvery', 'int', 'write DIR/checkpoint.json every N generations (atomic, checksummed)'),
+        flag('resume DIR', 'resume', 'string', 'continue the run checkpointed in DIR (same options; into DIR unless --out)'),
+        toggle('quiet', 'quiet', 'no per-generation lines'),
       ],
     },
   ],

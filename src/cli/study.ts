@@ -3,7 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { exportCsv } from '../study/export.js';
 import { writeReport } from '../study/report.js';
 import { defaultDbPath, runStudy, type StudyProgress } from '../study/runner.js';
-import { capThreads, helpText, namingFlags, parseFlags, type CommandFlags } from './flags.js';
+import { capThreads, flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags } from './flags.js';
 
 /** The flags of each study subcommand: parsing, --help and error messages come from these tables. */
 export const STUDY_FLAGS = {
@@ -15,37 +15,21 @@ export const STUDY_FLAGS = {
       {
         title: 'Options',
         flags: [
-          { flag: 'db', key: 'db', kind: 'string', arg: 'PATH', help: 'the SQLite file of results', default: 'FILE.db' },
-          {
-            flag: 'extend',
-            key: 'extend',
-            kind: 'switch',
-            help: 'accept a study file changed since runs were stored (adds its new cells and seeds)',
-          },
-          {
-            flag: 'threads',
-            key: 'threads',
-            kind: 'int',
-            arg: 'N',
-            help: 'runs executed at once, one worker thread each',
-            default: 'the idle cores, at least 1',
-          },
-          { flag: 'quiet', key: 'quiet', kind: 'switch', help: 'no progress bar' },
+          flag('db PATH', 'db', 'string', 'the SQLite file of results', 'FILE.db'),
+          toggle('extend', 'extend', 'accept a study file changed since runs were stored (adds its new cells and seeds)'),
+          flag('threads N', 'threads', 'int', 'runs executed at once, one worker thread each', 'the idle cores, at least 1'),
+          toggle('quiet', 'quiet', 'no progress bar'),
         ],
       },
     ],
   },
   report: {
     head: 'gpmate study report DB --out DIR\n  self-contained report.html plus the SVG figures',
-    sections: [
-      { title: 'Options', flags: [{ flag: 'out', key: 'out', kind: 'string', arg: 'DIR', help: 'folder of the report (required)' }] },
-    ],
+    sections: [{ title: 'Options', flags: [flag('out DIR', 'out', 'string', 'folder of the report (required)')] }],
   },
   export: {
     head: 'gpmate study export DB --csv DIR\n  cells.csv, runs.csv, generations.csv',
-    sections: [
-      { title: 'Options', flags: [{ flag: 'csv', key: 'csv', kind: 'string', arg: 'DIR', help: 'folder of the CSV files (required)' }] },
-    ],
+    sections: [{ title: 'Options', flags: [flag('csv DIR', 'csv', 'string', 'folder of the CSV files (required)')] }],
   },
 } as const satisfies Record<string, CommandFlags>;
 

@@ -1,5 +1,5 @@
 /**
- * Per-generation diversity measures for tree populations (issue 5, item 1), shaped as the `measure`
+ * Per-generation diversity measures for tree populations, shaped as the `measure`
  * hook of {@link evolve}: genotypic (unique share, structural distance), behavioural (distinct
  * output vectors and their entropy), fitness entropy, size/depth/balance, and PIMP preference
  * statistics. They use their own seeded random stream, so turning them on never changes a run.

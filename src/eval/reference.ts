@@ -6,24 +6,33 @@ import type { Dataset } from './dataset.js';
 /**
  * Reference evaluator: the outputs of a tree on every row, column-wise over the whole data set.
  * Written for clarity, not speed (one fresh column per node); it defines the semantics the fast
- * evaluators must reproduce bit for bit.
+ * evaluators must reproduce bit for bit. `round`, when given, is applied to every input, constant and
+ * node result (Math.fround emulates an f32 evaluator); `visit` sees each node's column once computed.
  */
-export function evaluateTree(t: Tree, columns: readonly Float64Array[], rows: number): Float64Array {
+export function evaluateTree(
+  t: Tree,
+  columns: readonly Float64Array[],
+  rows: number,
+  round?: (x: number) => number,
+  visit?: (column: Float64Array) => void,
+): Float64Array {
   const stack: Float64Array[] = [];
   for (let i = 0; i < t.op.length; i++) {
     const op = t.op[i] as number;
-    if (op === Op.Const) stack.push(new Float64Array(rows).fill(t.arg[i] as number));
-    else if (op === Op.Var) stack.push(Float64Array.from((columns[t.arg[i] as number] as Float64Array).subarray(0, rows)));
+    let a: Float64Array;
+    if (op === Op.Const) a = new Float64Array(rows).fill(t.arg[i] as number);
+    else if (op === Op.Var) a = Float64Array.from((columns[t.arg[i] as number] as Float64Array).subarray(0, rows));
     else if (ARITY[op] === 1) {
-      const a = stack.pop() as Float64Array;
+      a = stack.pop() as Float64Array;
       for (let r = 0; r < rows; r++) a[r] = apply1(op, a[r] as number);
-      stack.push(a);
     } else {
       const b = stack.pop() as Float64Array;
-      const a = stack.pop() as Float64Array;
+      a = stack.pop() as Float64Array;
       for (let r = 0; r < rows; r++) a[r] = apply2(op, a[r] as number, b[r] as number);
-      stack.push(a);
     }
+    if (round) for (let r = 0; r < rows; r++) a[r] = round(a[r] as number);
+    visit?.(a);
+    stack.push(a);
   }
   return stack.pop() as Float64Array;
 }

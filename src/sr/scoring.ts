@@ -166,14 +166,14 @@ export const SCORE_HANDLERS = {
   score: ((ctx, t) => {
     let d = workerScoreData.get(ctx);
     if (!d) workerScoreData.set(ctx, (d = coreScoreData(ctx.engine, ctx.columns, ctx.y)));
-    if (t.outCases) scoreRangeCases(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg, t.outCases);
-    else scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg);
+    scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg, t.outCases);
   }) satisfies TaskHandler<ScoreTask>,
 };
 
 /**
  * Scores trees [from, to) of a flat batch (the worker pool's `score` task): out[t] = loss, and the
- * scored tree's constants (tuned when optimising) into outArg at the tree's offsets.
+ * scored tree's constants (tuned when optimising) into outArg at the tree's offsets; with `outCases`
+ * tree t's per-case losses go to outCases[t * rows, (t + 1) * rows).
  */
 export function scoreRange(
   e: { op: Uint8Array; arg: Float64Array; offsets: Int32Array },
@@ -183,34 +183,16 @@ export function scoreRange(
   s: ScoreSettings,
   out: Float64Array,
   outArg: Float64Array,
+  outCases?: Float64Array,
 ): void {
   for (let t = from; t < to; t++) {
     const a = e.offsets[t] as number;
     const b = e.offsets[t + 1] as number;
-    const r = scoreCandidate({ op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) }, d, s);
+    const tree = { op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) };
+    const r: Scored & { cases?: Float64Array } = outCases ? scoreCandidateCases(tree, d, s) : scoreCandidate(tree, d, s);
     out[t] = r.loss;
     outArg.set(r.tree.arg, a);
-  }
-}
-
-/** {@link scoreRange} with per-case losses: tree t's go to outCases[t * rows, (t + 1) * rows). */
-export function scoreRangeCases(
-  e: { op: Uint8Array; arg: Float64Array; offsets: Int32Array },
-  from: number,
-  to: number,
-  d: ScoreData,
-  s: ScoreSettings,
-  out: Float64Array,
-  outArg: Float64Array,
-  outCases: Float64Array,
-): void {
-  for (let t = from; t < to; t++) {
-    const a = e.offsets[t] as number;
-    const b = e.offsets[t + 1] as number;
-    const r = scoreCandidateCases({ op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) }, d, s);
-    out[t] = r.loss;
-    outArg.set(r.tree.arg, a);
-    outCases.set(r.cases, t * d.rows);
+    if (r.cases) outCases?.set(r.cases, t * d.rows);
   }
 }
 

@@ -236,52 +236,26 @@ function optionsOf(v: unknown, field: string, fail: (f: string, m: string) => ne
       const known = OPTION_NAMES.filter((n) => !(AXES as readonly string[]).includes(n));
       return fail(`${field}.${k}`, `unknown option (known: ${known.join(', ')})`);
     }
-    if (!jsonMatches(kind, x)) fail(`${field}.${k}`, `expected ${describeKind(kind)}, got ${show(x)}`);
+    const [matches, shape] = JSON_SHAPES[kind.type];
+    if (!matches(x)) fail(`${field}.${k}`, `expected ${shape}, got ${show(x)}`);
     out[k] = x;
   }
   return out as StudyOptions;
 }
 
-/** Whether a JSON value has the shape of an option of this kind (its range is checked by the options model). */
-function jsonMatches(kind: OptionKind, x: unknown): boolean {
-  switch (kind.type) {
-    case 'integer':
-      return Number.isInteger(x);
-    case 'number':
-      return typeof x === 'number' && Number.isFinite(x);
-    case 'choice':
-      return typeof x === 'string';
-    case 'boolean':
-      return typeof x === 'boolean';
-    case 'pair':
-    case 'integer-pair':
-      return Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n));
-    case 'strings':
-      return Array.isArray(x) && x.every((s) => typeof s === 'string');
-    case 'diversity':
-      return true;
-  }
-}
+const isPair = (x: unknown) => Array.isArray(x) && x.length === 2 && x.every((n) => typeof n === 'number' && Number.isFinite(n));
 
-function describeKind(kind: OptionKind): string {
-  switch (kind.type) {
-    case 'integer':
-      return 'an integer';
-    case 'number':
-      return 'a number';
-    case 'choice':
-      return 'a string';
-    case 'boolean':
-      return 'a boolean';
-    case 'pair':
-    case 'integer-pair':
-      return 'a pair [a, b]';
-    case 'strings':
-      return 'a list of strings';
-    case 'diversity':
-      return 'a diversity setting';
-  }
-}
+/** The JSON shape of each kind of option and its description (ranges are the options model's to check). */
+const JSON_SHAPES: Record<OptionKind['type'], readonly [(x: unknown) => boolean, string]> = {
+  integer: [Number.isInteger, 'an integer'],
+  number: [(x) => typeof x === 'number' && Number.isFinite(x), 'a number'],
+  choice: [(x) => typeof x === 'string', 'a string'],
+  boolean: [(x) => typeof x === 'boolean', 'a boolean'],
+  pair: [isPair, 'a pair [a, b]'],
+  'integer-pair': [isPair, 'a pair [a, b]'],
+  strings: [(x) => Array.isArray(x) && x.every((s) => typeof s === 'string'), 'a list of strings'],
+  diversity: [() => true, 'a diversity setting'],
+};
 
 function seedsOf(v: unknown, fail: (f: string, m: string) => never): number[] {
   const seedList = `a list of seeds (integers in 0..${MAX_SEED})`;

@@ -1,8 +1,7 @@
-import { apply1, apply2, ARITY, Op } from '../../tree/primitives.js';
 import { toInfix } from '../../tree/print.js';
 import type { Tree } from '../../tree/tree.js';
 import type { Dataset } from '../dataset.js';
-import { treeRmse } from '../reference.js';
+import { evaluateTree, rmse, treeRmse } from '../reference.js';
 import { GPU_VALUE_BOUND } from './kernel.js';
 
 /**
@@ -21,49 +20,18 @@ import { GPU_VALUE_BOUND } from './kernel.js';
 /** Largest |value| any node takes on any row in f64 (Infinity when a NaN appears). */
 export function maxIntermediate(t: Tree, ds: Dataset): number {
   let m = 0;
-  const st: number[] = [];
-  for (let r = 0; r < ds.rows; r++) {
-    st.length = 0;
-    for (let i = 0; i < t.op.length; i++) {
-      const op = t.op[i] as number;
-      let v: number;
-      if (op === Op.Const) v = t.arg[i] as number;
-      else if (op === Op.Var) v = (ds.columns[t.arg[i] as number] as Float64Array)[r] as number;
-      else if (ARITY[op] === 1) v = apply1(op, st.pop() as number);
-      else {
-        const b = st.pop() as number;
-        v = apply2(op, st.pop() as number, b);
-      }
-      st.push(v);
+  evaluateTree(t, ds.columns, ds.rows, undefined, (column) => {
+    for (const v of column) {
       const a = Math.abs(v);
       if (!(a <= m)) m = Number.isNaN(a) ? Infinity : a;
     }
-  }
+  });
   return m;
 }
 
 /** RMSE in emulated f32: inputs, constants and every node's result rounded to f32. */
 export function f32EmulatedRmse(t: Tree, ds: Dataset): number {
-  const f = Math.fround;
-  let s = 0;
-  const st: number[] = [];
-  for (let r = 0; r < ds.rows; r++) {
-    st.length = 0;
-    for (let i = 0; i < t.op.length; i++) {
-      const op = t.op[i] as number;
-      if (op === Op.Const) st.push(f(t.arg[i] as number));
-      else if (op === Op.Var) st.push(f((ds.columns[t.arg[i] as number] as Float64Array)[r] as number));
-      else if (ARITY[op] === 1) st.push(f(apply1(op, st.pop() as number)));
-      else {
-        const b = st.pop() as number;
-        st.push(f(apply2(op, st.pop() as number, b)));
-      }
-    }
-    const e = (st[0] as number) - f(ds.y[r] as number);
-    s += e * e;
-  }
-  const v = Math.sqrt(s / ds.rows);
-  return Number.isFinite(v) ? v : Infinity;
+  return rmse(evaluateTree(t, ds.columns, ds.rows, Math.fround), ds.y.map(Math.fround));
 }
 
 export type AgreementKind = 'compared' | 'invalid' | 'near-bound';
