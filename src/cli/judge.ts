@@ -212,11 +212,8 @@ function searchOptions(v: Values, seed: number): JudgeOptions {
   };
 }
 
-/**
- * Opens the back ends, then the cache, then runs: every flag is checked before the cache (or, through
- * `prepare`, the output folder) is created, so that bad input leaves no file behind.
- */
-async function withService<T>(v: Values, cachePath: string, run: (s: JudgeService) => Promise<T>, prepare?: () => void): Promise<T> {
+/** Opens the back ends, then the cache, then runs: every flag is checked before the cache is created, so that bad input leaves no file behind. */
+async function withService<T>(v: Values, cachePath: string, run: (s: JudgeService) => Promise<T>): Promise<T> {
   checkOutputDir(dirname(cachePath), 'cache');
   let cache: JudgeCache | undefined;
   let backend: JudgeBackend | undefined;
@@ -228,7 +225,7 @@ async function withService<T>(v: Values, cachePath: string, run: (s: JudgeServic
     if (generatorModel !== undefined) generator = await openBackend(v, generatorModel);
     const budget = int(v, 'budget');
     if (budget !== undefined && budget < 0) throw new ConfigError(`option --budget: expected an integer >= 0, got ${budget}`);
-    prepare?.();
+    makeDir(dirname(cachePath));
     cache = new JudgeCache(cachePath);
     service = new JudgeService(backend, cache, budget, generator);
     return await run(service);
@@ -293,6 +290,7 @@ async function evolveCommand(v: Values): Promise<number> {
     generations: result.generations,
     evaluations: result.evaluations,
   };
+  makeDir(out);
   writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + '\n');
   writeFileAtomic(join(out, 'best-prompt.txt'), promptText(b));
   writeFileAtomic(join(out, 'best-prompt.json'), JSON.stringify({ ...b.genome, template: b.template }, null, 2) + '\n');
