@@ -59,9 +59,9 @@ function splitLine(line: string): string[] | undefined {
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const MISSING = /^(?:|na|n\/a|nan|null|none|missing|\?|-)$/i;
 
-/** A cell or a name as an error message shows it: short and printable, else left out (a file's content is not echoed). */
-export function quoted(s: string): string {
-  return s.length <= 24 && /^[\x20-\x7e]*$/.test(s) ? `"${s}"` : `(${s.length} characters)`;
+/** A cell or a name as an error message shows it: quoted when short and printable, else `otherwise` (a file's content is not echoed). */
+export function quoted(s: string, otherwise = `a text of ${s.length} characters`): string {
+  return s.length <= 24 && /^[\x20-\x7e]*$/.test(s) ? `"${s}"` : otherwise;
 }
 
 /** Why a cell is not read as a number. */
@@ -135,7 +135,7 @@ export function readNumericCsv(path: string): NumericTable {
   const empty = header.indexOf('');
   if (empty >= 0) throw new DataError(`${path}: line 1: column ${empty + 1} has an empty name in the header`);
   const dup = header.find((h, i) => header.indexOf(h) !== i);
-  if (dup !== undefined) throw new DataError(`${path}: line 1: column ${quoted(dup)} appears twice`);
+  if (dup !== undefined) throw new DataError(`${path}: line 1: column ${quoted(dup, String(header.lastIndexOf(dup) + 1))} appears twice`);
   const rows = lines.length - 1;
   if (rows === 0) throw new DataError(`${path}: no data rows after the header`);
   const columns = header.map(() => new Float64Array(rows));
@@ -147,7 +147,8 @@ export function readNumericCsv(path: string): NumericTable {
     for (let c = 0; c < cells.length; c++) {
       const cell = cells[c] as string;
       const v = DECIMAL.test(cell) ? Number(cell) : NaN;
-      if (!Number.isFinite(v)) throw new DataError(`${path}: line ${r + 2}, column ${quoted(header[c] as string)}: ${notNumber(cell)}`);
+      if (!Number.isFinite(v))
+        throw new DataError(`${path}: line ${r + 2}, column ${quoted(header[c] as string, String(c + 1))}: ${notNumber(cell)}`);
       (columns[c] as Float64Array)[r] = v;
     }
   }
@@ -212,7 +213,7 @@ function checkRange(path: string, what: string, r: RowRange, rows: number): void
 /** The JSON beside a CSV (same name, .json), if there is one. */
 export function metaPathFor(csvPath: string): string | undefined {
   const p = join(dirname(csvPath), `${basename(csvPath, extname(csvPath))}.json`);
-  return existsSync(p) ? p : undefined;
+  return p !== join(csvPath) && existsSync(p) ? p : undefined;
 }
 
 /**
@@ -244,6 +245,9 @@ export function csvTask(path: string, spec: CsvSpec = {}, metaPath = metaPathFor
 
 /** Column names for a message: the first few, and how many there are. */
 function listNames(names: readonly string[]): string {
-  const shown = names.slice(0, 8).map(quoted).join(', ');
+  const shown = names
+    .slice(0, 8)
+    .map((n, i) => quoted(n, String(i + 1)))
+    .join(', ');
   return names.length > 8 ? `${shown}, ... (${names.length} in all)` : shown;
 }

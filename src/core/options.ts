@@ -154,7 +154,8 @@ export const DEFAULT_EVOLUTION_OPTIONS: Readonly<Omit<EvolutionOptions, 'poolSiz
 export const check = {
   int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+      // past 2^53 - 1 integers are not exact (1e20 + 1 === 1e20): then the upper bound is said too
+      const range = max === Number.MAX_SAFE_INTEGER && !(typeof v === 'number' && v > max) ? `>= ${min}` : `in ${min}..${max}`;
       throw optionError(name, `expected an integer ${range}, got ${String(v)}`);
     }
     return v;
