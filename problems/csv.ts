@@ -101,7 +101,9 @@ function readBounded(path: string): Buffer {
     return Buffer.from(readTextFile(path)); // names the problem (not found, cannot read)
   }
   if (size > MAX_CSV_BYTES)
-    throw new DataError(`${path}: ${(size / 2 ** 20).toFixed(0)} MiB; gpmate reads CSV files of at most ${MAX_CSV_BYTES / 2 ** 20} MiB`);
+    throw new DataError(
+      `${path}: ${size} bytes; gpmate reads CSV files of at most ${MAX_CSV_BYTES} bytes (${MAX_CSV_BYTES / 2 ** 20} MiB)`,
+    );
   try {
     return readFileSync(path);
   } catch (e) {

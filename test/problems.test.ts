@@ -173,7 +173,7 @@ describe('CSV loader', () => {
     const big = join(dir, 'big.csv');
     writeFileSync(big, 'a,y\n');
     truncateSync(big, MAX_CSV_BYTES + 1);
-    expect(() => csvTask(big)).toThrow(/big\.csv: 257 MiB; gpmate reads CSV files of at most 256 MiB/);
+    expect(() => csvTask(big)).toThrow(/big\.csv: 268435457 bytes; gpmate reads CSV files of at most 268435456 bytes \(256 MiB\)/);
   });
 
   it('reads what it should: every line ending, a BOM, quoted names, signs and exponents; large targets that fit', () => {
