@@ -1,4 +1,16 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { optionError } from './errors.js';
 
@@ -59,6 +71,21 @@ export function checkOutputDir(dir: string, option: string): void {
     throw optionError(option, at === resolve(dir) ? `${dir} exists and is not a folder` : `${at} is a file, not a folder`);
   const code = probe(at);
   if (code) throw optionError(option, `cannot create files in ${at} (${code})`);
+  // The missing folders are created and removed again: a name too long or otherwise refused by the file system fails now.
+  const created: string[] = [];
+  try {
+    for (let p = resolve(dir); p !== at; p = dirname(p)) created.unshift(p);
+    for (const [i, p] of created.entries()) {
+      try {
+        mkdirSync(p);
+      } catch (e) {
+        created.length = i;
+        throw optionError(option, `cannot create folder ${p} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+    }
+  } finally {
+    for (const p of created.reverse()) rmdirSync(p);
+  }
 }
 
 /** Checks, before any work, that the file `path` can be written: not a folder, in an existing folder where files can be created. */
