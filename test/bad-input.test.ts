@@ -16,7 +16,9 @@ import { parseModel } from '../src/sr/model.js';
 import { resolveRegressionOptions } from '../src/sr/options.js';
 import { runStudy } from '../src/study/runner.js';
 import { parseStudy } from '../src/study/schema.js';
+import { filtersNativeStderr, DawnWarningFilter } from '../src/cli/native-stderr.js';
 import { CLI, SHARED } from './helpers.js';
+import { hasSystem } from './system.js';
 import { LLMBAR, TINY_MODEL } from './judge-helpers.js';
 import { tinyStudy, writeStudy } from './study-helpers.js';
 
@@ -341,4 +343,33 @@ describe('smaller findings', () => {
     );
     expect(() => resolveRegressionOptions({ constantRange: 'x' as never })).toThrow(/option constantRange: expected a pair/);
   });
+
+  it("Dawn's warning blocks are kept off stderr (a filter on whole lines, chunks split anywhere)", () => {
+    const dawn =
+      "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file: No such file or directory\n" +
+      '    at operator() (/home/runner/work/node-webgpu/node-webgpu/third_party/dawn/src/dawn/native/vulkan/BackendVk.cpp:368)\n\n' +
+      'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 90 to 16 to fit dynamic offset allocation limit.\n' +
+      'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 80 to 16 to fit dynamic offset allocation limit.\n' +
+      'gpmate: gpu back end: no WebGPU adapter found\n\nnot Dawn: kept\n';
+    for (const cut of [1, 7, 50, 1000]) {
+      const f = new DawnWarningFilter();
+      let out = '';
+      for (let i = 0; i < dawn.length; i += cut) out += f.push(dawn.slice(i, i + cut));
+      expect(out + f.end()).toBe('gpmate: gpu back end: no WebGPU adapter found\n\nnot Dawn: kept\n');
+    }
+    expect(filtersNativeStderr(['run', '--backend', 'gpu'])).toBe(true);
+    expect(filtersNativeStderr(['run', '--backend=gpu', '--verbose'])).toBe(false);
+    expect(filtersNativeStderr(['run', '--backend', 'cpu'])).toBe(false);
+  });
+
+  it.skipIf(!hasSystem('mesa', 'the GPU error-output test'))(
+    'a GPU error is one line on stderr, without Dawn warnings, unless --verbose',
+    () => {
+      const r = gpmate(['run', '--backend', 'gpu', '--gpu-adapter', 'no-such-gpu-model', '--out', join(tmp(), 'o')]);
+      refused(r, /^gpmate: gpu back end: no WebGPU adapter found/);
+      const verbose = gpmate(['run', '--backend', 'gpu', '--gpu-adapter', 'no-such-gpu-model', '--verbose', '--out', join(tmp(), 'o')]);
+      expect(verbose.status).toBe(2);
+      expect(verbose.stderr).toMatch(/gpmate: gpu back end: no WebGPU adapter found/);
+    },
+  );
 });

@@ -148,6 +148,7 @@ export const RUN_FLAGS: CommandFlags = {
         flag('checkpoint-every N', 'checkpointEvery', 'int', 'write DIR/checkpoint.json every N generations (atomic, checksummed)'),
         flag('resume DIR', 'resume', 'string', 'continue the run checkpointed in DIR (same options; into DIR unless --out)'),
         toggle('quiet', 'quiet', 'no per-generation lines'),
+        toggle('verbose', 'verbose', "also the GPU library's own warnings (Dawn writes them to stderr; left out otherwise)"),
       ],
     },
   ],
