@@ -52,8 +52,10 @@ describe('output paths are checked before the run, and fail once', () => {
       ['', /option --out: an empty path/],
       [join(file, 'sub'), /option --out: .*file is a file, not a folder/],
     ] as const) {
-      // 10^6 generations: a check after the run would never be reached
-      await expect(runCommand(['--population', '10', '--generations', '1000000', '--quiet', '--out', out])).rejects.toThrow(msg);
+      // refused at once: a check after the run would report a raw EEXIST or ENOENT after 300 generations
+      await expect(runCommand(['--population', '10', '--generations', '300', '--threads', '1', '--quiet', '--out', out])).rejects.toThrow(
+        msg,
+      );
     }
     expect(readdirSync(dir)).toEqual(['file']);
   });
@@ -68,7 +70,8 @@ describe('output paths are checked before the run, and fail once', () => {
     const dir = tmp();
     const model = join(dir, 'run');
     expect(gpmate(['run', ...TINY, '--out', model]).status).toBe(0);
-    const args = ['--model', join(model, 'model.json'), '--data', join(SHARED, 'data/sr/Pagie-1.csv')];
+    writeFileSync(join(dir, 'x.csv'), 'x\n0.5\n1.5\n');
+    const args = ['--model', join(model, 'model.json'), '--data', join(dir, 'x.csv')];
     await expect(predictCommand([...args, '--out', dir])).rejects.toThrow(/^option --out: .* is a folder; name a file$/);
     await expect(predictCommand([...args, '--out', join(dir, 'no/such/p.csv')])).rejects.toThrow(
       /^option --out: folder .*no\/such does not exist$/,
