@@ -22,8 +22,9 @@ export function resolveTask(spec: ProblemSpec, seed: number): RegressionTask {
     for (const key of ['data', 'meta'] as const) {
       const path = spec[key];
       if (path === undefined) continue;
-      if (!existsSync(path)) throw optionError(key, `file ${JSON.stringify(path)} not found`);
-      if (statSync(path).isDirectory()) throw optionError(key, `${JSON.stringify(path)} is a folder, not a file`);
+      const shown = path !== '' && path.trim() === path ? path : JSON.stringify(path);
+      if (!existsSync(path)) throw optionError(key, `${shown}: not found`);
+      if (statSync(path).isDirectory()) throw optionError(key, `${shown}: a folder, not a file`);
     }
     return spec.meta !== undefined ? csvTask(spec.data, spec, spec.meta) : csvTask(spec.data, spec);
   }
