@@ -488,9 +488,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     const s = resolveRegressionOptions(inv.options, 'benchmark', task.functions);
     const out = inv.out ?? join('gpmate-runs', `${task.name}-${s.selection}-seed${s.seed}`);
     checkOutputDir(out, 'out');
-    const dataCopies = inv.backend === 'cpu' && inv.threads > 1 ? inv.threads + 1 : 2;
-    const shape = { rows: task.train.rows, testRows: task.test?.rows ?? 0, inputs: task.train.columns.length, dataCopies };
-    checkMemory(s, { ...shape, checkpoint: inv.checkpointEvery !== undefined });
+    checkMemory(s, {
+      rows: task.train.rows,
+      testRows: task.test?.rows ?? 0,
+      inputs: task.train.columns.length,
+      // each worker's kernel holds its own copy of the data
+      dataCopies: inv.backend === 'cpu' && inv.threads > 1 ? inv.threads + 1 : 2,
+      checkpoint: inv.checkpointEvery !== undefined,
+    });
     const fingerprint = fingerprintOf(inv, s, task.train);
     if (job.resumed && job.resumed.fingerprint !== fingerprint) {
       throw new ConfigError(`option --resume: the checkpoint in ${parsed.resume ?? out} belongs to a run with different options or data`);
