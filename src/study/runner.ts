@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError, optionError } from '../core/errors.js';
 import { workerExecArgv } from '../eval/pool.js';
-import { expandRuns, problemSpecAt, type RunKey } from './grid.js';
+import type { RegressionTask } from '../eval/dataset.js';
+import { checkMemory } from '../sr/memory.js';
+import { resolveRegressionOptions } from '../sr/options.js';
+import { expandGrid, expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
 import { checkProblems, readStudyFile, type StudySpec } from './schema.js';
 import { StudyStore, type RunRecord } from './store.js';
@@ -78,9 +81,10 @@ function workerFile(): string {
 export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Promise<StudyRunSummary> {
   const spec = readStudyFile(studyPath);
   const baseDir = dirname(resolve(studyPath));
-  checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
+  const tasks = checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
   const threads = o.threads ?? autoThreads();
   if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
+  checkStudyMemory(spec, tasks, Math.min(threads, spec.seeds.length * expandGrid(spec).length), studyPath);
   const db = o.db ?? defaultDbPath(studyPath);
   const store = StudyStore.openForRun(db, spec, {
     ...(o.extend ? { extend: true } : {}),
@@ -95,6 +99,21 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
     }
   } finally {
     store.close();
+  }
+}
+
+/** Every cell's worst case fits the machine with `concurrent` runs at once (src/sr/memory.ts); the error names the cell. */
+function checkStudyMemory(spec: StudySpec, tasks: readonly RegressionTask[], concurrent: number, source: string): void {
+  for (const cell of expandGrid(spec)) {
+    const task = tasks[spec.problems.indexOf(cell.problem)] as RegressionTask;
+    try {
+      const s = resolveRegressionOptions({ ...cell.options, diversity: cell.diversity }, 'benchmark', task.functions);
+      checkMemory(s, { rows: task.train.rows, testRows: task.test?.rows ?? 0, inputs: task.train.columns.length, concurrent });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const where = `${cell.problem.name} ${cell.selection} ${cell.mutation} ${cell.mutationRate} ${cell.variant}`;
+      throw new ConfigError(`study file ${source}: cell ${where}: ${e.message}`);
+    }
   }
 }
 
