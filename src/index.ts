@@ -142,7 +142,16 @@ export { modelJson, parseModel, readModel, predictColumns, MODEL_VERSION, type L
 export { writeCheckpoint, readCheckpoint, type Checkpoint } from './sr/checkpoint.js';
 
 // judge: LLM-judge prompts as one more genome and evaluator.
-export { resolveJudgeOptions, JUDGE_DEFAULTS, DEFAULT_WEIGHTS, type JudgeOptions, type JudgeSettings } from './judge/options.js';
+export {
+  resolveJudgeOptions,
+  resolveReading,
+  JUDGE_DEFAULTS,
+  DEFAULT_WEIGHTS,
+  type JudgeOptions,
+  type JudgeSettings,
+  type ReadingSettings,
+} from './judge/options.js';
+export { parseVerdict, stripThinking, PROTOCOLS, DEFAULT_MIN_LETTER_MASS, type Protocol } from './judge/verdict.js';
 export {
   promptRepresentation,
   baselineGenome,
@@ -152,9 +161,27 @@ export {
   type PromptOptions,
 } from './judge/genome.js';
 export { loadLibrary, defaultLibrary, type FragmentLibrary } from './judge/library.js';
-export { loadItems, splitItems, DATA_FORMATS, type JudgeItem, type DataFormat } from './judge/data.js';
+export {
+  loadItems,
+  loadPairs,
+  splitItems,
+  DATA_FORMATS,
+  type JudgeItem,
+  type DataFormat,
+  type Example,
+  type LoadOptions,
+} from './judge/data.js';
 export { renderTemplate, fillTemplate, templateText, type ChatPrompt, type PromptTemplate, type Order } from './judge/render.js';
-export { JudgeEvaluator, scoreTemplate, metricsOf, judgeLoss, type JudgeMetrics, type LossWeights } from './judge/fitness.js';
+export {
+  JudgeEvaluator,
+  scoreTemplate,
+  metricsOf,
+  judgeLoss,
+  itemLosses,
+  type JudgeMetrics,
+  type LossWeights,
+  type ItemResult,
+} from './judge/fitness.js';
 export { JudgeCache, JudgeService, BudgetExhaustedError, type CallStats } from './judge/cache.js';
 export { HttpBackend, type HttpOptions } from './judge/http.js';
 export { LlamaBackend, type LlamaOptions } from './judge/llama.js';

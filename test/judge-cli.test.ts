@@ -1,40 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { judgeCommand } from '../src/cli/judge.js';
-import { ConfigError, DataError } from '../src/core/errors.js';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calls, gpmate, inProcess } from './judge-cli-helpers.js';
 import { LlamaBackend } from '../src/judge/llama.js';
 import { close, listen, LLMBAR, modelServer, PANDALM, TINY_MODEL, tmp } from './judge-helpers.js';
 
-const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'dist/src/cli/main.js');
-const gpmate = (args: string[]) => spawnSync(process.execPath, [CLI, 'judge', ...args], { encoding: 'utf8' });
-/**
- * The same command in this process (as main.ts runs it: ConfigError/DataError exit 2, one line on
- * stderr), so that the llama.cpp runtime is loaded once for the runs that need no separate process.
- */
-async function inProcess(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  try {
-    const status = await judgeCommand(args);
-    return { status, stdout, stderr: '' };
-  } catch (e) {
-    const status = e instanceof ConfigError || e instanceof DataError ? 2 : 1;
-    return { status, stdout, stderr: `gpmate: ${(e as Error).message.split('\n')[0]}\n` };
-  } finally {
-    spy.mockRestore();
-  }
-}
-const calls = (stdout: string) => Number(/^calls (\d+) {2}cache hits (\d+)/m.exec(stdout)?.[1]);
-
 // Small enough for the suite (the tiny model is fast), large enough to exercise every part.
 const DATA = ['--data', LLMBAR, '--limit', '6', '--max-chars', '80', '--seed', '3'];
-const BACKEND = ['--backend', 'llama', '--model', TINY_MODEL];
+// The tiny model's letters carry almost no mass: a threshold of 0 reads its probabilities at the first
+// answer token (without it every verdict is unreadable, after decoding the full answer).
+const BACKEND = ['--backend', 'llama', '--model', TINY_MODEL, '--min-letter-mass', '0'];
 const SEARCH = [
   '--population',
   '4',
@@ -103,7 +78,8 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const summary = JSON.parse(readFileSync(join(run1, 'summary.json'), 'utf8'));
     expect(summary.options.selection).toBe('pimp');
     expect(summary.options.distance).toBe('behavioural');
-    expect(summary.items).toEqual({ total: 100, train: 3, test: 3 });
+    expect(summary.items).toEqual({ total: 100, train: 3, test: 3, examplePool: 0 });
+    expect(summary.options.judge).toEqual({ protocol: 'direct', ties: false, minLetterMass: 0, maxTokens: 8 });
     for (const part of [summary.best.train, summary.best.test, summary.baseline.test]) {
       for (const k of ['loss', 'accuracy', 'consistency', 'brier', 'promptTokens']) expect(part[k]).toBeTypeOf('number');
       expect(part.accuracy).toBeGreaterThanOrEqual(0);
@@ -128,7 +104,7 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
       expect(readFileSync(join(run2, f))).toEqual(readFileSync(join(run1, f)));
   }, 180_000);
 
-  it('stops at the call budget with one line and no results, and the rerun resumes without repeating a call', async () => {
+  it('stops at the budget of paid requests with the best prompt so far, and the rerun resumes without repeating a request', async () => {
     const whole = join(dir, 'whole');
     const r = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', join(dir, 'whole.sqlite'), '--out', whole]);
     expect(r.status).toBe(0);
@@ -136,11 +112,16 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
     const cache2 = join(dir, 'cache2.sqlite');
     const run3 = join(dir, 'run3');
     const stopped = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', cache2, '--out', run3, '--budget', '5']);
-    expect(stopped.status).toBe(2);
-    expect(stopped.stderr).toMatch(
-      /^gpmate: option --budget: call budget of 5 exhausted; rerun with a larger budget to resume from the cache\n$/,
-    );
-    expect(existsSync(join(run3, 'summary.json'))).toBe(false);
+    expect(stopped.status).toBe(0);
+    expect(stopped.stdout).toMatch(/^stopped by --budget: wrote the best prompt found so far/m);
+    expect(calls(stopped.stdout)).toBe(5);
+    // generation 0 was scored: its best prompt is written, without test scores (they would need more requests)
+    expect(JSON.parse(readFileSync(join(run3, 'summary.json'), 'utf8'))).toMatchObject({
+      stoppedBy: 'budget',
+      best: { test: null },
+      baseline: null,
+    });
+    expect(existsSync(join(run3, 'best-prompt.json'))).toBe(true);
     const resumed = await inProcess(['evolve', ...SMALL, ...BACKEND, '--cache', cache2, '--out', run3]);
     expect(resumed.status).toBe(0);
     expect(calls(resumed.stdout)).toBe(paid - 5);
@@ -292,7 +273,7 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
         ],
         /environment variable GPMATE_UNSET_KEY_VAR .*not set/,
       ],
-      [['evolve', '--data', LLMBAR, ...BACKEND, '--population', '1'], /option --population: expected an integer >= 2/],
+      [['evolve', '--data', LLMBAR, ...BACKEND, '--population', '1'], /option --population: expected an integer in 2\.\.1000000/],
       [['evolve', '--data', LLMBAR, ...BACKEND, '--w-brier=-1'], /option --w-brier: expected a number >= 0/],
       [['eval', '--data', LLMBAR, ...BACKEND], /option --prompt: required/],
       [['frobnicate'], /unknown judge command "frobnicate"/],

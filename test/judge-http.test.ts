@@ -10,7 +10,8 @@ import { close, listen, LLMBAR, modelServer, readBody, TINY_MODEL } from './judg
 
 const render = { maxChars: 200 };
 const item = splitItems(loadItems(LLMBAR), 0.5, 1, 8).train[0]!;
-const template = renderTemplate(baselineGenome(), new Map(), render);
+const template = renderTemplate(baselineGenome(), render);
+const loose = { minLetterMass: 0 };
 const prompt = fillTemplate(template, item, 'AB', render);
 const fast = { retries: 3, backoffMs: 10, maxBackoffMs: 2000, timeoutMs: 5000, skipModelCheck: true };
 
@@ -24,7 +25,7 @@ describe('HTTP back end against a loopback OpenAI-compatible server backed by th
   let llama: LlamaBackend;
   let srv: Awaited<ReturnType<typeof modelServer>>;
   beforeAll(async () => {
-    llama = await LlamaBackend.open({ modelPath: TINY_MODEL });
+    llama = await LlamaBackend.open({ modelPath: TINY_MODEL, judge: loose });
     srv = await modelServer(llama, 'tiny');
   });
   afterAll(async () => {
@@ -33,7 +34,7 @@ describe('HTTP back end against a loopback OpenAI-compatible server backed by th
   });
 
   it('gives the same A/B probabilities as the in-process engine when the whole distribution is returned', async () => {
-    const http = await HttpBackend.open({ baseUrl: srv.url, model: 'tiny', topLogprobs: 100_000 });
+    const http = await HttpBackend.open({ baseUrl: srv.url, model: 'tiny', topLogprobs: 100_000, judge: loose });
     const j = await http.judge(prompt);
     const local = await llama.judge(prompt);
     expect(j.source).toBe('probabilities');
@@ -43,7 +44,7 @@ describe('HTTP back end against a loopback OpenAI-compatible server backed by th
   });
 
   it('falls back to the text answer when A and B are outside the top logprobs', async () => {
-    const http = await HttpBackend.open({ baseUrl: srv.url, model: 'tiny', topLogprobs: 5 });
+    const http = await HttpBackend.open({ baseUrl: srv.url, model: 'tiny', topLogprobs: 5, judge: loose });
     const j = await http.judge(prompt);
     // random weights: the top token is not a letter, so nothing is readable
     expect(j.source).toBe('none');
@@ -201,6 +202,6 @@ describe('HTTP back end against a fault-injecting loopback server', () => {
     await close(dead.server);
     const err = (await HttpBackend.open({ baseUrl: deadUrl, model: 'm', retries: 1, backoffMs: 10 }).catch((e: Error) => e)) as Error;
     expect(err.message).toMatch(/back end http:\/\/127\.0\.0\.1:\d+\/v1: unreachable \(ECONNREFUSED\) \(gave up after 2 attempts\)/);
-    await expect(HttpBackend.open({ baseUrl: 'ftp://x', model: 'm' })).rejects.toThrow(/option baseUrl/);
+    await expect(HttpBackend.open({ baseUrl: 'ftp://x', model: 'm' })).rejects.toThrow(/option baseUrl: expected http/);
   });
 });

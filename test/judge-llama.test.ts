@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerLetter } from '../src/judge/backend.js';
+import { answerLetter } from '../src/judge/verdict.js';
 import { BudgetExhaustedError, JudgeCache, JudgeService } from '../src/judge/cache.js';
 import { loadItems, splitItems } from '../src/judge/data.js';
 import { JudgeEvaluator, scoreTemplate } from '../src/judge/fitness.js';
@@ -14,19 +14,22 @@ import { LLMBAR, TINY_MODEL, tmp } from './judge-helpers.js';
 const render = { maxChars: 200 };
 const split = splitItems(loadItems(LLMBAR), 0.5, 1, 8);
 const items = split.train.slice(0, 3);
-const template = renderTemplate(baselineGenome(), new Map(), render);
+const template = renderTemplate(baselineGenome(), render);
+// the tiny model's letters carry almost no mass: a threshold of 0 lets its probabilities through
+const loose = { minLetterMass: 0 };
 
 describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
   let llama: LlamaBackend;
   beforeAll(async () => {
-    llama = await LlamaBackend.open({ modelPath: TINY_MODEL });
+    llama = await LlamaBackend.open({ modelPath: TINY_MODEL, judge: loose });
   });
   afterAll(async () => {
     await llama.close();
     await llama.close(); // safe twice
   });
 
-  it('reads the probabilities of A and B as the first answer token, the same on every call', async () => {
+  it("renders with the model's chat template and reads the probabilities of A and B at the first answer token", async () => {
+    expect(llama.chatTemplate).toBe('General');
     const p = fillTemplate(template, items[0]!, 'AB', render);
     const j = await llama.judge(p);
     expect(j.source).toBe('probabilities');
@@ -48,9 +51,52 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
     expect(mass('B')).toBeCloseTo(j.pB, 12);
   });
 
+  it('with the default letter-mass threshold, a model that does not answer with a letter is unreadable', async () => {
+    const strict = await LlamaBackend.open({ modelPath: TINY_MODEL });
+    try {
+      const j = await strict.judge(fillTemplate(template, items[0]!, 'AB', render));
+      expect(j.source).toBe('none');
+      expect(j.pA + j.pB).toBe(0);
+      expect(j.completionTokens).toBeGreaterThan(0); // it decoded the answer before giving up
+      // reasoned: decodes up to max-tokens and finds no verdict line either
+      const r = await LlamaBackend.open({ modelPath: TINY_MODEL, judge: { protocol: 'reasoned', maxTokens: 12 } });
+      const jr = await r.judge(
+        fillTemplate(renderTemplate(baselineGenome(), { ...render, protocol: 'reasoned' }), items[0]!, 'AB', render),
+      );
+      await r.close();
+      expect(jr.source).toBe('none');
+      expect(jr.completionTokens).toBe(12);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('reuses the evaluated prompt prefix between judgements with identical results, and skips a prompt over the context', async () => {
+    // a prompt with a long shared system message, judged on several items in a row
+    const long = renderTemplate({ ...baselineGenome(), role: 'You are a careful judge. '.repeat(30) }, render);
+    const prompts = items.flatMap((it) => (['AB', 'BA'] as const).map((o) => fillTemplate(long, it, o, render)));
+    const shared: unknown[] = [];
+    for (const p of prompts) shared.push(await llama.judge(p));
+    for (const [k, p] of prompts.slice(0, 3).entries()) {
+      // a fresh back end evaluates every prompt from an empty context
+      const fresh = await LlamaBackend.open({ modelPath: TINY_MODEL, judge: loose });
+      try {
+        expect(await fresh.judge(p)).toEqual(shared[k]);
+      } finally {
+        await fresh.close();
+      }
+    }
+    const small = await LlamaBackend.open({ modelPath: TINY_MODEL, contextSize: 64 });
+    try {
+      expect(await small.judge(prompts[0]!)).toMatchObject({ source: 'overflow', pA: 0, pB: 0 });
+    } finally {
+      await small.close();
+    }
+  });
+
   it('gives the same probabilities whatever the thread count', async () => {
     const p = fillTemplate(template, items[1]!, 'BA', render);
-    const two = await LlamaBackend.open({ modelPath: TINY_MODEL, threads: 2 });
+    const two = await LlamaBackend.open({ modelPath: TINY_MODEL, threads: 2, judge: loose });
     try {
       expect(await two.judge(p)).toEqual(await llama.judge(p));
     } finally {
@@ -58,12 +104,18 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
     }
   });
 
-  it('generates greedy text within the token limit', async () => {
-    const g = await llama.generate({ system: '', user: 'Rewrite: be fair.\nRewritten:' }, 8);
+  it('generates greedy or seeded sampled text within the token limit', async () => {
+    const p = { system: '', user: 'Rewrite: be fair.\nRewritten:' };
+    const g = await llama.generate(p, { maxTokens: 8, temperature: 0, seed: 1 });
     expect(g.completionTokens).toBeGreaterThan(0);
     expect(g.completionTokens).toBeLessThanOrEqual(8);
     expect(typeof g.text).toBe('string');
-    expect(await llama.generate({ system: '', user: 'Rewrite: be fair.\nRewritten:' }, 8)).toEqual(g);
+    expect(await llama.generate(p, { maxTokens: 8, temperature: 0, seed: 2 })).toEqual(g);
+    const hot = (seed: number) => llama.generate(p, { maxTokens: 8, temperature: 1, seed });
+    const s1 = await hot(1);
+    expect(await hot(1)).toEqual(s1);
+    const others = await Promise.all([2, 3, 4, 5].map(hot));
+    expect(others.some((o) => o.text !== s1.text)).toBe(true);
   });
 
   it('caches every judgement in SQLite: repeated and resumed scorings make no calls', async () => {
@@ -88,7 +140,7 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
   it('stops at the call budget and resumes from the cache without repeating a call', async () => {
     const file = join(tmp(), 'cache.sqlite');
     const g: PromptGenome = { ...baselineGenome(), role: 'You are a strict grader.' };
-    const t = renderTemplate(g, new Map(), render);
+    const t = renderTemplate(g, render);
     const s1 = new JudgeService(llama, new JudgeCache(file), 4);
     await expect(scoreTemplate(s1, t, items, render)).rejects.toBeInstanceOf(BudgetExhaustedError);
     await s1.settle(); // the calls admitted before the budget ran out land in the cache
@@ -119,7 +171,7 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
     const g: PromptGenome = {
       ...baselineGenome(),
       criteria: [lib.criteria[0]!],
-      pending: { kind: 'mutate', section: 'criterion', index: 0 },
+      pending: [{ kind: 'mutate', section: 'criterion', text: lib.criteria[0]!, seed: 7 }],
     };
     const losses = await ev.evaluate([g, baselineGenome()]);
     expect(losses).toHaveLength(2);
@@ -141,7 +193,7 @@ describe('in-process GGUF back end (real llama.cpp, tiny random model)', () => {
     const g2: PromptGenome = {
       ...baselineGenome(),
       criteria: [lib.criteria[0]!],
-      pending: { kind: 'mutate', section: 'criterion', index: 0 },
+      pending: [{ kind: 'mutate', section: 'criterion', text: lib.criteria[0]!, seed: 8 }],
     };
     await ev2.evaluate([g2]);
     expect(g2.criteria).toEqual(g.criteria);

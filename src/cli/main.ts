@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
 import { judgeCommand } from './judge.js';
+import { filtersNativeStderr, runWithFilteredStderr } from './native-stderr.js';
 import { predictCommand } from './predict.js';
 import { runCommand } from './run.js';
 import { studyCommand } from './study.js';
@@ -16,6 +17,7 @@ Usage:
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (filtersNativeStderr(argv)) return runWithFilteredStderr(argv);
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'run':

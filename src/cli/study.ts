@@ -1,8 +1,9 @@
+import { checkOutputDir } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { exportCsv } from '../study/export.js';
 import { writeReport } from '../study/report.js';
 import { defaultDbPath, runStudy, type StudyProgress } from '../study/runner.js';
-import { flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags } from './flags.js';
+import { capThreads, flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags } from './flags.js';
 import {
   duration,
   queueOnlyFlag,
@@ -96,8 +97,9 @@ async function studySubcommand(sub: string | undefined, rest: readonly string[])
       if (v['queue'] !== undefined) return queueRun(file, v, progressPrinter(v['quiet'] === true));
       const onlyQueue = queueOnlyFlag(v);
       if (onlyQueue !== undefined) throw new ConfigError(`option --${onlyQueue}: only with --queue`);
-      const threads = v['threads'] as number | undefined;
-      if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+      const given = v['threads'] as number | undefined;
+      if (given !== undefined && given < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${given}`);
+      const threads = given === undefined ? undefined : capThreads(given);
       const maxPages = process.env['GPMATE_STUDY_MAX_PAGES'];
       if (maxPages !== undefined && !/^[1-9]\d*$/.test(maxPages)) {
         throw new ConfigError(`environment GPMATE_STUDY_MAX_PAGES: expected a positive integer (SQLite pages), got "${maxPages}"`);
@@ -123,6 +125,7 @@ async function studySubcommand(sub: string | undefined, rest: readonly string[])
       if (help) return usage(STUDY_FLAGS.report);
       const db = onePositional(positionals, 'study report', 'DB');
       if (v['out'] === undefined) throw new ConfigError('study report: option --out DIR is required');
+      checkOutputDir(v['out'] as string, 'out');
       const r = await writeReport(db, v['out'] as string);
       process.stdout.write(`wrote ${r.html} and ${r.figures.length} SVG figures\n`);
       return 0;
@@ -136,6 +139,7 @@ async function studySubcommand(sub: string | undefined, rest: readonly string[])
       if (help) return usage(STUDY_FLAGS.export);
       const db = onePositional(positionals, 'study export', 'DB');
       if (v['csv'] === undefined) throw new ConfigError('study export: option --csv DIR is required');
+      checkOutputDir(v['csv'] as string, 'csv');
       const files = exportCsv(db, v['csv'] as string);
       process.stdout.write(`wrote ${files.join(', ')}\n`);
       return 0;

@@ -1,16 +1,18 @@
 import type { ChatPrompt } from './render.js';
 
 /**
- * One verdict of a judge model on one rendered prompt. `pA`, `pB`: the probabilities of "A" and "B"
- * as the first answer token (from the full next-token distribution or the top logprobs), or 1/0 from
- * the parsed text answer when the back end gives no probabilities, or 0/0 when nothing could be read.
+ * One verdict of a judge model on one rendered prompt. `pA`, `pB` (and `pTie` with three-way
+ * verdicts): the probabilities of the letters at the verdict position (from the full next-token
+ * distribution or the top logprobs), or 1/0 from the parsed text, or all 0 when nothing could be read
+ * (`none`), or when the prompt did not fit the model's context (`overflow`: the item is skipped).
  */
 export interface Judgement {
   readonly pA: number;
   readonly pB: number;
-  /** The answer text (the most likely token, or the completion). */
+  readonly pTie: number;
+  /** The answer text (thinking included, as the model wrote it). */
   readonly text: string;
-  readonly source: 'probabilities' | 'text' | 'none';
+  readonly source: 'probabilities' | 'text' | 'none' | 'overflow';
   readonly promptTokens: number;
   readonly completionTokens: number;
 }
@@ -22,14 +24,36 @@ export interface Generation {
   readonly completionTokens: number;
 }
 
+/** Settings of one generation: sampling at `temperature` (0: greedy) with `seed`. */
+export interface GenerateOptions {
+  readonly maxTokens: number;
+  readonly temperature: number;
+  readonly seed: number;
+}
+
+/** Counts paid requests: called before each one (retries included); throws when the budget is spent. */
+export interface RequestMeter {
+  spend(): void;
+}
+
+/** The prompt did not fit the model's context. */
+export class ContextOverflowError extends Error {
+  override readonly name = 'ContextOverflowError';
+}
+
 /** A judge model behind one interface: OpenAI-compatible HTTP or in-process GGUF. */
 export interface JudgeBackend {
-  /** Identifies the back end in cache keys, e.g. `llama` or `http:http://127.0.0.1:8080/v1`. */
+  /** Names the back end in messages and cache rows, e.g. `llama` or `http:http://127.0.0.1:8080/v1` (never with credentials). */
   readonly id: string;
   /** The model: a GGUF file's name or the server's model name. */
   readonly model: string;
-  judge(prompt: ChatPrompt): Promise<Judgement>;
-  generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation>;
+  /** What a judgement depends on besides the prompt: back end, model identity (a content hash for GGUF) and every setting that changes it. */
+  readonly judgeKey: string;
+  /** The same for generations (the prompt and the GenerateOptions are keyed apart). */
+  readonly generateKey: string;
+  judge(prompt: ChatPrompt, meter?: RequestMeter): Promise<Judgement>;
+  /** Throws ContextOverflowError when the prompt does not fit. */
+  generate(prompt: ChatPrompt, o: GenerateOptions, meter?: RequestMeter): Promise<Generation>;
   close(): Promise<void>;
 }
 
@@ -37,18 +61,6 @@ export interface JudgeBackend {
 export function preferA(j: Pick<Judgement, 'pA' | 'pB'>): number {
   const s = j.pA + j.pB;
   return s > 0 && Number.isFinite(s) ? j.pA / s : 0.5;
-}
-
-/** The verdict letter of a completion text: the first standalone A or B (also "(A)", "A." or "Response A"). */
-export function parseVerdict(text: string): 'A' | 'B' | undefined {
-  const m = /(?:^|[^A-Za-z])([AB])(?![A-Za-z])/.exec(text);
-  return m ? (m[1] as 'A' | 'B') : undefined;
-}
-
-/** Is this token text the answer letter? (" A", "A", "(A" ... count; "An", "a" do not). */
-export function answerLetter(token: string): 'A' | 'B' | undefined {
-  const t = token.replace(/^[\s▁Ġ(\[*"']+|[\s)\].:*"']+$/g, '');
-  return t === 'A' || t === 'B' ? t : undefined;
 }
 
 /** A counting semaphore: at most `n` tasks at once, started in arrival order. */
@@ -72,23 +84,25 @@ export class Limiter {
 
 /**
  * A back end opened on first use: a run whose judgements all come from the cache never loads the
- * model or opens a connection (a resumed run starts in a moment).
+ * model or opens a connection (a resumed run starts in a moment). The keys are known before opening.
  */
 export class LazyBackend implements JudgeBackend {
   private opened?: Promise<JudgeBackend>;
   constructor(
     readonly id: string,
     readonly model: string,
+    readonly judgeKey: string,
+    readonly generateKey: string,
     private readonly open: () => Promise<JudgeBackend>,
   ) {}
   private get(): Promise<JudgeBackend> {
     return (this.opened ??= this.open());
   }
-  async judge(prompt: ChatPrompt): Promise<Judgement> {
-    return (await this.get()).judge(prompt);
+  async judge(prompt: ChatPrompt, meter?: RequestMeter): Promise<Judgement> {
+    return (await this.get()).judge(prompt, meter);
   }
-  async generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation> {
-    return (await this.get()).generate(prompt, maxTokens);
+  async generate(prompt: ChatPrompt, o: GenerateOptions, meter?: RequestMeter): Promise<Generation> {
+    return (await this.get()).generate(prompt, o, meter);
   }
   async close(): Promise<void> {
     if (!this.opened) return;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError, optionError } from '../core/errors.js';
-import type { Generation, JudgeBackend, Judgement } from './backend.js';
+import type { GenerateOptions, Generation, JudgeBackend, Judgement, RequestMeter } from './backend.js';
 import type { ChatPrompt, Order } from './render.js';
 
 type Db = BetterSqlite3.Database;
@@ -20,15 +20,18 @@ function database(): DbConstructor {
 export class BudgetExhaustedError extends ConfigError {}
 
 /**
- * A persistent cache of judgements and generations in one SQLite file, keyed by a SHA-256 of
- * (back end, model, rendered prompt, item, order). Every answer is written as soon as it arrives, so
- * a run stopped at any point loses nothing it has paid for.
+ * A persistent cache of judgements and generations in one SQLite file, keyed by a SHA-256 of what
+ * the answer depends on: the back end's key (model identity and every setting that changes the
+ * answer) and the rendered prompt (which holds the item and its order); generations also by their
+ * token limit, temperature and, when sampling, seed. Every answer is written as soon as it arrives,
+ * so a run stopped at any point loses nothing it has paid for. Item and order are stored beside each
+ * judgement for inspection.
  */
 export class JudgeCache {
   private readonly db: Db;
   private readonly getJ: Statement<
     [string],
-    { pa: number; pb: number; text: string; source: string; prompt_tokens: number; completion_tokens: number }
+    { pa: number; pb: number; pc: number; text: string; source: string; prompt_tokens: number; completion_tokens: number }
   >;
   private readonly putJ: Statement;
   private readonly getG: Statement<[string], { text: string; prompt_tokens: number; completion_tokens: number }>;
@@ -39,34 +42,37 @@ export class JudgeCache {
     try {
       this.db = new (database())(path);
       this.db.pragma('journal_mode = WAL');
+      // Tables of this key scheme (a file of the first scheme keeps its old tables, unused).
       this.db.exec(`
-        CREATE TABLE IF NOT EXISTS judgement (
+        CREATE TABLE IF NOT EXISTS judgements (
           key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL, item TEXT NOT NULL, item_order TEXT NOT NULL,
-          pa REAL NOT NULL, pb REAL NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+          pa REAL NOT NULL, pb REAL NOT NULL, pc REAL NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
           prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS generation (
+        CREATE TABLE IF NOT EXISTS generations (
           key TEXT PRIMARY KEY, backend TEXT NOT NULL, model TEXT NOT NULL,
           text TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL);`);
     } catch (e) {
       throw optionError('cache', `cannot open SQLite file ${path} (${(e as Error).message.split('\n')[0]})`);
     }
     this.getJ = this.db.prepare(
-      'SELECT pa, pb, text, source, prompt_tokens, completion_tokens FROM judgement WHERE key = ?',
+      'SELECT pa, pb, pc, text, source, prompt_tokens, completion_tokens FROM judgements WHERE key = ?',
     ) as typeof this.getJ;
-    this.putJ = this.db.prepare('INSERT OR REPLACE INTO judgement VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    this.getG = this.db.prepare('SELECT text, prompt_tokens, completion_tokens FROM generation WHERE key = ?') as typeof this.getG;
-    this.putG = this.db.prepare('INSERT OR REPLACE INTO generation VALUES (?, ?, ?, ?, ?, ?)');
+    this.putJ = this.db.prepare('INSERT OR REPLACE INTO judgements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    this.getG = this.db.prepare('SELECT text, prompt_tokens, completion_tokens FROM generations WHERE key = ?') as typeof this.getG;
+    this.putG = this.db.prepare('INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?)');
   }
 
-  static judgementKey(backend: string, model: string, prompt: ChatPrompt, item: string, order: Order): string {
+  static judgementKey(judgeKey: string, prompt: ChatPrompt): string {
     return createHash('sha256')
-      .update(JSON.stringify(['judge', backend, model, prompt.system, prompt.user, item, order]))
+      .update(JSON.stringify(['judge', judgeKey, prompt.system, prompt.user]))
       .digest('hex');
   }
 
-  static generationKey(backend: string, model: string, prompt: ChatPrompt, maxTokens: number): string {
+  static generationKey(generateKey: string, prompt: ChatPrompt, o: GenerateOptions): string {
+    // the seed matters only when sampling: greedy rewrites of the same text are shared
+    const sampling = o.temperature > 0 ? [o.temperature, o.seed] : [0];
     return createHash('sha256')
-      .update(JSON.stringify(['generate', backend, model, prompt.system, prompt.user, maxTokens]))
+      .update(JSON.stringify(['generate', generateKey, prompt.system, prompt.user, o.maxTokens, ...sampling]))
       .digest('hex');
   }
 
@@ -76,6 +82,7 @@ export class JudgeCache {
       r && {
         pA: r.pa,
         pB: r.pb,
+        pTie: r.pc,
         text: r.text,
         source: r.source as Judgement['source'],
         promptTokens: r.prompt_tokens,
@@ -85,7 +92,7 @@ export class JudgeCache {
   }
 
   putJudgement(key: string, backend: string, model: string, item: string, order: Order, j: Judgement): void {
-    this.putJ.run(key, backend, model, item, order, j.pA, j.pB, j.text, j.source, j.promptTokens, j.completionTokens);
+    this.putJ.run(key, backend, model, item, order, j.pA, j.pB, j.pTie, j.text, j.source, j.promptTokens, j.completionTokens);
   }
 
   getGeneration(key: string): Generation | undefined {
@@ -100,7 +107,7 @@ export class JudgeCache {
   /** Rows stored: judgements and generations. */
   count(): { judgements: number; generations: number } {
     const n = (t: string) => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
-    return { judgements: n('judgement'), generations: n('generation') };
+    return { judgements: n('judgements'), generations: n('generations') };
   }
 
   close(): void {
@@ -108,8 +115,12 @@ export class JudgeCache {
   }
 }
 
-/** Calls made to the back end (paid), answers served from the cache, and tokens of the paid calls. */
+/**
+ * Paid requests (every request sent to the back end, retries included: what the budget counts),
+ * calls (answers not in the cache), answers served from the cache, and tokens of the paid calls.
+ */
 export interface CallStats {
+  requests: number;
   calls: number;
   cacheHits: number;
   promptTokens: number;
@@ -117,17 +128,28 @@ export interface CallStats {
 }
 
 /**
- * The judge model as the fitness code sees it: cache first, then the back end, within a call budget.
- * Identical requests in flight at once are merged, so a batch never pays twice for one judgement.
+ * The judge model as the fitness code sees it: cache first, then the back end, within a budget of
+ * paid requests. Identical requests in flight at once are merged, so a batch never pays twice for
+ * one judgement.
  */
 export class JudgeService {
-  readonly stats: CallStats = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  readonly stats: CallStats = { requests: 0, calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
   private readonly inflight = new Map<string, Promise<unknown>>();
+  /** Spends one paid request; the back ends call it before each request they send. */
+  readonly meter: RequestMeter = {
+    spend: () => {
+      if (this.budget !== undefined && this.stats.requests >= this.budget) {
+        const detail = `budget of ${this.budget} paid requests exhausted; rerun with a larger budget to resume from the cache`;
+        throw new BudgetExhaustedError(`option budget: ${detail}`, 'budget', detail);
+      }
+      this.stats.requests++;
+    },
+  };
 
   constructor(
     readonly backend: JudgeBackend,
     readonly cache: JudgeCache,
-    /** Most back-end calls in this process (undefined: no limit). */
+    /** Most paid requests in this process (undefined: no limit). */
     readonly budget?: number,
     /** The generator of LLM-driven variation (default: the judge back end). */
     readonly generator: JudgeBackend = backend,
@@ -136,12 +158,9 @@ export class JudgeService {
       throw optionError('budget', `expected an integer >= 0, got ${budget}`);
   }
 
-  private spend(): void {
-    if (this.budget !== undefined && this.stats.calls >= this.budget) {
-      const detail = `call budget of ${this.budget} exhausted; rerun with a larger budget to resume from the cache`;
-      throw new BudgetExhaustedError(`option budget: ${detail}`, 'budget', detail);
-    }
-    this.stats.calls++;
+  /** Has the budget run out? (The next request would fail.) */
+  get exhausted(): boolean {
+    return this.budget !== undefined && this.stats.requests >= this.budget;
   }
 
   private once<T>(key: string, make: () => Promise<T>): Promise<T> {
@@ -163,15 +182,15 @@ export class JudgeService {
 
   judge(prompt: ChatPrompt, item: string, order: Order): Promise<Judgement> {
     const b = this.backend;
-    const key = JudgeCache.judgementKey(b.id, b.model, prompt, item, order);
+    const key = JudgeCache.judgementKey(b.judgeKey, prompt);
     const hit = this.cache.getJudgement(key);
     if (hit) {
       this.stats.cacheHits++;
       return Promise.resolve(hit);
     }
     return this.once(key, async () => {
-      this.spend();
-      const j = await b.judge(prompt);
+      const j = await b.judge(prompt, this.meter);
+      this.stats.calls++;
       this.stats.promptTokens += j.promptTokens;
       this.stats.completionTokens += j.completionTokens;
       this.cache.putJudgement(key, b.id, b.model, item, order, j);
@@ -179,17 +198,17 @@ export class JudgeService {
     });
   }
 
-  generate(prompt: ChatPrompt, maxTokens: number): Promise<Generation> {
+  generate(prompt: ChatPrompt, o: GenerateOptions): Promise<Generation> {
     const g = this.generator;
-    const key = JudgeCache.generationKey(g.id, g.model, prompt, maxTokens);
+    const key = JudgeCache.generationKey(g.generateKey, prompt, o);
     const hit = this.cache.getGeneration(key);
     if (hit) {
       this.stats.cacheHits++;
       return Promise.resolve(hit);
     }
     return this.once(key, async () => {
-      this.spend();
-      const r = await g.generate(prompt, maxTokens);
+      const r = await g.generate(prompt, o, this.meter);
+      this.stats.calls++;
       this.stats.promptTokens += r.promptTokens;
       this.stats.completionTokens += r.completionTokens;
       this.cache.putGeneration(key, g.id, g.model, r);
@@ -197,9 +216,9 @@ export class JudgeService {
     });
   }
 
-  /** One line: calls, cache hits, tokens. */
+  /** One line: paid requests, calls, cache hits, tokens. */
   summary(): string {
     const s = this.stats;
-    return `calls ${s.calls}  cache hits ${s.cacheHits}  prompt tokens ${s.promptTokens}  completion tokens ${s.completionTokens}`;
+    return `paid requests ${s.requests}  calls ${s.calls}  cache hits ${s.cacheHits}  prompt tokens ${s.promptTokens}  completion tokens ${s.completionTokens}`;
   }
 }

@@ -13,12 +13,33 @@ export interface JudgeItem {
   readonly label: 0 | 1 | 2;
 }
 
-export type DataFormat = 'llmbar' | 'pandalm' | 'jsonl';
-export const DATA_FORMATS = ['llmbar', 'pandalm', 'jsonl'] as const satisfies readonly DataFormat[];
+/** A pairwise item without its id: what a few-shot example shows (stored in the prompt genome as text). */
+export type Example = Omit<JudgeItem, 'id'>;
+
+/** The content of an item, whatever its id and the order of its responses: an example never scored as an item. */
+export function contentKey(x: Example): string {
+  return JSON.stringify([x.instruction, ...[x.response1, x.response2].sort()]);
+}
+
+export type DataFormat = 'llmbar' | 'pandalm' | 'jsonl' | 'pairs';
+export const DATA_FORMATS = ['llmbar', 'pandalm', 'jsonl', 'pairs'] as const satisfies readonly DataFormat[];
+
+/** The fields of the `jsonl` layout and of the `pairs` layout, as `fields` may rename them. */
+export const JSONL_FIELDS = ['instruction', 'response_a', 'response_b', 'label'] as const;
+export const PAIR_FIELDS = ['prompt', 'chosen', 'rejected'] as const;
 
 export interface LoadOptions {
-  /** PandaLM: keep items whose annotator majority is a tie (or with no majority) as label 0. Default false (dropped). */
+  /** PandaLM and JSONL: keep items labelled as a tie (or, PandaLM, with no majority) as label 0. Default false (dropped). */
   readonly keepTies?: boolean;
+  /**
+   * JSONL and pairs: the file's names for the layout's fields, e.g. {instruction: 'question', label:
+   * 'winner'}; a dotted path reaches a nested field (`conversation.0.content`).
+   */
+  readonly fields?: Readonly<Record<string, string>>;
+  /** JSONL: the file's label values for A, B and tie, e.g. {A: 'model_a', B: 'model_b', tie: 'tie'}. */
+  readonly labels?: Readonly<Partial<Record<'A' | 'B' | 'tie', string>>>;
+  /** Pairs: seed of the A/B order of each pair. Default 1. */
+  readonly seed?: number | string;
 }
 
 /** A text field; numbers and booleans are read as their text (PandaLM stores some one-word answers as JSON `true`). */
@@ -84,45 +105,176 @@ export function loadPandalm(file: string, o: LoadOptions = {}): JudgeItem[] {
   return items;
 }
 
-/** Plain JSONL: one {instruction, response_a, response_b, label: "A"|"B"} per line (blank lines skipped). */
-export function loadJsonl(file: string): JudgeItem[] {
+/** A field by a dotted path; numbers in the path index arrays. */
+function pick(o: unknown, path: string): unknown {
+  let v = o;
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+/**
+ * A text field of a JSONL layout: a string (numbers and booleans as their text), or a chat
+ * conversation [{role, content}] whose last message of `role` is taken (preference data sets store
+ * chosen/rejected as conversations).
+ */
+function textField(file: string, where: string, o: Record<string, unknown>, field: string, path: string, role: string): string {
+  const v = pick(o, path);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    const m = [...v].reverse().find((x) => x && typeof x === 'object' && (x as { role?: unknown }).role === role) as
+      { content?: unknown } | undefined;
+    if (m && typeof m.content === 'string') return m.content;
+  }
+  const what = path === field ? `"${field}"` : `"${path}" (${field})`;
+  throw new DataError(
+    `data ${file}: ${where}: field ${what} must be a string, got ${v === undefined ? 'nothing' : Array.isArray(v) ? 'an array' : typeof v}`,
+  );
+}
+
+/** The records of a JSONL file (or a JSON array), each with its place for messages. */
+function readRecords(file: string): { o: Record<string, unknown>; where: string; n: number }[] {
   const text = readTextFile(file, `data ${file}`);
-  const items: JudgeItem[] = [];
+  if (text.trimStart().startsWith('[')) return readJsonArray(file).map((o, i) => ({ o, where: `item ${i}`, n: i + 1 }));
+  const out: { o: Record<string, unknown>; where: string; n: number }[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    const w = `line ${i + 1}`;
-    let o: Record<string, unknown>;
+    const where = `line ${i + 1}`;
+    let o: unknown;
     try {
-      o = JSON.parse(line) as Record<string, unknown>;
+      o = JSON.parse(line);
     } catch (e) {
-      throw new DataError(`data ${file}: ${w}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+      throw new DataError(`data ${file}: ${where}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
     }
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new DataError(`data ${file}: ${w}: expected an object`);
-    const label = o.label;
-    if (label !== 'A' && label !== 'B') throw new DataError(`data ${file}: ${w}: label must be "A" or "B", got ${JSON.stringify(label)}`);
-    items.push({
-      id: `jsonl-${i + 1}`,
-      instruction: str(file, w, o, 'instruction'),
-      response1: str(file, w, o, 'response_a'),
-      response2: str(file, w, o, 'response_b'),
-      label: label === 'A' ? 1 : 2,
-    });
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new DataError(`data ${file}: ${where}: expected an object`);
+    out.push({ o: o as Record<string, unknown>, where, n: i + 1 });
   });
+  return out;
+}
+
+function checkFields(
+  fields: Readonly<Record<string, string>> | undefined,
+  allowed: readonly string[],
+  format: string,
+): Record<string, string> {
+  const f: Record<string, string> = Object.fromEntries(allowed.map((k) => [k, k]));
+  for (const [k, v] of Object.entries(fields ?? {})) {
+    if (!allowed.includes(k)) throw optionError('fields', `"${k}" is not a field of the ${format} layout (expected ${allowed.join(', ')})`);
+    if (typeof v !== 'string' || v === '') throw optionError('fields', `"${k}" needs a field name`);
+    f[k] = v;
+  }
+  return f;
+}
+
+/**
+ * JSONL: one object per line {instruction, response_a, response_b, label}. Labels "A"/"B" (or 1/2),
+ * "tie" (or 0) for a tie; `labels` maps other values; `fields` maps other field names. An unknown
+ * label or a missing field stops the load with the line named.
+ */
+export function loadJsonl(file: string, opts: LoadOptions = {}): JudgeItem[] {
+  const f = checkFields(opts.fields, JSONL_FIELDS, 'jsonl');
+  const values = new Map<unknown, 0 | 1 | 2>([
+    ['A', 1],
+    ['B', 2],
+    [1, 1],
+    [2, 2],
+    ['tie', 0],
+    [0, 0],
+  ]);
+  if (opts.labels) {
+    for (const [k, v] of Object.entries(opts.labels)) {
+      if (v === undefined) continue;
+      if (k !== 'A' && k !== 'B' && k !== 'tie') throw optionError('labels', `expected A, B or tie, got "${k}"`);
+      values.set(v, k === 'A' ? 1 : k === 'B' ? 2 : 0);
+    }
+  }
+  const items: JudgeItem[] = [];
+  for (const { o, where, n } of readRecords(file)) {
+    const raw = pick(o, f.label as string);
+    const label = values.get(raw);
+    if (label === undefined) {
+      const known = [...values.keys()].map((x) => JSON.stringify(x)).join(', ');
+      throw new DataError(
+        `data ${file}: ${where}: unknown label ${raw === undefined ? '(missing)' : JSON.stringify(raw)} in field "${f.label}" (known: ${known})`,
+      );
+    }
+    if (label === 0 && !opts.keepTies) continue;
+    items.push({
+      id: `jsonl-${n}`,
+      instruction: textField(file, where, o, 'instruction', f.instruction as string, 'user'),
+      response1: textField(file, where, o, 'response_a', f.response_a as string, 'assistant'),
+      response2: textField(file, where, o, 'response_b', f.response_b as string, 'assistant'),
+      label,
+    });
+  }
   return items;
 }
 
-/** Format from the name when not given: *.jsonl -> jsonl, a name containing "pandalm" -> pandalm, else llmbar. */
+/**
+ * Preference pairs {prompt, chosen, rejected} (RewardBench and most preference data sets; JSONL or a
+ * JSON array). Chosen and rejected may be strings or conversations (their last assistant message;
+ * the prompt is then the last user message when there is no prompt field). The A/B order of each
+ * pair is drawn from `seed`, so that the chosen response is not always first.
+ */
+export function loadPairs(file: string, opts: LoadOptions = {}): JudgeItem[] {
+  const f = checkFields(opts.fields, PAIR_FIELDS, 'pairs');
+  const rng = new Rng(`pairs:${opts.seed ?? 1}`);
+  return readRecords(file).map(({ o, where, n }) => {
+    const chosen = textField(file, where, o, 'chosen', f.chosen as string, 'assistant');
+    const rejected = textField(file, where, o, 'rejected', f.rejected as string, 'assistant');
+    const prompt =
+      pick(o, f.prompt as string) === undefined && Array.isArray(pick(o, f.chosen as string))
+        ? textField(file, where, o, 'prompt', f.chosen as string, 'user')
+        : textField(file, where, o, 'prompt', f.prompt as string, 'user');
+    const chosenFirst = rng.chance(0.5);
+    return {
+      id: `pairs-${n}`,
+      instruction: prompt,
+      response1: chosenFirst ? chosen : rejected,
+      response2: chosenFirst ? rejected : chosen,
+      label: chosenFirst ? 1 : 2,
+    };
+  });
+}
+
+/**
+ * Format from the file when not given: *.jsonl -> pairs when its first record has "chosen" and
+ * "rejected", else jsonl; a name containing "pandalm" -> pandalm; else llmbar.
+ */
 export function guessFormat(file: string): DataFormat {
-  if (/\.jsonl$/i.test(file)) return 'jsonl';
+  if (/\.jsonl$/i.test(file)) {
+    const first = readTextFile(file, `data ${file}`)
+      .split('\n')
+      .find((l) => l.trim() !== '');
+    try {
+      const o = JSON.parse(first ?? '{}') as Record<string, unknown>;
+      if ('chosen' in o && 'rejected' in o) return 'pairs';
+    } catch {
+      // not JSON: loadJsonl names the line
+    }
+    return 'jsonl';
+  }
   if (/pandalm/i.test(file)) return 'pandalm';
   return 'llmbar';
 }
 
-/** Loads a data file in one of the three formats; fails on an empty result. */
+/** Loads a data file in one of the formats; fails on an empty result. */
 export function loadItems(file: string, format: DataFormat = guessFormat(file), o: LoadOptions = {}): JudgeItem[] {
   if (!(DATA_FORMATS as readonly string[]).includes(format))
     throw optionError('format', `expected one of ${DATA_FORMATS.join(', ')}, got ${String(format)}`);
-  const items = format === 'llmbar' ? loadLlmbar(file) : format === 'pandalm' ? loadPandalm(file, o) : loadJsonl(file);
+  if (o.fields && format !== 'jsonl' && format !== 'pairs')
+    throw optionError('fields', `only for the jsonl and pairs formats, not ${format}`);
+  const items =
+    format === 'llmbar'
+      ? loadLlmbar(file)
+      : format === 'pandalm'
+        ? loadPandalm(file, o)
+        : format === 'pairs'
+          ? loadPairs(file, o)
+          : loadJsonl(file, o);
   if (items.length === 0) throw new DataError(`data ${file}: no usable items`);
   return items;
 }

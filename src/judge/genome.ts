@@ -1,7 +1,9 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, optionError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import type { Representation } from '../core/types.js';
+import { contentKey, type Example } from './data.js';
 import type { FragmentLibrary } from './library.js';
+import type { RewriteMode } from './options.js';
 
 /** The single-fragment sections of a prompt, in rendering order (criteria and examples come between). */
 export const TEXT_SECTIONS = ['role', 'framing', 'procedure', 'format'] as const;
@@ -9,23 +11,30 @@ export type TextSection = (typeof TEXT_SECTIONS)[number];
 
 /**
  * An LLM-driven variation waiting for the generator model. Representation operators are synchronous,
- * so an operator that needs the generator records the request here; the fitness evaluator carries it
- * out (through the cache) just before it scores the genome, and replaces the section's text. A
- * preference (never scored) keeps acting as its base prompt.
+ * so an operator that needs the generator records the request here; the fitness evaluator carries the
+ * requests out in order (through the cache) just before it scores the genome. A request names its
+ * target by the text it had when it was made: when a later variation has replaced that text (a
+ * library mutation switched the section, or dropped the criterion), the request is counted as
+ * skipped; a second rewrite of the same target rewrites the first one's result.
  */
 export interface PendingRewrite {
-  readonly kind: 'mutate' | 'crossover';
-  /** Which text is rewritten: a text section or criterion `index`. */
+  /** `mutate` (plain rewrite), `crossover` (fuse with the other parent's text), `reflect` (GEPA-style, from the prompt's failures). */
+  readonly kind: 'mutate' | 'crossover' | 'reflect';
+  /** Which text is rewritten: a text section or a criterion. */
   readonly section: TextSection | 'criterion';
-  readonly index?: number;
+  /** The target's text when the request was made. */
+  readonly text: string;
   /** The other parent's text (crossover). */
   readonly other?: string;
+  /** Seed of the generator's sampling (used when the rewrite temperature is above 0). */
+  readonly seed: number;
 }
 
 /**
  * A structured judge prompt: ordered sections (role, task framing, a list of criteria, a procedure,
- * an output-format instruction) and optional few-shot examples, given as ids of training items.
- * Genomes are treated as immutable by the operators; only the evaluator resolves `pending` in place.
+ * an output-format instruction) and optional few-shot examples, stored as their texts (so that a
+ * prompt file works on any data set). Genomes are treated as immutable by the operators; only the
+ * evaluator resolves `pending` in place.
  */
 export interface PromptGenome {
   role: string;
@@ -33,8 +42,8 @@ export interface PromptGenome {
   criteria: string[];
   procedure: string;
   format: string;
-  examples: string[];
-  pending?: PendingRewrite;
+  examples: Example[];
+  pending?: PendingRewrite[];
 }
 
 /** The plain baseline prompt the best evolved prompt is compared with on the test split. */
@@ -49,29 +58,58 @@ export function baselineGenome(): PromptGenome {
   };
 }
 
-/** Checks a genome read from a file; the message names the file and the field. */
-export function validateGenome(x: unknown, source: string): PromptGenome {
+function exampleOf(x: unknown, source: string, resolveId?: (id: string) => Example | undefined): Example {
+  if (typeof x === 'string') {
+    const e = resolveId?.(x);
+    if (!e)
+      throw new ConfigError(
+        `prompt ${source}: few-shot example "${x}" is an item id of another data file (old prompt files); it is not in this one`,
+      );
+    return e;
+  }
+  const o = x as Record<string, unknown>;
+  const ok =
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.instruction === 'string' &&
+    typeof o.response1 === 'string' &&
+    typeof o.response2 === 'string' &&
+    (o.label === 0 || o.label === 1 || o.label === 2);
+  if (!ok) throw new ConfigError(`prompt ${source}: field "examples" must hold {instruction, response1, response2, label: 0|1|2} objects`);
+  return {
+    instruction: o.instruction as string,
+    response1: o.response1 as string,
+    response2: o.response2 as string,
+    label: o.label as 0 | 1 | 2,
+  };
+}
+
+/**
+ * Checks a genome read from a file; the message names the file and the field. Examples are texts;
+ * a prompt file of the first format (examples as item ids) is read when `resolveId` finds the ids.
+ */
+export function validateGenome(x: unknown, source: string, resolveId?: (id: string) => Example | undefined): PromptGenome {
   const o = x as Record<string, unknown>;
   const bad = (f: string, want: string) => new ConfigError(`prompt ${source}: field "${f}" must be ${want}`);
   if (typeof o !== 'object' || o === null) throw new ConfigError(`prompt ${source}: expected a JSON object`);
   for (const s of TEXT_SECTIONS) if (typeof o[s] !== 'string') throw bad(s, 'a string');
-  for (const s of ['criteria', 'examples'] as const) {
-    const v = o[s];
-    if (v === undefined) continue;
-    if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw bad(s, 'an array of strings');
-  }
+  const criteria = o.criteria;
+  if (criteria !== undefined && (!Array.isArray(criteria) || !criteria.every((t) => typeof t === 'string')))
+    throw bad('criteria', 'an array of strings');
+  const examples = o.examples;
+  if (examples !== undefined && !Array.isArray(examples)) throw bad('examples', 'an array');
   return {
     role: o.role as string,
     framing: o.framing as string,
-    criteria: [...((o.criteria as string[] | undefined) ?? [])],
+    criteria: [...((criteria as string[] | undefined) ?? [])],
     procedure: o.procedure as string,
     format: o.format as string,
-    examples: [...((o.examples as string[] | undefined) ?? [])],
+    examples: ((examples as unknown[] | undefined) ?? []).map((e) => exampleOf(e, source, resolveId)),
   };
 }
 
 function copy(g: PromptGenome): PromptGenome {
-  // A copy never inherits a pending rewrite: variation starts from the text as it is.
+  // Pending rewrites travel with the copy: every request is carried out or counted as skipped.
   return {
     role: g.role,
     framing: g.framing,
@@ -79,6 +117,7 @@ function copy(g: PromptGenome): PromptGenome {
     procedure: g.procedure,
     format: g.format,
     examples: [...g.examples],
+    ...(g.pending?.length ? { pending: [...g.pending] } : {}),
   };
 }
 
@@ -97,20 +136,22 @@ function sample<T>(rng: Rng, items: readonly T[], k: number): T[] {
 /** Settings of the prompt representation. */
 export interface PromptOptions {
   readonly library: FragmentLibrary;
-  /** Ids of training items that may serve as few-shot examples. */
-  readonly examplePool: readonly string[];
+  /** Items that may serve as few-shot examples (set apart from the scored items). */
+  readonly examplePool: readonly Example[];
   /** Most criteria in a prompt. Default 6. */
   readonly maxCriteria?: number;
   /** Most few-shot examples in a prompt. Default 2. */
   readonly maxExamples?: number;
   /** When a generator model is configured: probability that a mutation / crossover is LLM-driven. Default 0 (none). */
   readonly llmRate?: number;
+  /** LLM mutations: plain rewrites (default) or reflective ones. */
+  readonly rewrite?: RewriteMode;
 }
 
 /** Context the mutation operators share. */
 interface MutationContext {
   readonly lib: FragmentLibrary;
-  readonly pool: readonly string[];
+  readonly pool: readonly Example[];
   readonly maxCriteria: number;
   readonly maxExamples: number;
 }
@@ -169,7 +210,8 @@ export const PROMPT_MUTATIONS: Record<PromptMutationName, PromptMutation> = {
   'switch-examples': (rng, g, c) => {
     if (c.maxExamples === 0 || c.pool.length === 0) return PROMPT_MUTATIONS['switch-procedure'](rng, g, c);
     const out = copy(g);
-    const fresh = c.pool.filter((id) => !g.examples.includes(id));
+    const shown = new Set(g.examples.map(contentKey));
+    const fresh = c.pool.filter((e) => !shown.has(contentKey(e)));
     if (out.examples.length > 0 && (rng.chance(0.5) || fresh.length === 0)) out.examples.splice(rng.int(out.examples.length), 1);
     else if (out.examples.length < c.maxExamples) out.examples.push(rng.pick(fresh));
     else out.examples[rng.int(out.examples.length)] = rng.pick(fresh);
@@ -231,13 +273,27 @@ export function structuralDistance(a: PromptGenome, b: PromptGenome): number {
   for (const s of TEXT_SECTIONS) if (a[s] !== b[s]) d += jaccard(words(a[s]), words(b[s])) || 1e-3;
   d += jaccard(new Set(a.criteria), new Set(b.criteria));
   d += orderDistance(a.criteria, b.criteria);
-  d += jaccard(new Set(a.examples), new Set(b.examples));
+  d += jaccard(new Set(a.examples.map(contentKey)), new Set(b.examples.map(contentKey)));
   return d;
 }
 
 /** Canonical key: equal keys mean equal genomes (pending rewrites included). */
 export function genomeKey(g: PromptGenome): string {
-  return JSON.stringify([g.role, g.framing, g.criteria, g.procedure, g.format, g.examples, g.pending ?? null]);
+  return JSON.stringify([
+    g.role,
+    g.framing,
+    g.criteria,
+    g.procedure,
+    g.format,
+    g.examples.map(contentKey),
+    g.pending?.length ? g.pending : null,
+  ]);
+}
+
+/** The genome without its pending rewrites (what is scored before they are carried out). */
+export function withoutPending(g: PromptGenome): PromptGenome {
+  const { pending: _, ...rest } = g;
+  return rest;
 }
 
 /** Prompt size in fragments: the four text sections, each criterion and each example. */
@@ -259,17 +315,23 @@ export function randomGenome(rng: Rng, c: MutationContext): PromptGenome {
   };
 }
 
-function llmTarget(rng: Rng, g: PromptGenome): Pick<PendingRewrite, 'section' | 'index'> {
+function llmTarget(rng: Rng, g: PromptGenome): Pick<PendingRewrite, 'section' | 'text'> {
   const texts = TEXT_SECTIONS.filter((s) => g[s].trim() !== '');
   const slots = texts.length + g.criteria.length;
-  if (slots === 0) return { section: 'framing' };
+  if (slots === 0) return { section: 'framing', text: g.framing };
   const i = rng.int(slots);
-  return i < texts.length ? { section: texts[i] as TextSection } : { section: 'criterion', index: i - texts.length };
+  if (i < texts.length) {
+    const section = texts[i] as TextSection;
+    return { section, text: g[section] };
+  }
+  return { section: 'criterion', text: g.criteria[i - texts.length] as string };
 }
 
-/** The text a pending rewrite works on. */
-export function rewriteTarget(g: PromptGenome, p: PendingRewrite): string {
-  return p.section === 'criterion' ? (g.criteria[p.index ?? 0] ?? '') : g[p.section];
+/** A pending rewrite added to a copy of `g` (after those it already carries). */
+function request(g: PromptGenome, p: PendingRewrite): PromptGenome {
+  const out = copy(g);
+  out.pending = [...(out.pending ?? []), p];
+  return out;
 }
 
 /**
@@ -277,35 +339,38 @@ export function rewriteTarget(g: PromptGenome, p: PendingRewrite): string {
  * that share of mutations and crossovers becomes an LLM rewrite, resolved later by the evaluator:
  * EvoPrompt (Guo et al., "Connecting Large Language Models with Evolutionary Algorithms Yields Powerful
  * Prompt Optimizers", ICLR 2024) lets the model cross over and mutate prompts; PromptBreeder (Fernando
- * et al. 2023) mutates task prompts with LLM-written rewrites. Here one section is rewritten (mutation)
- * or fused with the same section of the other parent (crossover), so the structure stays intact.
+ * et al. 2023) mutates task prompts with LLM-written rewrites; GEPA (Agrawal et al. 2025) shows the
+ * model the prompt's failures and asks for a revision (`rewrite: 'reflective'`). Here one section is
+ * rewritten (mutation) or fused with the same section of the other parent (crossover), so the structure
+ * stays intact. Each request draws a sampling seed from the run's generator.
  *
  * ```
  * crossover(a, b): with p = llmRate: a with section s := LLM("combine", a.s, b.s)
  *                  else: sectionCrossover(a, b)
- * mutate(g):       with p = llmRate: g with section s := LLM("rewrite", g.s)
+ * mutate(g):       with p = llmRate: g with section s := LLM("rewrite", g.s)  (reflective: LLM("revise", g, failures of g))
  *                  else: one of PROMPT_MUTATIONS, uniformly
  * ```
  */
 export function promptRepresentation(o: PromptOptions): Representation<PromptGenome> {
   const c: MutationContext = { lib: o.library, pool: o.examplePool, maxCriteria: o.maxCriteria ?? 6, maxExamples: o.maxExamples ?? 2 };
   if (!Number.isInteger(c.maxCriteria) || c.maxCriteria < 1)
-    throw new ConfigError(`option maxCriteria: expected an integer >= 1, got ${c.maxCriteria}`);
+    throw optionError('maxCriteria', `expected an integer >= 1, got ${c.maxCriteria}`);
   if (!Number.isInteger(c.maxExamples) || c.maxExamples < 0)
-    throw new ConfigError(`option maxExamples: expected an integer >= 0, got ${c.maxExamples}`);
+    throw optionError('maxExamples', `expected an integer >= 0, got ${c.maxExamples}`);
   const llmRate = o.llmRate ?? 0;
+  const mutateKind = o.rewrite === 'reflective' ? 'reflect' : 'mutate';
   return {
     random: (rng) => randomGenome(rng, c),
     crossover(rng, a, b) {
       if (llmRate > 0 && rng.chance(llmRate)) {
         const t = llmTarget(rng, a);
         const other = t.section === 'criterion' ? (b.criteria.length ? rng.pick(b.criteria) : b.framing) : b[t.section];
-        return { ...copy(a), pending: { kind: 'crossover', ...t, other } };
+        return request(a, { kind: 'crossover', ...t, other, seed: rng.int(2 ** 31) });
       }
       return sectionCrossover(rng, a, b, c.maxCriteria);
     },
     mutate(rng, g) {
-      if (llmRate > 0 && rng.chance(llmRate)) return { ...copy(g), pending: { kind: 'mutate', ...llmTarget(rng, g) } };
+      if (llmRate > 0 && rng.chance(llmRate)) return request(g, { kind: mutateKind, ...llmTarget(rng, g), seed: rng.int(2 ** 31) });
       return PROMPT_MUTATIONS[rng.pick(PROMPT_MUTATION_NAMES)](rng, g, c);
     },
     distance: structuralDistance,

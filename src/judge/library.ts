@@ -10,8 +10,12 @@ export interface FragmentLibrary {
   readonly criteria: readonly string[];
   readonly procedure: readonly string[];
   readonly format: readonly string[];
-  /** Templates of the LLM-driven variation operators (EvoPrompt-style); `{{text}}`, `{{other}}` are filled in. */
-  readonly rewrite: { readonly mutate: string; readonly crossover: string };
+  /**
+   * Templates of the LLM-driven variation operators: `mutate` and `crossover` (EvoPrompt-style; `{{text}}`,
+   * `{{other}}` are filled in) and `reflect` (GEPA-style; `{{prompt}}`: the prompt's system message,
+   * `{{failures}}`: the items it got wrong, `{{text}}`: the part to revise).
+   */
+  readonly rewrite: { readonly mutate: string; readonly crossover: string; readonly reflect?: string };
 }
 
 const LISTS = ['role', 'framing', 'criteria', 'procedure', 'format'] as const;
@@ -41,8 +45,13 @@ export function loadLibrary(path = defaultLibraryPath()): FragmentLibrary {
     }
   }
   const rw = o.rewrite as Record<string, unknown> | undefined;
-  if (!rw || typeof rw.mutate !== 'string' || typeof rw.crossover !== 'string') {
-    throw new DataError(`fragment library ${path}: "rewrite" must hold "mutate" and "crossover" templates`);
+  if (
+    !rw ||
+    typeof rw.mutate !== 'string' ||
+    typeof rw.crossover !== 'string' ||
+    (rw.reflect !== undefined && typeof rw.reflect !== 'string')
+  ) {
+    throw new DataError(`fragment library ${path}: "rewrite" must hold "mutate" and "crossover" templates (and optionally "reflect")`);
   }
   return {
     role: o.role as string[],
@@ -50,7 +59,7 @@ export function loadLibrary(path = defaultLibraryPath()): FragmentLibrary {
     criteria: o.criteria as string[],
     procedure: o.procedure as string[],
     format: o.format as string[],
-    rewrite: { mutate: rw.mutate, crossover: rw.crossover },
+    rewrite: { mutate: rw.mutate, crossover: rw.crossover, ...(typeof rw.reflect === 'string' ? { reflect: rw.reflect } : {}) },
   };
 }
 

@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError, optionError } from '../core/errors.js';
 import { workerExecArgv } from '../eval/pool.js';
-import { expandRuns, problemSpecAt, type RunKey } from './grid.js';
+import type { RegressionTask } from '../eval/dataset.js';
+import { checkMemory } from '../sr/memory.js';
+import { resolveRegressionOptions } from '../sr/options.js';
+import { expandGrid, expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
 import { checkProblems, readStudyFile, type StudySpec } from './schema.js';
 import { StudyStore, type RunRecord } from './store.js';
@@ -81,14 +84,16 @@ export interface LoadedStudy {
   readonly path: string;
   readonly spec: StudySpec;
   readonly baseDir: string;
+  /** Each problem's task (for its first seed), as the checks resolved it. */
+  readonly tasks: readonly RegressionTask[];
 }
 
 /** Reads a study file and checks its problems, before anything is written. */
 export function loadStudy(studyPath: string): LoadedStudy {
   const spec = readStudyFile(studyPath);
   const baseDir = dirname(resolve(studyPath));
-  checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
-  return { path: studyPath, spec, baseDir };
+  const tasks = checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
+  return { path: studyPath, spec, baseDir, tasks };
 }
 
 /**
@@ -185,7 +190,24 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
   const study = loadStudy(studyPath);
   const threads = o.threads ?? autoThreads();
   if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
+  const { spec } = study;
+  checkStudyMemory(spec, study.tasks, Math.min(threads, spec.seeds.length * expandGrid(spec).length), studyPath);
   return withStudyStore(study, o, (store) => execute(study, store, threads, o.onProgress));
+}
+
+/** Every cell's worst case fits the machine with `concurrent` runs at once (src/sr/memory.ts); the error names the cell. */
+function checkStudyMemory(spec: StudySpec, tasks: readonly RegressionTask[], concurrent: number, source: string): void {
+  for (const cell of expandGrid(spec)) {
+    const task = tasks[spec.problems.indexOf(cell.problem)] as RegressionTask;
+    try {
+      const s = resolveRegressionOptions({ ...cell.options, diversity: cell.diversity }, 'benchmark', task.functions);
+      checkMemory(s, { rows: task.train.rows, testRows: task.test?.rows ?? 0, inputs: task.train.columns.length, concurrent });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const where = `${cell.problem.name} ${cell.selection} ${cell.mutation} ${cell.mutationRate} ${cell.variant}`;
+      throw new ConfigError(`study file ${source}: cell ${where}: ${e.message}`);
+    }
+  }
 }
 
 async function execute(

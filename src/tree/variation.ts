@@ -1,5 +1,6 @@
 import type { Rng } from '../core/rng.js';
-import { randomTerminal, randomTree } from './init.js';
+import { boundedRandomTree, randomTerminal } from './init.js';
+import { MAX_TREE_SIZE } from './limits.js';
 import { ARITY, type PrimitiveSet } from './primitives.js';
 import { replaceSubtree, subtree, subtreeHeights, subtreeSizes, type Tree } from './tree.js';
 
@@ -12,7 +13,7 @@ export interface TreeLimits {
 }
 
 /** Attempts before an operator gives up and returns its parent unchanged (DEAP's staticLimit does the same). */
-const ATTEMPTS = 5;
+export const ATTEMPTS = 5;
 
 function fits(t: Tree, lim: TreeLimits): boolean {
   if (t.op.length > lim.maxSize) return false;
@@ -60,8 +61,10 @@ export function subtreeMutation(rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLi
   const sizes = subtreeSizes(t);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const i = rng.int(t.op.length);
-    const child = replaceSubtree(t, i, randomTree(rng, ps, rng.int(mutationDepth + 1), false), sizes);
-    if (fits(child, lim)) return child;
+    // A subtree beyond MAX_TREE_SIZE nodes cannot fit any limit: its build stops there (a failed attempt).
+    const sub = boundedRandomTree(rng, ps, rng.int(mutationDepth + 1), false, MAX_TREE_SIZE);
+    const child = sub && replaceSubtree(t, i, sub, sizes);
+    if (child && fits(child, lim)) return child;
   }
   return t;
 }
