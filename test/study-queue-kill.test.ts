@@ -53,16 +53,17 @@ async function untilDone(db: string, n: number, c?: Child): Promise<number> {
   }
 }
 
-/** Waits until the worker process `pid` is running a job, and returns the job's id. */
+/** Waits (up to 30 s) until the worker process `pid` is running a job, and returns the job's id. */
 async function runningOn(url: string, pid: number): Promise<string> {
   const q = new Queue(QUEUE_NAME, { connection: { url }, prefix: QUEUE_PREFIX });
   try {
-    for (;;) {
+    for (const t0 = performance.now(); performance.now() - t0 < 30_000;) {
       for (const job of await q.getJobs(['active'])) {
         if (job.processedBy?.split('/')[1] === String(pid)) return job.id as string;
       }
       await sleep(10);
     }
+    throw new Error(`worker process ${pid} ran no job for 30 s`);
   } finally {
     await q.close();
   }
@@ -109,14 +110,17 @@ describe.skipIf(!redisThere)('study through a queue, end to end (processes, SIGK
     const first = coordinator();
     // Kill one worker mid-run: its job stalls and another worker gets it once its lock lapses.
     await untilDone(db, 3, first);
-    const victim = await runningOn(queue, (workers[0] as Child).p.pid as number);
+    const pid = (workers[0] as Child).p.pid as number;
+    await runningOn(queue, pid);
     await kill(workers[0] as Child);
+    // The job it held (it may have moved on to the next one between the look and the kill) stays active until it stalls.
+    const victim = await runningOn(queue, pid);
     // Kill the coordinator mid-study: the workers carry on, their results wait in Redis.
     await untilDone(db, 7, first);
     await kill(first);
     const atKill = storeState(db).done;
     expect(atKill).toBeLessThan(TOTAL);
-    await sleep(1500);
+    await sleep(500);
     expect(storeState(db).done).toBe(atKill); // nobody stores while the coordinator is down
     workers[0] = worker();
     const second = coordinator();
