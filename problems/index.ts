@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { optionError } from '../src/core/errors.js';
 import type { RegressionTask } from '../src/eval/dataset.js';
 import { BENCHMARK_NAMES, benchmarkTask, type BenchmarkName } from './benchmarks.js';
@@ -18,6 +19,13 @@ export interface ProblemSpec extends CsvSpec {
 export function resolveTask(spec: ProblemSpec, seed: number): RegressionTask {
   if (spec.data !== undefined) {
     if (spec.problem !== undefined) throw optionError('data', 'give a benchmark problem or a data file, not both');
+    for (const key of ['data', 'meta'] as const) {
+      const path = spec[key];
+      if (path === undefined) continue;
+      const shown = path !== '' && path.trim() === path ? path : JSON.stringify(path);
+      if (!existsSync(path)) throw optionError(key, `${shown}: not found`);
+      if (statSync(path).isDirectory()) throw optionError(key, `${shown}: a folder, not a file`);
+    }
     return spec.meta !== undefined ? csvTask(spec.data, spec, spec.meta) : csvTask(spec.data, spec);
   }
   const name = (spec.problem ?? 'koza-1').toLowerCase();

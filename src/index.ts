@@ -193,5 +193,8 @@ export { readStudyFile, parseStudy, type StudySpec, type StudyProblem, type Stud
 export { expandGrid, expandRuns, configHash, canonicalJson, studyHash, type Cell, type RunKey } from './study/grid.js';
 export { runStudy, defaultDbPath, type StudyRunOptions, type StudyRunSummary, type StudyProgress } from './study/runner.js';
 export { StudyStore } from './study/store.js';
+export { coordinateStudy, type CoordinatorOptions, type QueueRunSummary } from './study/coordinator.js';
+export { startQueueWorker, type QueueWorker, type QueueWorkerOptions } from './study/queue-worker.js';
+export { queueStatus, type QueueStatus } from './study/queue-status.js';
 export { writeReport, renderSvg } from './study/report.js';
 export { exportCsv } from './study/export.js';

@@ -273,7 +273,7 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
         ],
         /environment variable GPMATE_UNSET_KEY_VAR .*not set/,
       ],
-      [['evolve', '--data', LLMBAR, ...BACKEND, '--population', '1'], /option --population: expected an integer >= 2/],
+      [['evolve', '--data', LLMBAR, ...BACKEND, '--population', '1'], /option --population: expected an integer in 2\.\.1000000/],
       [['evolve', '--data', LLMBAR, ...BACKEND, '--w-brier=-1'], /option --w-brier: expected a number >= 0/],
       [['eval', '--data', LLMBAR, ...BACKEND], /option --prompt: required/],
       [['frobnicate'], /unknown judge command "frobnicate"/],

@@ -1,9 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MAX_CSV_BYTES } from '../problems/csv.js';
 import { BENCHMARK_NAMES, benchmarkTask, csvTask, gridPoints, resolveTask } from '../problems/index.js';
 import { DataError } from '../src/core/errors.js';
+import { rSquared } from '../src/eval/reference.js';
+import { runRegression } from '../src/sr/run.js';
 import { SHARED } from './helpers.js';
 
 const range = (a: Float64Array) => [Math.min(...a), Math.max(...a)];
@@ -102,7 +105,7 @@ describe('CSV loader', () => {
       [file('empty.csv', ''), /empty\.csv: the file is empty/],
       [file('header.csv', 'a,b\n'), /header\.csv: no data rows/],
       [file('ragged.csv', 'a,b\n1,2\n3\n'), /ragged\.csv: line 3: expected 2 cells, found 1/],
-      [file('text.csv', 'a,b\n1,2\n3,abc\n'), /text\.csv: line 3, column "b": "abc" is not a finite number/],
+      [file('text.csv', 'a,b\n1,2\n3,abc\n'), /text\.csv: line 3, column "b": "abc" is not a number/],
       [file('target.csv', 'a,b\n1,2\n'), /target\.csv: no column named "y"/, { target: 'y' }],
       [file('range.csv', 'a,b\n1,2\n3,4\n'), /range\.csv: training rows 1:1 are empty/, { train: { start: 1, end: 1 } }],
       [file('beyond.csv', 'a,b\n1,2\n3,4\n'), /beyond\.csv: test rows 0:5 exceed the file's 2 data rows/, { test: { start: 0, end: 5 } }],
@@ -116,5 +119,81 @@ describe('CSV loader', () => {
     const meta = file('m.json', '{"metadata": {"target": 3}}');
     expect(() => csvTask(file('ok.csv', 'a,b\n1,2\n'), {}, meta)).toThrow(/m\.json: "target" must be a string/);
     expect(() => csvTask(file('ok2.csv', 'a,b\n1,2\n'), {}, file('bad.json', '{'))).toThrow(/bad\.json: not valid JSON/);
+  });
+  it('refuses what a user gets wrong in a data file, each with a clear message', () => {
+    const bad: [string, string | Buffer, RegExp][] = [
+      ['noheader.csv', '1,2,3\n4,5,6\n', /line 1 holds numbers, not column names: the file needs a header row/],
+      [
+        'hex.csv',
+        'a,y\n0x1A,2\n3,4\n',
+        /line 2, column "a": "0x1A" is not a decimal number \(hexadecimal, binary and octal are not read\)/,
+      ],
+      ['octal.csv', 'a,y\n0o17,2\n3,4\n', /"0o17" is not a decimal number/],
+      ['inf.csv', 'a,y\nInfinity,2\n3,4\n', /"Infinity" is not a finite number/],
+      ['huge.csv', 'a,y\n1e400,2\n3,4\n', /"1e400" is beyond the range of double-precision numbers/],
+      ['nan.csv', 'a,y\nNaN,2\n3,4\n', /"NaN" is a missing value \(every cell needs a number\)/],
+      ['empty-cell.csv', 'a,y\n,2\n3,4\n', /line 2, column "a": an empty cell is a missing value/],
+      ['digits.csv', 'a,y\n1_000,2\n3,4\n', /line 2, column "a": "1_000" is not a number/],
+      ['semicolon.csv', 'a;b;y\n1;2;3\n', /line 1: one column holding ";": gpmate reads comma-separated files/],
+      ['tabs.csv', 'a\tb\ty\n1\t2\t3\n', /line 1: one column holding "\\t"/],
+      [
+        'utf16.csv',
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a,y\n1,2\n', 'utf16le')]),
+        /the file is UTF-16 encoded; save it as UTF-8/,
+      ],
+      ['latin1.csv', Buffer.from('caf\xe9,y\n1,2\n3,4\n', 'latin1'), /line 1: not valid UTF-8 text/],
+      ['quote.csv', 'a,y\n"1,2\n3,4\n', /line 2: a quote is not closed/],
+      [
+        'constant.csv',
+        'a,y\n1,5\n2,5\n3,5\n',
+        /target column "y" in training rows 0:3 is constant \(every value is 5\): there is nothing to fit/,
+      ],
+      [
+        'overflow.csv',
+        'a,y\n1,1e200\n2,-1e200\n3,0\n',
+        /target column "y" in training rows 0:3 spans -1e\+200 to 1e\+200: its squared errors overflow/,
+      ],
+      ['folder.csv', '', /folder\.csv: a folder, not a file/],
+    ];
+    for (const [name, content, msg] of bad) {
+      const p = join(dir, name);
+      if (name === 'folder.csv') mkdirSync(p);
+      else writeFileSync(p, content);
+      let err: unknown;
+      try {
+        csvTask(p);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, name).toBeInstanceOf(DataError);
+      expect((err as Error).message, name).toMatch(msg);
+      expect((err as Error).message.includes('\n'), name).toBe(false);
+    }
+    // a file beyond the size bound is refused before it is read (a sparse file: no disk used)
+    const big = join(dir, 'big.csv');
+    writeFileSync(big, 'a,y\n');
+    truncateSync(big, MAX_CSV_BYTES + 1);
+    expect(() => csvTask(big)).toThrow(/big\.csv: 268435457 bytes; gpmate reads CSV files of at most 268435456 bytes \(256 MiB\)/);
+  });
+
+  it('reads what it should: every line ending, a BOM, quoted names, signs and exponents; large targets that fit', () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const p = file(`eol${eol.length}${eol.charCodeAt(0)}.csv`, ['\uFEFF"x 1",y', '+1.5,-2e3', '.5,4.', '-0,1E-3'].join(eol) + eol);
+      const t = csvTask(p);
+      expect(t.train.names).toEqual(['x 1']);
+      expect(Array.from(t.train.y)).toEqual([-2000, 4, 0.001]);
+      expect(Array.from(t.train.columns[0]!)).toEqual([1.5, 0.5, -0]);
+    }
+    expect(csvTask(file('big-target.csv', 'a,y\n1,1e100\n2,-1e100\n')).train.rows).toBe(2);
+  });
+
+  it('reports R^2 as undefined (NaN, null in JSON) on a constant test target, never as 1', async () => {
+    const t = csvTask(file('const-test.csv', 'a,y\n1,1\n2,2\n3,3\n4,7\n5,7\n'), {
+      train: { start: 0, end: 3 },
+      test: { start: 3, end: 5 },
+    });
+    const r = await runRegression(t, { populationSize: 10, generations: 1 });
+    expect(r.best.testR2).toBeNaN();
+    expect(rSquared([7, 7], [7, 7])).toBeNaN();
   });
 });

@@ -29,6 +29,18 @@ export function tinyStudy(overrides: Record<string, unknown> = {}): Record<strin
   };
 }
 
+/** 18 runs of a few hundred milliseconds each: long enough to be killed in the middle (the kill tests). */
+export const KILL_STUDY = {
+  name: 'killtest',
+  problems: ['koza-1'],
+  selection: ['pimp', 'tournament', 'random-mate'],
+  mutation: ['subtree'],
+  mutationRate: [0.2],
+  settings: { populationSize: 60, generations: 10, maxDepth: 8, maxSize: 64 },
+  seeds: 6,
+};
+export const KILL_STUDY_RUNS = 18;
+
 const RUN_COLUMNS =
   'cell, seed, status, best_train, best_test, train_r2, test_r2, success, size, depth, expression, preference, generations, evaluations, error';
 

@@ -1,21 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deterministicContent, storeState, tempDir, writeStudy } from './study-helpers.js';
+import { deterministicContent, KILL_STUDY, KILL_STUDY_RUNS, storeState, tempDir, writeStudy } from './study-helpers.js';
 
 const CLI = 'dist/src/cli/main.js';
 
-/** 18 runs of a few hundred milliseconds each: long enough to be killed in the middle. */
-const STUDY = {
-  name: 'killtest',
-  problems: ['koza-1'],
-  selection: ['pimp', 'tournament', 'random-mate'],
-  mutation: ['subtree'],
-  mutationRate: [0.2],
-  settings: { populationSize: 60, generations: 10, maxDepth: 8, maxSize: 64 },
-  seeds: 6,
-};
-const TOTAL = 18;
+const STUDY = KILL_STUDY;
+const TOTAL = KILL_STUDY_RUNS;
 
 function start(file: string, db: string, threads: number): ChildProcess {
   return spawn(process.execPath, [CLI, 'study', 'run', file, '--db', db, '--threads', String(threads), '--quiet'], {

@@ -74,12 +74,15 @@ describe('study file validation', () => {
     expect(parseStudy(tinyStudy({ diversity: { sampleSize: 10 } })).diversity).toEqual({ sampleSize: 10 });
   });
 
-  it('requires seeds to be positive integers', () => {
+  it("requires seeds in the options model's range (0..2^53-1) and a count of at most 100000", () => {
     expect(errorOf(tinyStudy({ seeds: undefined }))).toContain('field "seeds": required');
-    expect(errorOf(tinyStudy({ seeds: 0 }))).toContain('field "seeds": expected a positive integer count');
+    expect(errorOf(tinyStudy({ seeds: 0 }))).toContain('field "seeds": expected a count in 1..100000');
     expect(errorOf(tinyStudy({ seeds: 2.5 }))).toContain('field "seeds"');
-    expect(errorOf(tinyStudy({ seeds: [1, -2] }))).toContain('field "seeds[1]": expected a positive integer, got -2');
-    expect(errorOf(tinyStudy({ seeds: [1, 0] }))).toContain('field "seeds[1]"');
+    expect(errorOf(tinyStudy({ seeds: [1, -2] }))).toContain('field "seeds[1]": expected an integer in 0..9007199254740991, got -2');
+    expect(parseStudy(tinyStudy({ seeds: [1, 0] })).seeds).toEqual([1, 0]);
+    expect(errorOf(tinyStudy({ seeds: [1, 1e20] }))).toContain(
+      'field "seeds[1]": expected an integer in 0..9007199254740991, got 100000000000000000000',
+    );
     expect(errorOf(tinyStudy({ seeds: [1, '2'] }))).toContain('field "seeds[1]"');
     expect(errorOf(tinyStudy({ seeds: [4, 4] }))).toContain('field "seeds[1]": 4 is listed twice');
     expect(errorOf(tinyStudy({ seeds: [] }))).toContain('field "seeds": expected a non-empty list');

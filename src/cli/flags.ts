@@ -7,6 +7,7 @@
  * what it lacks (typed values, defaults in the help text, option names in errors). Neither commander nor
  * yargs would remove the need for the table itself, which also serves the options model's error messages.
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 
@@ -190,4 +191,15 @@ export function helpText(c: CommandFlags): string {
   }
   if (c.foot) lines.push(c.foot.trimEnd(), '');
   return lines.join('\n');
+}
+
+/**
+ * A --threads count capped at the machine's cores, with a note on stderr when it is: more worker
+ * threads than cores only add contention, and each holds its own copy of the data. Results do not
+ * depend on the thread count.
+ */
+export function capThreads(threads: number, cores = availableParallelism()): number {
+  if (threads <= cores) return threads;
+  process.stderr.write(`gpmate: note: --threads ${threads} is more than the ${cores} cores; using ${cores}\n`);
+  return cores;
 }

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../core/atomic.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { checkOutputDir, makeDir, writeFileAtomic } from '../core/atomic.js';
 import { ConfigError, parseJson } from '../core/errors.js';
 import { DEFAULT_ENGINE_CHOICES, DEFAULT_EVOLUTION_OPTIONS, recordedEvolution, stripUndefined } from '../core/options.js';
 import { FIRST_PARENT_MODES, PREFERENCE_INHERITANCE, SELECTION_MODES } from '../core/types.js';
@@ -376,8 +376,10 @@ function searchOptions(v: Values, c: Common): JudgeOptions {
   };
 }
 
+/** Opens the back ends, then the cache, then runs: every flag is checked before the cache is created, so that bad input leaves no file behind. */
 async function withService<T>(v: Values, cachePath: string, run: (s: JudgeService) => Promise<T>): Promise<T> {
-  const cache = new JudgeCache(cachePath);
+  checkOutputDir(dirname(cachePath), 'cache');
+  let cache: JudgeCache | undefined;
   let backend: JudgeBackend | undefined;
   let generator: JudgeBackend | undefined;
   let service: JudgeService | undefined;
@@ -385,14 +387,18 @@ async function withService<T>(v: Values, cachePath: string, run: (s: JudgeServic
     backend = await openBackend(v);
     const generatorModel = str(v, 'generatorModel');
     if (generatorModel !== undefined) generator = await openBackend(v, generatorModel);
-    service = new JudgeService(backend, cache, int(v, 'budget'), generator);
+    const budget = int(v, 'budget');
+    if (budget !== undefined && budget < 0) throw new ConfigError(`option --budget: expected an integer >= 0, got ${budget}`);
+    makeDir(dirname(cachePath));
+    cache = new JudgeCache(cachePath);
+    service = new JudgeService(backend, cache, budget, generator);
     return await run(service);
   } finally {
     await service?.settle();
     if (service) process.stdout.write(`${service.summary()}\n`);
     await generator?.close();
     await backend?.close();
-    cache.close();
+    cache?.close();
   }
 }
 
@@ -401,7 +407,7 @@ async function evolveCommand(v: Values): Promise<number> {
   const split = splitItems(c.items, c.trainShare, c.seed, c.limit);
   const settings = resolveJudgeOptions(searchOptions(v, c));
   const out = str(v, 'out') ?? join('gpmate-runs', `judge-${c.dataName}-${settings.selection}-seed${c.seed}`);
-  mkdirSync(out, { recursive: true });
+  checkOutputDir(out, 'out');
   const cachePath = str(v, 'cache') ?? join(out, 'judge-cache.sqlite');
   const quiet = v['quiet'] === true;
   process.stdout.write(
@@ -472,6 +478,7 @@ async function evolveCommand(v: Values): Promise<number> {
     generations: result.generations,
     evaluations: result.evaluations,
   };
+  makeDir(out);
   writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + (log.length ? '\n' : ''));
   if (b) {
     writeFileAtomic(join(out, 'best-prompt.txt'), promptText(b));
@@ -508,14 +515,15 @@ async function evalCommand(v: Values): Promise<number> {
   const template = readPrompt(need(v, 'prompt', 'prompt'), c.items, c.render);
   const weights = resolveWeights(givenWeights(v));
   const cachePath = str(v, 'cache') ?? join('gpmate-runs', 'judge-cache.sqlite');
+  const out = str(v, 'out');
+  if (out !== undefined) checkOutputDir(out, 'out');
   const { metrics } = await withService(v, cachePath, (s) => scoreTemplate(s, template, items, c.render));
   const loss = judgeLoss(metrics, weights);
   process.stdout.write(
     `${on} (${items.length} items): loss ${loss.toFixed(4)}  ${metricsLine(metrics)}\nlength bias: ${lengthBiasLine(metrics)}\n`,
   );
-  const out = str(v, 'out');
   if (out !== undefined) {
-    mkdirSync(out, { recursive: true });
+    makeDir(out);
     writeFileAtomic(
       join(out, 'eval.json'),
       JSON.stringify({ prompt: basename(str(v, 'prompt') as string), on, judge: c.reading, loss, ...metrics }, null, 2) + '\n',

@@ -1,8 +1,8 @@
 import { readNumericCsv } from '../../problems/csv.js';
-import { writeFileAtomic } from '../core/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { predictColumns, readModel } from '../sr/model.js';
-import { flag, helpText, parseFlags, type CommandFlags } from './flags.js';
+import { flag, helpText, namingFlags, parseFlags, type CommandFlags } from './flags.js';
 
 /** The flags of `gpmate predict`. */
 export const PREDICT_FLAGS: CommandFlags = {
@@ -23,6 +23,10 @@ export const PREDICT_HELP = helpText(PREDICT_FLAGS);
 
 /** `gpmate predict --model FILE --data CSV [--out FILE]`. */
 export async function predictCommand(argv: string[]): Promise<number> {
+  return namingFlags(PREDICT_FLAGS, () => predict(argv));
+}
+
+async function predict(argv: string[]): Promise<number> {
   const { values: v, help } = parseFlags(PREDICT_FLAGS, argv);
   if (help) {
     process.stdout.write(PREDICT_HELP);
@@ -33,6 +37,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const out = v['out'] as string | undefined;
   if (modelFile === undefined) throw new ConfigError('option --model: required (a model.json file)');
   if (data === undefined) throw new ConfigError('option --data: required (a CSV file)');
+  if (out !== undefined) checkOutputFile(out, 'out');
   const model = readModel(modelFile);
   const table = readNumericCsv(data);
   const pred = predictColumns(model, table.header, table.columns, table.rows, data);

@@ -1,16 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCHMARK_NAMES, resolveTask, type ProblemSpec } from '../../problems/index.js';
-import { writeFileAtomic } from '../core/atomic.js';
+import { checkOutputDir, makeDir, removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
 import { selectsOnCases, stripUndefined } from '../core/options.js';
 import { SELECTION_MODES, type Evaluator } from '../core/types.js';
-import type { Dataset, RegressionTask } from '../eval/dataset.js';
+import { overlapRows, type Dataset, type RegressionTask, type TaskSplit } from '../eval/dataset.js';
 import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
 import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
 import { createEvaluator, defaultThreads, POOL_MIN_ROWS } from '../eval/wasm-evaluator.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../sr/checkpoint.js';
+import { checkMemory } from '../sr/memory.js';
 import { modelJson, sha256 } from '../sr/model.js';
 import {
   defaultOf,
@@ -29,7 +30,7 @@ import { isPlainRmse } from '../sr/scoring.js';
 import { scoringEvaluator } from '../sr/scoring-pool.js';
 import { canonicalJson } from '../study/grid.js';
 import type { Tree } from '../tree/tree.js';
-import { flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags, type Flag, type FlagValue } from './flags.js';
+import { capThreads, flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags, type Flag, type FlagValue } from './flags.js';
 import { VERSION } from './version.js';
 
 /** Where fitness is computed: in-process on the CPU, or on a WebGPU adapter. */
@@ -153,6 +154,7 @@ export const RUN_FLAGS: CommandFlags = {
         flag('checkpoint-every N', 'checkpointEvery', 'int', 'write DIR/checkpoint.json every N generations (atomic, checksummed)'),
         flag('resume DIR', 'resume', 'string', 'continue the run checkpointed in DIR (same options; into DIR unless --out)'),
         toggle('quiet', 'quiet', 'no per-generation lines'),
+        toggle('verbose', 'verbose', "also the GPU library's own warnings (Dawn writes them to stderr; left out otherwise)"),
       ],
     },
   ],
@@ -226,6 +228,29 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   };
 }
 
+/** A checkpoint.json in `out` that another run wrote (other options or data, or unreadable), and whose it is. */
+function staleCheckpoint(out: string, fingerprint: string): { path: string; whose: string } | undefined {
+  const path = join(out, 'checkpoint.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const c = readCheckpoint(path);
+    return c.fingerprint === fingerprint ? undefined : { path, whose: `gpmate run ${c.args.join(' ')}` };
+  } catch (e) {
+    return { path, whose: (e as Error).message };
+  }
+}
+
+/** Test rows that are training rows too: said, since their errors are not out-of-sample (the summary records the ranges). */
+function warnOverlap(split: TaskSplit | undefined): void {
+  const n = split ? overlapRows(split) : 0;
+  if (!split?.test || n === 0) return;
+  const [a, b] = split.train;
+  const [c, d] = split.test;
+  process.stderr.write(
+    `gpmate: warning: test rows ${c}:${d} overlap training rows ${a}:${b} in ${n} rows; their test errors are not out-of-sample\n`,
+  );
+}
+
 /** Opens the GPU evaluator for a run and says which adapter computes the fitness (never a silent fallback). */
 async function openGpuEvaluator(train: Dataset, inv: RunInvocation, s: RegressionSettings): Promise<GpuEvaluator> {
   const { GpuEvaluator } = await import('../eval/gpu/evaluator.js');
@@ -248,7 +273,7 @@ async function openGpuEvaluator(train: Dataset, inv: RunInvocation, s: Regressio
 }
 
 function fmt(x: number | undefined): string {
-  if (x === undefined) return 'n/a';
+  if (x === undefined || Number.isNaN(x)) return 'n/a';
   if (!Number.isFinite(x)) return String(x);
   return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(4) : x.toFixed(6);
 }
@@ -259,11 +284,14 @@ function progressLine(s: GenerationStats): string {
 }
 
 /** The summary JSON of a run (deterministic: no timings, no paths). */
-export function summaryOf(problem: string, inv: RunInvocation, s: RegressionSettings, r: RegressionResult): object {
+export function summaryOf(problem: string, inv: RunInvocation, s: RegressionSettings, r: RegressionResult, split?: TaskSplit): object {
   const { tree: _tree, ...best } = r.best;
+  const overlap = split ? overlapRows(split) : 0;
   return {
     gpmate: VERSION,
     problem,
+    // a data file's target and row ranges, and how many test rows are training rows too
+    ...(split ? { data: { ...split, ...(overlap > 0 ? { overlap } : {}) } } : {}),
     seed: s.seed,
     options: recordedOptions(inv.options, s, { backend: inv.backend }),
     best,
@@ -349,6 +377,11 @@ async function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined, 
   return (train, settings) => (isPlainRmse(settings) ? gpu : new GpuScoringEvaluator(gpu, train, settings, Math.max(1, s.elites)));
 }
 
+/** The evaluation threads of a run: as given, else decided by the training rows (defaultThreads). */
+function threadsFor(inv: RunInvocation, rows: number): number {
+  return inv.threads ?? defaultThreads(rows).threads;
+}
+
 /**
  * Evolves with one evaluator (a worker pool when threads > 1) for the whole run, closed on exit and on
  * Ctrl-C, which leaves no output behind (results are only written at the end, atomically).
@@ -364,7 +397,10 @@ async function evolveRun(
   const log: string[] = [...(job.resumed?.history ?? [])];
   const every = inv.checkpointEvery;
   // Without checkpoints nothing is written before the end (an interrupted run leaves no output).
-  if (every !== undefined) mkdirSync(out, { recursive: true });
+  if (every !== undefined) {
+    makeDir(out);
+    removeStaleTemporaries(out);
+  }
   if (inv.backend === 'gpu' && (s.selectModel === 'validation' || selectsOnCases(s))) {
     throw new ConfigError(
       'option --backend gpu: scores on every training row, row by row only on the CPU: leave out --select-model validation and --first-parent lexicase/pareto',
@@ -376,9 +412,9 @@ async function evolveRun(
     process.stderr.write('gpmate: interrupted\n');
     void (evaluator?.close?.() ?? Promise.resolve()).finally(() => process.exit(130));
   };
-  const chosen = defaultThreads(task.train.rows);
-  const threads = inv.threads ?? chosen.threads;
-  if (!gpu && inv.threads === undefined && !inv.quiet) process.stdout.write(`threads: ${threads} (${chosen.why}; --threads N to choose)\n`);
+  const threads = threadsFor(inv, task.train.rows);
+  if (!gpu && inv.threads === undefined && !inv.quiet)
+    process.stdout.write(`threads: ${threads} (${defaultThreads(task.train.rows).why}; --threads N to choose)\n`);
   // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
   if (gpu || threads > 1) process.once('SIGINT', onSigint);
   const factory = await evaluatorFactory(threads, gpu, s);
@@ -440,14 +476,18 @@ function writeResults(
   log: readonly string[],
 ): void {
   const b = r.best;
-  mkdirSync(out, { recursive: true });
+  makeDir(out);
+  removeStaleTemporaries(out);
   writeFileAtomic(join(out, 'generations.jsonl'), log.join('\n') + '\n');
-  writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, inv, s, r), null, 2) + '\n');
+  writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summaryOf(task.name, inv, s, r, task.split), null, 2) + '\n');
   const metrics = { trainRmse: b.trainRmse, trainR2: b.trainR2, testRmse: b.testRmse ?? null, testR2: b.testR2 ?? null };
   const finite = (v: number | null) => (v === null || Number.isFinite(v) ? v : null);
   writeFileAtomic(
     join(out, 'model.json'),
     modelJson(b.tree, task.train.names, VERSION, {
+      ...(task.split
+        ? { target: task.split.target, rows: { train: task.split.train, ...(task.split.test ? { test: task.split.test } : {}) } }
+        : {}),
       metrics: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, finite(v)])),
       ...(r.bounds ? { bounds: r.bounds } : {}),
     }),
@@ -466,20 +506,44 @@ export async function runCommand(argv: string[]): Promise<number> {
       process.stdout.write(RUN_HELP);
       return 0;
     }
-    const job = resumeJob(parsed, argv);
+    const resumed = resumeJob(parsed, argv);
+    const given = resumed.inv.threads;
+    const job = { ...resumed, inv: { ...resumed.inv, ...(given !== undefined ? { threads: capThreads(given) } : {}) } };
     const { inv } = job;
     const seed = resolveRegressionOptions(inv.options).seed;
     const task = resolveTask(inv.problem, seed);
     const s = resolveRegressionOptions(inv.options, 'benchmark', task.functions);
     const out = inv.out ?? join('gpmate-runs', `${task.name}-${s.selection}-seed${s.seed}`);
+    checkOutputDir(out, 'out');
+    checkMemory(s, {
+      rows: task.train.rows,
+      testRows: task.test?.rows ?? 0,
+      inputs: task.train.columns.length,
+      // each worker's kernel holds its own copy of the data
+      dataCopies: inv.backend === 'cpu' && threadsFor(inv, task.train.rows) > 1 ? threadsFor(inv, task.train.rows) + 1 : 2,
+      checkpoint: inv.checkpointEvery !== undefined,
+    });
     const fingerprint = fingerprintOf(inv, s, task.train);
     if (job.resumed && job.resumed.fingerprint !== fingerprint) {
-      throw new ConfigError(`option --resume: the checkpoint in ${inv.resume ?? out} belongs to a run with different options or data`);
+      throw new ConfigError(`option --resume: the checkpoint in ${parsed.resume ?? out} belongs to a run with different options or data`);
     }
+    if (job.resumed) {
+      const g = job.resumed.snapshot.state.generation;
+      process.stdout.write(
+        `resuming ${join(parsed.resume as string, 'checkpoint.json')} after generation ${g}: gpmate run ${job.args.join(' ')}\n`,
+      );
+    }
+    const stale = staleCheckpoint(out, fingerprint);
+    warnOverlap(task.split);
     const started = Date.now();
     const { result, log } = await evolveRun(job, task, s, out, fingerprint);
     printResult(result, s);
     writeResults(out, task, inv, s, result, log);
+    // A checkpoint of another run beside these results would make --resume replace them with that run's.
+    if (stale && inv.checkpointEvery === undefined) {
+      rmSync(stale.path, { force: true });
+      process.stdout.write(`removed ${stale.path}, the checkpoint of another run (${stale.whose})\n`);
+    }
     process.stdout.write(`wrote ${out}/summary.json, model.json and generations.jsonl (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
     return 0;
   });

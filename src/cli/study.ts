@@ -1,8 +1,19 @@
+import { checkOutputDir } from '../core/atomic.js';
 import { ConfigError } from '../core/errors.js';
 import { exportCsv } from '../study/export.js';
 import { writeReport } from '../study/report.js';
 import { defaultDbPath, runStudy, type StudyProgress } from '../study/runner.js';
-import { flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags } from './flags.js';
+import { capThreads, flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags } from './flags.js';
+import {
+  duration,
+  queueOnlyFlag,
+  queueRun,
+  QUEUE_RUN_SECTION,
+  STATUS_FLAGS,
+  statusCommand,
+  WORKER_FLAGS,
+  workerCommand,
+} from './study-queue.js';
 
 /** The flags of each study subcommand: parsing, --help and error messages come from these tables. */
 export const STUDY_FLAGS = {
@@ -20,8 +31,11 @@ export const STUDY_FLAGS = {
           toggle('quiet', 'quiet', 'no progress bar'),
         ],
       },
+      QUEUE_RUN_SECTION,
     ],
   },
+  worker: WORKER_FLAGS,
+  status: STATUS_FLAGS,
   report: {
     head: 'gpmate study report DB --out DIR\n  self-contained report.html plus the SVG figures',
     sections: [{ title: 'Options', flags: [flag('out DIR', 'out', 'string', 'folder of the report (required)')] }],
@@ -32,7 +46,7 @@ export const STUDY_FLAGS = {
   },
 } as const satisfies Record<string, CommandFlags>;
 
-export const STUDY_HELP = `gpmate study: run a grid of configurations over many seeds, store, report
+export const STUDY_HELP = `gpmate study: run a grid of configurations over many seeds, store, report; on one machine or many
 
 Usage:
 ${Object.values(STUDY_FLAGS)
@@ -46,13 +60,6 @@ ${Object.values(STUDY_FLAGS)
   .join('\n\n')}
 `;
 
-function duration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const t = Math.round(s);
-  const m = Math.floor(t / 60);
-  return m > 0 ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${t}s`;
-}
-
 /** A progress bar on stderr: redrawn in place on a terminal, one line per finished run otherwise. */
 function progressPrinter(quiet: boolean): (p: StudyProgress) => void {
   const tty = process.stderr.isTTY === true;
@@ -63,7 +70,12 @@ function progressPrinter(quiet: boolean): (p: StudyProgress) => void {
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
     const eta = p.etaS === undefined ? '' : `  ETA ${duration(p.etaS)}`;
     const failed = p.failed > 0 ? `  ${p.failed} failed` : '';
-    const line = `${bar} ${p.done}/${p.total} runs${failed}  ${duration(p.elapsedS)} elapsed${eta}`;
+    const queue =
+      p.running !== undefined
+        ? `  ${p.running} running  ${p.waiting ?? 0} waiting${p.workers !== undefined ? `  ${p.workers} workers` : ''}`
+        : '';
+    const line = `${bar} ${p.done}/${p.total} runs${failed}${queue}  ${duration(p.elapsedS)} elapsed${eta}`;
+    if (p.notice !== undefined) process.stderr.write(`${tty ? '\r\x1b[K' : ''}${p.notice}\n`);
     if (tty) process.stderr.write(`\r${line}\x1b[K${p.done + p.failed >= p.total ? '\n' : ''}`);
     else process.stderr.write(`${line}\n`);
   };
@@ -82,8 +94,12 @@ async function studySubcommand(sub: string | undefined, rest: readonly string[])
       const { values: v, positionals, help } = parseFlags(STUDY_FLAGS.run, rest, true);
       if (help) return usage(STUDY_FLAGS.run);
       const file = onePositional(positionals, 'study run', 'FILE.json');
-      const threads = v['threads'] as number | undefined;
-      if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+      if (v['queue'] !== undefined) return queueRun(file, v, progressPrinter(v['quiet'] === true));
+      const onlyQueue = queueOnlyFlag(v);
+      if (onlyQueue !== undefined) throw new ConfigError(`option --${onlyQueue}: only with --queue`);
+      const given = v['threads'] as number | undefined;
+      if (given !== undefined && given < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${given}`);
+      const threads = given === undefined ? undefined : capThreads(given);
       const maxPages = process.env['GPMATE_STUDY_MAX_PAGES'];
       if (maxPages !== undefined && !/^[1-9]\d*$/.test(maxPages)) {
         throw new ConfigError(`environment GPMATE_STUDY_MAX_PAGES: expected a positive integer (SQLite pages), got "${maxPages}"`);
@@ -109,15 +125,21 @@ async function studySubcommand(sub: string | undefined, rest: readonly string[])
       if (help) return usage(STUDY_FLAGS.report);
       const db = onePositional(positionals, 'study report', 'DB');
       if (v['out'] === undefined) throw new ConfigError('study report: option --out DIR is required');
+      checkOutputDir(v['out'] as string, 'out');
       const r = await writeReport(db, v['out'] as string);
       process.stdout.write(`wrote ${r.html} and ${r.figures.length} SVG figures\n`);
       return 0;
     }
+    case 'worker':
+      return workerCommand(rest);
+    case 'status':
+      return statusCommand(rest);
     case 'export': {
       const { values: v, positionals, help } = parseFlags(STUDY_FLAGS.export, rest, true);
       if (help) return usage(STUDY_FLAGS.export);
       const db = onePositional(positionals, 'study export', 'DB');
       if (v['csv'] === undefined) throw new ConfigError('study export: option --csv DIR is required');
+      checkOutputDir(v['csv'] as string, 'csv');
       const files = exportCsv(db, v['csv'] as string);
       process.stdout.write(`wrote ${files.join(', ')}\n`);
       return 0;
@@ -129,7 +151,7 @@ async function studySubcommand(sub: string | undefined, rest: readonly string[])
       process.stdout.write(STUDY_HELP);
       return 0;
     default:
-      throw new ConfigError(`unknown study command "${sub}" (run, report, export)`);
+      throw new ConfigError(`unknown study command "${sub}" (run, worker, status, report, export)`);
   }
 }
 

@@ -23,9 +23,9 @@ import {
  * here with a documented default (DESIGN.md section 1).
  */
 export interface EvolutionOptions {
-  /** Individuals per generation. Default 500. */
+  /** Individuals per generation, 2 to {@link MAX_POPULATION_SIZE}. Default 500. */
   populationSize: number;
-  /** Generations after the initial one. Default 50. */
+  /** Generations after the initial one, at most {@link MAX_GENERATIONS}. Default 50. */
   generations: number;
   /** `tournament` (both parents by tournament), `random-mate` (mate uniform from the pool), `pimp`. Default `pimp`. */
   selection: SelectionMode;
@@ -98,6 +98,22 @@ export interface EvolutionOptions {
   maxSeconds?: number;
 }
 
+/**
+ * Most individuals per generation. The engine holds two generations' individuals at once, each with its
+ * genome, preference and per-case losses; the layers above estimate that memory against the machine's
+ * (src/sr/memory.ts) and this bound keeps every engine (a judge's, a custom representation's) finite.
+ */
+export const MAX_POPULATION_SIZE = 1_000_000;
+
+/**
+ * Seeds are integers in 0..MAX_SEED (2^53 - 1), the same for the library, study files and the command
+ * line: every one is an exact double, so no two seeds name the same run (1e20 and 1e20 + 1 would).
+ */
+export const MAX_SEED = Number.MAX_SAFE_INTEGER;
+
+/** Most generations of a run: each keeps a line of statistics in memory (the run's history) and in its log. */
+export const MAX_GENERATIONS = 1_000_000;
+
 /** The engine choices that resolveEvolutionOptions leaves out while they are at these defaults. */
 export const DEFAULT_ENGINE_CHOICES: Readonly<
   Required<Pick<EvolutionOptions, 'firstParent' | 'poolDraw' | 'mateRule' | 'preferenceInit' | 'replacement'>>
@@ -138,7 +154,8 @@ export const DEFAULT_EVOLUTION_OPTIONS: Readonly<Omit<EvolutionOptions, 'poolSiz
 export const check = {
   int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+      // past 2^53 - 1 integers are not exact (1e20 + 1 === 1e20): then the upper bound is said too
+      const range = max === Number.MAX_SAFE_INTEGER && !(typeof v === 'number' && v > max) ? `>= ${min}` : `in ${min}..${max}`;
       throw optionError(name, `expected an integer ${range}, got ${String(v)}`);
     }
     return v;
@@ -164,12 +181,32 @@ export const check = {
     if (typeof v !== 'boolean') throw optionError(name, `expected true or false, got ${String(v)}`);
     return v;
   },
+  /** Two finite numbers [a, b] (integers when `integers`), a <= b. */
+  pair(name: string, v: unknown, integers = false): readonly [number, number] {
+    const ok = (x: unknown) => typeof x === 'number' && (integers ? Number.isSafeInteger(x) : Number.isFinite(x));
+    if (!Array.isArray(v) || v.length !== 2 || !v.every(ok))
+      throw optionError(name, `expected a pair [a, b] of ${integers ? 'integers' : 'finite numbers'}, got ${showValue(v)}`);
+    const [a, b] = v as [number, number];
+    if (a > b) throw optionError(name, `expected a <= b, got ${a}, ${b}`);
+    return [a, b];
+  },
 };
+
+/** A value as an error message shows it: JSON, cut short. */
+export function showValue(v: unknown): string {
+  let s: string;
+  try {
+    s = v === undefined ? 'nothing' : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
 
 /** Fills defaults and validates; every message names the offending option. */
 export function resolveEvolutionOptions(partial: Partial<EvolutionOptions> = {}): EvolutionOptions {
   const o = { ...DEFAULT_EVOLUTION_OPTIONS, ...stripUndefined(partial) };
-  const populationSize = check.int('populationSize', o.populationSize, 2);
+  const populationSize = check.int('populationSize', o.populationSize, 2, MAX_POPULATION_SIZE);
   const tournamentSize = check.int('tournamentSize', o.tournamentSize, 1, populationSize);
   const poolSize = check.int('poolSize', partial.poolSize ?? tournamentSize, 1, populationSize);
   const stopFitness = o.stopFitness;
@@ -178,7 +215,7 @@ export function resolveEvolutionOptions(partial: Partial<EvolutionOptions> = {})
   }
   const base: EvolutionOptions = {
     populationSize,
-    generations: check.int('generations', o.generations, 0),
+    generations: check.int('generations', o.generations, 0, MAX_GENERATIONS),
     selection: check.oneOf('selection', o.selection, SELECTION_MODES),
     tournamentSize,
     poolSize,

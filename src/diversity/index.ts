@@ -52,7 +52,7 @@ function fastOutputs(train: Dataset): TreeOutputs {
 
 export interface TreeDiversityOptions {
   /**
-   * Pairs sampled for structural diversity (default 100). When the population has no more
+   * Pairs sampled for structural diversity (default 100, at most {@link MAX_DIVERSITY_SAMPLE}). When the population has no more
    * distinct pairs than this, every pair is used and no sampling happens.
    */
   sampleSize?: number;
@@ -65,6 +65,9 @@ export interface TreeDiversityOptions {
   /** How to compute output vectors (default: the fast kernel, bit-identical to {@link treeOutputs}). */
   outputs?: TreeOutputs;
 }
+
+/** Most tree pairs whose distance the structural diversity measures per generation (option diversity.sampleSize). */
+export const MAX_DIVERSITY_SAMPLE = 1_000_000;
 
 /**
  * Builds the per-generation measure. Definitions (N = population size; NaN where a measure does
@@ -109,8 +112,8 @@ export function treeDiversity(
   o: TreeDiversityOptions = {},
 ): (population: readonly Individual<Tree>[], generation: number) => DiversityMeasures {
   const sampleSize = o.sampleSize ?? 100;
-  if (!Number.isInteger(sampleSize) || sampleSize < 1)
-    throw new ConfigError(`option diversity.sampleSize: expected a positive integer, got ${String(sampleSize)}`);
+  if (!Number.isInteger(sampleSize) || sampleSize < 1 || sampleSize > MAX_DIVERSITY_SAMPLE)
+    throw new ConfigError(`option diversity.sampleSize: expected an integer in 1..${MAX_DIVERSITY_SAMPLE}, got ${String(sampleSize)}`);
   const decimals = o.decimals ?? 6;
   if (!Number.isInteger(decimals) || decimals < 0 || decimals > 15)
     throw new ConfigError(`option diversity.decimals: expected an integer in 0..15, got ${String(decimals)}`);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, DataError } from '../core/errors.js';
 
 /**
  * A numeric data set stored column-wise (one Float64Array per input variable), the layout every
@@ -17,6 +17,13 @@ export function makeDataset(names: readonly string[], columns: readonly Float64A
   return { names, columns, y, rows: y.length };
 }
 
+/** Where a task's rows come from in its data file: the target column and half-open row ranges [start, end). */
+export interface TaskSplit {
+  readonly target: string;
+  readonly train: readonly [number, number];
+  readonly test?: readonly [number, number];
+}
+
 /** A regression task: training data, optional test data, and defaults a benchmark may set (problems/ builds them; src/sr runs them). */
 export interface RegressionTask {
   readonly name: string;
@@ -24,4 +31,36 @@ export interface RegressionTask {
   readonly test?: Dataset;
   /** The benchmark's own function set, used unless the options name one. */
   readonly functions?: readonly string[];
+  /** For a task read from a file: its target column and row ranges (recorded in summaries and model files). */
+  readonly split?: TaskSplit;
+}
+
+/** Rows that the test range shares with the training range: errors on them are not out-of-sample. */
+export function overlapRows(split: TaskSplit): number {
+  if (!split.test) return 0;
+  return Math.max(0, Math.min(split.train[1], split.test[1]) - Math.max(split.train[0], split.test[0]));
+}
+
+/**
+ * Refuses a target nothing can be fitted to: a constant one (R^2 is undefined and any model that
+ * outputs the constant is exact), or one whose squared deviations from its mean overflow (then every
+ * model's error, and R^2, is infinite or NaN). `what` names the target in the message.
+ */
+export function checkTarget(y: Float64Array, what: string): void {
+  let mean = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i] as number;
+    mean += (v - mean) / (i + 1); // a running mean: the plain sum of large values overflows first
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (y.length > 0 && lo === hi) throw new DataError(`${what} is constant (every value is ${lo}): there is nothing to fit`);
+  let sst = 0;
+  for (const v of y) sst += (v - mean) * (v - mean);
+  if (!Number.isFinite(sst))
+    throw new DataError(
+      `${what} spans ${lo} to ${hi}: its squared errors overflow double precision; rescale the column (divide it by a power of 10)`,
+    );
 }

@@ -48,7 +48,7 @@ export function rmse(pred: ArrayLike<number>, y: ArrayLike<number>): number {
   return Number.isFinite(v) ? v : Infinity;
 }
 
-/** Coefficient of determination 1 - SSE/SST (-Infinity for non-finite predictions). */
+/** Coefficient of determination 1 - SSE/SST (-Infinity for non-finite predictions; NaN, undefined, for a constant target). */
 export function rSquared(pred: ArrayLike<number>, y: ArrayLike<number>): number {
   let mean = 0;
   for (let r = 0; r < y.length; r++) mean += y[r] as number;
@@ -62,7 +62,7 @@ export function rSquared(pred: ArrayLike<number>, y: ArrayLike<number>): number 
     sst += d * d;
   }
   if (!Number.isFinite(sse)) return -Infinity;
-  return sst === 0 ? (sse === 0 ? 1 : -Infinity) : 1 - sse / sst;
+  return sst === 0 ? NaN : 1 - sse / sst;
 }
 
 /** Training RMSE of a tree on a data set (the fitness gpmate minimises for regression). */

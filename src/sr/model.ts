@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigError, DataError, parseJson, readTextFile } from '../core/errors.js';
+import { showValue } from '../core/options.js';
 import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
 import { latexNumber, toLatex, toSympy } from '../tree/export.js';
@@ -61,6 +62,8 @@ export interface ModelBody {
   /** Input column names, in the order variable indices refer to them. */
   readonly inputs: readonly string[];
   readonly target?: string;
+  /** The data file's row ranges [start, end) the model was trained and tested on (informative). */
+  readonly rows?: { readonly train: readonly [number, number]; readonly test?: readonly [number, number] };
   /** The model in the flat postfix encoding (scale and offset included): opcodes and arguments. */
   readonly tree: { readonly op: readonly number[]; readonly arg: readonly number[] };
   /** Predictions are clamped to [lo, hi] (absent: not clamped). */
@@ -86,7 +89,7 @@ export function modelJson(
   tree: Tree,
   inputs: readonly string[],
   gpmate: string,
-  extra: { target?: string; metrics?: Record<string, number | null>; bounds?: Bounds } = {},
+  extra: { target?: string; rows?: ModelBody['rows']; metrics?: Record<string, number | null>; bounds?: Bounds } = {},
 ): string {
   for (let i = 0; i < tree.arg.length; i++) {
     if (!Number.isFinite(tree.arg[i] as number)) throw new ConfigError(`model: constant at node ${i} is not finite (${tree.arg[i]})`);
@@ -102,6 +105,7 @@ export function modelJson(
     gpmate,
     inputs,
     ...(extra.target !== undefined ? { target: extra.target } : {}),
+    ...(extra.rows !== undefined ? { rows: extra.rows } : {}),
     tree: { op: Array.from(tree.op), arg: Array.from(tree.arg, (v) => (Object.is(v, -0) ? 0 : v)) },
     ...(b ? { bounds: [b.lo, b.hi] as const } : {}),
     expression: clampedText.infix(toInfix(tree, inputs), b),
@@ -127,9 +131,11 @@ export function parseModel(text: string, where: string): LoadedModel {
   const json = parseJson(text, where) as Record<string, unknown>;
   if (typeof json !== 'object' || json === null || json['format'] !== MODEL_FORMAT)
     throw new DataError(`${where}: not a gpmate model file`);
-  if (!READABLE_VERSIONS.includes(json['version'] as number)) {
+  const version = json['version'];
+  if (typeof version !== 'number') throw new DataError(`${where}: "version" must be a number (1 or 2), got ${showValue(version)}`);
+  if (!READABLE_VERSIONS.includes(version)) {
     throw new DataError(
-      `${where}: model format version ${String(json['version'])} (written by gpmate ${String(json['gpmate'])}); this gpmate reads versions ${READABLE_VERSIONS.join(' and ')}`,
+      `${where}: model format version ${version} (written by gpmate ${String(json['gpmate'])}); this gpmate reads versions ${READABLE_VERSIONS.join(' and ')}`,
     );
   }
   const { checksum, ...body } = json;

@@ -11,6 +11,7 @@ import {
   check,
   DEFAULT_ENGINE_CHOICES,
   DEFAULT_EVOLUTION_OPTIONS,
+  MAX_SEED,
   RECORDED_EVOLUTION_OPTIONS,
   recordedEvolution,
   resolveEvolutionOptions,
@@ -41,7 +42,7 @@ export const OPTIMISER_METHODS = ['lm', 'gradient'] as const satisfies readonly 
 
 /** The run's own settings (beside the engine's and the tree layer's), as given. */
 export interface RunOptions {
-  /** Seed of every random choice (an integer >= 0). Default 1. */
+  /** Seed of every random choice, an integer in 0..{@link MAX_SEED} (2^53 - 1). Default 1. */
   seed?: number;
   /** PIMP distance: `structural` (top-down tree edit distance) or `semantic` (output RMSE). Default `structural`. */
   distance?: MateDistanceKind;
@@ -51,7 +52,7 @@ export interface RunOptions {
   diversity?: DiversitySetting;
   /** Fitness = RMSE after the optimal linear scaling (Keijzer 2003); the model includes offset and slope. Default false. */
   linearScaling?: boolean;
-  /** Model evaluations per candidate for constant optimisation; 0 = off. Default 0. */
+  /** Model evaluations per candidate for constant optimisation, 0 (off) to {@link MAX_OPTIMISE_ITERATIONS}. Default 0. */
   optimiseIterations?: number;
   /** The optimiser fits constants on at most this many training rows (evenly strided); the loss uses every row. Default: every row. */
   optimiseRows?: number;
@@ -86,6 +87,9 @@ export interface RegressionSettings
     TreeSettings,
     Required<Omit<RunOptions, 'diversity' | 'optimiseRows'>>,
     Pick<RunOptions, 'diversity' | 'optimiseRows'> {}
+
+/** Most model evaluations per candidate for constant optimisation: each is a pass over the training rows. */
+export const MAX_OPTIMISE_ITERATIONS = 1_000;
 
 /** Defaults of the run's own settings (the engine's and the tree layer's are theirs). */
 export const REGRESSION_DEFAULTS: Readonly<Required<Omit<RunOptions, 'diversity' | 'optimiseRows'>>> = {
@@ -226,12 +230,12 @@ export function resolveRegressionOptions(
   return {
     ...resolveEvolutionOptions(given),
     ...resolveTreeOptions({ ...given, functions: given.functions ?? taskFunctions }),
-    seed: check.int('seed', o.seed, 0),
+    seed: check.int('seed', o.seed, 0, MAX_SEED),
     distance: check.oneOf('distance', o.distance, MATE_DISTANCES),
     successThreshold,
     ...(o.diversity !== undefined ? { diversity: o.diversity } : {}),
     linearScaling: check.boolean('linearScaling', o.linearScaling),
-    optimiseIterations: check.int('optimiseIterations', o.optimiseIterations, 0),
+    optimiseIterations: check.int('optimiseIterations', o.optimiseIterations, 0, MAX_OPTIMISE_ITERATIONS),
     ...(optimiseRows !== undefined ? { optimiseRows } : {}),
     optimiseShare: share(o.optimiseShare),
     optimiser: check.oneOf('optimiser', o.optimiser, OPTIMISER_METHODS),

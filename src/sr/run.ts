@@ -1,7 +1,7 @@
 import { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from '../core/evolve.js';
 import { selectsOnCases } from '../core/options.js';
 import type { Evaluator, Individual, StopReason } from '../core/types.js';
-import { makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
+import { checkTarget, makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
 import { rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
 import { WasmEvaluator } from '../eval/wasm-evaluator.js';
@@ -12,6 +12,7 @@ import { treeRepresentation } from '../tree/representation.js';
 import { simplify } from '../tree/simplify.js';
 import { depth, type Tree } from '../tree/tree.js';
 import { robustBounds } from './interval.js';
+import { checkMemory } from './memory.js';
 import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
 import { resolveRegressionOptions, type RegressionOptions, type RegressionSettings } from './options.js';
 import { selectFromFront, updateFront, type FrontEntry } from './pareto.js';
@@ -131,7 +132,7 @@ function rowsOf(ds: Dataset, keep: (r: number) => boolean): Dataset {
  * model is chosen from it (`selectModel`), with offset and slope included when scaling.
  *
  * ```
- * settings <- resolve(options)          (src/sr/options.ts: defaults, checks)
+ * settings <- resolve(options)          (src/sr/options.ts: defaults, checks; src/sr/memory.ts: the worst case fits)
  * train, validation <- split(task)      (every 4th training row held out for validation selection)
  * population, front <- search(...)      (evolve, the Pareto archive updated every generation)
  * report(front)                         (exports, errors, the chosen model)
@@ -144,6 +145,8 @@ export async function runRegression(
   evaluator?: Evaluator<Tree> | EvaluatorFactory,
 ): Promise<RegressionResult> {
   const s = resolveRegressionOptions(options, 'benchmark', task.functions);
+  checkTarget(task.train.y, `${task.name}: the target`);
+  checkMemory(s, { rows: task.train.rows, testRows: task.test?.rows ?? 0, inputs: task.train.columns.length });
   const split = splitForSelection(task.train, s);
   const { train } = split;
   const scoring = scoreSettings(train, s);

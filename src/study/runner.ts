@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError, optionError } from '../core/errors.js';
 import { workerExecArgv } from '../eval/pool.js';
-import { expandRuns, problemSpecAt, type RunKey } from './grid.js';
+import type { RegressionTask } from '../eval/dataset.js';
+import { checkMemory } from '../sr/memory.js';
+import { resolveRegressionOptions } from '../sr/options.js';
+import { expandGrid, expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
 import { checkProblems, readStudyFile, type StudySpec } from './schema.js';
 import { StudyStore, type RunRecord } from './store.js';
@@ -21,6 +24,12 @@ export interface StudyProgress {
   readonly elapsedS: number;
   /** Estimated seconds left (undefined until a run has finished). */
   readonly etaS?: number;
+  /** Through a queue: runs being run by a worker now, runs waiting for one, and the workers connected. */
+  readonly running?: number;
+  readonly waiting?: number;
+  readonly workers?: number;
+  /** Through a queue: a condition worth a line of its own (the queue lost, a worker refusing jobs). */
+  readonly notice?: string;
 }
 
 export interface StudyRunOptions {
@@ -70,26 +79,40 @@ function workerFile(): string {
   return found;
 }
 
-/**
- * Runs every run of a study that the database does not hold finished, `threads` at a time, storing each
- * as it finishes (one transaction per run). Same study, same results, whatever `threads` is and however
- * often the process is killed and restarted: each run is a pure function of its cell and seed.
- */
-export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Promise<StudyRunSummary> {
+/** A study file read and checked (benchmarks known, data files readable), with the folder its paths are relative to. */
+export interface LoadedStudy {
+  readonly path: string;
+  readonly spec: StudySpec;
+  readonly baseDir: string;
+  /** Each problem's task (for its first seed), as the checks resolved it. */
+  readonly tasks: readonly RegressionTask[];
+}
+
+/** Reads a study file and checks its problems, before anything is written. */
+export function loadStudy(studyPath: string): LoadedStudy {
   const spec = readStudyFile(studyPath);
   const baseDir = dirname(resolve(studyPath));
-  checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
-  const threads = o.threads ?? autoThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
-  const db = o.db ?? defaultDbPath(studyPath);
-  const store = StudyStore.openForRun(db, spec, {
+  const tasks = checkProblems({ ...spec, problems: spec.problems.map((p) => problemSpecAt(p, baseDir)) }, studyPath);
+  return { path: studyPath, spec, baseDir, tasks };
+}
+
+/**
+ * Opens the study's database for running, claims it for this process, runs `f`, then releases and closes
+ * it whatever happens (the local runner and the queue coordinator both own the file this way).
+ */
+export async function withStudyStore<T>(
+  study: LoadedStudy,
+  o: Pick<StudyRunOptions, 'db' | 'extend' | 'maxPages'>,
+  f: (store: StudyStore) => Promise<T>,
+): Promise<T> {
+  const store = StudyStore.openForRun(o.db ?? defaultDbPath(study.path), study.spec, {
     ...(o.extend ? { extend: true } : {}),
     ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}),
   });
   try {
     store.claim(process.pid);
     try {
-      return await execute(spec, baseDir, store, threads, o.onProgress);
+      return await f(store);
     } finally {
       store.release(process.pid);
     }
@@ -98,33 +121,104 @@ export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Prom
   }
 }
 
+/** Every run of the study, and those the database does not hold finished (in the study's order). */
+export function pendingRuns(spec: StudySpec, store: StudyStore): { all: RunKey[]; pending: RunKey[] } {
+  const all = expandRuns(spec);
+  const finished = store.finishedRuns();
+  return { all, pending: all.filter((r) => !finished.has(`${r.cell.hash}/${r.seed}`)) };
+}
+
+/** What a worker needs to do one run of a study (data paths made absolute against the study's folder). */
+export function runTask(r: RunKey, baseDir: string): RunTask {
+  return { problem: problemSpecAt(r.cell.problem, baseDir), options: r.cell.options, seed: r.seed, diversity: r.cell.diversity };
+}
+
+/** A pool of `threads` worker threads, each doing whole runs with {@link executeRun}. */
+export function runPool(threads: number): Piscina<RunTask, RunRecord> {
+  return new Piscina<RunTask, RunRecord>({
+    filename: workerFile(),
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 1000,
+    execArgv: workerExecArgv(),
+  });
+}
+
+/** Counts finished and failed runs of one invocation and reports progress with an ETA. */
+export class ProgressCounter {
+  doneNow = 0;
+  failed = 0;
+  private readonly t0 = performance.now();
+
+  constructor(
+    readonly total: number,
+    readonly skipped: number,
+    private readonly onProgress?: (p: StudyProgress) => void,
+  ) {}
+
+  get elapsedS(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+
+  report(extra: Pick<StudyProgress, 'running' | 'waiting' | 'workers' | 'notice'> = {}): void {
+    const elapsedS = this.elapsedS;
+    const ended = this.doneNow + this.failed;
+    const etaS = ended > 0 ? (elapsedS / ended) * (this.total - this.skipped - ended) : undefined;
+    this.onProgress?.({
+      done: this.skipped + this.doneNow,
+      total: this.total,
+      doneNow: this.doneNow,
+      failed: this.failed,
+      elapsedS,
+      ...(etaS !== undefined ? { etaS } : {}),
+      ...extra,
+    });
+  }
+}
+
+/** The first line of an error's message: what a failed run stores. */
+export function errorLine(e: unknown): string {
+  return ((e as Error)?.message ?? String(e)).split('\n')[0] as string;
+}
+
+/**
+ * Runs every run of a study that the database does not hold finished, `threads` at a time, storing each
+ * as it finishes (one transaction per run). Same study, same results, whatever `threads` is and however
+ * often the process is killed and restarted: each run is a pure function of its cell and seed.
+ */
+export async function runStudy(studyPath: string, o: StudyRunOptions = {}): Promise<StudyRunSummary> {
+  const study = loadStudy(studyPath);
+  const threads = o.threads ?? autoThreads();
+  if (!Number.isInteger(threads) || threads < 1) throw optionError('threads', `expected an integer >= 1, got ${threads}`);
+  const { spec } = study;
+  checkStudyMemory(spec, study.tasks, Math.min(threads, spec.seeds.length * expandGrid(spec).length), studyPath);
+  return withStudyStore(study, o, (store) => execute(study, store, threads, o.onProgress));
+}
+
+/** Every cell's worst case fits the machine with `concurrent` runs at once (src/sr/memory.ts); the error names the cell. */
+function checkStudyMemory(spec: StudySpec, tasks: readonly RegressionTask[], concurrent: number, source: string): void {
+  for (const cell of expandGrid(spec)) {
+    const task = tasks[spec.problems.indexOf(cell.problem)] as RegressionTask;
+    try {
+      const s = resolveRegressionOptions({ ...cell.options, diversity: cell.diversity }, 'benchmark', task.functions);
+      checkMemory(s, { rows: task.train.rows, testRows: task.test?.rows ?? 0, inputs: task.train.columns.length, concurrent });
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const where = `${cell.problem.name} ${cell.selection} ${cell.mutation} ${cell.mutationRate} ${cell.variant}`;
+      throw new ConfigError(`study file ${source}: cell ${where}: ${e.message}`);
+    }
+  }
+}
+
 async function execute(
-  spec: StudySpec,
-  baseDir: string,
+  study: LoadedStudy,
   store: StudyStore,
   threads: number,
   onProgress?: (p: StudyProgress) => void,
 ): Promise<StudyRunSummary> {
-  const all = expandRuns(spec);
-  const finished = store.finishedRuns();
-  const pending = all.filter((r) => !finished.has(`${r.cell.hash}/${r.seed}`));
-  const skipped = all.length - pending.length;
-  const t0 = performance.now();
-  let doneNow = 0;
-  let failed = 0;
-  const report = (): void => {
-    const elapsedS = (performance.now() - t0) / 1000;
-    const left = pending.length - doneNow - failed;
-    const etaS = doneNow + failed > 0 ? (elapsedS / (doneNow + failed)) * left : undefined;
-    onProgress?.({ done: skipped + doneNow, total: all.length, doneNow, failed, elapsedS, ...(etaS !== undefined ? { etaS } : {}) });
-  };
-  report();
-  const taskOf = (r: RunKey): RunTask => ({
-    problem: problemSpecAt(r.cell.problem, baseDir),
-    options: r.cell.options,
-    seed: r.seed,
-    diversity: r.cell.diversity,
-  });
+  const { all, pending } = pendingRuns(study.spec, store);
+  const progress = new ProgressCounter(all.length, all.length - pending.length, onProgress);
+  progress.report();
 
   let runOne: (t: RunTask) => Promise<RunRecord>;
   let pool: Piscina<RunTask, RunRecord> | undefined;
@@ -132,13 +226,7 @@ async function execute(
   if (threads === 1 || pending.length <= 1) {
     runOne = executeRun;
   } else {
-    const p = new Piscina<RunTask, RunRecord>({
-      filename: workerFile(),
-      minThreads: concurrency,
-      maxThreads: concurrency,
-      idleTimeout: 1000,
-      execArgv: workerExecArgv(),
-    });
+    const p = runPool(concurrency);
     pool = p;
     runOne = (t) => p.run(t);
   }
@@ -152,18 +240,17 @@ async function execute(
         store.markRunning(r.cell.hash, r.seed, startedAt);
         let rec: RunRecord;
         try {
-          rec = await runOne(taskOf(r));
+          rec = await runOne(runTask(r, study.baseDir));
         } catch (e) {
-          const msg = ((e as Error).message ?? String(e)).split('\n')[0] as string;
-          if (fatal === undefined) store.saveFailure(r.cell.hash, r.seed, msg, new Date().toISOString());
-          failed++;
-          report();
+          if (fatal === undefined) store.saveFailure(r.cell.hash, r.seed, errorLine(e), new Date().toISOString());
+          progress.failed++;
+          progress.report();
           continue;
         }
         if (fatal !== undefined) return;
         store.saveRun(r.cell.hash, r.seed, rec, startedAt, new Date().toISOString());
-        doneNow++;
-        report();
+        progress.doneNow++;
+        progress.report();
       } catch (e) {
         // A store failure (disk full, locked, read-only) stops the study; stored runs stay whole.
         fatal ??= e;
@@ -176,5 +263,13 @@ async function execute(
     await pool?.destroy();
   }
   if (fatal !== undefined) throw fatal;
-  return { db: store.path, threads, total: all.length, skipped, done: doneNow, failed, wallS: (performance.now() - t0) / 1000 };
+  return {
+    db: store.path,
+    threads,
+    total: all.length,
+    skipped: progress.skipped,
+    done: progress.doneNow,
+    failed: progress.failed,
+    wallS: progress.elapsedS,
+  };
 }

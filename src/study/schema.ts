@@ -1,8 +1,9 @@
 import { resolveTask, type ProblemSpec } from '../../problems/index.js';
-import { ConfigError, readJsonFile } from '../core/errors.js';
+import { ConfigError, DataError, readJsonFile } from '../core/errors.js';
+import { MAX_SEED } from '../core/options.js';
 import { SELECTION_MODES, type SelectionMode } from '../core/types.js';
 import { diversityFromOption, type DiversitySetting } from '../diversity/index.js';
-import { makeDataset } from '../eval/dataset.js';
+import { makeDataset, type RegressionTask } from '../eval/dataset.js';
 import {
   OPTION_KINDS,
   OPTION_NAMES,
@@ -50,6 +51,12 @@ export interface StudyProblem extends ProblemSpec {
 /** Run options a study may set in `settings` or a variant. */
 export type StudyOptions = Omit<RegressionOptions, (typeof AXES)[number]>;
 
+/** Most seeds of a study (each cell runs every one). */
+export const MAX_STUDY_SEEDS = 100_000;
+
+/** Most runs of a study (cells x seeds): each is a row of the results database, with a row per generation. */
+export const MAX_STUDY_RUNS = 1_000_000;
+
 /** Options a study file may not set in `settings` or a variant: the grid's axes, the seed, the diversity measures. */
 const AXES = ['seed', 'selection', 'mutation', 'mutationRate', 'successThreshold', 'diversity'] as const;
 
@@ -76,9 +83,7 @@ export function readStudyFile(path: string): StudySpec {
 
 /** Validates a parsed study object (see {@link StudySpec}) and fills its defaults. */
 export function parseStudy(json: unknown, source = 'study'): StudySpec {
-  const fail = (field: string, msg: string): never => {
-    throw new ConfigError(`study file ${source}: field "${field}": ${msg}`);
-  };
+  const fail = (field: string, msg: string): never => studyError(source, field, msg);
   if (!isObject(json)) throw new ConfigError(`study file ${source}: expected a JSON object at the top level`);
   for (const k of Object.keys(json)) {
     if (!(TOP_KEYS as readonly string[]).includes(k)) fail(k, `unknown field (known: ${TOP_KEYS.join(', ')})`);
@@ -138,6 +143,8 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
     successThreshold: successThreshold as number,
     diversity: diversity as DiversitySetting,
   };
+  const runs = problems.length * selection.length * mutation.length * mutationRate.length * Object.keys(variants).length * seeds.length;
+  if (runs > MAX_STUDY_RUNS) fail('seeds', `the grid has ${runs} runs (cells x seeds); a study holds at most ${MAX_STUDY_RUNS}`);
   checkOptionValues(spec, fail);
   return spec;
 }
@@ -163,19 +170,21 @@ function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) =
   }
 }
 
-/** Checks that every problem of the study resolves (benchmark known, CSV readable). */
-export function checkProblems(spec: StudySpec, source: string = spec.name): void {
-  const fail = (field: string, msg: string): never => {
-    throw new ConfigError(`study file ${source}: field "${field}": ${msg}`);
-  };
-  spec.problems.forEach((p, i) => {
+/** Checks that every problem of the study resolves (benchmark known, CSV readable); returns their tasks, in order. */
+export function checkProblems(spec: StudySpec, source: string = spec.name): RegressionTask[] {
+  return spec.problems.map((p, i) => {
     try {
-      resolveTask(p, spec.seeds[0] ?? 1);
+      return resolveTask(p, spec.seeds[0] ?? 1);
     } catch (e) {
-      if (e instanceof ConfigError || (e as Error).name === 'DataError') fail(`problems[${i}]`, (e as Error).message);
+      if (e instanceof ConfigError || e instanceof DataError) studyError(source, `problems[${i}]`, e.message);
       throw e;
     }
   });
+}
+
+/** The error of a study file's field. */
+export function studyError(source: string, field: string, msg: string): never {
+  throw new ConfigError(`study file ${source}: field "${field}": ${msg}`);
 }
 
 function problemOf(p: unknown, field: string, fail: (f: string, m: string) => never): StudyProblem {
@@ -249,14 +258,18 @@ const JSON_SHAPES: Record<OptionKind['type'], readonly [(x: unknown) => boolean,
 };
 
 function seedsOf(v: unknown, fail: (f: string, m: string) => never): number[] {
-  if (v === undefined) return fail('seeds', 'required: a count (seeds 1..N) or a list of positive integers');
+  const seedList = `a list of seeds (integers in 0..${MAX_SEED})`;
+  if (v === undefined) return fail('seeds', `required: a count N (seeds 1..N) or ${seedList}`);
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 1) fail('seeds', `expected a positive integer count or a list of positive integers, got ${show(v)}`);
+    if (!Number.isInteger(v) || v < 1 || v > MAX_STUDY_SEEDS)
+      fail('seeds', `expected a count in 1..${MAX_STUDY_SEEDS} or ${seedList}, got ${show(v)}`);
     return Array.from({ length: v }, (_, i) => i + 1);
   }
   const list = nonEmptyArray(v, 'seeds', fail);
+  if (list.length > MAX_STUDY_SEEDS) fail('seeds', `${list.length} seeds; a study runs at most ${MAX_STUDY_SEEDS} seeds per cell`);
   list.forEach((s, i) => {
-    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 1) fail(`seeds[${i}]`, `expected a positive integer, got ${show(s)}`);
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0 || s > MAX_SEED)
+      fail(`seeds[${i}]`, `expected an integer in 0..${MAX_SEED}, got ${show(s)}`);
   });
   distinct(list as number[], 'seeds', fail);
   return list as number[];

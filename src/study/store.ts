@@ -297,13 +297,18 @@ export class StudyStore {
     });
   }
 
-  /** Stores a finished run and its generations in one transaction (replacing any earlier attempt). */
-  saveRun(cell: string, seed: number, r: RunRecord, startedAt: string, finishedAt: string): void {
+  /**
+   * Stores a finished run and its generations in one transaction (replacing any earlier attempt). A run
+   * already stored finished is left as it is and false returned: a result that arrives twice (a queued
+   * job retried after its first result was stored) is never duplicated.
+   */
+  saveRun(cell: string, seed: number, r: RunRecord, startedAt: string, finishedAt: string): boolean {
     const num = (x: number | null): number | null => (x === null || Number.isNaN(x) ? null : x);
-    this.guard(`saving run ${cell}/${seed}`, () => {
+    return this.guard(`saving run ${cell}/${seed}`, () => {
       const gen = this.db.prepare(`INSERT INTO generations VALUES (?, ?, ${Array(14).fill('?').join(', ')})`);
-      this.db
+      return this.db
         .transaction(() => {
+          if (this.isDone(cell, seed)) return false;
           this.db.prepare('DELETE FROM generations WHERE cell = ? AND seed = ?').run(cell, seed);
           for (const s of r.history) gen.run(cell, seed, ...generationValues(s));
           this.db
@@ -330,18 +335,31 @@ export class StudyStore {
               finishedAt,
               r.wallMs,
             );
+          return true;
         })
         .immediate();
     });
   }
 
-  /** Records a failed run (it is retried on the next `study run`). */
-  saveFailure(cell: string, seed: number, error: string, finishedAt: string): void {
+  /**
+   * Records a failed run (it is retried on the next `study run`); creates its row when none was marked
+   * running (a queued run), and never overwrites a run stored finished.
+   */
+  saveFailure(cell: string, seed: number, error: string, finishedAt: string, startedAt: string | null = null): void {
     this.guard(`saving run ${cell}/${seed}`, () => {
       this.db
-        .prepare("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE cell = ? AND seed = ?")
-        .run(error, finishedAt, cell, seed);
+        .prepare(
+          `INSERT INTO runs (cell, seed, status, error, started_at, finished_at) VALUES (?, ?, 'failed', ?, ?, ?)
+           ON CONFLICT (cell, seed) DO UPDATE SET status = 'failed', error = excluded.error, finished_at = excluded.finished_at
+           WHERE runs.status != 'done'`,
+        )
+        .run(cell, seed, error, startedAt, finishedAt);
     });
+  }
+
+  private isDone(cell: string, seed: number): boolean {
+    const row = this.db.prepare('SELECT status FROM runs WHERE cell = ? AND seed = ?').get(cell, seed) as { status: string } | undefined;
+    return row?.status === 'done';
   }
 
   /** Claims the database for one runner process; refuses while another live process holds it. */
@@ -388,7 +406,8 @@ export class StudyStore {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this machine is alive (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,5 +1,6 @@
 import { check, stripUndefined } from '../core/options.js';
 import { optionError } from '../core/errors.js';
+import { MAX_TREE_DEPTH, MAX_TREE_SIZE } from './limits.js';
 import { DEFAULT_PRIMITIVE_OPTIONS, resolvePrimitiveOptions, type PrimitiveSetOptions } from './primitives.js';
 import { MUTATION_TYPES, type MutationType } from './variation.js';
 
@@ -7,13 +8,13 @@ import { MUTATION_TYPES, type MutationType } from './variation.js';
 export interface TreeOptions extends PrimitiveSetOptions {
   /** Ramped half-and-half depth range for initial genomes and preferences. */
   initDepth?: readonly [number, number];
-  /** Maximum tree depth (root alone = 0). */
+  /** Maximum tree depth (root alone = 0), at most {@link MAX_TREE_DEPTH}. */
   maxDepth?: number;
-  /** Maximum nodes per tree. */
+  /** Maximum nodes per tree, at most {@link MAX_TREE_SIZE}. No individual (genome or preference) ever exceeds it. */
   maxSize?: number;
   /** `subtree` (can grow) or `point` (shape-preserving). */
   mutation?: MutationType;
-  /** Maximum depth of the random subtree inserted by subtree mutation. */
+  /** Maximum depth of the random subtree inserted by subtree mutation, at most maxDepth (a deeper one cannot fit). */
   mutationDepth?: number;
   /** Probability that crossover picks an internal node rather than a leaf (Koza's 90/10). */
   internalBias?: number;
@@ -37,19 +38,21 @@ export const DEFAULT_TREE_OPTIONS: Readonly<TreeSettings> = {
 export function resolveTreeOptions(partial: TreeOptions = {}): TreeSettings {
   const primitives = resolvePrimitiveOptions(partial);
   const o = { ...DEFAULT_TREE_OPTIONS, ...stripUndefined(partial) };
-  const [minD, maxD] = o.initDepth;
+  const [minD, maxD] = check.pair('initDepth', o.initDepth, true);
   check.int('initDepth (min)', minD, 0);
-  check.int('initDepth (max)', maxD, minD);
-  const maxDepth = check.int('maxDepth', o.maxDepth, 0);
-  const maxSize = check.int('maxSize', o.maxSize, 1);
+  const maxDepth = check.int('maxDepth', o.maxDepth, 0, MAX_TREE_DEPTH);
+  const maxSize = check.int('maxSize', o.maxSize, 1, MAX_TREE_SIZE);
   if (maxD > maxDepth) throw optionError('initDepth', `max ${maxD} exceeds maxDepth ${maxDepth}`);
+  const mutationDepth = check.int('mutationDepth', o.mutationDepth, 0);
+  if (mutationDepth > maxDepth)
+    throw optionError('mutationDepth', `${mutationDepth} exceeds maxDepth ${maxDepth} (a deeper subtree cannot fit)`);
   return {
     ...primitives,
     initDepth: o.initDepth,
     maxDepth,
     maxSize,
     mutation: check.oneOf('mutation', o.mutation, MUTATION_TYPES),
-    mutationDepth: check.int('mutationDepth', o.mutationDepth, 0),
+    mutationDepth,
     internalBias: check.probability('internalBias', o.internalBias),
   };
 }

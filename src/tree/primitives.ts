@@ -164,10 +164,7 @@ export function resolvePrimitiveOptions(partial: PrimitiveSetOptions = {}): Requ
   }
   if (new Set(names).size !== names.length) throw optionError('functions', 'a function is listed twice');
   const constantProbability = check.probability('constantProbability', o.constantProbability);
-  const constantRange = o.constantRange;
-  if (!(Number.isFinite(constantRange[0]) && Number.isFinite(constantRange[1]) && constantRange[0] <= constantRange[1])) {
-    throw optionError('constantRange', `expected lo <= hi, got ${constantRange.join(',')}`);
-  }
+  const constantRange = check.pair('constantRange', o.constantRange);
   return { functions: names, constantProbability, constantRange };
 }
 

@@ -1,11 +1,12 @@
 import type { Rng } from '../core/rng.js';
 import type { Representation } from '../core/types.js';
 import { topDownDistance } from './distance.js';
-import { rampedHalfAndHalf } from './init.js';
+import { boundedRampedHalfAndHalf, boundedRandomTree } from './init.js';
+import { MAX_TREE_SIZE } from './limits.js';
 import { resolveTreeOptions, type TreeOptions } from './options.js';
 import { primitiveSet, type PrimitiveSet } from './primitives.js';
 import { distinctTrees, treeKey, type Tree } from './tree.js';
-import { MUTATORS, subtreeCrossover, type MutationType, type TreeLimits } from './variation.js';
+import { ATTEMPTS, MUTATORS, subtreeCrossover, type MutationType, type TreeLimits } from './variation.js';
 
 export type { TreeOptions };
 
@@ -27,9 +28,8 @@ export function treeRepresentation(variables: readonly string[], partial: TreeOp
     limits,
     mutationType: o.mutation,
     random: (rng: Rng, slot: number) => {
-      // Full trees of depth maxD can exceed maxSize with binary functions; redraw as grow then.
-      const t = rampedHalfAndHalf(rng, ps, minD, maxD, slot);
-      return t.op.length <= limits.maxSize ? t : rampedHalfAndHalf(rng, ps, minD, minD, 1);
+      const t = boundedRampedHalfAndHalf(rng, ps, minD, maxD, slot, MAX_TREE_SIZE);
+      return t && t.op.length <= limits.maxSize ? t : redraw(rng, ps, minD, limits.maxSize);
     },
     crossover: (rng, a, b) => subtreeCrossover(rng, a, b, limits, o.internalBias),
     mutate: (rng, t) => mutate(rng, ps, t, limits, o.mutationDepth),
@@ -38,4 +38,20 @@ export function treeRepresentation(variables: readonly string[], partial: TreeOp
     key: treeKey,
     distinct: distinctTrees,
   };
+}
+
+/**
+ * A tree of at most `maxSize` nodes when the ramped draw was larger (full trees of the largest initial
+ * depth exceed small limits): a grow tree of depth `minDepth`, redrawn a few times and then at smaller
+ * depths down to a single terminal, which always fits. The first redraw is the one gpmate always made,
+ * so runs whose first redraw fitted keep their results.
+ */
+function redraw(rng: Rng, ps: PrimitiveSet, minDepth: number, maxSize: number): Tree {
+  for (let d = minDepth; d > 0; d--) {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const t = boundedRandomTree(rng, ps, d, false, maxSize);
+      if (t) return t;
+    }
+  }
+  return boundedRandomTree(rng, ps, 0, false, 1) as Tree;
 }

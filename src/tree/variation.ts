@@ -1,5 +1,6 @@
 import type { Rng } from '../core/rng.js';
-import { randomTerminal, randomTree } from './init.js';
+import { boundedRandomTree, randomTerminal } from './init.js';
+import { MAX_TREE_SIZE } from './limits.js';
 import { ARITY, type PrimitiveSet } from './primitives.js';
 import { depth, makeTree, replacementDepth, replaceSubtree, shapeOf, type Tree } from './tree.js';
 
@@ -12,7 +13,7 @@ export interface TreeLimits {
 }
 
 /** Attempts before an operator gives up and returns its parent unchanged (DEAP's staticLimit does the same). */
-const ATTEMPTS = 5;
+export const ATTEMPTS = 5;
 
 /** Whether `t` with the subtree at node i replaced by `size` nodes of height `height` stays within the limits (nothing is built). */
 function replacementFits(t: Tree, i: number, size: number, height: number, lim: TreeLimits): boolean {
@@ -57,8 +58,9 @@ export function subtreeCrossover(rng: Rng, a: Tree, b: Tree, lim: TreeLimits, in
 export function subtreeMutation(rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLimits, mutationDepth: number): Tree {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const i = rng.int(t.op.length);
-    const sub = randomTree(rng, ps, rng.int(mutationDepth + 1), false);
-    if (replacementFits(t, i, sub.op.length, depth(sub), lim)) return replaceSubtree(t, i, sub);
+    // A subtree beyond MAX_TREE_SIZE nodes cannot fit any limit: its build stops there (a failed attempt).
+    const sub = boundedRandomTree(rng, ps, rng.int(mutationDepth + 1), false, MAX_TREE_SIZE);
+    if (sub && replacementFits(t, i, sub.op.length, depth(sub), lim)) return replaceSubtree(t, i, sub);
   }
   return t;
 }
