@@ -9,7 +9,7 @@
  *   npm run bench:threads [-- --population 1000 --generations 30 --seed 1]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,11 +46,18 @@ function writeBig(): string {
   return csv;
 }
 
-function run(args: readonly string[], out: string): number {
+/** GNU time, where present: the CPU seconds of a run (all its threads), which a busy machine stretches less than wall time. */
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+function run(args: readonly string[], out: string): { wall: number; cpu: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'run', ...args, '--quiet', '--out', out], { encoding: 'utf8' });
+  const cmd = [process.execPath, cli, 'run', ...args, '--quiet', '--out', out];
+  const r = TIME
+    ? spawnSync(TIME, ['-f', 'cpu %U %S', ...cmd], { encoding: 'utf8' })
+    : spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`gpmate run ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return (performance.now() - t0) / 1000;
+  const m = /cpu ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { wall: (performance.now() - t0) / 1000, cpu: m ? Number(m[1]) + Number(m[2]) : NaN };
 }
 
 const same = (a: string, b: string): boolean =>
@@ -58,8 +65,8 @@ const same = (a: string, b: string): boolean =>
 
 console.log(`bench:threads  ${machine()}`);
 console.log(`population ${v.population}, generations ${v.generations}, seed ${v.seed}; wall seconds of a whole gpmate run process\n`);
-console.log('| data | training rows | constant optimisation | 1 thread s | 2 threads s | 2 / 1 | identical files |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| data | training rows | constant optimisation | 1 thread s | 2 threads s | 2 / 1 | CPU s 1 / 2 threads | identical files |');
+console.log('|---|---|---|---|---|---|---|---|');
 try {
   const sets: [string, string, number][] = [
     ['generated 12k', writeBig(), 10_000],
@@ -85,8 +92,9 @@ try {
       const b = join(dir, `${name}-${label}-2`.replace(/\W+/g, '_'));
       const t1 = run([...args, '--threads', '1'], a);
       const t2 = run([...args, '--threads', '2'], b);
+      const cpu = `${t1.cpu.toFixed(2)} / ${t2.cpu.toFixed(2)}`;
       console.log(
-        `| ${name} | ${rows} | ${label} | ${t1.toFixed(2)} | ${t2.toFixed(2)} | ${(t2 / t1).toFixed(2)} | ${same(a, b) ? 'yes' : 'NO'} |`,
+        `| ${name} | ${rows} | ${label} | ${t1.wall.toFixed(2)} | ${t2.wall.toFixed(2)} | ${(t2.wall / t1.wall).toFixed(2)} | ${cpu} | ${same(a, b) ? 'yes' : 'NO'} |`,
       );
     }
   }
