@@ -28,7 +28,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OPERON_SETTINGS, operonMatchedFlags } from './operon.js';
-import { srDataDir } from './sr-data.js';
+import { median, srDataDir } from './sr-data.js';
 
 interface CallFrame {
   functionName: string;
@@ -204,12 +204,7 @@ function profileRun(cli: string, dir: string, name: string, args: readonly strin
 
 /** Per phase, the median over several profiles' milliseconds (a busy machine stretches single runs unevenly). */
 export function medianBreakdown(parts: readonly Map<Phase, number>[]): Map<Phase, number> {
-  const med = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const h = s.length >> 1;
-    return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-  };
-  return new Map(PHASES.map((ph) => [ph, med(parts.map((m) => m.get(ph) ?? 0))]));
+  return new Map(PHASES.map((ph) => [ph, median(parts.map((m) => m.get(ph) ?? 0))]));
 }
 
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];

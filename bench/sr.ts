@@ -39,21 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { breakdown } from './profile.js';
 import { operonArgs, operonLastStats, operonMatchedFlags, OPERON_SETTINGS, type Meta } from './operon.js';
-import { srDataDir } from './sr-data.js';
-
-function seedList(s: string): number[] {
-  return s.split(',').flatMap((part) => {
-    const m = /^(\d+)-(\d+)$/.exec(part);
-    if (!m) return [Number(part)];
-    return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
-  });
-}
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
+import { median, seedList, srDataDir } from './sr-data.js';
 
 function timed(cmd: string, args: readonly string[]): { seconds: number; stdout: string } {
   const t0 = performance.now();

@@ -313,6 +313,28 @@ export function treeKey(t: Tree): string {
 }
 
 /**
+ * A 32-bit hash of a tree (FNV-1a over opcodes, variable indices and constants' bits), for finding
+ * equal trees without comparing every pair. With `numeric`, constants are hashed as numbers: 0 and -0
+ * alike, and every NaN alike ({@link treeKey}'s equality); without, by their exact bits.
+ */
+export function treeHash(t: Tree, numeric = false): number {
+  const op = t.op;
+  const arg = t.arg;
+  let h = 0x811c9dc5 ^ op.length;
+  for (let k = 0; k < op.length; k++) {
+    const o = op[k] as number;
+    h = Math.imul(h ^ o, 0x01000193);
+    if (o === Op.Var) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
+    else if (o === Op.Const) {
+      const v = arg[k] as number;
+      keyF64[0] = numeric ? (v === 0 ? 0 : v !== v ? NaN : v) : v;
+      h = Math.imul(h ^ (keyU32[0] as number) ^ Math.imul(keyU32[1] as number, 0x5bd1e995), 0x01000193);
+    }
+  }
+  return h;
+}
+
+/**
  * How many distinct trees a list holds, with {@link treeKey}'s equality (constants compare as numbers:
  * 0 and -0 are one constant, and so are all NaNs), by hashing instead of building keys.
  */
@@ -320,19 +342,7 @@ export function distinctTrees(trees: readonly Tree[]): number {
   const buckets = new Map<number, Tree[]>();
   let count = 0;
   for (const t of trees) {
-    const op = t.op;
-    const arg = t.arg;
-    let h = 0x811c9dc5 ^ op.length;
-    for (let k = 0; k < op.length; k++) {
-      const o = op[k] as number;
-      h = Math.imul(h ^ o, 0x01000193);
-      if (o === Op.Var) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
-      else if (o === Op.Const) {
-        const v = arg[k] as number;
-        keyF64[0] = v === 0 ? 0 : v !== v ? NaN : v;
-        h = Math.imul(h ^ (keyU32[0] as number) ^ Math.imul(keyU32[1] as number, 0x5bd1e995), 0x01000193);
-      }
-    }
+    const h = treeHash(t, true);
     const bucket = buckets.get(h);
     if (!bucket) {
       buckets.set(h, [t]);
