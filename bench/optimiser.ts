@@ -86,7 +86,7 @@ for (const budget of (v.budgets as string).split(',').map(Number)) {
     };
   const kernelData = coreScoreData(new WasmEngine(columns, y), columns, y);
   const variants: [string, ScoreData][] = [
-    ['JavaScript', { columns, y, rows, lm: counted(() => jsBackend(columns, y)) }],
+    ['JavaScript', { ...kernelData, lm: counted(() => jsBackend(columns, y)) }],
     ['WebAssembly kernel', { ...kernelData, lm: counted(kernelData.lm!) }],
   ];
   const budget = 10;

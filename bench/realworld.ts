@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { srDataDir } from './sr-data.js';
+import { median, seedList, srDataDir } from './sr-data.js';
 
 const { values: v, positionals } = parseArgs({
   options: {
@@ -47,16 +47,6 @@ const OPERON: Record<string, [number, number]> = {
   'Poly-10': [0.826, 0.694],
   'Vladislavleva-4': [-171, -3.1e3],
 };
-
-function seedList(s: string): number[] {
-  return s.split(',').flatMap((part) => {
-    const m = /^(\d+)-(\d+)$/.exec(part);
-    if (!m) return [Number(part)];
-    const out: number[] = [];
-    for (let i = Number(m[1]); i <= Number(m[2]); i++) out.push(i);
-    return out;
-  });
-}
 
 const dataDir = v.data as string;
 const all = readdirSync(dataDir)
@@ -138,11 +128,6 @@ function execute(r: Run): Promise<Outcome> {
 
 const f = (x: number) =>
   !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
 
 const outcomes: Outcome[] = new Array(runs.length);
 let next = 0;

@@ -16,7 +16,7 @@ import {
 } from '../src/diversity/index.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { runRegression } from '../src/sr/run.js';
-import { sized, topDownDistance, topDownDistanceSized } from '../src/tree/distance.js';
+import { topDownDistance } from '../src/tree/distance.js';
 import { Op } from '../src/tree/primitives.js';
 import { children, subtreeSizes } from '../src/tree/tree.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -274,10 +274,33 @@ describe('topDownDistance (unrolled) against the textbook recursion', () => {
       for (let j = 0; j < trees.length; j += 4) {
         const a = trees[i] as Tree;
         const b = trees[j] as Tree;
-        expect(topDownDistanceSized(sized(a), sized(b)), `${i} ${j}`).toBe(textbookDistance(a, b));
-        expect(topDownDistance(a, b)).toBe(textbookDistance(a, b));
+        expect(topDownDistance(a, b), `${i} ${j}`).toBe(textbookDistance(a, b));
       }
     }
+  });
+
+  it('with a bound: exact up to the bound, above it when the distance is', () => {
+    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'exp', 'neg'] });
+    const rng = new Rng('bounded distance');
+    const trees = Array.from({ length: 60 }, (_, i) => rep.random(rng, i, 60));
+    let cut = 0;
+    for (let i = 0; i < trees.length; i++) {
+      for (let j = 0; j < trees.length; j += 3) {
+        const a = trees[i] as Tree;
+        const b = trees[j] as Tree;
+        const exact = topDownDistance(a, b);
+        for (const bound of [0, 0.5, exact - 1, exact - 1e-12, exact, exact + 0.25, 3, 10]) {
+          const d = topDownDistance(a, b, bound);
+          if (exact <= bound) expect(d, `${i} ${j} bound ${bound}`).toBe(exact);
+          else {
+            expect(d, `${i} ${j} bound ${bound}`).toBeGreaterThan(bound);
+            if (d !== exact) cut++;
+          }
+        }
+      }
+    }
+    // the bound does cut computations short (the result is then only a lower bound)
+    expect(cut).toBeGreaterThan(100);
   });
 });
 

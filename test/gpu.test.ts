@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchmarkTask } from '../problems/benchmarks.js';
 import { Rng } from '../src/core/rng.js';
-import { ReferenceEvaluator } from '../src/eval/reference.js';
+import { evaluateTree, ReferenceEvaluator } from '../src/eval/reference.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { agreementReport, checkTree } from '../src/eval/gpu/agreement.js';
 import { acquireGpu, GpuEvaluator, GpuUnavailableError } from '../src/eval/gpu/index.js';
@@ -19,6 +19,10 @@ import { parseInfix } from '../src/tree/parse.js';
 import { FUNCTION_NAMES, primitiveSet } from '../src/tree/primitives.js';
 import { stackDepth, type Tree } from '../src/tree/tree.js';
 import { hasSystem } from './system.js';
+import { SHARED } from './helpers.js';
+import { robustBounds } from '../src/sr/interval.js';
+import { scoreCandidate, ScoringEvaluator, type ScoreSettings } from '../src/sr/scoring.js';
+import { GpuScoringEvaluator } from '../src/sr/scoring-gpu.js';
 
 const rng = new Rng(4);
 const ROWS = 200;
@@ -113,6 +117,55 @@ describe.skipIf(!gpu)('GPU evaluator (gpu.js webgpu mode)', () => {
         expect(c.failure, s).toBeUndefined();
       }
     });
+  });
+
+  it('scores with linear scaling: offset, slope and scaled RMSE within f32 tolerance of the CPU scorer', async () => {
+    const sev = await GpuEvaluator.create(ds, { maxSize: 512, maxStackDepth: 12, fitness: 'scaled-rmse', rowsPerBlock: 16 });
+    try {
+      const ps = primitiveSet(ds.names, {
+        functions: ['add', 'sub', 'mul', 'div', 'exp', 'log', 'sqrt', 'square'],
+        constantRange: [-5, 5],
+      });
+      const trees = Array.from({ length: 400 }, () => randomTree(rng, ps, rng.int(7), rng.chance(0.3)));
+      trees.push(parseInfix('3.5', ds.names), parseInfix('x0 * 0 + 1000', ds.names)); // constant outputs: slope 0
+      const sc = await sev.scores(trees);
+      let compared = 0;
+      trees.forEach((t, i) => {
+        const cpu = scoreCandidate(t, ds, { fitness: 'scaled-rmse' });
+        const [loss, offset, slope] = [sc[3 * i]!, sc[3 * i + 1]!, sc[3 * i + 2]!];
+        if (loss === Infinity || cpu.loss === Infinity) return; // validity: the device bound, as for plain RMSE
+        compared++;
+        expect(Math.abs(loss - cpu.loss), `tree ${i}`).toBeLessThanOrEqual(1e-3 * cpu.loss + 1e-4);
+        // the scaled model's predictions (a constant output's slope is arbitrary on the CPU: its variance is rounding)
+        const p = evaluateTree(t, ds.columns, ds.rows);
+        for (const r of [0, 7, 101]) {
+          const want = cpu.offset + cpu.slope * p[r]!;
+          expect(Math.abs(offset + slope * p[r]! - want), `tree ${i} row ${r}`).toBeLessThanOrEqual(1e-3 * Math.abs(want) + 1e-3);
+        }
+      });
+      expect(compared).toBeGreaterThan(300);
+      expect(sc[3 * 400 + 2]).toBe(0);
+      expect(sc[3 * 401 + 2]).toBe(0);
+      // with constant optimisation and the interval check on the CPU: the best trees in f64, exactly the CPU scorer's
+      const settings: ScoreSettings = {
+        fitness: 'scaled-rmse',
+        optimiser: { iterations: 5 },
+        lamarckian: true,
+        robust: robustBounds(ds.columns, ds.y),
+      };
+      const both = new GpuScoringEvaluator(sev, ds, settings, 3);
+      const got = await both.evaluateDetailed(trees.slice(0, 200));
+      const cpu = await new ScoringEvaluator(ds, settings).evaluateDetailed(trees.slice(0, 200));
+      const best = Array.from(got.losses.keys()).sort((i, j) => got.losses[i]! - got.losses[j]!)[0]!;
+      const tuned = got.genomes?.[best] ?? trees[best]!;
+      expect(got.losses[best]).toBe(scoreCandidate(tuned, ds, { fitness: 'scaled-rmse', robust: settings.robust! }).loss);
+      // the CPU scorer tunes from f64 scaling, the GPU scorer from the device's: close, not equal
+      const finite = Array.from(got.losses.keys()).filter((i) => Number.isFinite(got.losses[i]!) && Number.isFinite(cpu.losses[i]!));
+      const rel = finite.map((i) => Math.abs(got.losses[i]! - cpu.losses[i]!) / Math.max(cpu.losses[i]!, 1e-9)).sort((a, b) => a - b);
+      expect(rel[rel.length >> 1]!).toBeLessThan(1e-3);
+    } finally {
+      await sev.close();
+    }
   });
 
   it('re-scores the best trees of a batch in f64 (bit-identical to the reference)', async () => {
@@ -226,6 +279,45 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     expect(r2.status, r2.stderr).toBe(0);
     expect(readFileSync(join(again, 'summary.json'), 'utf8')).toBe(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(readFileSync(join(again, 'generations.jsonl'), 'utf8')).toBe(readFileSync(join(out, 'generations.jsonl'), 'utf8'));
+  });
+
+  it('runs with the --data defaults (scaling on the device; LM and the interval check on the CPU), reporting f64', () => {
+    const out = join(dir, 'data');
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'run',
+        '--data',
+        join(SHARED, 'data', 'sr', 'Concrete.csv'),
+        '--backend',
+        'gpu',
+        '--population',
+        '60',
+        '--generations',
+        '3',
+        '--seed',
+        '2',
+        '--quiet',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/re-scored in f64/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      best: { trainRmse: number; testR2: number };
+      options: { backend: string; linearScaling: boolean; robust: boolean; optimiseIterations: number };
+    };
+    expect(summary.options).toMatchObject({ backend: 'gpu', linearScaling: true, robust: true, optimiseIterations: 5 });
+    expect(Number.isFinite(summary.best.trainRmse)).toBe(true);
+    const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { bestFitness: number });
+    // the population's best carries an f64 fitness: the CPU scorer's exactly (LM-tuned constants written back)
+    expect(gens.every((g) => Number.isFinite(g.bestFitness))).toBe(true);
   });
 
   it('exits 2 with a one-line error when no adapter is available, writing nothing', () => {

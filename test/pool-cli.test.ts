@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { defaultThreads, POOL_MIN_ROWS } from '../src/eval/wasm-evaluator.js';
 
 const MAIN = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-pool-cli-'));
@@ -34,6 +35,15 @@ function gpmate(args: string[], interruptAfterFirstGeneration = false): Promise<
 }
 
 describe('gpmate run --threads', () => {
+  it('defaults to in-process below POOL_MIN_ROWS training rows, and says so', async () => {
+    expect(defaultThreads(POOL_MIN_ROWS - 1, 8)).toMatchObject({ threads: 1, why: expect.stringMatching(/in-process/) });
+    expect(defaultThreads(POOL_MIN_ROWS, 8).threads).toBe(8);
+    expect(defaultThreads(100_000, 1).threads).toBe(1);
+    const r = await gpmate(['run', '--problem', 'koza-1', '--population', '20', '--generations', '1', '--out', join(dir, 'default')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^threads: 1 \(in-process: 20 training rows, a worker pool pays off from \d+; --threads N to choose\)$/m);
+  });
+
   it('writes byte-identical results for 1 and 2 threads', async () => {
     const common = ['run', '--problem', 'pagie-1', '--seed', '3', '--population', '60', '--generations', '4', '--quiet'];
     const a = await gpmate([...common, '--threads', '1', '--out', join(dir, 't1')]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evolve, type EvolutionState } from '../src/core/evolve.js';
+import { eliteIndices, evolve, type EvolutionState } from '../src/core/evolve.js';
 import { Rng } from '../src/core/rng.js';
 import { candidatePool, mateChooser, tournament } from '../src/core/selection.js';
 import type { Individual } from '../src/core/types.js';
@@ -9,6 +9,18 @@ import { parseInfix } from '../src/tree/parse.js';
 import { treeRepresentation } from '../src/tree/representation.js';
 import { treeKey, type Tree } from '../src/tree/tree.js';
 import { benchmarkTask } from '../problems/benchmarks.js';
+
+describe('elites', () => {
+  it('are the e lowest fitness values, ties and infinities in population order', () => {
+    const rng = new Rng(11);
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + rng.int(40);
+      const fitness = Array.from({ length: n }, () => (rng.chance(0.2) ? Infinity : rng.int(6)));
+      const sorted = fitness.map((_, i) => i).sort((i, j) => fitness[i]! - fitness[j]! || i - j);
+      for (const e of [0, 1, 2, 5, n, 20]) expect(eliteIndices(fitness, e)).toEqual(sorted.slice(0, e));
+    }
+  });
+});
 
 describe('tournament selection', () => {
   it('has the analytic rank bias (chi-square test, fixed seed)', () => {

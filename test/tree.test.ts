@@ -7,7 +7,19 @@ import { parseInfix } from '../src/tree/parse.js';
 import { FUNCTION_NAMES, Op, primitiveSet } from '../src/tree/primitives.js';
 import { toInfix } from '../src/tree/print.js';
 import { treeRepresentation } from '../src/tree/representation.js';
-import { depth, isValidTree, replaceSubtree, stackDepth, subtree, subtreeSizes, treeKey, treesEqual } from '../src/tree/tree.js';
+import {
+  depth,
+  distinctTrees,
+  isValidTree,
+  makeTree,
+  replaceSubtree,
+  stackDepth,
+  subtree,
+  subtreeSizes,
+  treeKey,
+  treesEqual,
+  type Tree,
+} from '../src/tree/tree.js';
 import { pointMutation, subtreeCrossover, subtreeMutation } from '../src/tree/variation.js';
 
 const names = ['x', 'y', 'z'];
@@ -152,6 +164,38 @@ describe('top-down tree edit distance', () => {
         expect(dab).toBeLessThanOrEqual(a.op.length + b.op.length);
       }
     }
+  });
+});
+
+describe('tree keys', () => {
+  it('are equal exactly when the trees print equal (0 and -0, NaNs: one constant each)', () => {
+    const rng = new Rng(8);
+    const trees = Array.from({ length: 200 }, () => randomTree(rng, ps, 3, false));
+    const text = (x: Tree): string => Array.from(x.op, (o, i) => `${o}:${x.arg[i]}`).join(' ');
+    for (const a of trees.slice(0, 60)) for (const b of trees) expect(treeKey(a) === treeKey(b)).toBe(text(a) === text(b));
+    const c = (v: number): Tree => makeTree([0], [v]);
+    expect(treeKey(c(0))).toBe(treeKey(c(-0)));
+    expect(treeKey(c(NaN))).toBe(treeKey(c(-NaN)));
+    expect(treeKey(c(1))).not.toBe(treeKey(c(1 + 2 ** -52)));
+  });
+
+  it('count as many distinct trees by hashing as by keys', () => {
+    const rng = new Rng(9);
+    const c = (v: number): Tree => makeTree([0], [v]);
+    const base = Array.from({ length: 300 }, () => randomTree(rng, ps, 2, false));
+    const trees = [
+      ...base,
+      ...base.slice(0, 100),
+      c(0),
+      c(-0),
+      c(NaN),
+      c(-NaN),
+      c(2),
+      makeTree([0, 0, 2], [0, -0, 0]),
+      makeTree([0, 0, 2], [-0, 0, 0]),
+    ];
+    expect(distinctTrees(trees)).toBe(new Set(trees.map(treeKey)).size);
+    expect(distinctTrees(trees)).toBeLessThan(trees.length - 100);
   });
 });
 

@@ -1,10 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
-import { judgeCommand } from './judge.js';
 import { filtersNativeStderr, runWithFilteredStderr } from './native-stderr.js';
-import { predictCommand } from './predict.js';
-import { runCommand } from './run.js';
-import { studyCommand } from './study.js';
 
 const HELP = `gpmate: genetic programming with mate choice (PIMP)
 
@@ -20,14 +16,15 @@ async function main(argv: string[]): Promise<number> {
   if (filtersNativeStderr(argv)) return runWithFilteredStderr(argv);
   const [cmd, ...rest] = argv;
   switch (cmd) {
+    // each command's modules load only when it runs (the study report's charting alone takes longer to load than a short run)
     case 'run':
-      return runCommand(rest);
+      return (await import('./run.js')).runCommand(rest);
     case 'study':
-      return studyCommand(rest);
+      return (await import('./study.js')).studyCommand(rest);
     case 'judge':
-      return judgeCommand(rest);
+      return (await import('./judge.js')).judgeCommand(rest);
     case 'predict':
-      return predictCommand(rest);
+      return (await import('./predict.js')).predictCommand(rest);
     case undefined:
     case 'help':
     case '--help':

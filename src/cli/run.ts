@@ -1,16 +1,15 @@
 import { existsSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { BENCHMARK_NAMES, resolveTask, type ProblemSpec } from '../../problems/index.js';
 import { checkOutputDir, makeDir, removeStaleTemporaries, writeFileAtomic } from '../core/atomic.js';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError } from '../core/errors.js';
-import { stripUndefined } from '../core/options.js';
+import { selectsOnCases, stripUndefined } from '../core/options.js';
 import { SELECTION_MODES, type Evaluator } from '../core/types.js';
 import { overlapRows, type Dataset, type RegressionTask, type TaskSplit } from '../eval/dataset.js';
 import { describeAdapter, GPU_APIS, type GpuApi, type GpuDeviceOptions } from '../eval/gpu/device.js';
 import type { GpuEvaluator } from '../eval/gpu/evaluator.js';
-import { createEvaluator } from '../eval/wasm-evaluator.js';
+import { createEvaluator, defaultThreads, POOL_MIN_ROWS } from '../eval/wasm-evaluator.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from '../sr/checkpoint.js';
 import { checkMemory } from '../sr/memory.js';
 import { modelJson, sha256 } from '../sr/model.js';
@@ -115,6 +114,7 @@ export const RUN_FLAGS: CommandFlags = {
         opt('optimise N', 'optimiseIterations', 'constant optimisation: N model evaluations per candidate (0 = off)'),
         opt('lm-iterations N', 'optimiseIterations', 'the same'),
         opt('optimise-rows R', 'optimiseRows', 'fit constants on at most R training rows, evenly strided', 'all; 256 with --data'),
+        opt('optimise-share Q', 'optimiseShare', "tune only the best share Q (0 < Q <= 1) of a generation's new candidates with constants"),
         opt('optimiser M', 'optimiser', 'lm (Levenberg-Marquardt) | gradient'),
         toggle('lamarckian', 'lamarckian', 'write tuned constants back into the genomes (default for --data)'),
         toggle('baldwinian', 'lamarckian', "score with tuned constants, keep the genomes' own (default for --problem)", false),
@@ -131,7 +131,7 @@ export const RUN_FLAGS: CommandFlags = {
           'backend B',
           'backend',
           { choices: BACKENDS },
-          'cpu | gpu: gpu.js on Dawn (f32 on the device, best trees re-scored in f64)',
+          'cpu | gpu: gpu.js on Dawn (f32 scores and scaling; LM and robustness check on the CPU; best in f64)',
           'cpu',
         ),
         flag('gpu-api LIST', 'gpuApi', 'list', 'Dawn back ends to try, in order', GPU_APIS.join(',')),
@@ -143,7 +143,13 @@ export const RUN_FLAGS: CommandFlags = {
       title: 'Run',
       flags: [
         opt('seed N', 'seed', 'seed of every random choice'),
-        flag('threads N', 'threads', 'int', 'evaluation threads; 1 = in-process (results identical for any count)', 'the cores'),
+        flag(
+          'threads N',
+          'threads',
+          'int',
+          'evaluation threads; 1 = in-process (results identical for any count)',
+          `in-process below ${POOL_MIN_ROWS} training rows, else the cores`,
+        ),
         flag('out DIR', 'out', 'string', 'output folder', 'gpmate-runs/<problem>-<selection>-seed<N>'),
         flag('checkpoint-every N', 'checkpointEvery', 'int', 'write DIR/checkpoint.json every N generations (atomic, checksummed)'),
         flag('resume DIR', 'resume', 'string', 'continue the run checkpointed in DIR (same options; into DIR unless --out)'),
@@ -165,8 +171,8 @@ export interface RunInvocation {
   readonly gpu: GpuDeviceOptions;
   readonly out?: string;
   readonly quiet: boolean;
-  /** Evaluation threads (1 = in-process). */
-  readonly threads: number;
+  /** Evaluation threads (1 = in-process); absent: decided by the training rows (defaultThreads). */
+  readonly threads?: number;
   readonly checkpointEvery?: number;
   readonly resume?: string;
 }
@@ -197,8 +203,8 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   if (backend === 'cpu' && (apis || v['gpuAdapter'] !== undefined || v['gpuHardwareOnly'])) {
     throw new ConfigError('option --gpu-api/--gpu-adapter/--gpu-hardware-only: only with --backend gpu');
   }
-  const threads = (v['threads'] as number | undefined) ?? availableParallelism();
-  if (threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
+  const threads = v['threads'] as number | undefined;
+  if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
   if (backend === 'gpu' && v['threads'] !== undefined) {
     throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
   }
@@ -215,7 +221,7 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
       hardwareOnly: v['gpuHardwareOnly'] as boolean | undefined,
     }),
     quiet: v['quiet'] === true,
-    threads,
+    ...(threads !== undefined ? { threads } : {}),
     ...(v['out'] !== undefined ? { out: v['out'] as string } : {}),
     ...(checkpointEvery !== undefined ? { checkpointEvery } : {}),
     ...(v['resume'] !== undefined ? { resume: v['resume'] as string } : {}),
@@ -251,7 +257,13 @@ async function openGpuEvaluator(train: Dataset, inv: RunInvocation, s: Regressio
   const maxStackDepth = stackBound(s);
   if (maxStackDepth > 64)
     throw new ConfigError(`option --max-depth: --backend gpu supports trees of depth at most 63 (stack registers), got ${s.maxDepth}`);
-  const ev = await GpuEvaluator.create(train, { ...inv.gpu, maxSize: s.maxSize, maxStackDepth, rescoreTop: Math.max(1, s.elites) });
+  const ev = await GpuEvaluator.create(train, {
+    ...inv.gpu,
+    maxSize: s.maxSize,
+    maxStackDepth,
+    rescoreTop: Math.max(1, s.elites),
+    fitness: s.linearScaling ? 'scaled-rmse' : 'rmse',
+  });
   process.stdout.write(
     `gpu: adapter ${describeAdapter(ev.adapter)}; gpu.js webgpu mode, kernels compiled in ${ev.compileMs.toFixed(0)} ms\n`,
   );
@@ -343,7 +355,7 @@ function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
   return {
     inv: {
       ...stored,
-      threads: inv.threads,
+      ...(inv.threads !== undefined ? { threads: inv.threads } : {}),
       out: inv.out ?? inv.resume,
       quiet: inv.quiet || stored.quiet,
       ...(every ? { checkpointEvery: every } : {}),
@@ -353,10 +365,21 @@ function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
   };
 }
 
-/** The evaluator of a run: the GPU, or (in-process or on a worker pool) the kernel for plain RMSE, else the scorer. */
-function evaluatorFactory(inv: RunInvocation, gpu: GpuEvaluator | undefined): EvaluatorFactory {
-  return (train, settings) =>
-    gpu ?? (isPlainRmse(settings) ? createEvaluator(train, { threads: inv.threads }) : scoringEvaluator(train, settings, inv.threads));
+/**
+ * The evaluator of a run: on the GPU, the device alone for plain RMSE, else the GPU scorer (device scores,
+ * constant optimisation and the robustness check on the CPU); on the CPU (in-process or on a worker
+ * pool) the kernel for plain RMSE, else the scorer.
+ */
+async function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined, s: RegressionSettings): Promise<EvaluatorFactory> {
+  if (!gpu)
+    return (train, settings) => (isPlainRmse(settings) ? createEvaluator(train, { threads }) : scoringEvaluator(train, settings, threads));
+  const { GpuScoringEvaluator } = await import('../sr/scoring-gpu.js');
+  return (train, settings) => (isPlainRmse(settings) ? gpu : new GpuScoringEvaluator(gpu, train, settings, Math.max(1, s.elites)));
+}
+
+/** The evaluation threads of a run: as given, else decided by the training rows (defaultThreads). */
+function threadsFor(inv: RunInvocation, rows: number): number {
+  return inv.threads ?? defaultThreads(rows).threads;
 }
 
 /**
@@ -378,9 +401,9 @@ async function evolveRun(
     makeDir(out);
     removeStaleTemporaries(out);
   }
-  if (inv.backend === 'gpu' && (s.linearScaling || s.robust || s.optimiseIterations > 1 || s.selectModel === 'validation')) {
+  if (inv.backend === 'gpu' && (s.selectModel === 'validation' || selectsOnCases(s))) {
     throw new ConfigError(
-      'option --backend gpu: computes plain RMSE only; add --linear-scaling off --robust off --optimise 0, and leave out --select-model validation',
+      'option --backend gpu: scores on every training row, row by row only on the CPU: leave out --select-model validation and --first-parent lexicase/pareto',
     );
   }
   const gpu = inv.backend === 'gpu' ? await openGpuEvaluator(task.train, inv, s) : undefined;
@@ -389,9 +412,12 @@ async function evolveRun(
     process.stderr.write('gpmate: interrupted\n');
     void (evaluator?.close?.() ?? Promise.resolve()).finally(() => process.exit(130));
   };
+  const threads = threadsFor(inv, task.train.rows);
+  if (!gpu && inv.threads === undefined && !inv.quiet)
+    process.stdout.write(`threads: ${threads} (${defaultThreads(task.train.rows).why}; --threads N to choose)\n`);
   // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
-  if (gpu || inv.threads > 1) process.once('SIGINT', onSigint);
-  const factory = evaluatorFactory(inv, gpu);
+  if (gpu || threads > 1) process.once('SIGINT', onSigint);
+  const factory = await evaluatorFactory(threads, gpu, s);
   try {
     const result = await runRegression(
       task,
@@ -481,7 +507,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const resumed = resumeJob(parsed, argv);
-    const job = { ...resumed, inv: { ...resumed.inv, threads: capThreads(resumed.inv.threads) } };
+    const given = resumed.inv.threads;
+    const job = { ...resumed, inv: { ...resumed.inv, ...(given !== undefined ? { threads: capThreads(given) } : {}) } };
     const { inv } = job;
     const seed = resolveRegressionOptions(inv.options).seed;
     const task = resolveTask(inv.problem, seed);
@@ -493,7 +520,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       testRows: task.test?.rows ?? 0,
       inputs: task.train.columns.length,
       // each worker's kernel holds its own copy of the data
-      dataCopies: inv.backend === 'cpu' && inv.threads > 1 ? inv.threads + 1 : 2,
+      dataCopies: inv.backend === 'cpu' && threadsFor(inv, task.train.rows) > 1 ? threadsFor(inv, task.train.rows) + 1 : 2,
       checkpoint: inv.checkpointEvery !== undefined,
     });
     const fingerprint = fingerprintOf(inv, s, task.train);

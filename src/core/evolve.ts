@@ -194,7 +194,7 @@ function prepare<G>(rep: Representation<G>, evaluator: Evaluator<G>, options: Pa
   const choose = mateChooser<G>(o.selection, {
     tournamentSize: o.tournamentSize,
     poolSize: o.poolSize,
-    distance: hooks.mateDistance ?? ((p, c) => rep.distance(p, c)),
+    distance: hooks.mateDistance ?? ((p, c, bound) => rep.distance(p, c, bound)),
     poolDraw: c.poolDraw,
     mateRule: c.mateRule,
   });
@@ -383,10 +383,28 @@ function worstIfInvalid(f: number): number {
 /** Indices of the `e` lowest fitness values; ties keep population order. */
 export function eliteIndices(fitness: readonly number[], e: number): number[] {
   if (e <= 0) return [];
-  return fitness
-    .map((_, i) => i)
-    .sort((i, j) => (fitness[i] as number) - (fitness[j] as number) || i - j)
-    .slice(0, e);
+  // before(i, j): i ranks ahead of j (lower fitness, then lower index; +Infinity ties by index)
+  const before = (i: number, j: number): boolean => {
+    const d = (fitness[i] as number) - (fitness[j] as number);
+    return d < 0 || (!(d > 0) && i < j);
+  };
+  if (e > 16)
+    return fitness
+      .map((_, i) => i)
+      .sort((i, j) => (before(i, j) ? -1 : 1))
+      .slice(0, e);
+  // a few elites: one pass keeping the best e in order (insertion)
+  const best: number[] = [];
+  for (let i = 0; i < fitness.length; i++) {
+    if (best.length === e && !before(i, best[e - 1] as number)) continue;
+    let k = best.length === e ? e - 1 : best.length;
+    while (k > 0 && before(i, best[k - 1] as number)) {
+      best[k] = best[k - 1] as number;
+      k--;
+    }
+    best[k] = i;
+  }
+  return best;
 }
 
 function bestOf<G>(population: readonly Individual<G>[]): Individual<G> {
@@ -399,7 +417,7 @@ function reachedTarget<G>(o: EvolutionOptions, state: EvolutionState<G>): boolea
   return o.stopFitness !== undefined && (state.best.fitness as number) <= o.stopFitness;
 }
 
-function median(sorted: readonly number[]): number {
+function median(sorted: ArrayLike<number>): number {
   const n = sorted.length;
   if (n === 0) return NaN;
   const h = n >> 1;
@@ -413,7 +431,7 @@ async function report<G>(
   reevaluated: number,
 ): Promise<GenerationStats> {
   const pop = state.population;
-  const fit = pop.map((p) => p.fitness as number).sort((x, y) => x - y);
+  const fit = Float64Array.from(pop, (p) => p.fitness as number).sort();
   const finite = fit.filter(Number.isFinite);
   const sizes = pop.map((p) => run.rep.size(p.genome));
   const bestIdx = pop.indexOf(bestOf(pop));
@@ -427,7 +445,7 @@ async function report<G>(
     invalidShare: (fit.length - finite.length) / fit.length,
     bestSize: sizes[bestIdx] as number,
     meanSize: mean(sizes),
-    uniqueShare: new Set(pop.map((p) => run.rep.key(p.genome))).size / pop.length,
+    uniqueShare: distinctGenomes(run.rep, pop) / pop.length,
     ...(run.carriesPreferences ? { preference: preferenceStats(run, pop, mateDistances) } : {}),
     ...(run.hooks.measure ? { extra: run.hooks.measure(pop, state.generation) } : {}),
   };
@@ -435,9 +453,14 @@ async function report<G>(
   return stats;
 }
 
+function distinctGenomes<G>(rep: Representation<G>, pop: readonly Individual<G>[]): number {
+  const genomes = pop.map((p) => p.genome);
+  return rep.distinct ? rep.distinct(genomes) : new Set(genomes.map((g) => rep.key(g))).size;
+}
+
 function preferenceStats<G>(run: Run<G>, pop: readonly Individual<G>[], mateDistances: readonly number[]) {
   const sizes = pop.map((p) => run.rep.size(p.preference as G));
-  const sorted = [...sizes].sort((x, y) => x - y);
+  const sorted = Float64Array.from(sizes).sort();
   return {
     meanSize: mean(sizes),
     medianSize: median(sorted),

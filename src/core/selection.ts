@@ -303,7 +303,9 @@ export function mateChooser<G>(mode: SelectionMode, o: MateChooserOptions<G>): M
         let best = pool[0] as number;
         let bestD = Infinity;
         for (const c of pool) {
-          const d = sign * o.distance(target, (pop[c] as Individual<G>).genome);
+          // closest: the best distance so far bounds the exact work (a farther candidate cannot win)
+          const genome = (pop[c] as Individual<G>).genome;
+          const d = sign > 0 ? o.distance(target, genome, bestD) : -o.distance(target, genome);
           if (d < bestD) {
             bestD = d;
             best = c;

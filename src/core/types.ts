@@ -28,12 +28,18 @@ export interface Representation<G> {
   crossover(rng: Rng, a: G, b: G): G;
   /** A mutated copy of `g` (the input is never modified). */
   mutate(rng: Rng, g: G): G;
-  /** A structural distance (a metric; 0 for equal genomes). */
-  distance(a: G, b: G): number;
+  /**
+   * A structural distance (a metric; 0 for equal genomes). With `bound`, only a distance at most
+   * `bound` need be exact: above it any value above `bound` will do (callers looking for the closest
+   * genome pass the best so far).
+   */
+  distance(a: G, b: G, bound?: number): number;
   /** Size in nodes (or the genome's natural unit). */
   size(g: G): number;
   /** A canonical key: equal keys mean equal genotypes. */
   key(g: G): string;
+  /** How many distinct genotypes (by {@link key}) a list holds, when the representation counts them faster than by keys. */
+  distinct?(gs: readonly G[]): number;
 }
 
 /**
@@ -128,5 +134,8 @@ export const SELECTION_MODES = ['tournament', 'random-mate', 'pimp'] as const sa
 export type PreferenceInheritance = 'crossover' | 'chooser';
 export const PREFERENCE_INHERITANCE = ['crossover', 'chooser'] as const satisfies readonly PreferenceInheritance[];
 
-/** A distance from a preference (ideal mate), or a chooser's own genome, to a candidate genome. */
-export type MateDistance<G> = (preference: G, candidate: G) => number;
+/**
+ * A distance from a preference (ideal mate), or a chooser's own genome, to a candidate genome;
+ * `bound` as in {@link Representation.distance}.
+ */
+export type MateDistance<G> = (preference: G, candidate: G, bound?: number) => number;

@@ -11,7 +11,7 @@ import type { Dataset } from '../eval/dataset.js';
 import { WasmEvaluator } from '../eval/wasm-evaluator.js';
 import { evaluateTree } from '../eval/reference.js';
 import { depth, treeKey, type Tree } from '../tree/tree.js';
-import { sized, topDownDistanceSized, type SizedTree } from '../tree/distance.js';
+import { topDownDistance } from '../tree/distance.js';
 
 /** The keys every call of a {@link treeDiversity} measure returns, in this order. */
 export const DIVERSITY_KEYS = [
@@ -217,18 +217,17 @@ export function depthBalance(size: number, treeDepth: number): number {
 export function structuralDiversity(trees: readonly Tree[], sampleSize: number, rng: Rng): number {
   const n = trees.length;
   if (n < 2) return NaN;
-  const prepared: (SizedTree | undefined)[] = new Array(n);
-  const at = (i: number): SizedTree => (prepared[i] ??= sized(trees[i] as Tree));
+  const at = (i: number): Tree => trees[i] as Tree;
   let sum = 0;
   if ((n * (n - 1)) / 2 <= sampleSize) {
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sum += topDownDistanceSized(at(i), at(j));
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sum += topDownDistance(at(i), at(j));
     return sum / ((n * (n - 1)) / 2);
   }
   for (let s = 0; s < sampleSize; s++) {
     const i = rng.int(n);
     let j = rng.int(n - 1);
     if (j >= i) j++;
-    sum += topDownDistanceSized(at(i), at(j));
+    sum += topDownDistance(at(i), at(j));
   }
   return sum / sampleSize;
 }

@@ -1,4 +1,4 @@
-import type { Tree } from '../tree/tree.js';
+import { treeHash, type Tree } from '../tree/tree.js';
 
 /**
  * A batch of trees in one flat encoding: tree t is op/arg[offsets[t], offsets[t + 1]). With `shared`
@@ -44,22 +44,9 @@ export function dedupe(trees: readonly Tree[]): { unique: Tree[]; index: Int32Ar
   const seen = new Map<number, number[]>();
   const unique: Tree[] = [];
   const index = new Int32Array(trees.length);
-  const bits = new Int32Array(2);
-  const f = new Float64Array(bits.buffer);
   outer: for (let i = 0; i < trees.length; i++) {
     const t = trees[i] as Tree;
-    const op = t.op;
-    const arg = t.arg;
-    let h = 0x811c9dc5 ^ op.length;
-    for (let k = 0; k < op.length; k++) {
-      const o = op[k] as number;
-      h = Math.imul(h ^ o, 0x01000193);
-      if (o === 0) {
-        // A constant: hash its bits.
-        f[0] = arg[k] as number;
-        h = Math.imul(h ^ (bits[0] as number) ^ Math.imul(bits[1] as number, 0x5bd1e995), 0x01000193);
-      } else if (o === 1) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
-    }
+    const h = treeHash(t);
     const bucket = seen.get(h);
     if (bucket) {
       for (const u of bucket) {

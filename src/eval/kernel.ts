@@ -24,6 +24,17 @@ interface KernelExports {
   setup(data: number, stride: number, y: number, slots: number, block: number): void;
   sse(code: number, nInstr: number, consts: number, r0: number, r1: number): number;
   sseBatch(table: number, count: number, code: number, consts: number, rows: number, out: number): void;
+  scaledBatch(
+    table: number,
+    count: number,
+    code: number,
+    consts: number,
+    rows: number,
+    pred: number,
+    my: number,
+    ym: number,
+    out: number,
+  ): void;
   outputs(code: number, nInstr: number, consts: number, r0: number, r1: number, dst: number, stop: number): number;
   mapUnary(op: number, dst: number, src: number, count: number): void;
   lmPass(
@@ -80,9 +91,17 @@ export class Kernel {
   private i32!: Int32Array;
   private readonly stride: number;
   private readonly yPtr: number;
+  /** y - mean(y) per row, and the mean (summed in row order, as linearScaling does): for scaledBatch. */
+  private readonly ymPtr: number;
+  private readonly yMean: number;
   private readonly scratch: number;
   private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0, lm: 0 };
   private at = { slots: 0, code: 0, consts: 0, table: 0, out: 0, pred: 0, lm: 0 };
+  /**
+   * The tree whose node table lmPass last wrote, and where: an optimiser's passes evaluate one tree
+   * (one opcode array) at many points, so the table is written once and only the constants each pass.
+   */
+  private lmTree: { op: Uint8Array; params: Int32Array; at: number; ptr: number[] } | undefined;
 
   constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) {
@@ -99,10 +118,15 @@ export class Kernel {
     this.k = instance.exports as unknown as KernelExports;
     const dataPtr = 64;
     this.yPtr = dataPtr + columns.length * this.stride * 8;
-    this.scratch = this.yPtr + this.stride * 8;
+    this.ymPtr = this.yPtr + this.stride * 8;
+    this.scratch = this.ymPtr + this.stride * 8;
     this.grow(this.scratch);
     columns.forEach((c, j) => this.f64.set(c.subarray(0, this.rows), (dataPtr >> 3) + j * this.stride));
     this.f64.set(y, this.yPtr >> 3);
+    let sy = 0;
+    for (let r = 0; r < this.rows; r++) sy += y[r] as number;
+    this.yMean = sy / this.rows;
+    for (let r = 0; r < this.rows; r++) this.f64[(this.ymPtr >> 3) + r] = (y[r] as number) - this.yMean;
     this.relayout(16, 1 << 14, 1 << 12, 1 << 10, 0);
     this.k.setup(dataPtr, this.stride, this.yPtr, this.at.slots, block);
   }
@@ -113,6 +137,18 @@ export class Kernel {
     this.i32.set(table.subarray(0, 2 * count), this.at.table >> 2);
     this.k.sseBatch(this.at.table, count, this.at.code, this.at.consts, this.rows, this.at.out);
     for (let t = 0; t < count; t++) out[outAt + t] = this.f64[(this.at.out >> 3) + t] as number;
+  }
+
+  /**
+   * RMSE after the optimal linear scaling of the programs in `b` (src/eval/loss.ts, bit for bit):
+   * out[outAt + 3t] = loss, then the offset and the slope (+Infinity, NaN, NaN when not finite).
+   */
+  scaled(b: ProgramBuilder, table: Int32Array, count: number, out: Float64Array, outAt: number): void {
+    this.load(b, 3 * count, 4 * this.rows);
+    this.i32.set(table.subarray(0, 2 * count), this.at.table >> 2);
+    this.k.scaledBatch(this.at.table, count, this.at.code, this.at.consts, this.rows, this.at.pred, this.yMean, this.ymPtr, this.at.out);
+    const o = this.at.out >> 3;
+    for (let i = 0; i < 3 * count; i++) out[outAt + i] = this.f64[o + i] as number;
   }
 
   /**
@@ -199,11 +235,19 @@ export class Kernel {
       this.cap.pred,
       sizes.reduce((a, b) => a + b, 0),
     );
-    const ptr: number[] = [];
-    let p = this.at.lm;
-    for (const b of sizes) {
-      ptr.push(p);
-      p += b;
+    const cached = this.lmTree;
+    let ptr: number[];
+    if (cached && cached.op === op && cached.params === params && cached.at === this.at.lm) ptr = cached.ptr;
+    else {
+      ptr = [];
+      let p = this.at.lm;
+      for (const b of sizes) {
+        ptr.push(p);
+        p += b;
+      }
+      this.writeNodes(op, arg, ptr[0] as number);
+      this.i32.set(params, (ptr[8] as number) >> 2);
+      this.lmTree = { op, params, at: this.at.lm, ptr };
     }
     const [nodes, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, out] = ptr as [
       number,
@@ -217,34 +261,7 @@ export class Kernel {
       number,
       number,
     ];
-    // [op, left, right, flags]; flags bit 0: the subtree holds a constant (its adjoint is needed)
-    const i32 = this.i32;
-    const stack = new Int32Array(n);
-    let sp = 0;
-    for (let i = 0; i < n; i++) {
-      const o = op[i] as number;
-      const e = (nodes >> 2) + 4 * i;
-      let left = -1;
-      let right = -1;
-      let flag = 0;
-      if (o === Op.Const) flag = 1;
-      else if (o === Op.Var) left = arg[i] as number;
-      else if (ARITY[o] === 1) {
-        left = stack[--sp] as number;
-        flag = (i32[(nodes >> 2) + 4 * left + 3] as number) & 1;
-      } else {
-        right = stack[--sp] as number;
-        left = stack[--sp] as number;
-        flag = ((i32[(nodes >> 2) + 4 * left + 3] as number) | (i32[(nodes >> 2) + 4 * right + 3] as number)) & 1;
-      }
-      i32[e] = o;
-      i32[e + 1] = left;
-      i32[e + 2] = right;
-      i32[e + 3] = flag;
-      stack[sp++] = i;
-    }
     this.f64.set(arg, cval >> 3);
-    i32.set(params, par >> 2);
     const s = this.k.lmPass(
       nodes,
       n,
@@ -273,6 +290,37 @@ export class Kernel {
       }
     }
     return s;
+  }
+
+  /** The optimiser's node table of a tree at `nodes`: [op, left, right, flags] per node (see lmPass in the kernel). */
+  private writeNodes(op: Uint8Array, arg: Float64Array, nodes: number): void {
+    // flags bit 0: the subtree holds a constant (its adjoint is needed)
+    const n = op.length;
+    const i32 = this.i32;
+    const stack = new Int32Array(n);
+    let sp = 0;
+    for (let i = 0; i < n; i++) {
+      const o = op[i] as number;
+      const e = (nodes >> 2) + 4 * i;
+      let left = -1;
+      let right = -1;
+      let flag = 0;
+      if (o === Op.Const) flag = 1;
+      else if (o === Op.Var) left = arg[i] as number;
+      else if (ARITY[o] === 1) {
+        left = stack[--sp] as number;
+        flag = (i32[(nodes >> 2) + 4 * left + 3] as number) & 1;
+      } else {
+        right = stack[--sp] as number;
+        left = stack[--sp] as number;
+        flag = ((i32[(nodes >> 2) + 4 * left + 3] as number) | (i32[(nodes >> 2) + 4 * right + 3] as number)) & 1;
+      }
+      i32[e] = o;
+      i32[e + 1] = left;
+      i32[e + 2] = right;
+      i32[e + 3] = flag;
+      stack[sp++] = i;
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import { ProgramBuilder } from './compile.js';
 import type { Tree } from '../tree/tree.js';
 import { encodeTrees, type EncodedTrees } from './encode.js';
-import { scaledRmse, type FitnessKind } from './loss.js';
+import type { FitnessKind } from './loss.js';
 import { DEFAULT_BLOCK, Kernel } from './kernel.js';
 
 /** Programs compiled and run per kernel call: bounds the code buffer, amortises the call. */
@@ -16,22 +16,19 @@ const BATCH = 256;
  * - `rmse`: the kernel accumulates sum (p_r - y_r)^2 in row order, exactly as `rmse` does, and
  *   sqrt(s / n) is taken here; non-finite gives +Infinity (the kernel stops at the first block where the
  *   sum is no longer finite, which cannot become finite again).
- * - `scaled-rmse`: the kernel writes the tree's outputs for all rows and `scaledRmse` itself runs on
- *   them (its two-pass closed form needs all outputs); a block with NaN or an infinity stops the tree
- *   early, since any non-finite output makes `scaledRmse` +Infinity.
+ * - `scaled-rmse`: the kernel writes the tree's outputs for all rows, then runs `linearScaling`'s
+ *   closed form and the scaled sum of squares on them with the same operations in the same order
+ *   (four trees side by side, one per SIMD lane); a block with NaN or an infinity stops the tree early,
+ *   since any non-finite output makes `scaledRmse` +Infinity.
  */
 export class WasmEngine {
   readonly rows: number;
   private readonly kernel: Kernel;
   private readonly builder = new ProgramBuilder();
   private readonly table = new Int32Array(2 * BATCH);
-  private readonly sums = new Float64Array(BATCH);
+  private readonly sums = new Float64Array(3 * BATCH);
 
-  constructor(
-    columns: readonly Float64Array[],
-    private readonly y: Float64Array,
-    block = DEFAULT_BLOCK,
-  ) {
+  constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     this.rows = y.length;
     this.kernel = new Kernel(columns, y, block);
   }
@@ -39,8 +36,26 @@ export class WasmEngine {
   /** Fitness (a loss) of trees [from, to) of `e`, written to out[from..to). */
   fitness(e: EncodedTrees, from: number, to: number, kind: FitnessKind, out: Float64Array): void {
     if (kind === 'rmse') this.rmse(e, from, to, out);
-    else if (kind === 'scaled-rmse') this.scaled(e, from, to, out);
-    else throw new Error(`unknown fitness kind ${String(kind)}`);
+    else if (kind === 'scaled-rmse') {
+      for (let s = from; s < to; s += BATCH) {
+        const end = Math.min(to, s + BATCH);
+        this.scaled(e, s, end, this.sums);
+        for (let t = s; t < end; t++) out[t] = this.sums[3 * (t - s)] as number;
+      }
+    } else throw new Error(`unknown fitness kind ${String(kind)}`);
+  }
+
+  /**
+   * RMSE after the optimal linear scaling of trees [from, to) of `e`, with that scaling: tree t's loss,
+   * offset and slope go to out[3 (t - from)], out[3 (t - from) + 1], out[3 (t - from) + 2]
+   * (+Infinity, NaN, NaN when its outputs or their sums are not finite), one kernel call per batch.
+   */
+  scaled(e: EncodedTrees, from: number, to: number, out: Float64Array): void {
+    for (let s = from; s < to; s += BATCH) {
+      const end = Math.min(to, s + BATCH);
+      this.compile(e, s, end);
+      this.kernel.scaled(this.builder, this.table, end - s, out, 3 * (s - from));
+    }
   }
 
   /** Outputs of one tree on every row (a fresh array), bit-identical to evaluateTree. */
@@ -95,19 +110,6 @@ export class WasmEngine {
       for (let t = s; t < end; t++) {
         const v = Math.sqrt((this.sums[t - s] as number) / n);
         out[t] = Number.isFinite(v) ? v : Infinity;
-      }
-    }
-  }
-
-  private scaled(e: EncodedTrees, from: number, to: number, out: Float64Array): void {
-    for (let s = from; s < to; s += BATCH) {
-      const end = Math.min(to, s + BATCH);
-      const firsts = this.compile(e, s, end);
-      this.kernel.load(this.builder, 0, this.rows);
-      for (let t = s; t < end; t++) {
-        const k = t - s;
-        const pred = this.kernel.outputs(firsts[2 * k] as number, firsts[2 * k + 1] as number, 0, this.rows, true);
-        out[t] = pred ? scaledRmse(pred, this.y) : Infinity;
       }
     }
   }

@@ -55,8 +55,28 @@ export class WasmEvaluator implements TreeEvaluator {
 }
 
 export interface EvaluatorOptions extends Partial<Omit<PoolOptions, 'threads'>> {
-  /** 1 = in-process (default: os.availableParallelism()). */
+  /** 1 = in-process (default: {@link defaultThreads} of the training rows). */
   threads?: number;
+}
+
+/**
+ * Training rows from which evaluation on a worker pool pays off. A generation's evaluation grows with
+ * the rows while the rest of the loop (selection, mate choice, variation) and the pool's own costs
+ * (each worker's start, messages per task) do not: below this the calling thread alone is as fast.
+ */
+export const POOL_MIN_ROWS = 2000;
+
+/**
+ * The evaluation threads a run uses unless told otherwise, and why: in-process below
+ * {@link POOL_MIN_ROWS} training rows, every core from there on. The one place this is decided (the
+ * command line and the library's evaluators ask it).
+ */
+export function defaultThreads(rows: number, cores = availableParallelism()): { threads: number; why: string } {
+  if (cores <= 1) return { threads: 1, why: 'one core' };
+  if (rows < POOL_MIN_ROWS) {
+    return { threads: 1, why: `in-process: ${rows} training rows, a worker pool pays off from ${POOL_MIN_ROWS}` };
+  }
+  return { threads: cores, why: `${rows} training rows: a worker pool on every core` };
 }
 
 /**
@@ -64,7 +84,7 @@ export interface EvaluatorOptions extends Partial<Omit<PoolOptions, 'threads'>> 
  * Both give bit-identical results (equal to the reference evaluator's). Close it when done.
  */
 export function createEvaluator(train: Dataset, o: EvaluatorOptions = {}): TreeEvaluator {
-  const threads = o.threads ?? availableParallelism();
+  const threads = o.threads ?? defaultThreads(train.rows).threads;
   if (!(Number.isInteger(threads) && threads >= 1)) throw new ConfigError(`option threads: expected an integer >= 1, got ${threads}`);
   const fitness = o.fitness ?? 'rmse';
   if (!FITNESS_KINDS.includes(fitness))

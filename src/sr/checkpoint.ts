@@ -4,7 +4,7 @@ import { ConfigError, DataError } from '../core/errors.js';
 import type { EvolutionState } from '../core/evolve.js';
 import type { RngState } from '../core/rng.js';
 import type { Individual } from '../core/types.js';
-import type { Tree } from '../tree/tree.js';
+import { treeOf, type Tree } from '../tree/tree.js';
 import { sha256 } from './model.js';
 import type { FrontEntry } from './pareto.js';
 import type { RegressionSnapshot } from './run.js';
@@ -28,7 +28,7 @@ function decTree(e: EncTree): Tree {
   const bytes = Buffer.from(e.arg, 'base64');
   const arg = new Float64Array(bytes.byteLength / 8);
   new Uint8Array(arg.buffer).set(bytes);
-  return { op, arg };
+  return treeOf(op, arg);
 }
 const encNum = (v: number | undefined): number | string | null => (v === undefined ? null : Number.isFinite(v) ? v : String(v));
 const decNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));

@@ -1,6 +1,6 @@
 import { cos, exp, ln, sin } from '../tree/elementary.js';
 import { Op, PROTECT_DIV, PROTECT_LOG } from '../tree/primitives.js';
-import type { Tree } from '../tree/tree.js';
+import { treeOf, type Tree } from '../tree/tree.js';
 
 /*
  * Local optimisation of a tree's constants. Pure functions of (tree, data columns, settings): no
@@ -267,6 +267,12 @@ export function jsBackend(columns: readonly Float64Array[], y: Float64Array): Lm
 export interface OptimiserSettings {
   /** `lm`: Levenberg-Marquardt (default); `gradient`: steepest descent with backtracking (the simpler baseline). */
   readonly method?: 'lm' | 'gradient';
+  /**
+   * Tune only the best `share` (0 < share <= 1) of a batch's candidates that have constants, ranked by
+   * their loss before tuning (the scorers apply it to each batch as a whole: see scoreBatch in
+   * src/sr/scoring.ts). Default 1: every candidate.
+   */
+  readonly share?: number;
   /** Model evaluations allowed (each LM trial step costs one). Default 10. */
   readonly iterations?: number;
   /** Also fit offset and slope of `offset + slope * tree` (linear scaling inside the optimiser). */
@@ -304,15 +310,18 @@ export interface OptimiserResult {
   readonly evaluations: number;
 }
 
-/** A point of the search: parameters, its tree, SSE, and J'J, J'r there (when finite). */
+/**
+ * A point of the search: parameters, SSE, and (once asked for, see {@link Problem.jacobian}) J'J and
+ * J'r there. A trial step that is rejected, or the last one the budget allows, never needs them.
+ */
 interface Point {
   readonly p: Float64Array;
-  readonly tree: Tree;
   readonly sse: number;
-  readonly JtJ: Float64Array;
-  readonly Jtr: Float64Array;
-  /** J'J and J'r are finite (usable for a step). */
-  readonly ok: boolean;
+  /** J'J (m x m, full) and J'r; empty until computed. */
+  JtJ: number[];
+  Jtr: number[];
+  /** J'J and J'r are computed and finite (usable for a step). */
+  ok: boolean;
 }
 
 class Problem {
@@ -320,6 +329,8 @@ class Problem {
   readonly m: number;
   private readonly gram: Float64Array;
   private readonly rhs: Float64Array;
+  /** The tree the passes evaluate: the original opcodes, the point's constants written in (one array, reused). */
+  private readonly scratch: Tree;
 
   constructor(
     readonly t: Tree,
@@ -330,46 +341,64 @@ class Problem {
     this.m = this.consts.length + (scaling ? 2 : 0);
     this.gram = new Float64Array(this.m * this.m);
     this.rhs = new Float64Array(this.m);
+    this.scratch = { op: t.op, arg: Float64Array.from(t.arg) };
   }
 
   /** Parameter vector layout: [constants..., offset, slope] (the last two only with scaling). */
   tree(p: Float64Array): Tree {
     const arg = Float64Array.from(this.t.arg);
     this.consts.forEach((c, k) => (arg[c] = p[k] as number));
-    return { op: this.t.op, arg };
+    return treeOf(this.t.op, arg);
   }
 
-  /** Evaluates at p: SSE, and J'J and J'r of the residual's model (J = d model / d p). */
-  at(p: Float64Array): Point {
+  /** One pass at p: the SSE, and with `jacobian` the Gram matrix and residual products into gram and rhs. */
+  private pass(p: Float64Array, jacobian: boolean): number {
     const k = this.consts.length;
-    const m = this.m;
-    const tree = this.tree(p);
+    const arg = this.scratch.arg;
+    for (let j = 0; j < k; j++) arg[this.consts[j] as number] = p[j] as number;
     const off = this.scaling ? (p[k] as number) : 0;
     const sl = this.scaling ? (p[k + 1] as number) : 1;
-    const raw = this.backend.pass(tree, this.consts, this.scaling, off, sl, true, this.gram, this.rhs);
-    const sse = Number.isFinite(raw) ? raw : Infinity;
-    const JtJ = new Float64Array(m * m);
-    const Jtr = new Float64Array(m);
-    let ok = sse !== Infinity;
-    if (ok) {
-      // a constant's column is slope * d tree / d constant; offset's and slope's are as the backend gives them
-      const scale = (a: number): number => (a < k ? sl : 1);
-      for (let a = 0; a < m; a++) {
-        for (let b = 0; b <= a; b++) {
-          const v = scale(a) * scale(b) * (this.gram[a * m + b] as number);
-          JtJ[a * m + b] = v;
-          JtJ[b * m + a] = v;
-        }
-        Jtr[a] = scale(a) * (this.rhs[a] as number);
+    const raw = this.backend.pass(this.scratch, this.consts, this.scaling, off, sl, jacobian, this.gram, this.rhs);
+    return Number.isFinite(raw) ? raw : Infinity;
+  }
+
+  /** The SSE at p (J'J and J'r are computed when a step from there is needed: {@link jacobian}). */
+  at(p: Float64Array): Point {
+    return { p, sse: this.pass(p, false), JtJ: [], Jtr: [], ok: false };
+  }
+
+  /** Fills J'J and J'r of the residual's model at a point (J = d model / d p); false when not finite. */
+  jacobian(pt: Point): boolean {
+    if (pt.JtJ.length > 0 || pt.sse === Infinity) return pt.ok;
+    const k = this.consts.length;
+    const m = this.m;
+    // the same pass with the reverse sweep: its SSE is the same number
+    this.pass(pt.p, true);
+    const sl = this.scaling ? (pt.p[k + 1] as number) : 1;
+    const JtJ = new Array<number>(m * m);
+    const Jtr = new Array<number>(m);
+    let ok = true;
+    // a constant's column is slope * d tree / d constant; offset's and slope's are as the backend gives them
+    for (let a = 0; a < m; a++) {
+      const sa = a < k ? sl : 1;
+      for (let b = 0; b <= a; b++) {
+        const v = sa * (b < k ? sl : 1) * (this.gram[a * m + b] as number);
+        JtJ[a * m + b] = v;
+        JtJ[b * m + a] = v;
+        if (!Number.isFinite(v)) ok = false;
       }
-      ok = JtJ.every(Number.isFinite) && Jtr.every(Number.isFinite);
+      Jtr[a] = sa * (this.rhs[a] as number);
+      if (!Number.isFinite(Jtr[a] as number)) ok = false;
     }
-    return { p, tree, sse, JtJ, Jtr, ok };
+    pt.JtJ = JtJ;
+    pt.Jtr = Jtr;
+    pt.ok = ok;
+    return ok;
   }
 }
 
 /** Solves the symmetric positive definite system A x = b by Cholesky; null when A is not positive definite. */
-export function choleskySolve(A: Float64Array, b: Float64Array, m: number): Float64Array | null {
+export function choleskySolve(A: Float64Array, b: ArrayLike<number>, m: number): Float64Array | null {
   const L = new Float64Array(m * m);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j <= i; j++) {
@@ -441,12 +470,12 @@ export function optimiseConstants(
   const budget = s.iterations ?? 10;
   const start = pr.at(initialParams(pr, init.offset, init.slope));
   const { point, evaluations } =
-    pr.consts.length === 0 || !start.ok || budget <= 1
+    pr.consts.length === 0 || budget <= 1 || !pr.jacobian(start)
       ? { point: start, evaluations: 1 }
       : (s.method === 'gradient' ? gradientDescent : levenbergMarquardt)(pr, start, budget);
   const k = pr.consts.length;
   return {
-    tree: point.tree,
+    tree: pr.tree(point.p),
     offset: pr.scaling ? (point.p[k] as number) : 0,
     slope: pr.scaling ? (point.p[k + 1] as number) : 1,
     sse: point.sse,
@@ -492,7 +521,8 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
       cur = next;
       lambda *= Math.max(1 / 3, 1 - Math.pow(2 * rho - 1, 3));
       nu = 2;
-      if (improvement <= 1e-12 * cur.sse || !cur.ok) break;
+      // the next step needs J'J and J'r here, unless the budget is spent
+      if (improvement <= 1e-12 * cur.sse || evaluations >= budget || !pr.jacobian(cur)) break;
     } else {
       lambda *= nu;
       nu *= 2;
@@ -508,7 +538,7 @@ function gradientDescent(pr: Problem, start: Point, budget: number): SearchEnd {
   let cur = start;
   let evaluations = 1;
   let step = 1;
-  while (evaluations < budget && cur.ok) {
+  while (evaluations < budget && pr.jacobian(cur)) {
     const g = cur.Jtr;
     let gg = 0;
     for (let j = 0; j < m; j++) gg += (g[j] as number) * (g[j] as number);

@@ -56,6 +56,11 @@ export interface RunOptions {
   optimiseIterations?: number;
   /** The optimiser fits constants on at most this many training rows (evenly strided); the loss uses every row. Default: every row. */
   optimiseRows?: number;
+  /**
+   * Constant optimisation tunes only this share (0 < share <= 1) of each generation's new candidates that
+   * have constants: the best by their loss before tuning (the others are scored as they are). Default 1.
+   */
+  optimiseShare?: number;
   /** `lm` (Levenberg-Marquardt) or `gradient` (the simpler baseline). Default `lm`. */
   optimiser?: OptimiserMethod;
   /** Write tuned constants back into the genomes (Lamarckian) instead of only scoring with them (Baldwinian). Default false. */
@@ -93,6 +98,7 @@ export const REGRESSION_DEFAULTS: Readonly<Required<Omit<RunOptions, 'diversity'
   successThreshold: 0.01,
   linearScaling: false,
   optimiseIterations: 0,
+  optimiseShare: 1,
   optimiser: 'lm',
   lamarckian: false,
   robust: false,
@@ -171,6 +177,7 @@ export const OPTION_KINDS = {
   linearScaling: bool,
   optimiseIterations: integer,
   optimiseRows: integer,
+  optimiseShare: num,
   optimiser: choice(OPTIMISER_METHODS),
   lamarckian: bool,
   robust: bool,
@@ -230,12 +237,18 @@ export function resolveRegressionOptions(
     linearScaling: check.boolean('linearScaling', o.linearScaling),
     optimiseIterations: check.int('optimiseIterations', o.optimiseIterations, 0, MAX_OPTIMISE_ITERATIONS),
     ...(optimiseRows !== undefined ? { optimiseRows } : {}),
+    optimiseShare: share(o.optimiseShare),
     optimiser: check.oneOf('optimiser', o.optimiser, OPTIMISER_METHODS),
     lamarckian: check.boolean('lamarckian', o.lamarckian),
     robust: check.boolean('robust', o.robust),
     selectModel: check.oneOf('selectModel', o.selectModel, MODEL_SELECTIONS),
     clamp: check.boolean('clamp', o.clamp),
   };
+}
+
+function share(v: unknown): number {
+  if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw optionError('optimiseShare', `expected a number in (0, 1], got ${String(v)}`);
+  return v;
 }
 
 /** Stack registers a tree of these limits can need: depth + 1, and at most (size + 1) / 2 for binary trees. */

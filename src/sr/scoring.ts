@@ -1,14 +1,13 @@
 import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
-import { encodedFrom } from '../eval/encode.js';
+import { dedupe, encodedFrom, encodeTrees, expand, type EncodedTrees } from '../eval/encode.js';
 import type { TaskHandler, TreeRangeTask, WorkerContext } from '../eval/protocol.js';
 import { WasmEngine } from '../eval/wasm-engine.js';
-import { linearScaling, type FitnessKind } from '../eval/loss.js';
-import { rmse } from '../eval/reference.js';
+import type { FitnessKind } from '../eval/loss.js';
 import { Op } from '../tree/primitives.js';
-import type { Tree } from '../tree/tree.js';
+import { treeOf, type Tree } from '../tree/tree.js';
 import { isRobust, type RobustBounds } from './interval.js';
-import { forwardColumns, optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
+import { optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
 
 /**
  * How a regression candidate is scored: the error measure (`rmse` or `scaled-rmse`, Keijzer 2003),
@@ -31,24 +30,18 @@ export interface ScoreSettings {
   readonly cases?: boolean;
 }
 
-/** The data a score needs (a Dataset, or its columns as they arrive in a worker). */
+/** The data a score needs: the rows, and the kernel that holds them (in this thread or a worker). */
 export interface ScoreData {
   readonly columns: readonly Float64Array[];
   readonly y: Float64Array;
   readonly rows: number;
-  /**
-   * Outputs of a tree on every row, bit-identical to evaluateTree: the fast kernel (WasmEngine) where
-   * one is at hand; default: the optimiser's forward pass.
-   */
-  readonly outputs?: (t: Tree) => Float64Array;
-  /**
-   * Where the constant optimiser's passes run, on every `step`-th row (strideRows): the fast kernel
-   * where one is at hand; default: JavaScript.
-   */
-  readonly lm?: (step: number) => LmBackend;
+  /** The WebAssembly kernel on these rows: scores, scaling and outputs, a batch per call. */
+  readonly engine: WasmEngine;
+  /** Where the constant optimiser's passes run, on every `step`-th row (strideRows): the kernel (default) or JavaScript. */
+  readonly lm: (step: number) => LmBackend;
 }
 
-/** Score data on a fast-evaluation core: outputs and optimiser passes run in its WebAssembly kernel. */
+/** Score data on a kernel: scores and optimiser passes run in its WebAssembly code. */
 export function coreScoreData(core: WasmEngine, columns: readonly Float64Array[], y: Float64Array): ScoreData {
   // one kernel per row stride (the optimiser's row cap), built on first use
   const backends = new Map<number, LmBackend>();
@@ -56,7 +49,7 @@ export function coreScoreData(core: WasmEngine, columns: readonly Float64Array[]
     columns,
     y,
     rows: y.length,
-    outputs: (t) => core.treeOutputs(t),
+    engine: core,
     lm: (step) => {
       let b = backends.get(step);
       if (!b) {
@@ -70,6 +63,20 @@ export function coreScoreData(core: WasmEngine, columns: readonly Float64Array[]
   };
 }
 
+/** The kernel holding a data set's rows (built once per data set object): outputs bit-identical to evaluateTree. */
+export function engineOf(d: Dataset): WasmEngine {
+  return scoreDataOf(d).engine;
+}
+
+/** Score data of a data set, built once per data set object (a kernel instance holds its rows). */
+const dataOfDataset = new WeakMap<Dataset, ScoreData>();
+function scoreDataOf(d: Dataset | ScoreData): ScoreData {
+  if ('engine' in d) return d;
+  let sd = dataOfDataset.get(d);
+  if (!sd) dataOfDataset.set(d, (sd = coreScoreData(new WasmEngine(d.columns, d.y), d.columns, d.y)));
+  return sd;
+}
+
 /** A scored candidate: its loss, the tree with tuned constants, and the linear scaling of its output. */
 export interface Scored {
   readonly loss: number;
@@ -79,77 +86,43 @@ export interface Scored {
 }
 
 /**
- * Scores one tree (a pure function: safe in a worker). With optimisation, the constants are tuned
- * first (offset and slope included when scaling), then the loss is measured on every row at the tuned
- * constants with the closed-form optimal scaling. Fitted on every row it is never worse than without
- * optimisation; fitted on a strided subsample (`maxRows`) it can be, on the other rows, and the loss
- * says so: the tuned tree is what is scored (and, Lamarckian, written back).
+ * Scores one tree (see {@link scoreRange}, which scores a batch the same way). With optimisation, the
+ * constants are tuned first (offset and slope included when scaling), then the loss is measured on
+ * every row at the tuned constants with the closed-form optimal scaling. Fitted on every row it is
+ * never worse than without optimisation; fitted on a strided subsample (`maxRows`) it can be, on the
+ * other rows, and the loss says so: the tuned tree is what is scored (and, Lamarckian, written back).
  */
-export function scoreCandidate(t: Tree, d: ScoreData, s: ScoreSettings): Scored {
-  const scaling = s.fitness === 'scaled-rmse';
-  let tree = t;
-  // the root column of the forward pass: the same values as evaluateTree, with fewer allocations
-  const outputs = d.outputs ?? ((x: Tree): Float64Array => forwardColumns(x, d.columns, d.rows)[x.op.length - 1] as Float64Array);
-  let pred = outputs(tree);
-  let { offset, slope } = scaling ? linearScaling(pred, d.y) : { offset: 0, slope: 1 };
-  if (s.optimiser && (s.optimiser.iterations ?? 10) > 1 && hasConstants(t) && Number.isFinite(offset) && Number.isFinite(slope)) {
-    // without a kernel, optimiseConstants runs the JavaScript passes on the same strided rows
-    const backend = d.lm?.(rowStride(d.rows, s.optimiser.maxRows));
-    const r = optimiseConstants(t, d.columns, d.y, { offset, slope }, { ...s.optimiser, scaling }, backend);
-    if (r.tree !== t) {
-      tree = r.tree;
-      pred = outputs(tree);
-      ({ offset, slope } = scaling ? linearScaling(pred, d.y) : { offset: 0, slope: 1 });
-    }
-  }
-  let loss: number;
-  if (!Number.isFinite(offset) || !Number.isFinite(slope)) loss = Infinity;
-  else if (!scaling) loss = rmse(pred, d.y);
-  else {
-    let sse = 0;
-    for (let r = 0; r < d.rows; r++) {
-      const e = offset + slope * (pred[r] as number) - (d.y[r] as number);
-      sse += e * e;
-    }
-    loss = Math.sqrt(sse / d.rows);
-  }
-  if (!Number.isFinite(loss)) loss = Infinity;
-  if (s.robust && loss !== Infinity && !isRobust(tree, s.robust, offset, slope)) loss = Infinity;
-  return { loss, tree, offset, slope };
+export function scoreCandidate(t: Tree, data: Dataset | ScoreData, s: ScoreSettings): Scored {
+  const e = encodeTrees([t]);
+  const out = new Float64Array(1);
+  const outArg = new Float64Array(t.arg.length);
+  const lin = new Float64Array(2);
+  scoreRange(e, 0, 1, scoreDataOf(data), s, out, outArg, lin);
+  const tree = sameBits(outArg, t.arg) ? t : treeOf(t.op, outArg);
+  return { loss: out[0] as number, tree, offset: lin[0] as number, slope: lin[1] as number };
 }
 
 /**
  * {@link scoreCandidate} with the per-case losses of the scored model: cases[r] = (offset + slope *
  * output[r] - y[r])^2 (offset 0 and slope 1 without scaling), non-finite as +Infinity, and +Infinity
- * on every row when the loss is. The model's outputs are taken from scoreCandidate's last call of
- * `d.outputs` when that was the scored tree on every row, else computed once more (same bits).
+ * on every row when the loss is.
  */
-export function scoreCandidateCases(t: Tree, d: ScoreData, s: ScoreSettings): Scored & { readonly cases: Float64Array } {
-  const outputs = d.outputs ?? ((x: Tree): Float64Array => forwardColumns(x, d.columns, d.rows)[x.op.length - 1] as Float64Array);
-  let last: { tree: Tree; pred: Float64Array } | undefined;
-  const capture = (x: Tree): Float64Array => {
-    const pred = outputs(x);
-    last = { tree: x, pred };
-    return pred;
-  };
-  const sc = scoreCandidate(t, { ...d, outputs: capture }, s);
+export function scoreCandidateCases(t: Tree, data: Dataset | ScoreData, s: ScoreSettings): Scored & { readonly cases: Float64Array } {
+  const d = scoreDataOf(data);
+  const out = new Float64Array(1);
+  const outArg = new Float64Array(t.arg.length);
+  const lin = new Float64Array(2);
   const cases = new Float64Array(d.rows);
-  if (sc.loss === Infinity) return { ...sc, cases: cases.fill(Infinity) };
-  const pred = last && last.tree === sc.tree && last.pred.length === d.rows ? last.pred : outputs(sc.tree);
-  const scaling = s.fitness === 'scaled-rmse';
-  for (let r = 0; r < d.rows; r++) {
-    const e = (scaling ? sc.offset + sc.slope * (pred[r] as number) : (pred[r] as number)) - (d.y[r] as number);
-    const sq = e * e;
-    cases[r] = Number.isFinite(sq) ? sq : Infinity;
-  }
-  return { ...sc, cases };
+  scoreRange(encodeTrees([t]), 0, 1, d, s, out, outArg, lin, cases);
+  const tree = sameBits(outArg, t.arg) ? t : treeOf(t.op, outArg);
+  return { loss: out[0] as number, tree, offset: lin[0] as number, slope: lin[1] as number, cases };
 }
 
 /**
- * Regression scores of trees [from, to) (scoreCandidate: scaled fitness, constant optimisation,
- * robustness check), a task of the worker pool: out[t] = loss; the constants of the scored tree (tuned
- * when optimising) are written into outArg at the tree's own node offsets (the structure never changes).
- * With `outCases` (settings.cases) tree t's per-case losses go to outCases[t * rows, (t + 1) * rows).
+ * Regression scores of trees [from, to) (scaled fitness, constant optimisation, robustness check), a
+ * task of the worker pool: out[t] = loss; the constants of the scored tree (tuned when optimising) are
+ * written into outArg at the tree's own node offsets (the structure never changes). With `outCases`
+ * (settings.cases) tree t's per-case losses go to outCases[t * rows, (t + 1) * rows).
  */
 export interface ScoreTask extends TreeRangeTask {
   readonly kind: 'score';
@@ -166,34 +139,179 @@ export const SCORE_HANDLERS = {
   score: ((ctx, t) => {
     let d = workerScoreData.get(ctx);
     if (!d) workerScoreData.set(ctx, (d = coreScoreData(ctx.engine, ctx.columns, ctx.y)));
-    scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg, t.outCases);
+    scoreRange(encodedFrom(t.trees), t.from, t.to, d, t.settings, t.out, t.outArg, undefined, t.outCases);
   }) satisfies TaskHandler<ScoreTask>,
 };
 
 /**
- * Scores trees [from, to) of a flat batch (the worker pool's `score` task): out[t] = loss, and the
- * scored tree's constants (tuned when optimising) into outArg at the tree's offsets; with `outCases`
- * tree t's per-case losses go to outCases[t * rows, (t + 1) * rows).
+ * Scores trees [from, to) of a flat batch (in-process, and the worker pool's `score` task): out[t] =
+ * loss, the scored tree's constants (tuned when optimising) into outArg at the tree's offsets, with
+ * `lin` its offset and slope at lin[2 (t - from)], lin[2 (t - from) + 1], and with `outCases` its
+ * per-case losses (see {@link scoreCandidateCases}) at outCases[t * rows, (t + 1) * rows).
+ *
+ * ```
+ * loss, offset, slope <- kernel scores of the batch (one call: outputs, closed-form scaling, RMSE)
+ * with constant optimisation: for each tree with constants and a finite scaling:
+ *   tune its constants (LM, from that offset and slope); where they changed, score it again
+ *   (one kernel call for all re-scored trees)
+ * with the robustness check: loss <- +Infinity where offset + slope * tree leaves the bounds
+ * with per-case losses: the scored models' outputs (one kernel call), their squared residuals
+ * ```
+ * Each tree's score is a pure function of the tree, the rows and the settings, whatever batch or
+ * thread computes it.
  */
 export function scoreRange(
-  e: { op: Uint8Array; arg: Float64Array; offsets: Int32Array },
+  e: EncodedTrees,
   from: number,
   to: number,
   d: ScoreData,
   s: ScoreSettings,
   out: Float64Array,
   outArg: Float64Array,
+  lin?: Float64Array,
   outCases?: Float64Array,
 ): void {
-  for (let t = from; t < to; t++) {
-    const a = e.offsets[t] as number;
-    const b = e.offsets[t + 1] as number;
-    const tree = { op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) };
-    const r: Scored & { cases?: Float64Array } = outCases ? scoreCandidateCases(tree, d, s) : scoreCandidate(tree, d, s);
-    out[t] = r.loss;
-    outArg.set(r.tree.arg, a);
-    if (r.cases) outCases?.set(r.cases, t * d.rows);
+  const scaling = s.fitness === 'scaled-rmse';
+  const sc = kernelScores(d.engine, e, from, to, scaling);
+  const tuned = tuneConstants(e, from, to, d, s, sc, outArg);
+  if (tuned.trees.length > 0)
+    rescored(sc, from, tuned.at, kernelScores(d.engine, encodeTrees(tuned.trees), 0, tuned.trees.length, scaling));
+  finalLosses(e, from, to, s, sc, outArg, out, lin);
+  if (outCases) {
+    const rows = d.rows;
+    // the scored models' outputs, straight into their rows of outCases, then their squared residuals
+    d.engine.outputs(
+      { count: e.count, op: e.op, arg: outArg, offsets: e.offsets },
+      from,
+      to,
+      0,
+      rows,
+      outCases.subarray(from * rows, to * rows),
+    );
+    for (let t = from; t < to; t++) {
+      const k = 3 * (t - from);
+      const cases = outCases.subarray(t * rows, (t + 1) * rows);
+      if (out[t] === Infinity) {
+        cases.fill(Infinity);
+        continue;
+      }
+      const offset = sc[k + 1] as number;
+      const slope = sc[k + 2] as number;
+      for (let r = 0; r < rows; r++) {
+        const p = cases[r] as number;
+        const res = (scaling ? offset + slope * p : p) - (d.y[r] as number);
+        const sq = res * res;
+        cases[r] = Number.isFinite(sq) ? sq : Infinity;
+      }
+    }
   }
+}
+
+/**
+ * Constant optimisation of trees [from, to) of `e` (when the settings ask for it): each tree with
+ * constants and a finite scaling (sc: loss, offset, slope at 3 (t - from)) is tuned from that offset
+ * and slope; every tree's scored constants go to outArg at its offsets. Returns the trees whose
+ * constants changed, to be scored again, and their indices.
+ */
+export function tuneConstants(
+  e: EncodedTrees,
+  from: number,
+  to: number,
+  d: ScoreData,
+  s: ScoreSettings,
+  sc: Float64Array,
+  outArg: Float64Array,
+): { trees: Tree[]; at: number[] } {
+  const off = e.offsets;
+  outArg.set(e.arg.subarray(off[from] as number, off[to] as number), off[from] as number);
+  const trees: Tree[] = [];
+  const at: number[] = [];
+  const opt = s.optimiser && (s.optimiser.iterations ?? 10) > 1 ? s.optimiser : undefined;
+  if (!opt) return { trees, at };
+  const scaling = s.fitness === 'scaled-rmse';
+  for (let t = from; t < to; t++) {
+    const k = 3 * (t - from);
+    const offset = sc[k + 1] as number;
+    const slope = sc[k + 2] as number;
+    const tree = encodedTree(e, t);
+    if (!hasConstants(tree) || !Number.isFinite(offset) || !Number.isFinite(slope)) continue;
+    const r = optimiseConstants(tree, d.columns, d.y, { offset, slope }, { ...opt, scaling }, d.lm(rowStride(d.rows, opt.maxRows)));
+    outArg.set(r.tree.arg, off[t] as number);
+    if (!sameBits(r.tree.arg, tree.arg)) {
+      trees.push(r.tree);
+      at.push(t);
+    }
+  }
+  return { trees, at };
+}
+
+/** Puts the scores of re-scored trees (3 per tree, in `at`'s order) into sc (3 per tree from `from`). */
+export function rescored(sc: Float64Array, from: number, at: readonly number[], again: Float64Array): void {
+  at.forEach((t, i) => sc.set(again.subarray(3 * i, 3 * i + 3), 3 * (t - from)));
+}
+
+/**
+ * The losses of trees [from, to) into out[t]: their scores (sc), +Infinity where the robustness check
+ * rejects offset + slope * tree (with the scored constants, outArg); with `lin` the offsets and slopes.
+ */
+export function finalLosses(
+  e: EncodedTrees,
+  from: number,
+  to: number,
+  s: ScoreSettings,
+  sc: Float64Array,
+  outArg: Float64Array,
+  out: Float64Array,
+  lin?: Float64Array,
+): void {
+  const off = e.offsets;
+  for (let t = from; t < to; t++) {
+    const k = 3 * (t - from);
+    let loss = sc[k] as number;
+    const offset = sc[k + 1] as number;
+    const slope = sc[k + 2] as number;
+    if (s.robust && loss !== Infinity) {
+      const a = off[t] as number;
+      const b = off[t + 1] as number;
+      if (!isRobust({ op: e.op.subarray(a, b), arg: outArg.subarray(a, b) }, s.robust, offset, slope)) loss = Infinity;
+    }
+    out[t] = loss;
+    if (lin) {
+      lin[2 * (t - from)] = offset;
+      lin[2 * (t - from) + 1] = slope;
+    }
+  }
+}
+
+/**
+ * Loss, offset and slope of trees [from, to) at 3 (t - from): the RMSE after the optimal linear scaling
+ * with `scaling` (one kernel call), else the RMSE with offset 0 and slope 1; +Infinity when not finite.
+ */
+function kernelScores(engine: WasmEngine, e: EncodedTrees, from: number, to: number, scaling: boolean): Float64Array {
+  const sc = new Float64Array(3 * (to - from));
+  if (scaling) {
+    engine.scaled(e, from, to, sc);
+    return sc;
+  }
+  const loss = new Float64Array(e.count);
+  engine.fitness(e, from, to, 'rmse', loss);
+  for (let t = from; t < to; t++) {
+    sc[3 * (t - from)] = loss[t] as number;
+    sc[3 * (t - from) + 2] = 1;
+  }
+  return sc;
+}
+
+function encodedTree(e: EncodedTrees, t: number): Tree {
+  const a = e.offsets[t] as number;
+  const b = e.offsets[t + 1] as number;
+  return { op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) };
+}
+
+/** Same values bit for bit (0 and -0 differ), as the Lamarckian write-back compares them. */
+function sameBits(a: Float64Array, b: Float64Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
 }
 
 function hasConstants(t: Tree): boolean {
@@ -207,7 +325,80 @@ export function isPlainRmse(s: ScoreSettings): boolean {
 }
 
 /**
- * The regression layer's in-process evaluator: {@link scoreCandidate} on every genome. Implements
+ * Scores a batch as every regression scorer does: each distinct tree once (copies share a score),
+ * encoded flat (in shared memory with `shared`, for worker threads); `run` fills the losses and the
+ * scored trees' constants (scoreRange), and with `rows` (per-case losses asked for) their per-case
+ * losses; with `lamarckian`, a tuned tree replaces each genome whose constants changed.
+ */
+export async function scoreBatch(
+  trees: readonly Tree[],
+  settings: ScoreSettings,
+  run: (
+    enc: EncodedTrees,
+    settings: ScoreSettings,
+    out: Float64Array,
+    outArg: Float64Array,
+    outCases: Float64Array | undefined,
+  ) => void | Promise<void>,
+  shared: boolean,
+  rows?: number,
+): Promise<Evaluation<Tree> & { losses: Float64Array }> {
+  const { unique, index } = dedupe(trees);
+  const enc = encodeTrees(unique, shared);
+  const buf = (n: number): Float64Array => new Float64Array(shared ? new SharedArrayBuffer(Math.max(n, 1) * 8) : new ArrayBuffer(n * 8));
+  const out = buf(unique.length);
+  const outArg = buf(enc.arg.length);
+  const outCases = rows !== undefined ? buf(unique.length * rows) : undefined;
+  const share = settings.optimiser?.share ?? 1;
+  if (unique.length > 0 && share < 1) {
+    // every tree scored untuned; then the best share of those with constants tuned and scored again,
+    // chosen on the whole batch (so the choice is the same whatever the thread count)
+    const { optimiser: _tuning, ...untuned } = settings;
+    await run(enc, untuned, out, outArg, outCases);
+    const chosen = bestShare(unique, out, share);
+    if (chosen.length > 0) {
+      const sub = encodeTrees(
+        chosen.map((u) => unique[u] as Tree),
+        shared,
+      );
+      const subOut = buf(chosen.length);
+      const subArg = buf(sub.arg.length);
+      const subCases = rows !== undefined ? buf(chosen.length * rows) : undefined;
+      await run(sub, settings, subOut, subArg, subCases);
+      chosen.forEach((u, i) => {
+        out[u] = subOut[i] as number;
+        const a = sub.offsets[i] as number;
+        outArg.set(subArg.subarray(a, sub.offsets[i + 1] as number), enc.offsets[u] as number);
+        if (outCases && subCases && rows !== undefined) outCases.set(subCases.subarray(i * rows, (i + 1) * rows), u * rows);
+      });
+    }
+  } else if (unique.length > 0) await run(enc, settings, out, outArg, outCases);
+  const losses = expand(out, index);
+  const cases = outCases && rows !== undefined ? { cases: Array.from(index, (u) => outCases.subarray(u * rows, (u + 1) * rows)) } : {};
+  if (!settings.lamarckian) return { losses, ...cases };
+  const tuned = unique.map((t, u) => {
+    const a = enc.offsets[u] as number;
+    const arg = outArg.subarray(a, a + t.op.length);
+    return sameBits(arg, t.arg) ? undefined : treeOf(t.op, arg.slice());
+  });
+  return { losses, genomes: Array.from(index, (u) => tuned[u]), ...cases };
+}
+
+/** The best `share` of the trees that have constants and a finite loss (lowest loss, then earliest), in batch order. */
+function bestShare(trees: readonly Tree[], loss: Float64Array, share: number): number[] {
+  const eligible: number[] = [];
+  trees.forEach((t, u) => {
+    if (hasConstants(t) && Number.isFinite(loss[u] as number)) eligible.push(u);
+  });
+  const k = Math.ceil(share * eligible.length);
+  return eligible
+    .sort((u, v) => (loss[u] as number) - (loss[v] as number) || u - v)
+    .slice(0, k)
+    .sort((u, v) => u - v);
+}
+
+/**
+ * The regression layer's in-process evaluator: {@link scoreRange} on every distinct genome. Implements
  * `evaluateDetailed` so that, with `lamarckian`, the engine writes the tuned trees back, and so that
  * it can return per-case losses (settings.cases, or when the engine asks).
  */
@@ -225,28 +416,15 @@ export class ScoringEvaluator implements Evaluator<Tree> {
     return (await this.evaluateDetailed(trees)).losses;
   }
 
-  async evaluateDetailed(trees: readonly Tree[], request?: EvaluationRequest): Promise<Evaluation<Tree> & { losses: Float64Array }> {
-    if (this.settings.cases || request?.cases) return this.withCases(trees);
-    const losses = new Float64Array(trees.length);
-    const genomes: (Tree | undefined)[] = new Array(trees.length);
-    trees.forEach((t, i) => {
-      const r = scoreCandidate(t, this.data, this.settings);
-      losses[i] = r.loss;
-      if (this.settings.lamarckian && r.tree !== t) genomes[i] = r.tree;
-    });
-    return this.settings.lamarckian ? { losses, genomes } : { losses };
-  }
-
-  private withCases(trees: readonly Tree[]): Evaluation<Tree> & { losses: Float64Array } {
-    const losses = new Float64Array(trees.length);
-    const genomes: (Tree | undefined)[] = new Array(trees.length);
-    const cases = trees.map((t, i) => {
-      const r = scoreCandidateCases(t, this.data, this.settings);
-      losses[i] = r.loss;
-      if (this.settings.lamarckian && r.tree !== t) genomes[i] = r.tree;
-      return r.cases;
-    });
-    return this.settings.lamarckian ? { losses, genomes, cases } : { losses, cases };
+  evaluateDetailed(trees: readonly Tree[], request?: EvaluationRequest): Promise<Evaluation<Tree> & { losses: Float64Array }> {
+    const withCases = this.settings.cases === true || request?.cases === true;
+    return scoreBatch(
+      trees,
+      this.settings,
+      (enc, settings, out, outArg, outCases) => scoreRange(enc, 0, enc.count, this.data, settings, out, outArg, undefined, outCases),
+      false,
+      withCases ? this.data.rows : undefined,
+    );
   }
 }
 

@@ -2,7 +2,7 @@ import { optionError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { MAX_TREE_SIZE } from './limits.js';
 import { Op, type PrimitiveSet } from './primitives.js';
-import type { Tree } from './tree.js';
+import { makeTree, type Tree } from './tree.js';
 
 class Builder {
   readonly op: number[] = [];
@@ -12,7 +12,7 @@ class Builder {
     this.arg.push(arg);
   }
   tree(): Tree {
-    return { op: Uint8Array.from(this.op), arg: Float64Array.from(this.arg) };
+    return makeTree(this.op, this.arg);
   }
 }
 

@@ -1,6 +1,6 @@
 import { ConfigError } from '../core/errors.js';
 import { FUNCTIONS, Op, type Primitive } from './primitives.js';
-import type { Tree } from './tree.js';
+import { makeTree, type Tree } from './tree.js';
 
 interface Token {
   readonly kind: 'num' | 'id' | 'op';
@@ -179,5 +179,5 @@ export function parseInfix(src: string, names: readonly string[]): Tree {
 
   expr();
   if (p < toks.length) fail('unexpected trailing input');
-  return { op: Uint8Array.from(op), arg: Float64Array.from(arg) };
+  return makeTree(op, arg);
 }

@@ -5,7 +5,7 @@ import { boundedRampedHalfAndHalf, boundedRandomTree } from './init.js';
 import { MAX_TREE_SIZE } from './limits.js';
 import { resolveTreeOptions, type TreeOptions } from './options.js';
 import { primitiveSet, type PrimitiveSet } from './primitives.js';
-import { treeKey, type Tree } from './tree.js';
+import { distinctTrees, treeKey, type Tree } from './tree.js';
 import { ATTEMPTS, MUTATORS, subtreeCrossover, type MutationType, type TreeLimits } from './variation.js';
 
 export type { TreeOptions };
@@ -36,6 +36,7 @@ export function treeRepresentation(variables: readonly string[], partial: TreeOp
     distance: topDownDistance,
     size: (t) => t.op.length,
     key: treeKey,
+    distinct: distinctTrees,
   };
 }
 

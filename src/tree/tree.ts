@@ -11,48 +11,170 @@ export interface Tree {
   readonly arg: Float64Array;
 }
 
+/**
+ * A tree made by the tree layer: its arrays, and its shape (see {@link shapeOf}), computed on first use
+ * and kept in a private field (invisible to equality checks and serialisation).
+ */
+class ShapedTree implements Tree {
+  #shape: TreeShape | undefined = undefined;
+
+  constructor(
+    readonly op: Uint8Array,
+    readonly arg: Float64Array,
+  ) {}
+
+  get shape(): TreeShape {
+    return (this.#shape ??= computeShape(this.op));
+  }
+}
+
+/** The tree over these arrays (not copied), with its shape cached once computed. */
+export function treeOf(op: Uint8Array, arg: Float64Array): Tree {
+  return new ShapedTree(op, arg);
+}
+
+/*
+ * New trees' arrays and shapes are views into shared slabs: a view costs about a tenth of a fresh
+ * typed array (whose memory lives outside the JavaScript heap), and a run makes thousands of trees
+ * per generation. A slab is freed once no tree uses it; a tree larger than a quarter slab gets arrays
+ * of its own.
+ */
+const SLAB = 8192;
+let opSlab = new Uint8Array(SLAB);
+let argSlab = new Float64Array(SLAB);
+let nodeAt = 0;
+let intSlab = new Int32Array(2 * SLAB);
+let intAt = 0;
+
+/** A tree of `n` nodes, all zero (opcode Const, argument 0), to be filled in by its maker. */
+export function blankTree(n: number): Tree {
+  if (n > SLAB >> 2) return new ShapedTree(new Uint8Array(n), new Float64Array(n));
+  if (nodeAt + n > SLAB) {
+    opSlab = new Uint8Array(SLAB);
+    argSlab = new Float64Array(SLAB);
+    nodeAt = 0;
+  }
+  const t = new ShapedTree(opSlab.subarray(nodeAt, nodeAt + n), argSlab.subarray(nodeAt, nodeAt + n));
+  nodeAt += n;
+  return t;
+}
+
+function ints(n: number): Int32Array {
+  if (n > SLAB >> 1) return new Int32Array(n);
+  if (intAt + n > intSlab.length) {
+    intSlab = new Int32Array(2 * SLAB);
+    intAt = 0;
+  }
+  const v = intSlab.subarray(intAt, intAt + n);
+  intAt += n;
+  return v;
+}
+
 export function makeTree(op: ArrayLike<number>, arg: ArrayLike<number>): Tree {
-  return { op: Uint8Array.from(op), arg: Float64Array.from(arg) };
+  const t = blankTree(op.length);
+  t.op.set(op);
+  t.arg.set(arg);
+  return t;
 }
 
 export const constant = (v: number): Tree => makeTree([Op.Const], [v]);
 export const variable = (i: number): Tree => makeTree([Op.Var], [i]);
 
-/** Subtree sizes of every node, in one postfix pass. */
-export function subtreeSizes(t: Tree): Int32Array {
-  const n = t.op.length;
-  const size = new Int32Array(n);
-  const stack = new Int32Array(n);
-  let sp = 0;
-  for (let i = 0; i < n; i++) {
-    const a = ARITY[t.op[i] as number] as number;
-    let s = 1;
-    for (let k = 0; k < a; k++) s += size[stack[--sp] as number] as number;
-    size[i] = s;
-    stack[sp++] = i;
-  }
-  return size;
+/**
+ * Per-node facts of a tree's shape, computed in one postfix pass the first time they are asked for and
+ * kept with the tree's opcode array (they depend on nothing else, and trees are immutable values): a
+ * tree takes part in many crossovers, mate choices and statistics, and pays for its shape once.
+ * The arrays are shared: never write into them.
+ */
+export interface TreeShape {
+  /** Size of every node's subtree (the node included). */
+  readonly sizes: Int32Array;
+  /** Height of every node's subtree (a leaf has height 0). */
+  readonly heights: Int32Array;
+  /** Nodes that have children (functions). */
+  readonly internal: number;
+  /** Nodes at each depth from the root: levels[d] for d = 0 .. height of the root. */
+  readonly levels: Int32Array;
 }
 
-/** Height of every node's subtree (a leaf has height 0), in one postfix pass. */
-export function subtreeHeights(t: Tree): Int32Array {
-  const n = t.op.length;
-  const h = new Int32Array(n);
-  const stack = new Int32Array(n);
+/** The {@link TreeShape} of a tree: cached with trees the tree layer made ({@link treeOf}), computed afresh for others. */
+export function shapeOf(t: Tree): TreeShape {
+  return t instanceof ShapedTree ? t.shape : computeShape(t.op);
+}
+
+let shapeStack = new Int32Array(256);
+
+/** A tree's shape: sizes and heights from one postfix pass; the per-depth counts when first asked for (mate choice). */
+class Shape implements TreeShape {
+  #levels: Int32Array | undefined = undefined;
+
+  constructor(
+    private readonly op: Uint8Array,
+    readonly sizes: Int32Array,
+    readonly heights: Int32Array,
+    readonly internal: number,
+  ) {}
+
+  get levels(): Int32Array {
+    return (this.#levels ??= levelCounts(this.op, this.sizes, this.heights));
+  }
+}
+
+function computeShape(op: Uint8Array): TreeShape {
+  const n = op.length;
+  const size = ints(n);
+  const h = ints(n);
+  if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
+  const stack = shapeStack;
   let sp = 0;
+  let internal = 0;
   for (let i = 0; i < n; i++) {
-    const a = ARITY[t.op[i] as number] as number;
+    const a = ARITY[op[i] as number] as number;
+    let s = 1;
     let m = -1;
-    for (let k = 0; k < a; k++) m = Math.max(m, h[stack[--sp] as number] as number);
+    for (let k = 0; k < a; k++) {
+      const c = stack[--sp] as number;
+      s += size[c] as number;
+      if ((h[c] as number) > m) m = h[c] as number;
+    }
+    if (a > 0) internal++;
+    size[i] = s;
     h[i] = m + 1;
     stack[sp++] = i;
   }
-  return h;
+  return new Shape(op, size, h, internal);
+}
+
+/** Nodes at each depth from the root, from the depths assigned top-down (a parent comes after its children in postfix order). */
+function levelCounts(op: Uint8Array, size: Int32Array, h: Int32Array): Int32Array {
+  const n = op.length;
+  const levels = ints((h[n - 1] as number) + 1);
+  if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
+  const dep = shapeStack;
+  dep[n - 1] = 0;
+  for (let i = n - 1; i >= 0; i--) {
+    const d = dep[i] as number;
+    levels[d]!++;
+    const a = ARITY[op[i] as number] as number;
+    if (a >= 1) dep[i - 1] = d + 1;
+    if (a === 2) dep[i - 1 - (size[i - 1] as number)] = d + 1;
+  }
+  return levels;
+}
+
+/** Subtree sizes of every node (cached: see {@link shapeOf}). */
+export function subtreeSizes(t: Tree): Int32Array {
+  return shapeOf(t).sizes;
+}
+
+/** Height of every node's subtree, a leaf having height 0 (cached: see {@link shapeOf}). */
+export function subtreeHeights(t: Tree): Int32Array {
+  return shapeOf(t).heights;
 }
 
 /** Depth of the tree: edges on the longest root-to-leaf path (a single node has depth 0, as in DEAP). */
 export function depth(t: Tree): number {
-  const h = subtreeHeights(t);
+  const h = shapeOf(t).heights;
   return h[h.length - 1] as number;
 }
 
@@ -87,24 +209,61 @@ export function isValidTree(t: Tree, nVariables: number): boolean {
 }
 
 /** Copy of the subtree rooted at node i. */
-export function subtree(t: Tree, i: number, sizes = subtreeSizes(t)): Tree {
-  const start = i - (sizes[i] as number) + 1;
-  return { op: t.op.slice(start, i + 1), arg: t.arg.slice(start, i + 1) };
+export function subtree(t: Tree, i: number): Tree {
+  const start = i - (shapeOf(t).sizes[i] as number) + 1;
+  return makeTree(t.op.subarray(start, i + 1), t.arg.subarray(start, i + 1));
 }
 
-/** `t` with the subtree rooted at node i replaced by `by`. */
-export function replaceSubtree(t: Tree, i: number, by: Tree, sizes = subtreeSizes(t)): Tree {
-  const start = i - (sizes[i] as number) + 1;
-  const n = t.op.length - (i + 1 - start) + by.op.length;
-  const op = new Uint8Array(n);
-  const arg = new Float64Array(n);
-  op.set(t.op.subarray(0, start));
-  arg.set(t.arg.subarray(0, start));
-  op.set(by.op, start);
-  arg.set(by.arg, start);
-  op.set(t.op.subarray(i + 1), start + by.op.length);
-  arg.set(t.arg.subarray(i + 1), start + by.op.length);
-  return { op, arg };
+/** `t` with the subtree rooted at node i replaced by a copy of the subtree of `by` rooted at node j (default: all of `by`). */
+export function replaceSubtree(t: Tree, i: number, by: Tree, j = by.op.length - 1): Tree {
+  const start = i - (shapeOf(t).sizes[i] as number) + 1;
+  const bEnd = j + 1;
+  const bStart = bEnd - (shapeOf(by).sizes[j] as number);
+  const len = bEnd - bStart;
+  const n = t.op.length - (i + 1 - start) + len;
+  const child = blankTree(n);
+  // element loops: trees are small, and views for set() would cost more than the copying
+  const { op, arg } = child;
+  const top = t.op;
+  const targ = t.arg;
+  for (let k = 0; k < start; k++) {
+    op[k] = top[k] as number;
+    arg[k] = targ[k] as number;
+  }
+  for (let k = 0; k < len; k++) {
+    op[start + k] = by.op[bStart + k] as number;
+    arg[start + k] = by.arg[bStart + k] as number;
+  }
+  for (let k = i + 1, at = start + len; k < top.length; k++, at++) {
+    op[at] = top[k] as number;
+    arg[at] = targ[k] as number;
+  }
+  return child;
+}
+
+/**
+ * Depth of `t` with the subtree at node i replaced by a subtree of height `height`, without building
+ * it: the nodes outside the subtree keep their depths, so it is the larger of i's depth plus `height`
+ * and the deepest sibling subtree along the path from the root to i.
+ */
+export function replacementDepth(t: Tree, i: number, height: number): number {
+  const { sizes, heights } = shapeOf(t);
+  let node = t.op.length - 1;
+  let d = 0;
+  let deepest = 0;
+  while (node !== i) {
+    const right = node - 1;
+    if ((ARITY[t.op[node] as number] as number) === 1) node = right;
+    else {
+      const left = right - (sizes[right] as number);
+      // i lies in the right subtree when it comes after the left child in postfix order
+      const sibling = i > left ? left : right;
+      node = i > left ? right : left;
+      if (d + 1 + (heights[sibling] as number) > deepest) deepest = d + 1 + (heights[sibling] as number);
+    }
+    d++;
+  }
+  return Math.max(deepest, d + height);
 }
 
 /** Child node indices of node i (left to right). */
@@ -116,14 +275,96 @@ export function children(t: Tree, i: number, sizes: Int32Array): number[] {
   return [right - (sizes[right] as number), right];
 }
 
-/** Canonical key: equal keys iff equal trees (opcodes and exact arguments). */
+let keyUnits = new Uint16Array(1024);
+const keyF64 = new Float64Array(1);
+const keyU16 = new Uint16Array(keyF64.buffer);
+const keyU32 = new Uint32Array(keyF64.buffer);
+
+/**
+ * Canonical key: equal keys iff equal trees (opcodes and arguments; constants compare as numbers, so
+ * 0 and -0 are one constant, and so are all NaNs). A string of UTF-16 code units, not text: the
+ * opcode, then a variable's index in two units or a constant's 64 bits in four.
+ */
 export function treeKey(t: Tree): string {
-  let s = '';
-  for (let i = 0; i < t.op.length; i++) {
+  const n = t.op.length;
+  if (keyUnits.length < 5 * n) keyUnits = new Uint16Array(10 * n);
+  const u = keyUnits;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
     const op = t.op[i] as number;
-    s += op === Op.Const ? `c${t.arg[i]} ` : op === Op.Var ? `v${t.arg[i]} ` : `${op} `;
+    u[k++] = op;
+    if (op === Op.Var) {
+      const v = t.arg[i] as number;
+      u[k++] = v & 0xffff;
+      u[k++] = v >>> 16;
+    } else if (op === Op.Const) {
+      const v = t.arg[i] as number;
+      keyF64[0] = v === 0 ? 0 : v !== v ? NaN : v;
+      u[k++] = keyU16[0] as number;
+      u[k++] = keyU16[1] as number;
+      u[k++] = keyU16[2] as number;
+      u[k++] = keyU16[3] as number;
+    }
   }
+  let s = '';
+  // fromCharCode takes its units as arguments: a few thousand at a time
+  for (let a = 0; a < k; a += 4096) s += String.fromCharCode.apply(null, u.subarray(a, Math.min(k, a + 4096)) as unknown as number[]);
   return s;
+}
+
+/**
+ * A 32-bit hash of a tree (FNV-1a over opcodes, variable indices and constants' bits), for finding
+ * equal trees without comparing every pair. With `numeric`, constants are hashed as numbers: 0 and -0
+ * alike, and every NaN alike ({@link treeKey}'s equality); without, by their exact bits.
+ */
+export function treeHash(t: Tree, numeric = false): number {
+  const op = t.op;
+  const arg = t.arg;
+  let h = 0x811c9dc5 ^ op.length;
+  for (let k = 0; k < op.length; k++) {
+    const o = op[k] as number;
+    h = Math.imul(h ^ o, 0x01000193);
+    if (o === Op.Var) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
+    else if (o === Op.Const) {
+      const v = arg[k] as number;
+      keyF64[0] = numeric ? (v === 0 ? 0 : v !== v ? NaN : v) : v;
+      h = Math.imul(h ^ (keyU32[0] as number) ^ Math.imul(keyU32[1] as number, 0x5bd1e995), 0x01000193);
+    }
+  }
+  return h;
+}
+
+/**
+ * How many distinct trees a list holds, with {@link treeKey}'s equality (constants compare as numbers:
+ * 0 and -0 are one constant, and so are all NaNs), by hashing instead of building keys.
+ */
+export function distinctTrees(trees: readonly Tree[]): number {
+  const buckets = new Map<number, Tree[]>();
+  let count = 0;
+  for (const t of trees) {
+    const h = treeHash(t, true);
+    const bucket = buckets.get(h);
+    if (!bucket) {
+      buckets.set(h, [t]);
+      count++;
+    } else if (!bucket.some((u) => sameKey(u, t))) {
+      bucket.push(t);
+      count++;
+    }
+  }
+  return count;
+}
+
+/** Equal keys ({@link treeKey}): same opcodes and variables, constants equal as numbers (or both NaN). */
+function sameKey(a: Tree, b: Tree): boolean {
+  if (a.op.length !== b.op.length) return false;
+  for (let i = 0; i < a.op.length; i++) {
+    if (a.op[i] !== b.op[i]) return false;
+    const x = a.arg[i] as number;
+    const y = b.arg[i] as number;
+    if (x !== y && !(x !== x && y !== y)) return false;
+  }
+  return true;
 }
 
 export function treesEqual(a: Tree, b: Tree): boolean {

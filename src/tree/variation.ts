@@ -2,7 +2,7 @@ import type { Rng } from '../core/rng.js';
 import { boundedRandomTree, randomTerminal } from './init.js';
 import { MAX_TREE_SIZE } from './limits.js';
 import { ARITY, type PrimitiveSet } from './primitives.js';
-import { replaceSubtree, subtree, subtreeHeights, subtreeSizes, type Tree } from './tree.js';
+import { depth, makeTree, replacementDepth, replaceSubtree, shapeOf, type Tree } from './tree.js';
 
 /** Size and depth limits every variation operator respects (Koza's static limits). */
 export interface TreeLimits {
@@ -15,10 +15,10 @@ export interface TreeLimits {
 /** Attempts before an operator gives up and returns its parent unchanged (DEAP's staticLimit does the same). */
 export const ATTEMPTS = 5;
 
-function fits(t: Tree, lim: TreeLimits): boolean {
-  if (t.op.length > lim.maxSize) return false;
-  const h = subtreeHeights(t);
-  return (h[h.length - 1] as number) <= lim.maxDepth;
+/** Whether `t` with the subtree at node i replaced by `size` nodes of height `height` stays within the limits (nothing is built). */
+function replacementFits(t: Tree, i: number, size: number, height: number, lim: TreeLimits): boolean {
+  const n = t.op.length - (shapeOf(t).sizes[i] as number) + size;
+  return n <= lim.maxSize && replacementDepth(t, i, height) <= lim.maxDepth;
 }
 
 /**
@@ -27,8 +27,7 @@ function fits(t: Tree, lim: TreeLimits): boolean {
  */
 export function pickNode(rng: Rng, t: Tree, internalBias: number): number {
   const n = t.op.length;
-  let internal = 0;
-  for (let i = 0; i < n; i++) if ((ARITY[t.op[i] as number] as number) > 0) internal++;
+  const internal = shapeOf(t).internal;
   const wantInternal = internal > 0 && rng.chance(internalBias);
   let k = rng.int(wantInternal ? internal : n - internal);
   for (let i = 0; i < n; i++) {
@@ -40,15 +39,14 @@ export function pickNode(rng: Rng, t: Tree, internalBias: number): number {
 /**
  * Subtree crossover: the subtree at a node of `a` is replaced by a copy of a subtree of `b`.
  * Offspring over the limits are redrawn; after a few attempts the receiving parent is returned.
+ * Only the offspring that is kept is built (the limits are checked on the parents' cached shapes).
  */
 export function subtreeCrossover(rng: Rng, a: Tree, b: Tree, lim: TreeLimits, internalBias = 0.9): Tree {
-  const sa = subtreeSizes(a);
-  const sb = subtreeSizes(b);
+  const sb = shapeOf(b);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const i = pickNode(rng, a, internalBias);
     const j = pickNode(rng, b, internalBias);
-    const child = replaceSubtree(a, i, subtree(b, j, sb), sa);
-    if (fits(child, lim)) return child;
+    if (replacementFits(a, i, sb.sizes[j] as number, sb.heights[j] as number, lim)) return replaceSubtree(a, i, b, j);
   }
   return a;
 }
@@ -58,13 +56,11 @@ export function subtreeCrossover(rng: Rng, a: Tree, b: Tree, lim: TreeLimits, in
  * `mutationDepth`. It can grow trees, which keeps preferences from collapsing (Simões et al. 2025).
  */
 export function subtreeMutation(rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLimits, mutationDepth: number): Tree {
-  const sizes = subtreeSizes(t);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const i = rng.int(t.op.length);
     // A subtree beyond MAX_TREE_SIZE nodes cannot fit any limit: its build stops there (a failed attempt).
     const sub = boundedRandomTree(rng, ps, rng.int(mutationDepth + 1), false, MAX_TREE_SIZE);
-    const child = sub && replaceSubtree(t, i, sub, sizes);
-    if (child && fits(child, lim)) return child;
+    if (sub && replacementFits(t, i, sub.op.length, depth(sub), lim)) return replaceSubtree(t, i, sub);
   }
   return t;
 }
@@ -76,8 +72,8 @@ export function subtreeMutation(rng: Rng, ps: PrimitiveSet, t: Tree, lim: TreeLi
  */
 export function pointMutation(rng: Rng, ps: PrimitiveSet, t: Tree): Tree {
   const i = rng.int(t.op.length);
-  const op = new Uint8Array(t.op);
-  const arg = new Float64Array(t.arg);
+  const copy = makeTree(t.op, t.arg);
+  const { op, arg } = copy;
   const a = ARITY[op[i] as number] as number;
   if (a === 0) {
     const term = randomTerminal(rng, ps);
@@ -88,7 +84,7 @@ export function pointMutation(rng: Rng, ps: PrimitiveSet, t: Tree): Tree {
     if (same.length === 0) return t;
     op[i] = rng.pick(same).op;
   }
-  return { op, arg };
+  return copy;
 }
 
 export type MutationType = 'subtree' | 'point';

@@ -3,7 +3,8 @@ import type { Evaluator } from '../../core/types.js';
 import { Op } from '../../tree/primitives.js';
 import { stackDepth, type Tree } from '../../tree/tree.js';
 import type { Dataset } from '../dataset.js';
-import { treeRmse } from '../reference.js';
+import { scaledRmse, type FitnessKind } from '../loss.js';
+import { evaluateTree, treeRmse } from '../reference.js';
 import { acquireGpu, type GpuAdapterInfo, type GpuContext, type GpuDeviceOptions, type GpuJsKernel } from './device.js';
 import { blocksOf, GPU_OPCODES, GPU_VALUE_BOUND, interpreterSource, reductionSource, type KernelShape } from './kernel.js';
 
@@ -23,6 +24,8 @@ export interface GpuEvaluatorOptions extends GpuDeviceOptions {
    * evaluated in, since elitism keeps k better ones alive otherwise).
    */
   readonly rescoreTop?: number;
+  /** `rmse` (default) or `scaled-rmse`: the RMSE after the optimal linear scaling (offset and slope per tree). */
+  readonly fitness?: FitnessKind;
 }
 
 /** Counters of a GPU evaluator, for the CLI's closing line and the benchmark. */
@@ -56,6 +59,9 @@ function defaultRowsPerBlock(rows: number): number {
  * (see kernel.ts for the bounded-range semantics); the `rescoreTop` best trees of every batch are
  * re-scored in f64 by the CPU reference so elites and the reported best carry f64 errors.
  *
+ * With `fitness: 'scaled-rmse'` the interpreter returns per-block sums and the host merges them in
+ * f64 into each tree's closed-form linear scaling (offset, slope) and its RMSE ({@link scores}).
+ *
  * Create with {@link GpuEvaluator.create}; `close()` releases the kernels and the device.
  */
 export class GpuEvaluator implements Evaluator<Tree> {
@@ -81,9 +87,14 @@ export class GpuEvaluator implements Evaluator<Tree> {
     private readonly maxSize: number,
     private readonly rescoreTop: number,
     private readonly interpret: GpuJsKernel,
-    private readonly reduce: GpuJsKernel,
+    /** The on-device reduction (plain RMSE); with scaling the host merges the blocks. */
+    private readonly reduce: GpuJsKernel | undefined,
     /** Milliseconds to translate, compile and build both kernels (first launch). */
     readonly compileMs: number,
+    /** Per block: rows and the mean of y - mean y as the device sees it (f32 values); with Syy, n and mean y. */
+    private readonly blockRows: Float64Array,
+    private readonly blockYc: Float64Array,
+    private readonly target: { mean: number; syy: number },
   ) {
     this.prog = new Float32Array(capacity * shape.stride);
   }
@@ -97,6 +108,9 @@ export class GpuEvaluator implements Evaluator<Tree> {
     const maxSize = options.maxSize;
     const maxStack = options.maxStackDepth;
     const rescoreTop = options.rescoreTop ?? 1;
+    const fitness = options.fitness ?? 'rmse';
+    if (fitness !== 'rmse' && fitness !== 'scaled-rmse')
+      throw new ConfigError(`option fitness: expected rmse or scaled-rmse, got ${String(fitness)}`);
     const rowsPerBlock = options.rowsPerBlock ?? defaultRowsPerBlock(data.rows);
     const positiveInt = (name: string, v: number, max: number) => {
       if (!Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(`option ${name}: expected an integer in [1, ${max}], got ${v}`);
@@ -122,14 +136,37 @@ export class GpuEvaluator implements Evaluator<Tree> {
         }
       }
     });
+    const scaled = fitness === 'scaled-rmse';
     const shape: KernelShape = {
       rows: data.rows,
       variables: data.names.length,
       rowsPerBlock,
       registers: maxStack - 1,
       stride: 1 + 2 * maxSize,
+      ...(scaled ? { scaled } : {}),
     };
     const blocks = blocksOf(shape);
+    // with scaling the device reads y - mean y (what the sums need); the host keeps the f64 moments
+    let ysum = 0;
+    for (let r = 0; r < data.rows; r++) ysum += data.y[r] as number;
+    const ymean = ysum / data.rows;
+    const target = scaled
+      ? Float32Array.from(data.y.subarray(0, data.rows), (v) => v - ymean)
+      : Float32Array.from(data.y.subarray(0, data.rows));
+    const blockRows = new Float64Array(blocks);
+    const blockYc = new Float64Array(blocks);
+    let ycAll = 0;
+    for (let b = 0; b < blocks; b++) {
+      const r0 = b * rowsPerBlock;
+      const r1 = Math.min(data.rows, r0 + rowsPerBlock);
+      let sb = 0;
+      for (let r = r0; r < r1; r++) sb += target[r] as number;
+      blockRows[b] = r1 - r0;
+      blockYc[b] = sb / (r1 - r0);
+      ycAll += sb;
+    }
+    let syy = 0;
+    for (let r = 0; r < data.rows; r++) syy += ((target[r] as number) - ycAll / data.rows) ** 2;
     const capacity = Math.max(1, Math.min(options.batchCapacity ?? 1024, Math.floor((F32_EXACT - 1) / Math.max(blocks, shape.stride))));
 
     const ctx = await acquireGpu(options);
@@ -145,15 +182,18 @@ export class GpuEvaluator implements Evaluator<Tree> {
       const interpret = ctx.gpu.createKernel(interpreterSource(shape), {
         ...settings,
         output: [capacity * blocks],
-        constants: { data: cols.map((c) => Float32Array.from(c.subarray(0, data.rows))) },
-        pipeline: true,
+        constants: { data: [...data.columns.map((c) => Float32Array.from(c.subarray(0, data.rows))), target] },
         dynamicArguments: true,
+        ...(scaled ? { returnType: 'Array(4)' } : { pipeline: true }),
       });
-      const reduce = ctx.gpu.createKernel(reductionSource(shape), { ...settings, output: [capacity] });
-      const ev = new GpuEvaluator(data, ctx, shape, capacity, maxSize, rescoreTop, interpret, reduce, 0);
+      const reduce = scaled ? undefined : ctx.gpu.createKernel(reductionSource(shape), { ...settings, output: [capacity] });
+      const ev = new GpuEvaluator(data, ctx, shape, capacity, maxSize, rescoreTop, interpret, reduce, 0, blockRows, blockYc, {
+        mean: ymean,
+        syy,
+      });
       // Build both pipelines now (an empty launch), so compile errors surface here and the time is known.
       await ev.launch(0);
-      for (const k of [interpret, reduce]) {
+      for (const k of reduce ? [interpret, reduce] : [interpret]) {
         const mode = k.kernel?.constructor.mode;
         if (mode !== 'webgpu') throw new Error(`gpu.js built a ${String(mode)} kernel instead of a webgpu one`);
       }
@@ -172,6 +212,16 @@ export class GpuEvaluator implements Evaluator<Tree> {
     return run;
   }
 
+  /**
+   * Loss, offset and slope of each tree from the device, at 3t, 3t + 1, 3t + 2 (offset 0 and slope 1
+   * without scaling; +Infinity, NaN, NaN for an invalid tree): f32 precision, no f64 re-scoring.
+   */
+  scores(trees: readonly Tree[]): Promise<Float64Array> {
+    const run = this.queue.then(() => this.deviceScores(trees));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** f32 device errors only (no f64 re-scoring): what the kernels return, for tests and the benchmark. */
   evaluateDevice(trees: readonly Tree[]): Promise<Float64Array> {
     const run = this.queue.then(() => this.deviceErrors(trees));
@@ -184,7 +234,7 @@ export class GpuEvaluator implements Evaluator<Tree> {
     this.closed = true;
     await this.queue;
     this.interpret.destroy();
-    this.reduce.destroy();
+    this.reduce?.destroy();
     await this.ctx.release();
   }
 
@@ -195,35 +245,93 @@ export class GpuEvaluator implements Evaluator<Tree> {
   }
 
   private async deviceErrors(trees: readonly Tree[]): Promise<Float64Array> {
+    const sc = await this.deviceScores(trees);
+    return Float64Array.from(trees, (_, t) => sc[3 * t] as number);
+  }
+
+  /** Loss, offset and slope of every tree from the device (offset 0 and slope 1 without scaling; +Infinity, NaN, NaN when invalid). */
+  private async deviceScores(trees: readonly Tree[]): Promise<Float64Array> {
     if (this.closed) throw new Error('GPU evaluator: evaluate() after close()');
-    const out = new Float64Array(trees.length);
+    const out = new Float64Array(3 * trees.length);
     for (let start = 0; start < trees.length; start += this.capacity) {
       const chunk = trees.slice(start, start + this.capacity);
       let nodes = 0;
       for (let t = 0; t < chunk.length; t++) nodes += this.encode(chunk[t] as Tree, t, start + t);
       const t0 = performance.now();
-      const errors = await this.launch(chunk.length);
+      const got = await this.launch(chunk.length);
       this.stats.deviceSeconds += (performance.now() - t0) / 1000;
       this.stats.launches++;
       this.stats.trees += chunk.length;
       this.stats.nodeEvaluations += nodes * this.data.rows;
       for (let t = 0; t < chunk.length; t++) {
-        const v = errors[t] as number;
-        out[start + t] = v < 0 || !Number.isFinite(v) ? Infinity : v;
+        const o = 3 * (start + t);
+        if (got instanceof Float32Array) {
+          const v = got[t] as number;
+          out[o] = v < 0 || !Number.isFinite(v) ? Infinity : v;
+          out[o + 2] = 1;
+        } else this.mergeBlocks(got, t, out, o);
       }
     }
     return out;
   }
 
-  private async launch(n: number): Promise<Float32Array> {
+  /**
+   * Tree t's blocks of sums (shift, and the sums of d, d^2, d (y - mean y), each over the row count)
+   * merged in f64 (Chan, Golub and LeVeque's pairwise update) into the closed-form linear scaling
+   * (as src/eval/loss.ts linearScaling: slope 0 for a constant output) and its RMSE, at out[o..o+2].
+   */
+  private mergeBlocks(partial: readonly Float32Array[], t: number, out: Float64Array, o: number): void {
+    const nb = this.blockRows.length;
+    const rows = this.data.rows;
+    let n = 0;
+    let mean = 0;
+    let yc = 0;
+    let m2 = 0;
+    let co = 0;
+    for (let b = 0; b < nb; b++) {
+      const v = partial[t * nb + b] as Float32Array;
+      if ((v[2] as number) < 0) {
+        out[o] = Infinity;
+        out[o + 1] = NaN;
+        out[o + 2] = NaN;
+        return;
+      }
+      const k = this.blockRows[b] as number;
+      const sd = (v[1] as number) * rows;
+      const meanB = (v[0] as number) + sd / k;
+      const m2B = Math.max(0, (v[2] as number) * rows - (sd * sd) / k);
+      const ycB = this.blockYc[b] as number;
+      const coB = (v[3] as number) * rows - sd * ycB;
+      const total = n + k;
+      const delta = meanB - mean;
+      const deltaY = ycB - yc;
+      m2 += m2B + (delta * delta * n * k) / total;
+      co += coB + (delta * deltaY * n * k) / total;
+      mean += (delta * k) / total;
+      yc += (deltaY * k) / total;
+      n = total;
+    }
+    // below f32 resolution of the output's own scale the output is constant: no slope (linearScaling's rule)
+    const slope = m2 > 1e-12 * n * Math.max(mean * mean, Number.MIN_VALUE) ? co / m2 : 0;
+    const offset = this.target.mean + yc - slope * mean;
+    const mse = Math.max(0, this.target.syy - slope * co) / n;
+    const loss = Math.sqrt(mse);
+    const ok = Number.isFinite(loss) && Number.isFinite(offset) && Number.isFinite(slope);
+    out[o] = ok ? loss : Infinity;
+    out[o + 1] = ok ? offset : NaN;
+    out[o + 2] = ok ? slope : NaN;
+  }
+
+  /** One launch: the RMSE of each tree (plain), or each (tree, block)'s sums (scaled). */
+  private async launch(n: number): Promise<Float32Array | Float32Array[]> {
     // Upload only the trees of this launch (gpu.js copies and writes the argument on every call).
     const partial = await this.interpret(this.prog.subarray(0, Math.max(n, 1) * this.shape.stride), n);
-    const errors = (await this.reduce(partial, n)) as Float32Array;
-    const kernels = [this.interpret.kernel, this.reduce.kernel];
+    const result = this.reduce ? ((await this.reduce(partial, n)) as Float32Array) : (partial as Float32Array[]);
+    const kernels = [this.interpret.kernel, this.reduce?.kernel];
     if (this.built.length === 0) this.built = kernels;
     else if (kernels.some((k, i) => k !== this.built[i]))
       throw new Error('GPU evaluator: gpu.js rebuilt a kernel (it must be compiled once per run)');
-    return errors;
+    return result;
   }
 
   /** Writes tree t of the launch into the program buffer; returns its node count. */
@@ -259,31 +367,41 @@ export class GpuEvaluator implements Evaluator<Tree> {
     return len;
   }
 
-  /**
-   * Replaces the f32 errors of the batch's best trees by f64 ones from the CPU reference: the
-   * `rescoreTop` lowest first, then any further tree whose f32 error is still below the k-th best
-   * f64 error, so the k best values of the batch are all f64 whatever f32 rounding did.
-   */
+  /** Replaces the f32 errors of the batch's best trees by f64 ones from the CPU reference ({@link rescoreBest}). */
   private rescore(trees: readonly Tree[], out: Float64Array): void {
-    const k = this.rescoreTop;
-    if (k === 0 || trees.length === 0) return;
-    const order = Array.from(out.keys()).sort((i, j) => (out[i] as number) - (out[j] as number) || i - j);
-    const f64: number[] = [];
-    for (const i of order) {
-      const f32 = out[i] as number;
-      if (f32 === Infinity) break;
-      if (f64.length >= k) {
-        const kth = [...f64].sort((x, y) => x - y)[k - 1] as number;
-        if (f32 >= kth) break;
-      }
-      const exact = treeRmse(trees[i] as Tree, this.data);
+    rescoreBest(out, this.rescoreTop, (i, f32) => {
+      const tree = trees[i] as Tree;
+      const exact = this.shape.scaled
+        ? scaledRmse(evaluateTree(tree, this.data.columns, this.data.rows), this.data.y)
+        : treeRmse(tree, this.data);
       this.stats.rescored++;
       if (Number.isFinite(exact)) {
         const rel = Math.abs(f32 - exact) / Math.max(exact, 1e-12);
         if (rel > this.stats.maxRelativeDifference) this.stats.maxRelativeDifference = rel;
       }
-      out[i] = exact;
-      f64.push(exact);
+      return exact;
+    });
+  }
+}
+
+/**
+ * Replaces the device (f32) losses of a batch's best trees by exact (f64) ones, `exact(i, f32)`: the
+ * `k` lowest first, then any further tree whose f32 loss is still below the k-th best f64 loss, so
+ * the k best values of the batch are all f64 whatever f32 rounding did.
+ */
+export function rescoreBest(out: Float64Array, k: number, exact: (i: number, f32: number) => number): void {
+  if (k === 0 || out.length === 0) return;
+  const order = Array.from(out.keys()).sort((i, j) => (out[i] as number) - (out[j] as number) || i - j);
+  const f64: number[] = [];
+  for (const i of order) {
+    const f32 = out[i] as number;
+    if (f32 === Infinity) break;
+    if (f64.length >= k) {
+      const kth = [...f64].sort((x, y) => x - y)[k - 1] as number;
+      if (f32 >= kth) break;
     }
+    const v = exact(i, f32);
+    out[i] = v;
+    f64.push(v);
   }
 }

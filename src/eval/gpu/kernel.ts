@@ -12,6 +12,11 @@ import { Op, PROTECT_DIV, PROTECT_LOG } from '../../tree/primitives.js';
  * one f32 per tree crosses back to the host. Both read the population as data: nothing is
  * recompiled per generation.
  *
+ * With linear scaling (`scaled`), the interpreter returns four sums per block instead: the output of
+ * the block's first row (a shift), and the sums of d, d^2 and d (y - mean y) for d = output - shift
+ * (shifted sums keep f32 cancellation small); the host merges the blocks in f64 (Chan et al.'s
+ * pairwise update) into the closed-form optimal scaling and its RMSE.
+ *
  * Device semantics (f32): every value is kept within +-{@link GPU_VALUE_BOUND}; a tree whose
  * intermediate value leaves that range, or whose exp argument would, is invalid (the kernels
  * return -1, the host turns it into +Infinity, as the reference does for overflow and NaN).
@@ -36,6 +41,8 @@ export interface KernelShape {
   readonly registers: number;
   /** Floats per tree in the program buffer: 1 (length) + 2 per node. */
   readonly stride: number;
+  /** Per-block sums for linear scaling (the target column then holds y - mean y) instead of the error share. */
+  readonly scaled?: boolean;
 }
 
 export function blocksOf(shape: Pick<KernelShape, 'rows' | 'rowsPerBlock'>): number {
@@ -85,13 +92,18 @@ export function interpreterSource(s: KernelShape): string {
   let block = flat - tree * ${lit(NB)};
   if (block < 0) { tree = tree - 1; block = block + ${lit(NB)}; }
   if (block >= ${lit(NB)}) { tree = tree + 1; block = block - ${lit(NB)}; }
-  if (tree >= nTrees) { return 0.0; }
+  if (tree >= nTrees) { return ${s.scaled ? '[0.0, 0.0, 0.0, 0.0]' : '0.0'}; }
   const base = tree * ${lit(s.stride)};
   const len = prog[base];
   const row0 = block * ${lit(s.rowsPerBlock)};
   let sum = 0.0;
   let comp = 0.0;
   let bad = 0.0;
+  let shift = 0.0;
+  let s2 = 0.0;
+  let c2 = 0.0;
+  let s3 = 0.0;
+  let c3 = 0.0;
   for (let j = 0; j < ${s.rowsPerBlock}; j++) {
     const row = row0 + j;
     if (row < ${lit(s.rows)} && bad < 0.5) {
@@ -158,16 +170,50 @@ ${pop}          if (op < 2.5) {
           acc = 0.0;
         }
       }
-      const e = acc - this.constants.data[${lit(s.variables)}][row];
+${s.scaled ? scaledSums(s) : errorSum(s)}
+    }
+  }
+${
+  s.scaled
+    ? `  if (bad > 0.5) { return [0.0, 0.0, -1.0, 0.0]; }
+  return [shift, sum, s2, s3];`
+    : `  if (bad > 0.5) { return -1.0; }
+  return sum;`
+}
+}`;
+}
+
+/** Per row: the row's share of the mean squared error, summed with Kahan compensation. */
+function errorSum(s: KernelShape): string {
+  return `      const e = acc - this.constants.data[${lit(s.variables)}][row];
       const term = e * e * ${lit(1 / s.rows)} - comp;
       const t = sum + term;
       comp = (t - sum) - term;
-      sum = t;
-    }
-  }
-  if (bad > 0.5) { return -1.0; }
-  return sum;
-}`;
+      sum = t;`;
+}
+
+/**
+ * Per row, for linear scaling: d = output - shift (the block's first output), and the sums of d, d^2
+ * and d (y - mean y), each divided by the row count (which keeps them within f32 range: |d| and
+ * |y - mean y| stay below 2e18), with Kahan compensation.
+ */
+function scaledSums(s: KernelShape): string {
+  const r = lit(1 / s.rows);
+  return `      if (j < 1) { shift = acc; }
+      const d = acc - shift;
+      const yc = this.constants.data[${lit(s.variables)}][row];
+      const t1 = d * ${r} - comp;
+      const u1 = sum + t1;
+      comp = (u1 - sum) - t1;
+      sum = u1;
+      const t2 = d * d * ${r} - c2;
+      const u2 = s2 + t2;
+      c2 = (u2 - s2) - t2;
+      s2 = u2;
+      const t3 = d * yc * ${r} - c3;
+      const u3 = s3 + t3;
+      c3 = (u3 - s3) - t3;
+      s3 = u3;`;
 }
 
 /** The reduction kernel: one thread per tree sums its blocks' shares (Kahan) and returns the RMSE, or -1 if any block was invalid. */

@@ -554,6 +554,136 @@ export function outputs(code: usize, nInstr: i32, consts: usize, r0: i32, r1: i3
   return 1;
 }
 
+// ---- RMSE after the optimal linear scaling (Keijzer 2003), four trees at a time ----------------------
+//
+// The closed form of src/eval/loss.ts (linearScaling, then the scaled sum of squares), with the same
+// operations in the same order for each tree: every sum runs row by row through its own accumulator.
+// Four trees share the passes, one tree per f64x2 lane (two vectors), so the four sequential sums are
+// computed side by side: each lane's value is the scalar code's value, bit for bit, while the latency of
+// the additions is paid once for four trees.
+
+// Outputs of one program over every row into lane `lane` of `pred` (rows x 4 f64); 0 as soon as a block
+// holds NaN or an infinity (the scaled fitness is then +Infinity), else 1.
+function laneOutputs(code: usize, nInstr: i32, consts: usize, rows: i32, pred: usize, lane: i32): i32 {
+  for (let start = 0; start < rows; start += blockRows) {
+    const n = min(blockRows, rows - start);
+    runBlock(code, nInstr, consts, start, n);
+    const p = slotBase;
+    let q = pred + (<usize>start << 5) + (<usize>lane << 3);
+    let finite: f64 = 0;
+    for (let i: usize = 0; i < <usize>n << 3; i += 8) {
+      const v = load<f64>(p + i);
+      store<f64>(q, v);
+      q += 32;
+      finite += v - v; // 0 when finite, NaN otherwise
+    }
+    if (finite != 0) return 0;
+  }
+  return 1;
+}
+
+// @ts-ignore: decorator
+@inline function lane(v01: v128, v23: v128, k: i32): f64 {
+  return k == 0 ? f64x2.extract_lane(v01, 0) : k == 1 ? f64x2.extract_lane(v01, 1) : k == 2 ? f64x2.extract_lane(v23, 0) : f64x2.extract_lane(v23, 1);
+}
+
+/**
+ * Scaled fitness of a batch of programs (`table` as in sseBatch): per program three f64 at `out`: the
+ * RMSE of offset + slope * output against y, the offset and the slope (linearScaling's closed form;
+ * +Infinity, NaN, NaN when an output or a sum is not finite). `my` is the mean of y (summed in row
+ * order, as linearScaling does) and `ym` holds y - my per row; `pred` has room for rows x 4 f64.
+ */
+export function scaledBatch(
+  table: usize, count: i32, code: usize, consts: usize, rows: i32, pred: usize, my: f64, ym: usize, out: usize,
+): void {
+  const n: f64 = <f64>rows;
+  const nn = f64x2.splat(n);
+  const end = pred + (<usize>rows << 5);
+  for (let g = 0; g < count; g += 4) {
+    const m = min(4, count - g);
+    let ok = 0;
+    for (let k = 0; k < m; k++) {
+      const e = table + (<usize>(g + k) << 3);
+      if (laneOutputs(code + (<usize>load<i32>(e) << 4), load<i32>(e, 4), consts, rows, pred, k)) ok |= 1 << k;
+    }
+    // sum of the outputs, then their mean
+    let s01 = f64x2.splat(0);
+    let s23 = f64x2.splat(0);
+    for (let p = pred; p < end; p += 32) {
+      s01 = f64x2.add(s01, v128.load(p));
+      s23 = f64x2.add(s23, v128.load(p, 16));
+    }
+    const mp01 = f64x2.div(s01, nn);
+    const mp23 = f64x2.div(s23, nn);
+    // covariance with y and variance (unnormalised)
+    let c01 = f64x2.splat(0);
+    let c23 = f64x2.splat(0);
+    let v01 = f64x2.splat(0);
+    let v23 = f64x2.splat(0);
+    let yr = ym;
+    for (let p = pred; p < end; p += 32) {
+      const dy = v128.load64_splat(yr);
+      const d01 = f64x2.sub(v128.load(p), mp01);
+      const d23 = f64x2.sub(v128.load(p, 16), mp23);
+      c01 = f64x2.add(c01, f64x2.mul(d01, dy));
+      c23 = f64x2.add(c23, f64x2.mul(d23, dy));
+      v01 = f64x2.add(v01, f64x2.mul(d01, d01));
+      v23 = f64x2.add(v23, f64x2.mul(d23, d23));
+      yr += 8;
+    }
+    // slope = cov / var (0 for a constant output), offset = my - slope * mean(output), per lane
+    let off01 = f64x2.splat(NaN);
+    let off23 = f64x2.splat(NaN);
+    let sl01 = f64x2.splat(NaN);
+    let sl23 = f64x2.splat(NaN);
+    for (let k = 0; k < m; k++) {
+      const cov = lane(c01, c23, k);
+      const vp = lane(v01, v23, k);
+      if (!((ok >> k) & 1) || !isFinite(vp) || !isFinite(cov)) continue;
+      const sl: f64 = vp > 0 ? cov / vp : 0;
+      const off: f64 = my - sl * lane(mp01, mp23, k);
+      if (k == 0) {
+        off01 = f64x2.replace_lane(off01, 0, off);
+        sl01 = f64x2.replace_lane(sl01, 0, sl);
+      } else if (k == 1) {
+        off01 = f64x2.replace_lane(off01, 1, off);
+        sl01 = f64x2.replace_lane(sl01, 1, sl);
+      } else if (k == 2) {
+        off23 = f64x2.replace_lane(off23, 0, off);
+        sl23 = f64x2.replace_lane(sl23, 0, sl);
+      } else {
+        off23 = f64x2.replace_lane(off23, 1, off);
+        sl23 = f64x2.replace_lane(sl23, 1, sl);
+      }
+    }
+    // sum of squared residuals of offset + slope * output
+    s01 = f64x2.splat(0);
+    s23 = f64x2.splat(0);
+    let y = yBase;
+    for (let p = pred; p < end; p += 32) {
+      const yy = v128.load64_splat(y);
+      const e01 = f64x2.sub(f64x2.add(off01, f64x2.mul(sl01, v128.load(p))), yy);
+      const e23 = f64x2.sub(f64x2.add(off23, f64x2.mul(sl23, v128.load(p, 16))), yy);
+      s01 = f64x2.add(s01, f64x2.mul(e01, e01));
+      s23 = f64x2.add(s23, f64x2.mul(e23, e23));
+      y += 8;
+    }
+    for (let k = 0; k < m; k++) {
+      const off = lane(off01, off23, k);
+      const sl = lane(sl01, sl23, k);
+      let loss: f64 = Infinity;
+      if (isFinite(off) && isFinite(sl)) {
+        loss = Math.sqrt(lane(s01, s23, k) / n);
+        if (!isFinite(loss)) loss = Infinity;
+      }
+      const o = out + <usize>(g + k) * 24;
+      store<f64>(o, loss);
+      store<f64>(o, off, 8);
+      store<f64>(o, sl, 16);
+    }
+  }
+}
+
 // ---- Levenberg-Marquardt support: forward and reverse pass with the normal equations ----------------
 //
 // `lmPass` evaluates a postfix tree node by node over blocks of rows, keeping every node's column (not
