@@ -181,18 +181,22 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= attempts;
     log(`run ${label(job)}: attempt ${job.attemptsMade} of ${attempts} failed${final ? '' : ', to be retried'}: ${errorLine(err)}`);
   });
+  // Says when the queue is lost and when it is back; checked every second and once more when asked to stop,
+  // so that a worker stopped within a second of a reconnection still says so.
   let lostShown = false;
-  const watch = setInterval(() => {
+  const tellLink = (): void => {
     if (link.lostSince !== undefined && !lostShown)
       log(`lost the queue ${q.masked} (${link.lastError || 'connection closed'}); reconnecting`);
     else if (link.lostSince === undefined && lostShown) log(`queue ${q.masked} is back`);
     lostShown = link.lostSince !== undefined;
-  }, 1000);
+  };
+  const watch = setInterval(tellLink, 1000);
 
   // Stopping: pause (no new jobs) and, unless forced or Redis is lost, wait for the running ones; then close
   // without QUIT (which would wait for ever on a lost Redis). Running jobs left behind stall and go to
   // another worker. Once closed, the rest is released whichever way the worker got there.
   const stop = async (force = false): Promise<void> => {
+    tellLink();
     if (!force && link.lostSince === undefined) await Promise.race([w.pause(false).catch(() => undefined), untilLost()]);
     await w.close(true).catch(() => undefined);
   };
