@@ -2,11 +2,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SHARED } from './helpers.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // Runs the built CLI (npm test builds first): a real child process, really killed.
 const CLI = 'dist/src/cli/main.js';
-const DATA = '/work/shared/data/sr/Nikuradse_1.csv';
+const DATA = join(SHARED, 'data', 'sr', 'Nikuradse_1.csv');
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-ckpt-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,18 +1,12 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { LlamaBackend } from '../src/judge/llama.js';
+import { SHARED } from './helpers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The shared folder: $GPMATE_SHARED, else ../shared beside the checkout (CI), else /work/shared. */
-export const JUDGE_SHARED =
-  [process.env['GPMATE_SHARED'], resolve(ROOT, '../shared'), '/work/shared'].find(
-    (p): p is string => p !== undefined && existsSync(join(p, 'models', 'llama-2-tiny-random.gguf')),
-  ) ?? resolve(ROOT, '../shared');
+export const JUDGE_SHARED = SHARED;
 export const TINY_MODEL = join(JUDGE_SHARED, 'models', 'llama-2-tiny-random.gguf');
 export const LLMBAR = join(JUDGE_SHARED, 'data', 'judge', 'llmbar', 'natural.json');
 export const PANDALM = join(JUDGE_SHARED, 'data', 'judge', 'pandalm', 'testset-v1.json');

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SHARED } from './helpers.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fit } from '../src/index.js';
 import { readNumericCsv } from '../problems/csv.js';
@@ -99,7 +100,7 @@ describe('model files and gpmate predict', () => {
 
   it('gpmate run writes model.json with the scaling included; predict reproduces the run on its data', () => {
     const out = join(dir, 'run');
-    const data = '/work/shared/data/sr/Nikuradse_1.csv';
+    const data = join(SHARED, 'data', 'sr', 'Nikuradse_1.csv');
     const r = gpmate(['run', '--data', data, '--population', '60', '--generations', '5', '--optimise', '5', '--quiet', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

@@ -7,6 +7,7 @@ import { ConfigError, DataError } from '../src/core/errors.js';
 import { exportCsv } from '../src/study/export.js';
 import { runStudy } from '../src/study/runner.js';
 import { deterministicContent, storeState, tempDir, tinyStudy, writeStudy } from './study-helpers.js';
+import { SHARED } from './helpers.js';
 
 const CLI = 'dist/src/cli/main.js';
 
@@ -241,7 +242,7 @@ describe('study problems', () => {
 
   it('runs a CSV problem whose path is relative to the study file', async () => {
     const dir = tempDir();
-    const rel = relative(dir, '/work/shared/data/sr/Pagie-1.csv');
+    const rel = relative(dir, join(SHARED, 'data', 'sr', 'Pagie-1.csv'));
     const file = writeStudy(
       dir,
       tinyStudy({
