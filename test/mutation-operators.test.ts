@@ -207,7 +207,19 @@ describe('--mutation: one name or a weighted list', () => {
       types: ['subtree', 'changevar', 'constant'],
       weights: [1, 0.5, 2],
     });
-    for (const bad of ['', ' ', 'grow', 'subtree:0', 'subtree:-1', 'subtree:x', 'subtree:1:2', 'subtree,', ',point', 'point,point', 'point:Infinity']) {
+    for (const bad of [
+      '',
+      ' ',
+      'grow',
+      'subtree:0',
+      'subtree:-1',
+      'subtree:x',
+      'subtree:1:2',
+      'subtree,',
+      ',point',
+      'point,point',
+      'point:Infinity',
+    ]) {
       expect(() => parseMutation(bad), bad).toThrow(ConfigError);
       expect(() => parseMutation(bad), bad).toThrow(/^option mutation: /);
     }
@@ -271,9 +283,10 @@ describe('limits with every operator, list and creator (property)', () => {
         initDepth: [0, rng.int(maxDepth + 1)] as const,
         mutationDepth: rng.int(maxDepth + 1),
         init: (['ramped', 'btc', 'ptc2'] as const)[seed % 3],
-        mutation: MUTATION_TYPES.filter(() => rng.chance(0.5))
-          .map((m) => `${m}:${1 + rng.int(3)}`)
-          .join(',') || 'insert',
+        mutation:
+          MUTATION_TYPES.filter(() => rng.chance(0.5))
+            .map((m) => `${m}:${1 + rng.int(3)}`)
+            .join(',') || 'insert',
       };
       const rep = treeRepresentation(VARS, o);
       let pop = Array.from({ length: 10 }, (_, s) => rep.random(rng, s, 10));

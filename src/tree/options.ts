@@ -29,8 +29,11 @@ export interface TreeOptions extends PrimitiveSetOptions {
   internalBias?: number;
 }
 
-/** Tree-GP settings with every field filled and checked. */
-export type TreeSettings = Required<TreeOptions>;
+/**
+ * Tree-GP settings with every field filled and checked; `init` only when it is not the default `ramped`
+ * (so that resolved settings, and the checkpoint fingerprints made from them, stay as they were).
+ */
+export type TreeSettings = Required<Omit<TreeOptions, 'init'>> & Pick<TreeOptions, 'init'>;
 
 /** The tree layer's defaults: the primitive set's, Koza's depth limit 17, ramped 2..6, subtree mutation of depth 4. */
 export const DEFAULT_TREE_OPTIONS: Readonly<TreeSettings> = {
@@ -57,13 +60,14 @@ export function resolveTreeOptions(partial: TreeOptions = {}): TreeSettings {
   if (mutationDepth > maxDepth)
     throw optionError('mutationDepth', `${mutationDepth} exceeds maxDepth ${maxDepth} (a deeper subtree cannot fit)`);
   parseMutation(o.mutation);
+  const init = check.oneOf('init', o.init, INIT_METHODS);
   return {
     ...primitives,
     initDepth: o.initDepth,
     maxDepth,
     maxSize,
     mutation: o.mutation,
-    init: check.oneOf('init', o.init, INIT_METHODS),
+    ...(init !== 'ramped' ? { init } : {}),
     mutationDepth,
     internalBias: check.probability('internalBias', o.internalBias),
   };

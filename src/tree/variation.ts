@@ -238,7 +238,10 @@ const MUTATION_EXAMPLE = 'e.g. subtree or subtree:1,changevar:1,constant:2';
 /** Parses a {@link MutationSpec}; an error naming the option `mutation` when it is not one. */
 export function parseMutation(spec: unknown): MutationMix {
   if (typeof spec !== 'string' || spec.trim() === '')
-    throw optionError('mutation', `expected an operator or a weighted list (${MUTATION_EXAMPLE}), got ${JSON.stringify(spec) ?? 'nothing'}`);
+    throw optionError(
+      'mutation',
+      `expected an operator or a weighted list (${MUTATION_EXAMPLE}), got ${JSON.stringify(spec) ?? 'nothing'}`,
+    );
   const types: MutationType[] = [];
   const weights: number[] = [];
   for (const item of spec.split(',')) {
