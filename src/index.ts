@@ -51,7 +51,22 @@ export { Op, FUNCTIONS, FUNCTION_NAMES, DEFAULT_FUNCTIONS, primitiveSet, type Pr
 export { makeTree, depth, stackDepth, subtreeSizes, isValidTree, treeKey, treesEqual, type Tree } from './tree/tree.js';
 export { DEFAULT_TREE_OPTIONS, resolveTreeOptions, type TreeOptions, type TreeSettings } from './tree/options.js';
 export { randomTree, rampedHalfAndHalf } from './tree/init.js';
-export { subtreeCrossover, subtreeMutation, pointMutation, MUTATION_TYPES, type MutationType, type TreeLimits } from './tree/variation.js';
+export {
+  subtreeCrossover,
+  subtreeMutation,
+  pointMutation,
+  changeVariableMutation,
+  changeFunctionMutation,
+  insertMutation,
+  removeMutation,
+  constantMutation,
+  parseMutation,
+  MUTATION_TYPES,
+  type MutationType,
+  type MutationSpec,
+  type TreeLimits,
+} from './tree/variation.js';
+export { balancedTree, ptc2Tree, INIT_METHODS, type InitMethod } from './tree/init.js';
 export { topDownDistance } from './tree/distance.js';
 export { treeRepresentation, type TreeRepresentation } from './tree/representation.js';
 export { toInfix } from './tree/print.js';

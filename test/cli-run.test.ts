@@ -133,7 +133,7 @@ describe('gpmate run', () => {
     [['--mutation-rate=-0.5'], /option --mutation-rate: expected a probability in \[0, 1\], got -0\.5/],
     [['--crossover-rate', '1.5'], /option --crossover-rate/],
     [['--selection', 'roulette'], /option --selection: expected one of tournament, random-mate, pimp/],
-    [['--mutation', 'swap'], /option --mutation: expected one of subtree, point/],
+    [['--mutation', 'swap'], /option --mutation: unknown operator "swap" \(known: subtree, point, changevar/],
     [['--functions', 'add,pow'], /option --functions: unknown function "pow"/],
     [['--distance', 'cosine'], /option --distance/],
     [['--bogus'], /Unknown option '--bogus'/],

@@ -173,6 +173,8 @@ function flagValue(rng: Rng, f: Flag): string {
     maxDepth: () => String(rng.int(12)),
     maxSize: () => String(1 + rng.int(80)),
     mutationDepth: () => String(rng.int(6)),
+    mutation: () =>
+      rng.pick(['subtree', 'point', 'subtree:1,changevar:1,constant:2', 'insert,remove', 'changefunc:0.5', 'grow', 'subtree:0', '']),
     initDepth: () => `${rng.int(3)}:${rng.int(7)}`,
     optimiseIterations: () => String(rng.int(8)),
     optimiseRows: () => String(1 + rng.int(50)),

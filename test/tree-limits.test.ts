@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { benchmarkTask } from '../problems/index.js';
 import { Rng } from '../src/core/rng.js';
 import { runRegression } from '../src/sr/run.js';
+import { INIT_METHODS } from '../src/tree/init.js';
 import { MAX_TREE_DEPTH } from '../src/tree/limits.js';
 import { resolveTreeOptions } from '../src/tree/options.js';
 import { FUNCTION_NAMES, Op } from '../src/tree/primitives.js';
@@ -25,6 +26,7 @@ function limitsCase(rng: Rng) {
     initDepth: [minD, minD + rng.int(maxDepth - minD + 1)] as const,
     mutation: MUTATION_TYPES[rng.int(MUTATION_TYPES.length)] as (typeof MUTATION_TYPES)[number],
     mutationDepth: rng.int(maxDepth + 1),
+    init: INIT_METHODS[rng.int(INIT_METHODS.length)] as (typeof INIT_METHODS)[number],
   };
 }
 

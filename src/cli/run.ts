@@ -40,7 +40,15 @@ export const BACKENDS = ['cpu', 'gpu'] as const satisfies readonly Backend[];
 /** A flag that sets an option of the options model: its kind and default come from the model. */
 function opt(usage: string, key: OptionName, help: string, shownDefault = defaultText(key)): Flag {
   const kind = OPTION_KINDS[key] as OptionKind;
-  const kinds = { integer: 'int', number: 'number', boolean: 'on-off', pair: 'pair', 'integer-pair': 'int-pair', strings: 'list' } as const;
+  const kinds = {
+    integer: 'int',
+    number: 'number',
+    boolean: 'on-off',
+    pair: 'pair',
+    'integer-pair': 'int-pair',
+    string: 'string',
+    strings: 'list',
+  } as const;
   return flag(usage, key, kind.type === 'choice' ? { choices: kind.choices } : kinds[kind.type as keyof typeof kinds], help, shownDefault);
 }
 
@@ -91,12 +99,23 @@ export const RUN_FLAGS: CommandFlags = {
         opt('generations G', 'generations', 'generations after the initial one'),
         opt('crossover-rate P', 'crossoverRate', 'probability of crossover'),
         opt('mutation-rate P', 'mutationRate', 'probability of mutation'),
-        opt('mutation TYPE', 'mutation', 'subtree | point'),
+        opt(
+          'mutation M',
+          'mutation',
+          'subtree | point | changevar | changefunc | insert | remove | constant, or a weighted list\n' +
+            'such as subtree:1,changevar:1,constant:2 (one operator drawn by weight per mutation)',
+        ),
         opt('mutation-depth D', 'mutationDepth', "subtree mutation's new-subtree depth"),
         opt('elites E', 'elites', 'best individuals copied unchanged'),
         opt('replacement R', 'replacement', 'generational (with elites) | keep-best (a child replaces its parent if better)'),
         opt('max-depth D', 'maxDepth', 'deepest tree (a single node has depth 0)'),
         opt('max-size S', 'maxSize', 'most nodes per tree'),
+        opt(
+          'init I',
+          'init',
+          "initial trees: ramped (half-and-half) | btc (Operon's balanced creator) | ptc2 (Luke's)\n" +
+            'btc and ptc2 aim at a size drawn in 1..min(max-size, 2^(init-depth MAX + 1) - 1)',
+        ),
         opt('init-depth MIN:MAX', 'initDepth', 'ramped half-and-half depths'),
         opt('functions LIST', 'functions', 'add,sub,mul,div,sin,cos,exp,log,sqrt,neg,square'),
         opt('constant-prob P', 'constantProbability', 'a terminal is a constant'),

@@ -31,7 +31,7 @@ import {
 import { checkDiversitySetting, type DiversitySetting } from '../diversity/index.js';
 import { DEFAULT_TREE_OPTIONS, resolveTreeOptions, type TreeOptions, type TreeSettings } from '../tree/options.js';
 import { DATA_FUNCTIONS } from '../tree/primitives.js';
-import { MUTATION_TYPES } from '../tree/variation.js';
+import { INIT_METHODS } from '../tree/init.js';
 import { MODEL_SELECTIONS, type ModelSelection } from './pareto.js';
 
 export type MateDistanceKind = 'structural' | 'semantic';
@@ -133,7 +133,7 @@ export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 /** How an option's value is written in JSON (study files) and parsed from a command-line string. */
 export type OptionKind =
-  | { readonly type: 'integer' | 'number' | 'boolean' | 'pair' | 'integer-pair' | 'strings' | 'diversity' }
+  | { readonly type: 'integer' | 'number' | 'boolean' | 'pair' | 'integer-pair' | 'string' | 'strings' | 'diversity' }
   | { readonly type: 'choice'; readonly choices: readonly string[] };
 
 const integer = { type: 'integer' } as const;
@@ -167,7 +167,9 @@ export const OPTION_KINDS = {
   initDepth: { type: 'integer-pair' },
   maxDepth: integer,
   maxSize: integer,
-  mutation: choice(MUTATION_TYPES),
+  /** One operator or a weighted list (`subtree:1,changevar:1,constant:2`), checked by the tree layer. */
+  mutation: { type: 'string' },
+  init: choice(INIT_METHODS),
   mutationDepth: integer,
   internalBias: num,
   seed: integer,

@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { SelectionMode } from '../core/types.js';
 import type { DiversitySetting } from '../diversity/index.js';
 import type { RegressionOptions } from '../sr/run.js';
-import type { MutationType } from '../tree/variation.js';
+import type { MutationSpec } from '../tree/variation.js';
 import type { StudyOptions, StudyProblem, StudySpec } from './schema.js';
 
 /** One configuration of a study's grid; it is run once per seed. */
@@ -12,7 +12,7 @@ export interface Cell {
   readonly hash: string;
   readonly problem: StudyProblem;
   readonly selection: SelectionMode;
-  readonly mutation: MutationType;
+  readonly mutation: MutationSpec;
   readonly mutationRate: number;
   readonly variant: string;
   /** The run options, seed excluded. */

@@ -13,7 +13,7 @@ import {
   type OptionName,
   type RegressionOptions,
 } from '../sr/options.js';
-import { MUTATION_TYPES, type MutationType } from '../tree/variation.js';
+import { parseMutation, type MutationSpec } from '../tree/variation.js';
 
 /**
  * A study: a grid of GP configurations run over many seeds, whose results land in one SQLite file.
@@ -31,7 +31,8 @@ export interface StudySpec {
   readonly description?: string;
   readonly problems: readonly StudyProblem[];
   readonly selection: readonly SelectionMode[];
-  readonly mutation: readonly MutationType[];
+  /** Mutation settings: operator names or weighted lists (`subtree:1,constant:2`), as `--mutation` takes them. */
+  readonly mutation: readonly MutationSpec[];
   readonly mutationRate: readonly number[];
   /** Named option overrides: one more grid axis. Default: one variant, `default`, with no overrides. */
   readonly variants: Readonly<Record<string, StudyOptions>>;
@@ -102,7 +103,16 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
     names.add(p.name);
   });
   const selection = choices(json['selection'] ?? [...SELECTION_MODES], 'selection', SELECTION_MODES, fail);
-  const mutation = choices(json['mutation'] ?? ['subtree'], 'mutation', MUTATION_TYPES, fail);
+  const mutation = nonEmptyArray(json['mutation'] ?? ['subtree'], 'mutation', fail).map((m, i) => {
+    try {
+      parseMutation(m);
+    } catch (e) {
+      if (e instanceof ConfigError && e.detail !== undefined) fail(`mutation[${i}]`, e.detail);
+      throw e;
+    }
+    return m as MutationSpec;
+  });
+  distinct(mutation, 'mutation', fail);
   const mutationRate = nonEmptyArray(json['mutationRate'] ?? [0.1], 'mutationRate', fail).map((r, i) => {
     if (typeof r !== 'number' || !(r >= 0 && r <= 1)) fail(`mutationRate[${i}]`, `expected a probability in [0, 1], got ${show(r)}`);
     return r as number;
@@ -253,6 +263,7 @@ const JSON_SHAPES: Record<OptionKind['type'], readonly [(x: unknown) => boolean,
   boolean: [(x) => typeof x === 'boolean', 'a boolean'],
   pair: [isPair, 'a pair [a, b]'],
   'integer-pair': [isPair, 'a pair [a, b]'],
+  string: [(x) => typeof x === 'string', 'a string'],
   strings: [(x) => Array.isArray(x) && x.every((s) => typeof s === 'string'), 'a list of strings'],
   diversity: [() => true, 'a diversity setting'],
 };

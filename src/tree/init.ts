@@ -1,7 +1,7 @@
 import { optionError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { MAX_TREE_SIZE } from './limits.js';
-import { Op, type PrimitiveSet } from './primitives.js';
+import { ARITY, Op, type Primitive, type PrimitiveSet } from './primitives.js';
 import { makeTree, type Tree } from './tree.js';
 
 class Builder {
@@ -82,4 +82,115 @@ export function boundedRampedHalfAndHalf(
   const d = minDepth + (slot % nd);
   const full = Math.floor(slot / nd) % 2 === 0;
   return boundedRandomTree(rng, ps, d, full, maxNodes);
+}
+
+/** How initial trees are made: see {@link TreeOptions.init} (src/tree/options.ts). */
+export type InitMethod = 'ramped' | 'btc' | 'ptc2';
+export const INIT_METHODS = ['ramped', 'btc', 'ptc2'] as const satisfies readonly InitMethod[];
+
+/**
+ * Largest target size of the size-aiming creators: min(maxSize, 2^(maxInitDepth + 1) - 1), the size of
+ * a full binary tree of the largest initial depth (127 for the default 2..6), within the size limit.
+ */
+export function initialSizeBound(maxInitDepth: number, maxSize: number): number {
+  return Math.min(maxSize, 2 ** (Math.min(maxInitDepth, 30) + 1) - 1);
+}
+
+/** A tree under construction: nodes in creation order, each with its children's indices. */
+interface Draft {
+  readonly op: number[];
+  readonly arg: number[];
+  readonly kids: number[][];
+  readonly depth: number[];
+}
+
+function addNode(d: Draft, op: number, arg: number, depth: number): number {
+  d.op.push(op);
+  d.arg.push(arg);
+  d.kids.push([]);
+  d.depth.push(depth);
+  return d.op.length - 1;
+}
+
+/** The draft's tree in postfix order (children left to right, then the node), from node 0 as the root. */
+function postfix(d: Draft): Tree {
+  const op: number[] = [];
+  const arg: number[] = [];
+  const stack: [number, boolean][] = [[0, false]];
+  while (stack.length > 0) {
+    const [i, done] = stack.pop() as [number, boolean];
+    if (done) {
+      op.push(d.op[i] as number);
+      arg.push(d.arg[i] as number);
+      continue;
+    }
+    stack.push([i, true]);
+    const kids = d.kids[i] as number[];
+    for (let k = kids.length - 1; k >= 0; k--) stack.push([kids[k] as number, false]);
+  }
+  return makeTree(op, arg);
+}
+
+/** A function of arity at most `maxArity` (uniform among them), or undefined when none is that small. */
+function functionUpTo(rng: Rng, ps: PrimitiveSet, maxArity: number): Primitive | undefined {
+  if (maxArity >= 2) return rng.pick(ps.functions);
+  if (maxArity === 1 && ps.unary.length > 0) return rng.pick(ps.unary);
+  return undefined;
+}
+
+/** Fills node `i` of the draft with a terminal or, when `f` is given, a function with open child slots. */
+function fill(rng: Rng, ps: PrimitiveSet, d: Draft, depth: number, f: Primitive | undefined): number {
+  if (f) return addNode(d, f.op, 0, depth);
+  const t = randomTerminal(rng, ps);
+  return addNode(d, t.op, t.arg, depth);
+}
+
+/**
+ * Operon's balanced tree creator (BTC, Burlacu et al.): the tree grows breadth first, every child slot
+ * taking a function while the target size leaves room for one (its arity at most the target minus the
+ * nodes made and the slots still open), and a terminal otherwise or at `maxDepth`. The result has at
+ * most `targetSize` nodes (exactly that many when the function set allows) and depth at most `maxDepth`.
+ */
+export function balancedTree(rng: Rng, ps: PrimitiveSet, targetSize: number, maxDepth: number): Tree {
+  const d: Draft = { op: [], arg: [], kids: [], depth: [] };
+  fill(rng, ps, d, 0, maxDepth > 0 ? functionUpTo(rng, ps, targetSize - 1) : undefined);
+  let open = ARITY[d.op[0] as number] as number;
+  for (let i = 0; i < d.op.length; i++) {
+    const childDepth = (d.depth[i] as number) + 1;
+    const arity = ARITY[d.op[i] as number] as number;
+    for (let k = 0; k < arity; k++) {
+      // this slot is one of `open`: a function of arity a leaves at least made + open - 1 + a nodes in the end
+      const room = targetSize - d.op.length - open;
+      const f = childDepth < maxDepth ? functionUpTo(rng, ps, room) : undefined;
+      (d.kids[i] as number[]).push(fill(rng, ps, d, childDepth, f));
+      open += (f ? f.arity : 0) - 1;
+    }
+  }
+  return postfix(d);
+}
+
+/**
+ * Luke's PTC2 (2000): the root is a function (a terminal for a target of 1); while the nodes made plus the
+ * open slots fall short of the target size, a uniformly chosen open slot takes a function (of arity at most
+ * what the target leaves room for; a terminal at `maxDepth`), then every slot left takes a terminal.
+ * The result has at most `targetSize` nodes and depth at most `maxDepth`.
+ */
+export function ptc2Tree(rng: Rng, ps: PrimitiveSet, targetSize: number, maxDepth: number): Tree {
+  const d: Draft = { op: [], arg: [], kids: [], depth: [] };
+  fill(rng, ps, d, 0, maxDepth > 0 ? functionUpTo(rng, ps, targetSize - 1) : undefined);
+  const slots: number[] = []; // parents of the open slots, one entry per slot
+  for (let k = 0; k < (ARITY[d.op[0] as number] as number); k++) slots.push(0);
+  while (slots.length > 0 && d.op.length + slots.length < targetSize) {
+    const s = rng.int(slots.length);
+    const parent = slots[s] as number;
+    slots[s] = slots[slots.length - 1] as number;
+    slots.pop();
+    const childDepth = (d.depth[parent] as number) + 1;
+    const f = childDepth < maxDepth ? functionUpTo(rng, ps, targetSize - d.op.length - slots.length - 1) : undefined;
+    const node = fill(rng, ps, d, childDepth, f);
+    (d.kids[parent] as number[]).push(node);
+    for (let k = 0; k < (f ? f.arity : 0); k++) slots.push(node);
+  }
+  for (const parent of slots) (d.kids[parent] as number[]).push(fill(rng, ps, d, (d.depth[parent] as number) + 1, undefined));
+  return postfix(d);
 }

@@ -2,7 +2,8 @@ import { check, stripUndefined } from '../core/options.js';
 import { optionError } from '../core/errors.js';
 import { MAX_TREE_DEPTH, MAX_TREE_SIZE } from './limits.js';
 import { DEFAULT_PRIMITIVE_OPTIONS, resolvePrimitiveOptions, type PrimitiveSetOptions } from './primitives.js';
-import { MUTATION_TYPES, type MutationType } from './variation.js';
+import { INIT_METHODS, type InitMethod } from './init.js';
+import { parseMutation, type MutationSpec } from './variation.js';
 
 /** Tree-GP settings as given: every field optional, defaults in {@link DEFAULT_TREE_OPTIONS}. */
 export interface TreeOptions extends PrimitiveSetOptions {
@@ -12,16 +13,27 @@ export interface TreeOptions extends PrimitiveSetOptions {
   maxDepth?: number;
   /** Maximum nodes per tree, at most {@link MAX_TREE_SIZE}. No individual (genome or preference) ever exceeds it. */
   maxSize?: number;
-  /** `subtree` (can grow) or `point` (shape-preserving). */
-  mutation?: MutationType;
+  /**
+   * One operator (`subtree`, `point`, `changevar`, `changefunc`, `insert`, `remove`, `constant`) or a
+   * weighted list of them (`subtree:1,changevar:1,constant:2`): each mutation draws one by weight.
+   */
+  mutation?: MutationSpec;
+  /**
+   * Initial trees: `ramped` (ramped half-and-half over initDepth), `btc` (Operon's balanced tree creator)
+   * or `ptc2` (Luke's PTC2); the last two aim at a size drawn uniformly in 1 .. min(maxSize, 2^(max initDepth + 1) - 1).
+   */
+  init?: InitMethod;
   /** Maximum depth of the random subtree inserted by subtree mutation, at most maxDepth (a deeper one cannot fit). */
   mutationDepth?: number;
   /** Probability that crossover picks an internal node rather than a leaf (Koza's 90/10). */
   internalBias?: number;
 }
 
-/** Tree-GP settings with every field filled and checked. */
-export type TreeSettings = Required<TreeOptions>;
+/**
+ * Tree-GP settings with every field filled and checked; `init` only when it is not the default `ramped`
+ * (so that resolved settings, and the checkpoint fingerprints made from them, stay as they were).
+ */
+export type TreeSettings = Required<Omit<TreeOptions, 'init'>> & Pick<TreeOptions, 'init'>;
 
 /** The tree layer's defaults: the primitive set's, Koza's depth limit 17, ramped 2..6, subtree mutation of depth 4. */
 export const DEFAULT_TREE_OPTIONS: Readonly<TreeSettings> = {
@@ -30,6 +42,7 @@ export const DEFAULT_TREE_OPTIONS: Readonly<TreeSettings> = {
   maxDepth: 17,
   maxSize: 256,
   mutation: 'subtree',
+  init: 'ramped',
   mutationDepth: 4,
   internalBias: 0.9,
 };
@@ -46,12 +59,15 @@ export function resolveTreeOptions(partial: TreeOptions = {}): TreeSettings {
   const mutationDepth = check.int('mutationDepth', o.mutationDepth, 0);
   if (mutationDepth > maxDepth)
     throw optionError('mutationDepth', `${mutationDepth} exceeds maxDepth ${maxDepth} (a deeper subtree cannot fit)`);
+  parseMutation(o.mutation);
+  const init = check.oneOf('init', o.init, INIT_METHODS);
   return {
     ...primitives,
     initDepth: o.initDepth,
     maxDepth,
     maxSize,
-    mutation: check.oneOf('mutation', o.mutation, MUTATION_TYPES),
+    mutation: o.mutation,
+    ...(init !== 'ramped' ? { init } : {}),
     mutationDepth,
     internalBias: check.probability('internalBias', o.internalBias),
   };

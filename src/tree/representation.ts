@@ -1,19 +1,20 @@
 import type { Rng } from '../core/rng.js';
 import type { Representation } from '../core/types.js';
 import { topDownDistance } from './distance.js';
-import { boundedRampedHalfAndHalf, boundedRandomTree } from './init.js';
+import { balancedTree, boundedRampedHalfAndHalf, boundedRandomTree, initialSizeBound, ptc2Tree } from './init.js';
 import { MAX_TREE_SIZE } from './limits.js';
 import { resolveTreeOptions, type TreeOptions } from './options.js';
 import { primitiveSet, type PrimitiveSet } from './primitives.js';
 import { distinctTrees, treeKey, type Tree } from './tree.js';
-import { ATTEMPTS, MUTATORS, subtreeCrossover, type MutationType, type TreeLimits } from './variation.js';
+import { ATTEMPTS, mutatorOf, subtreeCrossover, type MutationSpec, type TreeLimits } from './variation.js';
 
 export type { TreeOptions };
 
 export interface TreeRepresentation extends Representation<Tree> {
   readonly ps: PrimitiveSet;
   readonly limits: TreeLimits;
-  readonly mutationType: MutationType;
+  /** The mutation setting: one operator or a weighted list (see {@link MutationSpec}). */
+  readonly mutation: MutationSpec;
 }
 
 /** Expression trees as a {@link Representation} over the given input variables. */
@@ -22,12 +23,15 @@ export function treeRepresentation(variables: readonly string[], partial: TreeOp
   const ps = primitiveSet(variables, o);
   const [minD, maxD] = o.initDepth;
   const limits: TreeLimits = { maxDepth: o.maxDepth, maxSize: o.maxSize };
-  const mutate = MUTATORS[o.mutation];
+  const mutate = mutatorOf(o.mutation);
+  const sized = o.init === 'btc' ? balancedTree : o.init === 'ptc2' ? ptc2Tree : undefined;
+  const sizeBound = initialSizeBound(maxD, limits.maxSize);
   return {
     ps,
     limits,
-    mutationType: o.mutation,
+    mutation: o.mutation,
     random: (rng: Rng, slot: number) => {
+      if (sized) return sized(rng, ps, 1 + rng.int(sizeBound), limits.maxDepth);
       const t = boundedRampedHalfAndHalf(rng, ps, minD, maxD, slot, MAX_TREE_SIZE);
       return t && t.op.length <= limits.maxSize ? t : redraw(rng, ps, minD, limits.maxSize);
     },
