@@ -32,7 +32,8 @@
  * prompt got wrong") is answered with a section asking for correct and exact answers. Odd seeds wrap
  * the answer in a think block, which must never reach a prompt section.
  *
- * Faults and limits: `faultEvery` (every n-th request fails with `faultStatus` and `retry-after-ms: 5`), `contextChars` (longer prompts get vLLM's context-length 400),
+ * Faults and limits: `faultEvery` (every n-th distinct request fails once with `faultStatus` and `retry-after-ms: 5`;
+ * its retry passes, whatever other requests arrive in between, so no request can fail every time), `contextChars` (longer prompts get vLLM's context-length 400),
  * `rejectParams` (OpenAI's unsupported-parameter 400), `apiKey` / `basicAuth` (401 otherwise).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -225,7 +226,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function scriptedServer(o: ScriptedOptions = {}): Promise<ScriptedServer> {
   const model = o.model ?? 'scripted';
   const log: ScriptedServer['log'] = [];
-  let arrivals = 0;
+  const seen = new Set<string>();
   const server = createServer((req, res) => {
     void (async () => {
       const raw = await readBody(req);
@@ -256,8 +257,11 @@ export async function scriptedServer(o: ScriptedOptions = {}): Promise<ScriptedS
         seed?: number;
       };
       entry.body = body;
-      arrivals++;
-      if (o.faultEvery && arrivals % o.faultEvery === 0) {
+      // counted by distinct request, not by arrival: counting arrivals let a retry that always arrived
+      // n-th (concurrent requests in lockstep) fail on every attempt
+      const fresh = o.faultEvery !== undefined && !seen.has(raw);
+      if (fresh) seen.add(raw);
+      if (fresh && seen.size % o.faultEvery! === 0) {
         const status = o.faultStatus ?? 429;
         // asks for a short wait, so that tests stay fast (OpenAI's header; the jittered backoff is tested apart)
         return send(status, { error: { message: 'scripted fault' } }, { 'retry-after-ms': '5' });
