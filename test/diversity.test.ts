@@ -9,6 +9,7 @@ import {
   DIVERSITY_KEYS,
   entropyBits,
   roundVector,
+  structuralDiversities,
   structuralDiversity,
   treeDiversity,
   treeOutputs,
@@ -60,6 +61,30 @@ describe('treeDiversity on a hand-computed population', () => {
     expect(topDownDistance(genomes[2] as Tree, genomes[4] as Tree)).toBe(5);
     expect(topDownDistance(genomes[3] as Tree, genomes[4] as Tree)).toBe(4);
     expect(m.structuralDiversity).toBeCloseTo(3.5, 14);
+  });
+
+  it('structuralDiversityNorm: each pair distance over the two sizes, mean over the 10 pairs = 31/48', () => {
+    // sizes A 1, A' 1, B 3, C 3, D 5: 0/2 + 2(3/4 + 3/4 + 5/6) + 4/6 + 5/8 + 4/8 = 155/24, over 10 pairs
+    expect(m.structuralDiversityNorm).toBeCloseTo(31 / 48, 14);
+  });
+
+  it('structuralDiversityNorm of two trees is d / (|a| + |b|), in [0, 1): 0 for equal trees, below 1 for trees sharing nothing', () => {
+    const pairs: [string, string][] = [
+      ['x', 'x'],
+      ['x', '1.5'],
+      ['sin(x)', 'x * x * x'],
+      ['x * x * x * x', 'cos(cos(cos(1.5)))'],
+      ['(x + 1) * (x - 2)', 'x'],
+    ];
+    for (const [a, b] of pairs) {
+      const [ta, tb] = [t(a), t(b)];
+      const r = structuralDiversities([ta, tb], 100, new Rng(0));
+      expect(r.mean).toBe(topDownDistance(ta, tb));
+      expect(r.normalised).toBe(r.mean / (ta.op.length + tb.op.length));
+      expect(r.normalised).toBeGreaterThanOrEqual(0);
+      expect(r.normalised).toBeLessThan(1);
+    }
+    expect(structuralDiversities([t('x'), t('x')], 100, new Rng(0)).normalised).toBe(0);
   });
 
   it("behaviour: classes {A, A', B}, {C}, {D}", () => {

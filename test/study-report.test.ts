@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { renderSvg } from '../src/study/report.js';
-import { tempDir } from './study-helpers.js';
+import { tempDir, tinyStudy, writeStudy } from './study-helpers.js';
 import { hasSystem } from './system.js';
 
 const CLI = 'dist/src/cli/main.js';
@@ -102,12 +102,59 @@ describe('study report', () => {
         expect(lineHasPath ?? '').toMatch(/^M[\d.-]+,[\d.-]+L/);
         expect(await page.locator('table.success tbody tr').count()).toBe(2);
         expect(await page.locator('table.tests').count()).toBeGreaterThan(3);
+        expect(await page.locator('table.across').count()).toBe(3);
       } finally {
         await browser.close();
       }
     },
     120_000,
   );
+
+  it("a PIMP-only variant is compared with the default variant's baselines; titles show mate choice; findings by instance; across runs", () => {
+    const dir = tempDir();
+    const file = writeStudy(
+      dir,
+      tinyStudy({
+        seeds: 4,
+        variants: { default: {}, far: { mateRule: 'dissimilar', selection: ['pimp'] } },
+      }),
+    );
+    const db = join(dir, 'v.db');
+    expect(gpmate('study', 'run', file, '--db', db, '--quiet').status).toBe(0);
+    const out = join(dir, 'report');
+    const rep = gpmate('study', 'report', db, '--out', out);
+    expect(rep.stderr).toBe('');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('16 of 16 runs finished');
+    expect(html).toContain("are compared with the other modes' runs of variant default");
+    // the far instance's success row has all three modes: its own pimp and the default variant's baselines
+    const farRow = /<tr><th>subtree mutation, rate 0.2, far<\/th>(.*?)<\/tr>/.exec(html.split('class="success"')[1] ?? '')?.[1] ?? '';
+    expect(farRow.match(/<td>\d\/4 = /g)).toHaveLength(3);
+    const caption = /<figcaption>(koza-1: best fitness[^<]*)<\/figcaption>/.exec(html)?.[1] ?? '';
+    expect(caption).toContain('mate choice: pimp: [default] pool 5 (uniform), ideal rule, structural distance');
+    expect(caption).toContain('[far] pool 5 (uniform), dissimilar rule');
+    expect(caption).toContain('tournament: k 5');
+    expect(html).toMatch(/by instance<\/h2>\n(<h3>koza-1, subtree mutation, rate 0.2, (default|far)<\/h3><ul>|<p>No significant)/);
+    expect(html).toContain('Across runs (the best solution of each seed');
+    expect(html.match(/<table class="across">/g)).toHaveLength(3);
+    expect(gpmate('study', 'export', db, '--csv', join(dir, 'csv')).status).toBe(0);
+    const across = readFileSync(join(dir, 'csv', 'across.csv'), 'utf8')
+      .trimEnd()
+      .split('\n');
+    expect(across[0]).toBe(
+      'cell,problem,selection,mutation,mutation_rate,variant,runs,distance,distance_lo,distance_hi,distance_norm,distance_norm_lo,distance_norm_hi,distinct_share,distinct_share_lo,distinct_share_hi',
+    );
+    expect(across).toHaveLength(1 + 4);
+    for (const row of across.slice(1)) {
+      const f = row.split(',');
+      expect(f[6]).toBe('4');
+      const [v, lo, hi] = f.slice(7, 10).map(Number);
+      expect(lo!).toBeLessThanOrEqual(v! + 1e-9);
+      expect(hi!).toBeGreaterThanOrEqual(v! - 1e-9);
+    }
+    const gens = readFileSync(join(dir, 'csv', 'generations.csv'), 'utf8').split('\n')[0] ?? '';
+    expect(gens).toContain('structuralDiversityNorm');
+  }, 60_000);
 
   it('reports bad input in one line without writing anything', () => {
     const dir = tempDir();

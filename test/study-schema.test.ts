@@ -144,6 +144,34 @@ describe('grid expansion and configuration hashes', () => {
     expect(changed[0]?.hash).not.toBe(expandGrid(parseStudy(tinyStudy()))[0]?.hash);
   });
 
+  it('a variant may list the selection modes it runs under; the other cells keep their hashes', () => {
+    const base = parseStudy(tinyStudy({ variants: { default: {} } }));
+    const spec = parseStudy(
+      tinyStudy({ variants: { default: {}, far: { mateRule: 'dissimilar', poolDraw: 'tournament', selection: ['pimp'] } } }),
+    );
+    expect(readStudyFile('studies/pimp-sensitivity.json').variants['semantic']?.selection).toEqual(['pimp']);
+    const cells = expandGrid(spec);
+    expect(cells.map((c) => [c.selection, c.variant])).toEqual([
+      ['pimp', 'default'],
+      ['pimp', 'far'],
+      ['tournament', 'default'],
+      ['random-mate', 'default'],
+    ]);
+    expect(cells[1]?.options).toMatchObject({ mateRule: 'dissimilar', poolDraw: 'tournament', selection: 'pimp' });
+    expect(cells[1]?.options).not.toHaveProperty('selection', ['pimp']);
+    expect(cells.filter((c) => c.variant === 'default').map((c) => c.hash)).toEqual(expandGrid(base).map((c) => c.hash));
+    expect(expandRuns(spec)).toHaveLength(4 * 2);
+    // the spec round-trips through its canonical JSON (the database keeps it so)
+    expect(parseStudy(JSON.parse(canonicalJson(spec)))).toEqual(spec);
+    expect(errorOf(tinyStudy({ selection: ['pimp', 'tournament'], variants: { v: { selection: ['random-mate'] } } }))).toContain(
+      'field "variants.v.selection[0]": "random-mate" is not one of the study\'s selection modes',
+    );
+    expect(errorOf(tinyStudy({ variants: { v: { selection: [] } } }))).toContain('field "variants.v.selection": expected a non-empty list');
+    expect(errorOf(tinyStudy({ variants: { v: { selection: ['pimp', 'pimp'] } } }))).toContain('"pimp" is listed twice');
+    // options are checked only under the modes the variant runs: dissimilar mating is pimp's alone
+    expect(errorOf(tinyStudy({ variants: { v: { mateRule: 'dissimilar' } } }))).toContain('field "variants.v": option mateRule');
+  });
+
   it('the study hash changes with any change to the study', () => {
     const a = parseStudy(tinyStudy());
     expect(studyHash(a)).toBe(studyHash(parseStudy(tinyStudy())));

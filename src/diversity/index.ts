@@ -17,6 +17,7 @@ import { topDownDistance } from '../tree/distance.js';
 export const DIVERSITY_KEYS = [
   'uniqueShare',
   'structuralDiversity',
+  'structuralDiversityNorm',
   'behaviouralUnique',
   'behaviouralEntropy',
   'fitnessEntropy',
@@ -79,6 +80,10 @@ export const MAX_DIVERSITY_SAMPLE = 1_000_000;
  *   over `sampleSize` index pairs drawn uniformly with replacement by an Rng seeded with
  *   `${seed}:diversity:${generation}` (all N(N-1)/2 pairs when that is no more than `sampleSize`).
  *   The sample has a fixed size so the cost per generation does not grow with N².
+ * - `structuralDiversityNorm`: the same pairs, each distance divided by the sum of the two trees' sizes,
+ *   d(a, b) / (|a| + |b|), then averaged. The top-down distance is below |a| + |b| (delete one tree,
+ *   insert the other), so this lies in [0, 1): 0 for identical trees, near 1 for trees that share
+ *   nothing. Unlike the raw mean it does not fall just because the trees are smaller.
  * - `behaviouralUnique`: distinct output vectors on the training rows / N, each value rounded to
  *   `decimals` places (so 1e-9 noise from reordered arithmetic does not count as new behaviour;
  *   NaN outputs equal each other). This is phenotypic diversity in the sense of Burke, Gustafson &
@@ -155,9 +160,11 @@ export function treeDiversity(
     const depths = genomes.map(depth);
     const prefs = n > 0 && population.every((p) => p.preference !== undefined) ? population.map((p) => p.preference as Tree) : undefined;
     const behaviour = classCounts(keys.map((k) => vectors.get(k) as Float64Array));
+    const structural = structuralDiversities(genomes, sampleSize, new Rng(`${seed}:diversity:${generation}`));
     return {
       uniqueShare: n ? new Set(keys).size / n : NaN,
-      structuralDiversity: structuralDiversity(genomes, sampleSize, new Rng(`${seed}:diversity:${generation}`)),
+      structuralDiversity: structural.mean,
+      structuralDiversityNorm: structural.normalised,
       behaviouralUnique: n ? behaviour.length / n : NaN,
       behaviouralEntropy: n ? entropyBits(behaviour) : NaN,
       fitnessEntropy: fitnessEntropy(population, fitnessDigits),
@@ -215,21 +222,35 @@ export function depthBalance(size: number, treeDepth: number): number {
  * `sampleSize` pairs drawn uniformly with replacement from `rng`. NaN for fewer than two members.
  */
 export function structuralDiversity(trees: readonly Tree[], sampleSize: number, rng: Rng): number {
+  return structuralDiversities(trees, sampleSize, rng).mean;
+}
+
+/**
+ * {@link structuralDiversity} and, over the same pairs, the mean of d(a, b) / (|a| + |b|) (in [0, 1)).
+ * Both NaN for fewer than two members.
+ */
+export function structuralDiversities(trees: readonly Tree[], sampleSize: number, rng: Rng): { mean: number; normalised: number } {
   const n = trees.length;
-  if (n < 2) return NaN;
-  const at = (i: number): Tree => trees[i] as Tree;
+  if (n < 2) return { mean: NaN, normalised: NaN };
   let sum = 0;
+  let norm = 0;
+  const pair = (a: Tree, b: Tree): void => {
+    const d = topDownDistance(a, b);
+    sum += d;
+    norm += d / (a.op.length + b.op.length);
+  };
   if ((n * (n - 1)) / 2 <= sampleSize) {
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) sum += topDownDistance(at(i), at(j));
-    return sum / ((n * (n - 1)) / 2);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pair(trees[i] as Tree, trees[j] as Tree);
+    const pairs = (n * (n - 1)) / 2;
+    return { mean: sum / pairs, normalised: norm / pairs };
   }
   for (let s = 0; s < sampleSize; s++) {
     const i = rng.int(n);
     let j = rng.int(n - 1);
     if (j >= i) j++;
-    sum += topDownDistance(at(i), at(j));
+    pair(trees[i] as Tree, trees[j] as Tree);
   }
-  return sum / sampleSize;
+  return { mean: sum / sampleSize, normalised: norm / sampleSize };
 }
 
 /** Shannon entropy in bits of a partition given by its class sizes. */

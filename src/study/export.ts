@@ -2,6 +2,7 @@ import { mkdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { optionError } from '../core/errors.js';
+import { acrossByCell } from './across.js';
 import { StudyStore, type GenerationRow } from './store.js';
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -17,7 +18,8 @@ function csv(header: readonly string[], rows: readonly (readonly unknown[])[]): 
 
 /**
  * Writes the study's tables as CSV into `dir`: runs.csv (one row per run, with its cell's axes),
- * generations.csv (one row per run per generation; the diversity measures as columns) and cells.csv.
+ * generations.csv (one row per run per generation; the diversity measures as columns), cells.csv and
+ * across.csv (per cell, the diversity of its seeds' best solutions with bootstrap 95% bounds; src/study/across.ts).
  * Each file is written atomically. Returns the paths written.
  */
 export function exportCsv(dbPath: string, dir: string): string[] {
@@ -96,6 +98,21 @@ export function exportCsv(dbPath: string, dir: string): string[] {
           const extra = g.extra ? (JSON.parse(g.extra) as Record<string, number>) : {};
           return [g.cell, ...axes(g.cell), g.seed, ...genCols.map((k) => g[k]), ...extras.map((k) => extra[k])];
         }),
+      ),
+    );
+    const across = acrossByCell(store.study(), dbPath, cells, runs);
+    const measures = ['distance', 'distanceNorm', 'distinct'] as const;
+    const names = ['distance', 'distance_norm', 'distinct_share'];
+    put(
+      'across.csv',
+      csv(
+        ['cell', ...AXES, 'runs', ...names.flatMap((n) => [n, `${n}_lo`, `${n}_hi`])],
+        cells
+          .filter((c) => across.has(c.hash))
+          .map((c) => {
+            const a = across.get(c.hash)!;
+            return [c.hash, ...axes(c.hash), a.runs, ...measures.flatMap((k) => [a[k].value, a[k].lo, a[k].hi])];
+          }),
       ),
     );
     return written;

@@ -4,7 +4,7 @@ import type { SelectionMode } from '../core/types.js';
 import type { DiversitySetting } from '../diversity/index.js';
 import type { RegressionOptions } from '../sr/run.js';
 import type { MutationSpec } from '../tree/variation.js';
-import type { StudyOptions, StudyProblem, StudySpec } from './schema.js';
+import { variantOptions, variantSelections, type StudyProblem, type StudySpec } from './schema.js';
 
 /** One configuration of a study's grid; it is run once per seed. */
 export interface Cell {
@@ -49,7 +49,8 @@ export function studyHash(spec: StudySpec): string {
 }
 
 /**
- * Expands a study into its cells, in a fixed order (problem, selection, mutation, mutation rate, variant).
+ * Expands a study into its cells, in a fixed order (problem, selection, mutation, mutation rate, variant);
+ * a variant that lists its selection modes has cells only for those.
  * The cell hash covers the problem, the full option set (shared settings, variant overrides and axis values),
  * the success threshold and whether diversity is measured; not the seed, the variant's label or the study name,
  * so the same configuration in two studies has the same hash.
@@ -60,10 +61,11 @@ export function expandGrid(spec: StudySpec): Cell[] {
     for (const selection of spec.selection) {
       for (const mutation of spec.mutation) {
         for (const mutationRate of spec.mutationRate) {
-          for (const [variant, overrides] of Object.entries(spec.variants)) {
+          for (const [variant, v] of Object.entries(spec.variants)) {
+            if (!variantSelections(spec, variant).includes(selection)) continue;
             const options = {
               ...spec.settings,
-              ...(overrides as StudyOptions),
+              ...variantOptions(v),
               selection,
               mutation,
               mutationRate,

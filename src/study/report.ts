@@ -4,9 +4,12 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../core/atomic.js';
 import { ConfigError, optionError } from '../core/errors.js';
+import { DEFAULT_ENGINE_CHOICES } from '../core/options.js';
+import { resolveRegressionOptions } from '../sr/options.js';
 import { iqr, kruskalWallis, median, pairwiseComparisons, wilson } from '../stats/index.js';
+import { acrossByCell, ACROSS_RESAMPLES, type AcrossMeasures, type Interval } from './across.js';
 import { canonicalJson, expandGrid } from './grid.js';
-import type { StudySpec } from './schema.js';
+import { variantSelections, type StudySpec } from './schema.js';
 import { StudyStore, type CellRow, type GenerationRow, type RunRow } from './store.js';
 
 /** A per-generation measure drawn over generations: a column of the generations table or an `extra` key. */
@@ -28,6 +31,7 @@ const SERIES: readonly SeriesMeasure[] = [
   { key: 'median_fitness', label: 'median fitness (train RMSE)', log: true },
   { key: 'unique_share', label: 'unique genotypes (share)' },
   { key: 'x.structuralDiversity', label: 'structural diversity (mean pairwise tree distance)' },
+  { key: 'x.structuralDiversityNorm', label: 'normalised structural diversity (mean of d / (|a| + |b|))' },
   { key: 'x.behaviouralUnique', label: 'behavioural diversity (distinct output vectors, share)' },
   { key: 'x.behaviouralEntropy', label: 'behavioural entropy (bits)' },
   { key: 'x.fitnessEntropy', label: 'fitness entropy (bits)' },
@@ -50,6 +54,7 @@ const FINAL: readonly FinalMeasure[] = [
   { key: 'run.depth', label: 'best solution depth', better: 'lower' },
   { key: 'unique_share', label: 'final unique genotypes', better: 'higher' },
   { key: 'x.structuralDiversity', label: 'final structural diversity', better: 'higher' },
+  { key: 'x.structuralDiversityNorm', label: 'final normalised structural diversity', better: 'higher' },
   { key: 'x.behaviouralEntropy', label: 'final behavioural entropy', better: 'higher' },
   { key: 'x.meanSize', label: 'final mean size', better: 'lower' },
   { key: 'x.depthBalance', label: 'final depth balance', better: 'higher' },
@@ -65,11 +70,17 @@ interface RunData {
   readonly gens: readonly Record<string, number | null>[];
 }
 
-/** A problem x mutation x rate x variant instance: the selection modes are compared inside it. */
+/**
+ * A problem x mutation x rate x variant instance: the selection modes are compared inside it. A variant
+ * that runs under some selection modes only borrows the other modes' runs from the first variant that has
+ * them (`borrowed`: mode -> that variant).
+ */
 interface Instance {
   readonly problem: string;
   readonly label: string;
+  readonly variant: string;
   readonly runs: Map<string, RunData[]>;
+  readonly borrowed: Map<string, string>;
 }
 
 export interface ReportFiles {
@@ -118,7 +129,8 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
 
   const figures: { file: string; svg: string; title: string; problem: string }[] = [];
   const sections: string[] = [];
-  const findings: string[] = [];
+  const findings: Findings = new Map(instances.map((i) => [i, []]));
+  const across = acrossByCell(spec, dbPath, cells, runs);
   const problems = [...new Set(instances.map((i) => i.problem))];
   for (const problem of problems) {
     const inst = instances.filter((i) => i.problem === problem);
@@ -131,10 +143,11 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
       parts.push(`<figure id="${esc(file)}"><figcaption>${esc(title)}</figcaption>${svg}</figure>`);
     };
     parts.push('<h3>Over generations (median of the seeds; band: interquartile range)</h3>');
+    const mating = matingSettings(inst);
     for (const m of SERIES)
       await fig(
         `gen-${m.key}`,
-        `${problem}: ${m.label}`,
+        `${problem}: ${m.label}; ${mating}`,
         seriesSpec(inst, m, () => true, 'selection'),
       );
     parts.push('<h3>Final measures</h3>');
@@ -144,6 +157,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
       `<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the three pairs of each measure and instance; winner where Holm p ≤ ${ALPHA})</h3>`,
     );
     parts.push(testTables(inst, findings));
+    parts.push(acrossTables(inst, across, findings));
     const pimpOnly = (sel: string): boolean => sel === 'pimp';
     const prefParts: string[] = [];
     for (const m of PREFERENCE_SERIES) {
@@ -161,16 +175,89 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
 
   const done = runs.filter((r) => r.status === 'done').length;
   const failed = runs.filter((r) => r.status === 'failed').length;
-  const planned = cells.length > 0 ? spec.seeds.length * countCells(spec) : 0;
-  const html = page(spec, { done, failed, planned }, findings, sections);
+  const planned = cells.length > 0 ? spec.seeds.length * expandGrid(spec).length : 0;
+  const html = page(spec, instances, { done, failed, planned }, findings, sections);
   for (const f of figures) writeFileAtomic(join(outDir, 'figures', f.file), f.svg);
   const htmlPath = join(outDir, 'report.html');
   writeFileAtomic(htmlPath, html);
   return { html: htmlPath, figures: figures.map((f) => join(outDir, 'figures', f.file)) };
 }
 
-function countCells(spec: StudySpec): number {
-  return spec.problems.length * spec.selection.length * spec.mutation.length * spec.mutationRate.length * Object.keys(spec.variants).length;
+/** Findings involving PIMP, by instance (instances in study order). */
+type Findings = Map<Instance, string[]>;
+
+/**
+ * The mate-choice settings of the instances' runs, one line per figure title: per selection mode its settings
+ * (`tournament: k 5`, `random-mate: pool 5 (uniform)`, `pimp: pool 5 (uniform), ideal rule, ...`), given once when
+ * every instance has the same, else per variant (`[variant] ...`, separated by ` | `).
+ */
+function matingSettings(inst: readonly Instance[]): string {
+  const settingOf = (i: Instance, sel: string): string | undefined => {
+    const cell = i.runs.get(sel)?.[0]?.cell;
+    if (!cell) return undefined;
+    const s = resolveRegressionOptions((JSON.parse(cell.options) as { options: object }).options);
+    const pool = `pool ${s.poolSize} (${s.poolDraw ?? DEFAULT_ENGINE_CHOICES.poolDraw})`;
+    if (sel === 'tournament') return `k ${s.tournamentSize}`;
+    if (sel === 'random-mate') return pool;
+    const rule = s.mateRule ?? DEFAULT_ENGINE_CHOICES.mateRule;
+    const prefs =
+      rule === 'ideal'
+        ? `, preferences ${s.preferenceInit ?? DEFAULT_ENGINE_CHOICES.preferenceInit}, inherited by ${s.preferenceInheritance}`
+        : '';
+    return `${pool}, ${rule} rule, ${s.distance} distance${prefs}`;
+  };
+  const parts = selections(inst).map((sel) => {
+    const each = inst.map((i) => settingOf(i, sel));
+    const present = each.filter((x): x is string => x !== undefined);
+    if (present.every((x) => x === present[0])) return `${sel}: ${present[0] ?? ''}`;
+    // mate choice is set per variant: one entry per variant and setting
+    const entries = new Set(inst.flatMap((i, k) => (each[k] === undefined ? [] : [`[${i.variant}] ${each[k]}`])));
+    return `${sel}: ${[...entries].join(' | ')}`;
+  });
+  return `mate choice: ${parts.join('; ')}`;
+}
+
+const ACROSS: readonly { key: 'distance' | 'distanceNorm' | 'distinct'; label: string }[] = [
+  { key: 'distance', label: 'mean pairwise tree distance of the best solutions' },
+  { key: 'distanceNorm', label: 'mean normalised distance (d / (|a| + |b|)) of the best solutions' },
+  { key: 'distinct', label: 'distinct behaviours among the best solutions (share)' },
+];
+
+/**
+ * Diversity across runs (src/study/across.ts): per instance and selection mode, the measures of the seeds'
+ * best solutions with bootstrap 95% intervals. A finding where PIMP's interval lies wholly above or below another mode's.
+ */
+function acrossTables(inst: readonly Instance[], across: Map<string, AcrossMeasures>, findings: Findings): string {
+  const sels = selections(inst);
+  const measuresOf = (i: Instance, sel: string): AcrossMeasures | undefined => {
+    const cell = i.runs.get(sel)?.[0]?.cell;
+    return cell ? across.get(cell.hash) : undefined;
+  };
+  const show = (v: Interval | undefined): string =>
+    v && Number.isFinite(v.value) ? `${fmt(v.value)} <span class="ci">[${fmt(v.lo)}, ${fmt(v.hi)}]</span>` : '–';
+  const out: string[] = [];
+  for (const m of ACROSS) {
+    const rows = inst.map((i) => {
+      const own = measuresOf(i, 'pimp')?.[m.key];
+      for (const other of sels) {
+        const o = measuresOf(i, other)?.[m.key];
+        if (other === 'pimp' || !own || !o || !Number.isFinite(own.value) || !Number.isFinite(o.value)) continue;
+        const side = own.lo > o.hi ? 'above' : own.hi < o.lo ? 'below' : undefined;
+        if (side)
+          findings
+            .get(i)
+            ?.push(`across runs: ${m.label}: pimp ${fmt(own.value)} ${side} ${other} ${fmt(o.value)} (bootstrap 95% intervals apart)`);
+      }
+      return `<tr><th>${esc(i.label)}</th>${sels.map((sel) => `<td>${show(measuresOf(i, sel)?.[m.key])}</td>`).join('')}</tr>`;
+    });
+    out.push(
+      `<h4>${esc(m.label)}</h4><table class="across"><thead><tr><th>instance</th>${sels.map((x) => `<th>${esc(x)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    );
+  }
+  if (across.size === 0) return '';
+  return `<h3>Across runs (the best solution of each seed; bootstrap 95% interval over ${ACROSS_RESAMPLES} resamples of the seeds)</h3>
+<p>Behaviour: outputs on the test inputs of the study's first seed, rounded to 6 decimals.</p>
+${out.join('\n')}`;
 }
 
 /** Groups the finished runs of the study's current cells into instances (problem x mutation x rate x variant). */
@@ -189,18 +276,36 @@ function collect(spec: StudySpec, cells: CellRow[], runs: RunRow[], gens: Genera
     if (!list) gensOf.set(key, (list = []));
     list.push(flat);
   }
-  const multiVariant = Object.keys(spec.variants).length > 1;
+  const variants = Object.keys(spec.variants);
+  const multiVariant = variants.length > 1;
   const out = new Map<string, Instance>();
+  const keyOf = (problem: string, mutation: string, rate: number, variant: string): string =>
+    [problem, mutation, String(rate), variant].join('\u0000');
   for (const run of runs) {
     const cell = byCell.get(run.cell);
     if (!cell || run.status !== 'done') continue;
     const label = `${cell.mutation} mutation, rate ${cell.mutation_rate}${multiVariant ? `, ${cell.variant}` : ''}`;
-    const key = `${cell.problem}\u0000${label}`;
+    const key = keyOf(cell.problem, cell.mutation, cell.mutation_rate, cell.variant);
     let inst = out.get(key);
-    if (!inst) out.set(key, (inst = { problem: cell.problem, label, runs: new Map() }));
+    if (!inst) out.set(key, (inst = { problem: cell.problem, label, variant: cell.variant, runs: new Map(), borrowed: new Map() }));
     let list = inst.runs.get(cell.selection);
     if (!list) inst.runs.set(cell.selection, (list = []));
     list.push({ cell, run, gens: gensOf.get(`${run.cell}/${run.seed}`) ?? [] });
+  }
+  // A variant run under some selection modes only is compared with the other modes' runs of the first
+  // variant that runs them (same problem, mutation and rate).
+  for (const inst of out.values()) {
+    const own = variantSelections(spec, inst.variant);
+    if (own.length === spec.selection.length) continue;
+    const c = [...inst.runs.values()][0]?.[0]?.cell as CellRow;
+    for (const sel of spec.selection) {
+      if (own.includes(sel)) continue;
+      const from = variants.find((v) => variantSelections(spec, v).includes(sel));
+      const runsOf = from === undefined ? undefined : out.get(keyOf(c.problem, c.mutation, c.mutation_rate, from))?.runs.get(sel);
+      if (from === undefined || !runsOf) continue;
+      inst.runs.set(sel, runsOf);
+      inst.borrowed.set(sel, from);
+    }
   }
   // Study order: problems, then mutation, rate and variant as listed in the study file.
   const order = (i: Instance): number[] => {
@@ -209,7 +314,9 @@ function collect(spec: StudySpec, cells: CellRow[], runs: RunRow[], gens: Genera
       spec.problems.findIndex((p) => p.name === c.problem),
       spec.mutation.indexOf(c.mutation as never),
       spec.mutationRate.indexOf(c.mutation_rate),
-      Object.keys(spec.variants).indexOf(c.variant),
+      // variants run under every selection mode (the baselines' own) before those run under some only
+      variantSelections(spec, i.variant).length === spec.selection.length ? 0 : 1,
+      variants.indexOf(i.variant),
     ];
   };
   return [...out.values()].sort((a, b) => {
@@ -343,7 +450,7 @@ function successTable(inst: readonly Instance[], threshold: number): string {
 }
 
 /** Kruskal-Wallis over the selection modes, then every pair by Mann-Whitney U with Holm's correction (src/stats). */
-function testTables(inst: readonly Instance[], findings: string[]): string {
+function testTables(inst: readonly Instance[], findings: Findings): string {
   const out: string[] = [];
   for (const m of FINAL) {
     const rows: string[] = [];
@@ -358,9 +465,9 @@ function testTables(inst: readonly Instance[], findings: string[]): string {
       pairwiseComparisons(groups, { better: m.better, alpha: ALPHA }).forEach((t, j) => {
         if (t.winner !== undefined && (t.a === 'pimp' || t.b === 'pimp')) {
           const loser = t.winner === t.a ? t.b : t.a;
-          findings.push(
-            `${i.problem}, ${i.label}: ${m.label}: ${t.winner} better than ${loser} (Holm p = ${fmt(t.pHolm)}, A12(${t.a},${t.b}) = ${fmt(t.a12, 2)})`,
-          );
+          findings
+            .get(i)
+            ?.push(`${m.label}: ${t.winner} better than ${loser} (Holm p = ${fmt(t.pHolm)}, A12(${t.a},${t.b}) = ${fmt(t.a12, 2)})`);
         }
         rows.push(
           `<tr${t.winner ? ' class="sig"' : ''}><th>${esc(i.label)}</th><td>${j === 0 ? `H = ${fmt(kw.H, 2)}, p = ${fmt(kw.p)}` : ''}</td>` +
@@ -377,11 +484,30 @@ function testTables(inst: readonly Instance[], findings: string[]): string {
   return out.join('\n');
 }
 
-function page(spec: StudySpec, counts: { done: number; failed: number; planned: number }, findings: string[], sections: string[]): string {
+function page(
+  spec: StudySpec,
+  instances: readonly Instance[],
+  counts: { done: number; failed: number; planned: number },
+  findings: Findings,
+  sections: string[],
+): string {
   const css = `body{font-family:system-ui,sans-serif;max-width:1400px;margin:1em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;font-size:.9em}
 tr.sig{background:#eef7ee}.ci{color:#666}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.85em}svg{max-width:100%;height:auto}`;
+  const grouped = [...findings].filter(([, items]) => items.length > 0);
+  const findingsHtml =
+    grouped.length > 0
+      ? grouped
+          .map(([i, items]) => `<h3>${esc(`${i.problem}, ${i.label}`)}</h3><ul>${items.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`)
+          .join('\n')
+      : '<p>No significant difference involving PIMP.</p>';
+  const borrowed = [...new Set(instances.filter((i) => i.borrowed.size > 0).map((i) => i.variant))];
+  const lender = instances.find((i) => i.borrowed.size > 0)?.borrowed;
+  const borrowNote =
+    borrowed.length > 0 && lender
+      ? `<p>Variants run under some selection modes only (${esc(borrowed.join(', '))}) are compared with the other modes' runs of variant ${esc([...new Set(lender.values())].join(', '))}.</p>`
+      : '';
   const toc =
     sections.length > 1 ? `<nav>${spec.problems.map((p) => `<a href="#${esc(slug(p.name))}">${esc(p.name)}</a>`).join(' · ')}</nav>` : '';
   return `<!DOCTYPE html>
@@ -389,8 +515,9 @@ pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.85em}svg{max-width:
 <body><h1>Study ${esc(spec.name)}</h1>
 ${spec.description ? `<p>${esc(spec.description)}</p>` : ''}
 <p>${counts.done} of ${counts.planned} runs finished${counts.failed > 0 ? `, ${counts.failed} failed` : ''}. Grid: ${spec.problems.length} problems × ${spec.selection.length} selection modes × ${spec.mutation.length} mutation types × ${spec.mutationRate.length} mutation rates × ${Object.keys(spec.variants).length} variants × ${spec.seeds.length} seeds.</p>
-<h2>Findings involving PIMP (Holm-adjusted p ≤ ${ALPHA})</h2>
-${findings.length > 0 ? `<ul>${findings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '<p>No significant difference involving PIMP.</p>'}
+${borrowNote}
+<h2>Findings involving PIMP (Holm-adjusted p ≤ ${ALPHA}; across runs: bootstrap intervals apart), by instance</h2>
+${findingsHtml}
 ${toc}
 ${sections.join('\n')}
 <h2>Study file</h2><pre>${esc(JSON.stringify(JSON.parse(canonicalJson(spec)), null, 2))}</pre>

@@ -34,8 +34,12 @@ export interface StudySpec {
   /** Mutation settings: operator names or weighted lists (`subtree:1,constant:2`), as `--mutation` takes them. */
   readonly mutation: readonly MutationSpec[];
   readonly mutationRate: readonly number[];
-  /** Named option overrides: one more grid axis. Default: one variant, `default`, with no overrides. */
-  readonly variants: Readonly<Record<string, StudyOptions>>;
+  /**
+   * Named option overrides: one more grid axis. Default: one variant, `default`, with no overrides. A variant
+   * may list the selection modes it runs under (`"selection": ["pimp"]`, a subset of the study's); the report
+   * compares it with the other modes' runs of the first variant that has them (see {@link StudyVariant}).
+   */
+  readonly variants: Readonly<Record<string, StudyVariant>>;
   /** Options shared by every cell (any run option except the axes and the seed). */
   readonly settings: StudyOptions;
   readonly seeds: readonly number[];
@@ -51,6 +55,24 @@ export interface StudyProblem extends ProblemSpec {
 
 /** Run options a study may set in `settings` or a variant. */
 export type StudyOptions = Omit<RegressionOptions, (typeof AXES)[number]>;
+
+/**
+ * A variant: run options, and optionally the selection modes it runs under (default: all of the study's).
+ * A variant that changes only PIMP's choices need not rerun the baselines: `{"mateRule": "dissimilar",
+ * "selection": ["pimp"]}`.
+ */
+export type StudyVariant = StudyOptions & { readonly selection?: readonly SelectionMode[] };
+
+/** The selection modes a variant runs under: its own list, else all of the study's. */
+export function variantSelections(spec: Pick<StudySpec, 'selection' | 'variants'>, variant: string): readonly SelectionMode[] {
+  return spec.variants[variant]?.selection ?? spec.selection;
+}
+
+/** A variant's run options, without its selection list. */
+export function variantOptions(v: StudyVariant): StudyOptions {
+  const { selection: _selection, ...options } = v;
+  return options;
+}
 
 /** Most seeds of a study (each cell runs every one). */
 export const MAX_STUDY_SEEDS = 100_000;
@@ -122,10 +144,18 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
   const settings = optionsOf(json['settings'] ?? {}, 'settings', fail);
   const rawVariants = json['variants'] ?? { default: {} };
   if (!isObject(rawVariants) || Object.keys(rawVariants).length === 0) fail('variants', 'expected a non-empty object of named option sets');
-  const variants: Record<string, StudyOptions> = {};
+  const variants: Record<string, StudyVariant> = {};
   for (const [label, v] of Object.entries(rawVariants as Record<string, unknown>)) {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.=-]*$/.test(label)) fail(`variants.${label}`, "variant names are letters, digits, '.', '_', '=' or '-'");
-    variants[label] = optionsOf(v, `variants.${label}`, fail);
+    if (isObject(v) && v['selection'] !== undefined) {
+      const { selection: only, ...rest } = v;
+      const own = choices(only, `variants.${label}.selection`, SELECTION_MODES, fail);
+      own.forEach((m, i) => {
+        if (!selection.includes(m))
+          fail(`variants.${label}.selection[${i}]`, `"${m}" is not one of the study's selection modes (${selection.join(', ')})`);
+      });
+      variants[label] = { ...optionsOf(rest, `variants.${label}`, fail), selection: own };
+    } else variants[label] = optionsOf(v, `variants.${label}`, fail);
   }
 
   const seeds = seedsOf(json['seeds'], fail);
@@ -153,7 +183,8 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
     successThreshold: successThreshold as number,
     diversity: diversity as DiversitySetting,
   };
-  const runs = problems.length * selection.length * mutation.length * mutationRate.length * Object.keys(variants).length * seeds.length;
+  const perGrid = Object.keys(variants).reduce((n, label) => n + variantSelections({ selection, variants }, label).length, 0);
+  const runs = problems.length * mutation.length * mutationRate.length * perGrid * seeds.length;
   if (runs > MAX_STUDY_RUNS) fail('seeds', `the grid has ${runs} runs (cells x seeds); a study holds at most ${MAX_STUDY_RUNS}`);
   checkOptionValues(spec, fail);
   return spec;
@@ -162,12 +193,16 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
 /** Resolves every combination of settings, variant and axes through the options model, naming the field on error. */
 function checkOptionValues(spec: StudySpec, fail: (field: string, msg: string) => never): void {
   // The shared settings alone first, so that their errors name "settings" rather than a variant.
-  const checks: [string, StudyOptions][] = [
-    ['settings', {}],
-    ...Object.entries(spec.variants).map(([label, v]): [string, StudyOptions] => [`variants.${label}`, v]),
+  const checks: [string, StudyOptions, readonly SelectionMode[]][] = [
+    ['settings', {}, spec.selection],
+    ...Object.entries(spec.variants).map(([label, v]): [string, StudyOptions, readonly SelectionMode[]] => [
+      `variants.${label}`,
+      variantOptions(v),
+      variantSelections(spec, label),
+    ]),
   ];
-  for (const [field, v] of checks) {
-    for (const selection of spec.selection) {
+  for (const [field, v, selections] of checks) {
+    for (const selection of selections) {
       for (const mutation of spec.mutation) {
         try {
           resolveRegressionOptions({ ...spec.settings, ...v, selection, mutation, mutationRate: spec.mutationRate[0] });

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { makeDataset } from '../src/eval/dataset.js';
+import { acrossMeasures, solutionTree } from '../src/study/across.js';
+import { topDownDistance } from '../src/tree/distance.js';
+import { parseInfix } from '../src/tree/parse.js';
+
+const names = ['x'];
+const inputs = makeDataset(names, [Float64Array.of(-1, 0, 0.5, 2)], Float64Array.of(0, 0, 0, 0));
+const sol = (expression: string) => ({ expression });
+
+describe('diversity across runs (the best solutions of a cell)', () => {
+  it('mean pairwise distance, its normalised form and the distinct behaviours, by hand', () => {
+    // x + x and 2 * x behave alike; x * x differs: 2 behaviours of 3 solutions
+    const texts = ['x + x', '2 * x', 'x * x'];
+    const trees = texts.map((t) => parseInfix(t, names));
+    const m = acrossMeasures(texts.map(sol), inputs, 'seed');
+    expect(m.runs).toBe(3);
+    const pairs = [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ] as const;
+    const d = pairs.map(([i, j]) => topDownDistance(trees[i]!, trees[j]!));
+    expect(m.distance.value).toBeCloseTo((d[0]! + d[1]! + d[2]!) / 3, 14);
+    const size = (i: number) => trees[i]!.op.length;
+    expect(m.distanceNorm.value).toBeCloseTo(pairs.reduce((s, [i, j], k) => s + d[k]! / (size(i) + size(j)), 0) / 3, 14);
+    expect(m.distinct.value).toBe(2 / 3);
+    for (const k of ['distance', 'distanceNorm', 'distinct'] as const) {
+      expect(m[k].lo).toBeLessThanOrEqual(m[k].value + 1e-12);
+      expect(m[k].hi).toBeGreaterThanOrEqual(m[k].value - 1e-12);
+    }
+  });
+
+  it('identical solutions: distance 0 and one behaviour; all different: share 1 in every resample', () => {
+    const same = acrossMeasures(['x * x', 'x * x', 'x * x', 'x * x'].map(sol), inputs, 's');
+    expect(same.distance).toEqual({ value: 0, lo: 0, hi: 0 });
+    expect(same.distinct.value).toBe(1 / 4);
+    const differ = acrossMeasures(['x', 'x * x', 'sin(x)', 'exp(x)', '1.5'].map(sol), inputs, 's');
+    expect(differ.distinct).toEqual({ value: 1, lo: 1, hi: 1 });
+  });
+
+  it('is deterministic per seed and leaves out fewer than two solutions', () => {
+    const texts = ['x', 'x * x', 'sin(x)', 'x + 1', 'x * x * x', '1.5', 'cos(x) * x'].map(sol);
+    expect(acrossMeasures(texts, inputs, 'a')).toEqual(acrossMeasures(texts, inputs, 'a'));
+    const one = acrossMeasures([sol('x')], inputs, 'a');
+    expect(one.runs).toBe(1);
+    expect(one.distance.value).toBeNaN();
+  });
+
+  it('reads clamped expressions back and clamps their outputs', () => {
+    const c = solutionTree('clamp(x * x, -1, 3)', names);
+    expect(c?.lo).toBe(-1);
+    expect(c?.hi).toBe(3);
+    expect(c?.tree.op.length).toBe(3);
+    // x * x and clamp(x * x, -1, 3) differ only at x = 2 (4 against 3); clamp(x * x, -1, 5) equals x * x on these inputs
+    expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 3)'].map(sol), inputs, 's').distinct.value).toBe(1);
+    expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 5)'].map(sol), inputs, 's').distinct.value).toBe(1 / 2);
+    expect(solutionTree('not an expression (', names)).toBeUndefined();
+  });
+});
