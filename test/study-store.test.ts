@@ -208,7 +208,7 @@ describe('study store (real SQLite file)', () => {
     const db = join(dir, 'r.db');
     await runStudy(writeStudy(dir, tinyStudy()), { db, threads: 1 });
     const files = exportCsv(db, join(dir, 'csv'));
-    expect(files.map((f) => f.slice(dir.length + 5))).toEqual(['cells.csv', 'runs.csv', 'generations.csv']);
+    expect(files.map((f) => f.slice(dir.length + 5))).toEqual(['cells.csv', 'runs.csv', 'generations.csv', 'across.csv']);
     const runs = readFileSync(join(dir, 'csv', 'runs.csv'), 'utf8')
       .trimEnd()
       .split('\n');
