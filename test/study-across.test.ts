@@ -24,7 +24,9 @@ describe('diversity across runs (the best solutions of a cell)', () => {
     expect(m.distance.value).toBeCloseTo((d[0]! + d[1]! + d[2]!) / 3, 14);
     const size = (i: number) => trees[i]!.op.length;
     expect(m.distanceNorm.value).toBeCloseTo(pairs.reduce((s, [i, j], k) => s + d[k]! / (size(i) + size(j)), 0) / 3, 14);
+    // pairs that behave differently: (x + x, x * x) and (2 * x, x * x) of the three
     expect(m.distinct.value).toBe(2 / 3);
+    expect(m.behaviours).toBe(2);
     for (const k of ['distance', 'distanceNorm', 'distinct'] as const) {
       expect(m[k].lo).toBeLessThanOrEqual(m[k].value + 1e-12);
       expect(m[k].hi).toBeGreaterThanOrEqual(m[k].value - 1e-12);
@@ -34,9 +36,21 @@ describe('diversity across runs (the best solutions of a cell)', () => {
   it('identical solutions: distance 0 and one behaviour; all different: share 1 in every resample', () => {
     const same = acrossMeasures(['x * x', 'x * x', 'x * x', 'x * x'].map(sol), inputs, 's');
     expect(same.distance).toEqual({ value: 0, lo: 0, hi: 0 });
-    expect(same.distinct.value).toBe(1 / 4);
+    expect(same.distinct).toEqual({ value: 0, lo: 0, hi: 0 });
+    expect(same.behaviours).toBe(1);
     const differ = acrossMeasures(['x', 'x * x', 'sin(x)', 'exp(x)', '1.5'].map(sol), inputs, 's');
     expect(differ.distinct).toEqual({ value: 1, lo: 1, hi: 1 });
+  });
+
+  it('the intervals hold the value where repeats in a resample could bias them: 30 solutions in 15 pairs of twins', () => {
+    const texts = Array.from({ length: 30 }, (_, i) => sol(`x * ${(i >> 1) + 2}`));
+    const m = acrossMeasures(texts, inputs, 'twins');
+    expect(m.behaviours).toBe(15);
+    expect(m.distinct.value).toBeCloseTo(1 - 15 / ((30 * 29) / 2), 14);
+    for (const k of ['distance', 'distanceNorm', 'distinct'] as const) {
+      expect(m[k].lo, k).toBeLessThanOrEqual(m[k].value);
+      expect(m[k].hi, k).toBeGreaterThanOrEqual(m[k].value);
+    }
   });
 
   it('is deterministic per seed and leaves out fewer than two solutions', () => {
@@ -54,7 +68,7 @@ describe('diversity across runs (the best solutions of a cell)', () => {
     expect(c?.tree.op.length).toBe(3);
     // x * x and clamp(x * x, -1, 3) differ only at x = 2 (4 against 3); clamp(x * x, -1, 5) equals x * x on these inputs
     expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 3)'].map(sol), inputs, 's').distinct.value).toBe(1);
-    expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 5)'].map(sol), inputs, 's').distinct.value).toBe(1 / 2);
+    expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 5)'].map(sol), inputs, 's').distinct.value).toBe(0);
     expect(solutionTree('not an expression (', names)).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -126,7 +126,8 @@ describe('study report', () => {
     expect(rep.stderr).toBe('');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toContain('16 of 16 runs finished');
-    expect(html).toContain("are compared with the other modes' runs of variant default");
+    expect(html).toContain("are compared with the other modes' runs of the first variant that has them (default)");
+    expect(html).toContain('2 variants (some under some selection modes only): 4 cells × 4 seeds');
     // the far instance's success row has all three modes: its own pimp and the default variant's baselines
     const farRow = /<tr><th>subtree mutation, rate 0.2, far<\/th>(.*?)<\/tr>/.exec(html.split('class="success"')[1] ?? '')?.[1] ?? '';
     expect(farRow.match(/<td>\d\/4 = /g)).toHaveLength(3);
@@ -142,18 +143,34 @@ describe('study report', () => {
       .trimEnd()
       .split('\n');
     expect(across[0]).toBe(
-      'cell,problem,selection,mutation,mutation_rate,variant,runs,distance,distance_lo,distance_hi,distance_norm,distance_norm_lo,distance_norm_hi,distinct_share,distinct_share_lo,distinct_share_hi',
+      'cell,problem,selection,mutation,mutation_rate,variant,runs,behaviours,distance,distance_lo,distance_hi,distance_norm,distance_norm_lo,distance_norm_hi,distinct_pairs,distinct_pairs_lo,distinct_pairs_hi',
     );
     expect(across).toHaveLength(1 + 4);
     for (const row of across.slice(1)) {
       const f = row.split(',');
       expect(f[6]).toBe('4');
-      const [v, lo, hi] = f.slice(7, 10).map(Number);
+      const [v, lo, hi] = f.slice(8, 11).map(Number);
       expect(lo!).toBeLessThanOrEqual(v! + 1e-9);
       expect(hi!).toBeGreaterThanOrEqual(v! - 1e-9);
     }
     const gens = readFileSync(join(dir, 'csv', 'generations.csv'), 'utf8').split('\n')[0] ?? '';
     expect(gens).toContain('structuralDiversityNorm');
+  }, 60_000);
+
+  it("across-run measures of a CSV problem: its relative data path is read from the study file's folder, wherever the database is", () => {
+    const dir = tempDir();
+    const rows = Array.from({ length: 40 }, (_, i) => `${i / 10},${(i / 10) ** 2 + 1}`);
+    writeFileSync(join(dir, 'd.csv'), ['x,y', ...rows].join('\n') + '\n');
+    const file = writeStudy(dir, tinyStudy({ problems: [{ name: 'sq', data: 'd.csv' }], selection: ['pimp', 'tournament'], seeds: 3 }));
+    const elsewhere = tempDir();
+    const db = join(elsewhere, 'csv.db');
+    expect(gpmate('study', 'run', file, '--db', db, '--quiet').status).toBe(0);
+    expect(gpmate('study', 'export', db, '--csv', join(elsewhere, 'csv')).status).toBe(0);
+    const across = readFileSync(join(elsewhere, 'csv', 'across.csv'), 'utf8')
+      .trimEnd()
+      .split('\n');
+    expect(across).toHaveLength(3);
+    for (const row of across.slice(1)) expect(Number(row.split(',')[7])).toBeGreaterThanOrEqual(1); // behaviours
   }, 60_000);
 
   it('reports bad input in one line without writing anything', () => {

@@ -167,6 +167,9 @@ describe('grid expansion and configuration hashes', () => {
       'field "variants.v.selection[0]": "random-mate" is not one of the study\'s selection modes',
     );
     expect(errorOf(tinyStudy({ variants: { v: { selection: [] } } }))).toContain('field "variants.v.selection": expected a non-empty list');
+    expect(errorOf(tinyStudy({ variants: { v: { selection: ['pimp'] } } }))).toContain(
+      'field "selection[1]": "tournament" is run by no variant',
+    );
     expect(errorOf(tinyStudy({ variants: { v: { selection: ['pimp', 'pimp'] } } }))).toContain('"pimp" is listed twice');
     // options are checked only under the modes the variant runs: dissimilar mating is pimp's alone
     expect(errorOf(tinyStudy({ variants: { v: { mateRule: 'dissimilar' } } }))).toContain('field "variants.v": option mateRule');

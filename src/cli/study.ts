@@ -41,7 +41,7 @@ export const STUDY_FLAGS = {
     sections: [{ title: 'Options', flags: [flag('out DIR', 'out', 'string', 'folder of the report (required)')] }],
   },
   export: {
-    head: 'gpmate study export DB --csv DIR\n  cells.csv, runs.csv, generations.csv',
+    head: 'gpmate study export DB --csv DIR\n  cells.csv, runs.csv, generations.csv, across.csv',
     sections: [{ title: 'Options', flags: [flag('csv DIR', 'csv', 'string', 'folder of the CSV files (required)')] }],
   },
 } as const satisfies Record<string, CommandFlags>;

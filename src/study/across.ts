@@ -26,18 +26,26 @@ export interface Interval {
 
 /** Diversity of one cell's best solutions (one per finished seed). NaN where it does not apply. */
 export interface AcrossMeasures {
-  /** Best solutions measured (finished runs with a readable expression). */
+  /** Best solutions measured (finished runs with a readable expression; the first {@link MAX_ACROSS_SOLUTIONS} by seed). */
   readonly runs: number;
+  /** Distinct output vectors among them (values rounded to 6 decimals on the common inputs). */
+  readonly behaviours: number;
   /** Mean top-down tree edit distance over the pairs of best solutions. */
   readonly distance: Interval;
   /** The same pairs, each distance divided by the two trees' sizes (d / (|a| + |b|), in [0, 1)). */
   readonly distanceNorm: Interval;
-  /** Distinct output vectors on the common inputs (values rounded to 6 decimals) / number of solutions. */
+  /**
+   * Behavioural distinctness: the share of pairs of solutions whose output vectors differ. Unlike
+   * `behaviours / runs` it does not depend on the number of seeds, so it has an honest bootstrap interval.
+   */
   readonly distinct: Interval;
 }
 
 /** Bootstrap resamples of the seeds behind every interval. */
 export const ACROSS_RESAMPLES = 1000;
+
+/** Most solutions of a cell measured (the first by seed): the cost grows with their square, 1,000 times over. */
+export const MAX_ACROSS_SOLUTIONS = 200;
 
 /** Decimal places output values are rounded to before two solutions count as behaving alike (as the per-generation measure). */
 const DECIMALS = 6;
@@ -64,15 +72,16 @@ export function solutionTree(expression: string, names: readonly string[]): { tr
  * The across-run measures of a set of best solutions. `inputs` are the common inputs their outputs are
  * compared on (undefined: no behavioural measure). Intervals: the 2.5% and 97.5% quantiles of the
  * measure over {@link ACROSS_RESAMPLES} resamples of the solutions with replacement, drawn from an Rng
- * seeded by `seed`; in a resample, pairs of two draws of one solution are left out of the mean distance
- * and a solution drawn twice counts once in the distinct share (repeats would bias both downwards).
- * A resample that draws one solution n times is skipped.
+ * seeded by `seed`; in a resample, pairs of two draws of one solution are left out (they would bias
+ * every pair measure downwards). A resample that draws one solution n times is skipped.
  */
 export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dataset | undefined, seed: string): AcrossMeasures {
-  const parsed = solutions.map((s) => solutionTree(s.expression, inputs?.names ?? [])).filter((t) => t !== undefined);
+  const parsed = solutions
+    .map((s) => solutionTree(s.expression, inputs?.names ?? []))
+    .filter((t) => t !== undefined)
+    .slice(0, MAX_ACROSS_SOLUTIONS);
   const n = parsed.length;
   const nan: Interval = { value: NaN, lo: NaN, hi: NaN };
-  if (n < 2) return { runs: n, distance: nan, distanceNorm: nan, distinct: nan };
   const dist = new Float64Array(n * n);
   const norm = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
@@ -85,6 +94,7 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
     }
   }
   let classOf: Int32Array | undefined;
+  let behaviours = NaN;
   if (inputs) {
     const ids = new Map<string, number>();
     classOf = Int32Array.from(parsed, (p) => {
@@ -95,9 +105,12 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
       if (id === undefined) ids.set(key, (id = ids.size));
       return id;
     });
+    behaviours = new Set(classOf).size;
   }
-  // pairs of two draws of the same solution are left out, and the share counts each solution drawn once:
-  // otherwise every resample's repeats would pull both measures down
+  if (n < 2) return { runs: n, behaviours, distance: nan, distanceNorm: nan, distinct: nan };
+  const differ = new Float64Array(n * n);
+  if (classOf) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) differ[i * n + j] = classOf[i] === classOf[j] ? 0 : 1;
+  // pairs of two draws of the same solution are left out: their repeats would pull every pair measure down
   const pairMean = (m: Float64Array, idx: ArrayLike<number>): number => {
     let sum = 0;
     let pairs = 0;
@@ -110,16 +123,7 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
     }
     return pairs > 0 ? sum / pairs : NaN;
   };
-  const distinctShare = (idx: ArrayLike<number>): number => {
-    if (!classOf) return NaN;
-    const drawn = new Set<number>();
-    const seen = new Set<number>();
-    for (let i = 0; i < n; i++) {
-      drawn.add(idx[i] as number);
-      seen.add(classOf[idx[i] as number] as number);
-    }
-    return seen.size / drawn.size;
-  };
+  const distinctShare = (idx: ArrayLike<number>): number => (classOf ? pairMean(differ, idx) : NaN);
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const rng = new Rng(seed);
   const boot = { distance: [] as number[], distanceNorm: [] as number[], distinct: [] as number[] };
@@ -136,6 +140,7 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
     Number.isFinite(value) && xs.length > 0 ? { value, lo: quantile(xs, 0.025), hi: quantile(xs, 0.975) } : nan;
   return {
     runs: n,
+    behaviours,
     distance: interval(pairMean(dist, all), boot.distance),
     distanceNorm: interval(pairMean(norm, all), boot.distanceNorm),
     distinct: interval(distinctShare(all), boot.distinct),
@@ -145,14 +150,15 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
 /**
  * The inputs a problem's best solutions are compared on: the test rows (else the training rows) of the
  * task as the study's first seed resolves it (benchmarks sample their points from the seed; one common
- * set makes the seeds' solutions comparable). A data file is looked for as given, then beside the database;
- * undefined when it cannot be read (its variable names are needed to read the solutions back, so the
- * problem then has no across-run measures).
+ * set makes the seeds' solutions comparable). A relative data path is looked for in the study file's
+ * folder (`studyDir`, recorded by `study run`), else beside the database; undefined when it cannot be read
+ * (its variable names are needed to read the solutions back, so the problem then has no across-run measures).
  */
-export function commonInputs(spec: StudySpec, problem: StudyProblem, dbPath: string): Dataset | undefined {
+export function commonInputs(spec: StudySpec, problem: StudyProblem, dbPath: string, studyDir?: string): Dataset | undefined {
   const at = (p: string | undefined): string | undefined => {
-    if (p === undefined || isAbsolute(p) || existsSync(p)) return p;
-    return resolve(dirname(dbPath), p);
+    if (p === undefined || isAbsolute(p)) return p;
+    const inStudy = studyDir === undefined ? undefined : resolve(studyDir, p);
+    return inStudy !== undefined && existsSync(inStudy) ? inStudy : resolve(dirname(dbPath), p);
   };
   try {
     const data = at(problem.data);
@@ -167,15 +173,19 @@ export function commonInputs(spec: StudySpec, problem: StudyProblem, dbPath: str
   }
 }
 
-/** The across-run measures of every cell with finished runs, by cell hash (cells in `cells` order). */
+/**
+ * The across-run measures of every cell with finished runs, by cell hash (cells in `cells` order), and the
+ * problems left out because their inputs could not be read.
+ */
 export function acrossByCell(
   spec: StudySpec,
   dbPath: string,
+  studyDir: string | undefined,
   cells: readonly { hash: string; problem: string }[],
   runs: readonly { cell: string; seed: number; status: string; expression: string | null }[],
-): Map<string, AcrossMeasures> {
+): { measures: Map<string, AcrossMeasures>; unreadable: string[] } {
   const inputs = new Map<string, Dataset | undefined>();
-  for (const p of spec.problems) inputs.set(p.name, commonInputs(spec, p, dbPath));
+  for (const p of spec.problems) inputs.set(p.name, commonInputs(spec, p, dbPath, studyDir));
   const solutions = new Map<string, StoredSolution[]>();
   for (const r of [...runs].sort((a, b) => a.seed - b.seed)) {
     if (r.status !== 'done' || r.expression === null) continue;
@@ -190,5 +200,5 @@ export function acrossByCell(
     if (!list || !data) continue;
     out.set(c.hash, acrossMeasures(list, data, `across:${c.hash}`));
   }
-  return out;
+  return { measures: out, unreadable: spec.problems.filter((p) => !inputs.get(p.name)).map((p) => p.name) };
 }

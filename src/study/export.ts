@@ -100,18 +100,18 @@ export function exportCsv(dbPath: string, dir: string): string[] {
         }),
       ),
     );
-    const across = acrossByCell(store.study(), dbPath, cells, runs);
+    const across = acrossByCell(store.study(), dbPath, store.studyDir(), cells, runs).measures;
     const measures = ['distance', 'distanceNorm', 'distinct'] as const;
-    const names = ['distance', 'distance_norm', 'distinct_share'];
+    const names = ['distance', 'distance_norm', 'distinct_pairs'];
     put(
       'across.csv',
       csv(
-        ['cell', ...AXES, 'runs', ...names.flatMap((n) => [n, `${n}_lo`, `${n}_hi`])],
+        ['cell', ...AXES, 'runs', 'behaviours', ...names.flatMap((n) => [n, `${n}_lo`, `${n}_hi`])],
         cells
           .filter((c) => across.has(c.hash))
           .map((c) => {
             const a = across.get(c.hash)!;
-            return [c.hash, ...axes(c.hash), a.runs, ...measures.flatMap((k) => [a[k].value, a[k].lo, a[k].hi])];
+            return [c.hash, ...axes(c.hash), a.runs, a.behaviours, ...measures.flatMap((k) => [a[k].value, a[k].lo, a[k].hi])];
           }),
       ),
     );

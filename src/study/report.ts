@@ -111,8 +111,10 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
   let cells: CellRow[];
   let runs: RunRow[];
   let gens: GenerationRow[];
+  let studyDir: string | undefined;
   try {
     spec = store.study();
+    studyDir = store.studyDir();
     cells = store.cells();
     runs = store.runs();
     gens = store.generations();
@@ -130,7 +132,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
   const figures: { file: string; svg: string; title: string; problem: string }[] = [];
   const sections: string[] = [];
   const findings: Findings = new Map(instances.map((i) => [i, []]));
-  const across = acrossByCell(spec, dbPath, cells, runs);
+  const across = acrossByCell(spec, dbPath, studyDir, cells, runs);
   const problems = [...new Set(instances.map((i) => i.problem))];
   for (const problem of problems) {
     const inst = instances.filter((i) => i.problem === problem);
@@ -157,7 +159,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
       `<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the three pairs of each measure and instance; winner where Holm p ≤ ${ALPHA})</h3>`,
     );
     parts.push(testTables(inst, findings));
-    parts.push(acrossTables(inst, across, findings));
+    parts.push(acrossTables(inst, across.measures, findings, across.unreadable.includes(problem)));
     const pimpOnly = (sel: string): boolean => sel === 'pimp';
     const prefParts: string[] = [];
     for (const m of PREFERENCE_SERIES) {
@@ -220,14 +222,20 @@ function matingSettings(inst: readonly Instance[]): string {
 const ACROSS: readonly { key: 'distance' | 'distanceNorm' | 'distinct'; label: string }[] = [
   { key: 'distance', label: 'mean pairwise tree distance of the best solutions' },
   { key: 'distanceNorm', label: 'mean normalised distance (d / (|a| + |b|)) of the best solutions' },
-  { key: 'distinct', label: 'distinct behaviours among the best solutions (share)' },
+  { key: 'distinct', label: 'pairs of best solutions that behave differently (share)' },
 ];
+
+/** Fewest best solutions on each side before intervals that do not overlap count as a finding (tiny samples give narrow intervals). */
+const ACROSS_MIN_RUNS = 10;
 
 /**
  * Diversity across runs (src/study/across.ts): per instance and selection mode, the measures of the seeds'
- * best solutions with bootstrap 95% intervals. A finding where PIMP's interval lies wholly above or below another mode's.
+ * best solutions with bootstrap 95% intervals. A finding where PIMP's interval lies wholly above or below
+ * another mode's, both from at least {@link ACROSS_MIN_RUNS} solutions.
  */
-function acrossTables(inst: readonly Instance[], across: Map<string, AcrossMeasures>, findings: Findings): string {
+function acrossTables(inst: readonly Instance[], across: Map<string, AcrossMeasures>, findings: Findings, unreadable: boolean): string {
+  if (unreadable)
+    return "<h3>Across runs</h3><p>Not measured: this problem's data file could not be read again (its path, relative to the study file's folder, is needed to read the solutions back).</p>";
   const sels = selections(inst);
   const measuresOf = (i: Instance, sel: string): AcrossMeasures | undefined => {
     const cell = i.runs.get(sel)?.[0]?.cell;
@@ -238,10 +246,13 @@ function acrossTables(inst: readonly Instance[], across: Map<string, AcrossMeasu
   const out: string[] = [];
   for (const m of ACROSS) {
     const rows = inst.map((i) => {
-      const own = measuresOf(i, 'pimp')?.[m.key];
+      const mine = measuresOf(i, 'pimp');
+      const own = mine?.[m.key];
       for (const other of sels) {
-        const o = measuresOf(i, other)?.[m.key];
+        const theirs = measuresOf(i, other);
+        const o = theirs?.[m.key];
         if (other === 'pimp' || !own || !o || !Number.isFinite(own.value) || !Number.isFinite(o.value)) continue;
+        if ((mine?.runs ?? 0) < ACROSS_MIN_RUNS || (theirs?.runs ?? 0) < ACROSS_MIN_RUNS) continue;
         const side = own.lo > o.hi ? 'above' : own.hi < o.lo ? 'below' : undefined;
         if (side)
           findings
@@ -256,7 +267,7 @@ function acrossTables(inst: readonly Instance[], across: Map<string, AcrossMeasu
   }
   if (across.size === 0) return '';
   return `<h3>Across runs (the best solution of each seed; bootstrap 95% interval over ${ACROSS_RESAMPLES} resamples of the seeds)</h3>
-<p>Behaviour: outputs on the test inputs of the study's first seed, rounded to 6 decimals.</p>
+<p>Behaviour: outputs on the test inputs (training inputs without a test set) of the study's first seed, rounded to 6 decimals. Findings: intervals apart, at least ${ACROSS_MIN_RUNS} seeds on each side (not corrected for multiple comparisons).</p>
 ${out.join('\n')}`;
 }
 
@@ -502,11 +513,12 @@ pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.85em}svg{max-width:
           .map(([i, items]) => `<h3>${esc(`${i.problem}, ${i.label}`)}</h3><ul>${items.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`)
           .join('\n')
       : '<p>No significant difference involving PIMP.</p>';
-  const borrowed = [...new Set(instances.filter((i) => i.borrowed.size > 0).map((i) => i.variant))];
-  const lender = instances.find((i) => i.borrowed.size > 0)?.borrowed;
+  const borrowers = instances.filter((i) => i.borrowed.size > 0);
+  const borrowed = [...new Set(borrowers.map((i) => i.variant))];
+  const lenders = [...new Set(borrowers.flatMap((i) => [...i.borrowed.values()]))];
   const borrowNote =
-    borrowed.length > 0 && lender
-      ? `<p>Variants run under some selection modes only (${esc(borrowed.join(', '))}) are compared with the other modes' runs of variant ${esc([...new Set(lender.values())].join(', '))}.</p>`
+    borrowed.length > 0
+      ? `<p>Variants run under some selection modes only (${esc(borrowed.join(', '))}) are compared with the other modes' runs of the first variant that has them (${esc(lenders.join(', '))}).</p>`
       : '';
   const toc =
     sections.length > 1 ? `<nav>${spec.problems.map((p) => `<a href="#${esc(slug(p.name))}">${esc(p.name)}</a>`).join(' · ')}</nav>` : '';
@@ -514,7 +526,7 @@ pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:.85em}svg{max-width:
 <html lang="en"><head><meta charset="utf-8"><title>gpmate study ${esc(spec.name)}</title><style>${css}</style></head>
 <body><h1>Study ${esc(spec.name)}</h1>
 ${spec.description ? `<p>${esc(spec.description)}</p>` : ''}
-<p>${counts.done} of ${counts.planned} runs finished${counts.failed > 0 ? `, ${counts.failed} failed` : ''}. Grid: ${spec.problems.length} problems × ${spec.selection.length} selection modes × ${spec.mutation.length} mutation types × ${spec.mutationRate.length} mutation rates × ${Object.keys(spec.variants).length} variants × ${spec.seeds.length} seeds.</p>
+<p>${counts.done} of ${counts.planned} runs finished${counts.failed > 0 ? `, ${counts.failed} failed` : ''}. Grid: ${spec.problems.length} problems × ${spec.selection.length} selection modes × ${spec.mutation.length} mutation types × ${spec.mutationRate.length} mutation rates × ${Object.keys(spec.variants).length} variants${borrowed.length > 0 ? ' (some under some selection modes only)' : ''}: ${expandGrid(spec).length} cells × ${spec.seeds.length} seeds.</p>
 ${borrowNote}
 <h2>Findings involving PIMP (Holm-adjusted p ≤ ${ALPHA}; across runs: bootstrap intervals apart), by instance</h2>
 ${findingsHtml}

@@ -108,6 +108,7 @@ export async function withStudyStore<T>(
   const store = StudyStore.openForRun(o.db ?? defaultDbPath(study.path), study.spec, {
     ...(o.extend ? { extend: true } : {}),
     ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}),
+    studyDir: study.baseDir,
   });
   try {
     store.claim(process.pid);

@@ -158,6 +158,11 @@ export function parseStudy(json: unknown, source = 'study'): StudySpec {
     } else variants[label] = optionsOf(v, `variants.${label}`, fail);
   }
 
+  selection.forEach((m, i) => {
+    if (!Object.keys(variants).some((label) => variantSelections({ selection, variants }, label).includes(m)))
+      fail(`selection[${i}]`, `"${m}" is run by no variant (every variant lists its own selection modes without it)`);
+  });
+
   const seeds = seedsOf(json['seeds'], fail);
   const successThreshold = json['successThreshold'] ?? REGRESSION_DEFAULTS.successThreshold;
   if (typeof successThreshold !== 'number' || !(successThreshold >= 0))

@@ -154,7 +154,7 @@ export class StudyStore {
    * Opens (creating if needed) the database for running a study. Refuses a database of another study
    * (different name), and one whose study changed since runs were stored unless `extend` is set.
    */
-  static openForRun(path: string, spec: StudySpec, opts: { extend?: boolean; maxPages?: number } = {}): StudyStore {
+  static openForRun(path: string, spec: StudySpec, opts: { extend?: boolean; maxPages?: number; studyDir?: string } = {}): StudyStore {
     const exists = existsSync(path);
     if (!existsSync(dirname(path) || '.')) throw new ConfigError(`database ${path}: folder ${dirname(path)} does not exist`);
     try {
@@ -171,7 +171,14 @@ export class StudyStore {
         store.db.pragma('journal_mode = WAL');
         store.db.pragma('synchronous = FULL');
         if (opts.maxPages !== undefined) store.db.pragma(`max_page_count = ${Math.floor(opts.maxPages)}`);
-        store.db.transaction(() => store.bind(spec, opts.extend ?? false)).immediate();
+        store.db
+          .transaction(() => {
+            store.bind(spec, opts.extend ?? false);
+            // where relative data paths of the study file point (the report reads the problems' inputs again)
+            if (opts.studyDir !== undefined)
+              store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('study_dir', ?)").run(opts.studyDir);
+          })
+          .immediate();
       });
       return store;
     } catch (e) {
@@ -211,6 +218,11 @@ export class StudyStore {
     } catch (e) {
       throw storeError(this.path, e, doing);
     }
+  }
+
+  /** The folder of the study file the last `study run` read (relative data paths are relative to it), if recorded. */
+  studyDir(): string | undefined {
+    return this.guard('reading it', () => this.readMeta('study_dir'));
   }
 
   private readMeta(key: string): string | undefined {
