@@ -197,7 +197,12 @@ function matingSettings(inst: readonly Instance[]): string {
   const settingOf = (i: Instance, sel: string): string | undefined => {
     const cell = i.runs.get(sel)?.[0]?.cell;
     if (!cell) return undefined;
-    const s = resolveRegressionOptions((JSON.parse(cell.options) as { options: object }).options);
+    let s: ReturnType<typeof resolveRegressionOptions>;
+    try {
+      s = resolveRegressionOptions((JSON.parse(cell.options) as { options: object }).options);
+    } catch {
+      return 'settings not readable by this version';
+    }
     const pool = `pool ${s.poolSize} (${s.poolDraw ?? DEFAULT_ENGINE_CHOICES.poolDraw})`;
     if (sel === 'tournament') return `k ${s.tournamentSize}`;
     if (sel === 'random-mate') return pool;
