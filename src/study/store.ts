@@ -171,14 +171,7 @@ export class StudyStore {
         store.db.pragma('journal_mode = WAL');
         store.db.pragma('synchronous = FULL');
         if (opts.maxPages !== undefined) store.db.pragma(`max_page_count = ${Math.floor(opts.maxPages)}`);
-        store.db
-          .transaction(() => {
-            store.bind(spec, opts.extend ?? false);
-            // where relative data paths of the study file point (the report reads the problems' inputs again)
-            if (opts.studyDir !== undefined)
-              store.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('study_dir', ?)").run(opts.studyDir);
-          })
-          .immediate();
+        store.db.transaction(() => store.bind(spec, opts.extend ?? false, opts.studyDir)).immediate();
       });
       return store;
     } catch (e) {
@@ -244,7 +237,7 @@ export class StudyStore {
     }
   }
 
-  private bind(spec: StudySpec, extend: boolean): void {
+  private bind(spec: StudySpec, extend: boolean, studyDir: string | undefined): void {
     this.checkOwner(spec);
     this.db.exec(SCHEMA);
     const hash = studyHash(spec);
@@ -264,6 +257,8 @@ export class StudyStore {
     put.run('name', spec.name);
     put.run('study_hash', hash);
     put.run('study', canonicalJson(spec));
+    // where the study file's relative data paths point (the report reads the problems' inputs again)
+    if (studyDir !== undefined) put.run('study_dir', studyDir);
     const cell = this.db.prepare(
       'INSERT OR IGNORE INTO cells (hash, problem, selection, mutation, mutation_rate, variant, options) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
