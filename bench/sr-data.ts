@@ -73,6 +73,7 @@ export function operonFigures(): Map<string, [number, number]> {
     ['Vladislavleva-4', [-171, -3.1e3]],
   ]);
   const readme = join(suiteDirs()[1]!, 'README.md');
+  if (!existsSync(readme)) return m;
   for (const line of readFileSync(readme, 'utf8').split('\n')) {
     const c = line.split('|').map((s) => s.trim());
     // | set | rows | inputs | Operon median | Operon worst | gpmate median | gpmate worst |

@@ -36,7 +36,7 @@ import { median, suiteSets, type SuiteSet } from './sr-data.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The tuning studies' common settings: the comparison's budget and the `--data` preset as it stood. */
+/** The tuning studies' common settings: the comparison's budget and the `--data` preset (the committed studies: the preset of 2026-12-02). */
 const BASE_SETTINGS = { populationSize: 1000, generations: 100, ...PRESETS.data, functions: [...PRESETS.data.functions] };
 
 /** A set's inner split: the first 75% of its training rows to train on, the rest to validate on. */
