@@ -84,6 +84,8 @@ function writeStudies(outDir: string): void {
         'model-validation': { selectModel: 'validation' },
         'init-btc': { init: 'btc' },
         'optimise-share-0.25': { optimiseShare: 0.25 },
+        'optimise-off': { optimiseIterations: 0 },
+        'size-50': { maxSize: 50 },
       },
     },
   };
