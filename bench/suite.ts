@@ -21,7 +21,6 @@
  * The final table on the sets' own train/test split, beside Operon's figures, is bench/realworld.ts's:
  *   npx tsx bench/realworld.ts --data suite --modes pimp --seeds 1-10
  */
-import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +30,7 @@ import type { RegressionTask } from '../src/eval/dataset.js';
 import { evaluateTree, rSquared } from '../src/eval/reference.js';
 import { clampPredictions } from '../src/sr/model.js';
 import { PRESETS } from '../src/sr/options.js';
+import { StudyStore, type CellRow, type RunRow } from '../src/study/store.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { median, suiteSets, type SuiteSet } from './sr-data.js';
 
@@ -96,6 +96,28 @@ function writeStudies(outDir: string): void {
   }
 }
 
+/** A stored run of a tuning database with its cell. */
+type StoredRun = RunRow & { readonly cellRow: CellRow };
+
+/** The finished runs of study databases, each with its cell (read through the study store). */
+function doneRuns(dbs: readonly string[]): StoredRun[] {
+  return dbs.flatMap((file) => {
+    const store = StudyStore.openForRead(file);
+    try {
+      const cells = new Map(store.cells().map((c) => [c.hash, c]));
+      return store
+        .runs()
+        .filter((r) => r.status === 'done')
+        .map((r) => ({ ...r, cellRow: cells.get(r.cell)! }));
+    } finally {
+      store.close();
+    }
+  });
+}
+
+/** A run's R^2 as the criterion counts it: clamped to [-1, 1], a missing or NaN value as -1. */
+const criterionR2 = (r2: number | null): number => (r2 === null || Number.isNaN(r2) ? -1 : Math.max(-1, Math.min(1, r2)));
+
 interface CellScore {
   readonly key: string;
   readonly bySet: Map<string, number>;
@@ -106,29 +128,18 @@ interface CellScore {
 
 /** Each tuning cell's per-set medians (inner validation R^2, clamped to [-1, 1]) and its summary. */
 function score(dbs: readonly string[], reference: string): void {
-  const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
   const cells = new Map<string, { r2: Map<string, number[]>; walls: number[]; below0: number }>();
-  for (const file of dbs) {
-    const db = new Database(file, { readonly: true });
-    const rows = db
-      .prepare(
-        `SELECT c.problem, c.mutation, c.mutation_rate AS rate, c.variant, r.test_r2 AS r2, r.wall_ms AS wall
-         FROM runs r JOIN cells c ON c.hash = r.cell WHERE r.status = 'done'`,
-      )
-      .all() as { problem: string; mutation: string; rate: number; variant: string; r2: number | null; wall: number }[];
-    db.close();
-    for (const row of rows) {
-      const mutation = row.mutation === OPERON_LIKE_MUTATION ? 'operon-like' : row.mutation;
-      const key = `${mutation}@${row.rate}/${row.variant}`;
-      const c = cells.get(key) ?? { r2: new Map<string, number[]>(), walls: [], below0: 0 };
-      cells.set(key, c);
-      const r2 = row.r2 ?? -Infinity;
-      if (!(r2 >= 0)) c.below0++;
-      const list = c.r2.get(row.problem) ?? [];
-      list.push(Math.max(-1, Math.min(1, Number.isNaN(r2) ? -1 : r2)));
-      c.r2.set(row.problem, list);
-      c.walls.push(row.wall / 1000);
-    }
+  for (const run of doneRuns(dbs)) {
+    const cell = run.cellRow;
+    const mutation = cell.mutation === OPERON_LIKE_MUTATION ? 'operon-like' : cell.mutation;
+    const key = `${mutation}@${cell.mutation_rate}/${cell.variant}`;
+    const c = cells.get(key) ?? { r2: new Map<string, number[]>(), walls: [], below0: 0 };
+    cells.set(key, c);
+    if (!((run.test_r2 ?? NaN) >= 0)) c.below0++;
+    const list = c.r2.get(cell.problem) ?? [];
+    list.push(criterionR2(run.test_r2));
+    c.r2.set(cell.problem, list);
+    c.walls.push((run.wall_ms ?? NaN) / 1000);
   }
   const scores: CellScore[] = [...cells].map(([key, c]) => ({
     key,
@@ -167,48 +178,40 @@ function score(dbs: readonly string[], reference: string): void {
  * margin x (hi - lo) on each side, and scored by the same criterion as `score`.
  */
 function clampMargins(dbs: readonly string[], margins: readonly number[]): void {
-  const Database = createRequire(import.meta.url)('better-sqlite3') as typeof import('better-sqlite3');
   const sets = new Map(suiteSets().map((s) => [s.name, s]));
   const tasks = new Map<string, RegressionTask>();
   // per margin, per set: the validation R^2 of every stored run
   const r2 = margins.map(() => new Map<string, number[]>());
   let parsed = 0;
-  for (const file of dbs) {
-    const db = new Database(file, { readonly: true });
-    const rows = db.prepare(`SELECT c.problem, r.expression FROM runs r JOIN cells c ON c.hash = r.cell WHERE r.status = 'done'`).all() as {
-      problem: string;
-      expression: string;
-    }[];
-    db.close();
-    for (const row of rows) {
-      const set = sets.get(row.problem);
-      if (!set) throw new Error(`${file}: problem ${row.problem} is not a suite set`);
-      let task = tasks.get(set.name);
-      if (!task) {
-        task = csvTask(set.csv, innerSplit(set));
-        tasks.set(set.name, task);
-      }
-      const m = /^clamp\((.*), (\S+), (\S+)\)$/.exec(row.expression);
-      if (!m) throw new Error(`${file}: a model without clamp bounds: ${row.expression.slice(0, 80)}`);
-      const [lo, hi] = [Number(m[2]), Number(m[3])];
-      const test = task.test!;
-      const raw = evaluateTree(parseInfix(m[1]!, test.names), test.columns, test.rows);
-      parsed++;
-      margins.forEach((margin, k) => {
-        const w = margin === Infinity ? Infinity : margin * (hi - lo);
-        const pred = clampPredictions(Float64Array.from(raw), { lo: lo - w, hi: hi + w });
-        const list = r2[k]!.get(set.name) ?? [];
-        list.push(rSquared(pred, test.y));
-        r2[k]!.set(set.name, list);
-      });
+  for (const run of doneRuns(dbs)) {
+    const problem = run.cellRow.problem;
+    const set = sets.get(problem);
+    if (!set) throw new Error(`problem ${problem} is not a suite set`);
+    let task = tasks.get(set.name);
+    if (!task) {
+      task = csvTask(set.csv, innerSplit(set));
+      tasks.set(set.name, task);
     }
+    const m = /^clamp\((.*), (\S+), (\S+)\)$/.exec(run.expression ?? '');
+    if (!m) throw new Error(`a model without clamp bounds: ${(run.expression ?? '(none)').slice(0, 80)}`);
+    const [lo, hi] = [Number(m[2]), Number(m[3])];
+    const test = task.test!;
+    const raw = evaluateTree(parseInfix(m[1]!, test.names), test.columns, test.rows);
+    parsed++;
+    margins.forEach((margin, k) => {
+      const w = margin === Infinity ? Infinity : margin * (hi - lo);
+      const pred = clampPredictions(Float64Array.from(raw), { lo: lo - w, hi: hi + w });
+      const list = r2[k]!.get(set.name) ?? [];
+      list.push(rSquared(pred, test.y));
+      r2[k]!.set(set.name, list);
+    });
   }
   console.log(`# bench/suite.ts clamp  ${dbs.join(' ')}: ${parsed} stored models re-scored on their inner validation rows`);
   console.log('| clamp margin (x training target range, each side) | mean of set medians | seeds below 0 | worst |');
   console.log('|---|---|---|---|');
   margins.forEach((margin, k) => {
     const bySet = [...r2[k]!.values()];
-    const mean = bySet.reduce((a, xs) => a + median(xs.map((x) => Math.max(-1, Math.min(1, Number.isNaN(x) ? -1 : x)))), 0) / bySet.length;
+    const mean = bySet.reduce((a, xs) => a + median(xs.map(criterionR2)), 0) / bySet.length;
     const all = bySet.flat();
     const below = all.filter((x) => !(x >= 0)).length;
     console.log(
