@@ -18,10 +18,18 @@
  *     re-scores every stored model on its inner validation rows with the clamping bounds widened by each
  *     margin (a share of the training target's range on each side), by the same criterion.
  *
+ *   npx tsx bench/suite.ts folds --out DIR [--k 4]
+ *     writes K-fold inner cross-validation data over each set's training rows (SET@fK.csv and its JSON):
+ *     run them with `npx tsx bench/realworld.ts --data DIR --modes pimp --seeds 1-2 --out RUNS`.
+ *
+ *   npx tsx bench/suite.ts select RUNS [RUNS ...] [--rules best,score,aic,bic]
+ *     scores model-selection rules on the fronts of finished bench/realworld.ts runs (fold runs: on the
+ *     inner validation blocks; runs of the suite's own split: on its test rows, beside Operon's medians).
+ *
  * The final table on the sets' own train/test split, beside Operon's figures, is bench/realworld.ts's:
  *   npx tsx bench/realworld.ts --data suite --modes pimp --seeds 1-10
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,15 +37,22 @@ import { csvTask, type RowRange } from '../problems/csv.js';
 import type { RegressionTask } from '../src/eval/dataset.js';
 import { evaluateTree, rSquared } from '../src/eval/reference.js';
 import { clampPredictions } from '../src/sr/model.js';
+import { MODEL_SELECTIONS, selectFromFront, type ModelSelection } from '../src/sr/pareto.js';
 import { PRESETS } from '../src/sr/options.js';
 import { StudyStore, type CellRow, type RunRow } from '../src/study/store.js';
 import { parseInfix } from '../src/tree/parse.js';
-import { median, suiteSets, type SuiteSet } from './sr-data.js';
+import { FUNCTIONS } from '../src/tree/primitives.js';
+import type { Tree } from '../src/tree/tree.js';
+import { median, operonFigures, suiteSets, type SuiteSet } from './sr-data.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The tuning studies' common settings: the comparison's budget and the `--data` preset (the committed studies: the preset of 2026-12-02). */
-const BASE_SETTINGS = { populationSize: 1000, generations: 100, ...PRESETS.data, functions: [...PRESETS.data.functions] };
+/**
+ * The tuning studies' common settings: the comparison's budget and the `--data` preset as it was when
+ * they were run (2026-12-02): without `selectModel: 'bic'`, which that preset gained afterwards.
+ */
+const { selectModel: _chosenLater, ...previousPreset } = PRESETS.data;
+const BASE_SETTINGS = { populationSize: 1000, generations: 100, ...previousPreset, functions: [...PRESETS.data.functions] };
 
 /** A set's inner split: the first 75% of its training rows to train on, the rest to validate on. */
 function innerSplit(s: SuiteSet): { train: RowRange; test: RowRange } {
@@ -171,6 +186,12 @@ function score(dbs: readonly string[], reference: string): void {
   for (const set of sets) console.log(`| ${set} | ${scores.map((s) => (s.bySet.get(set) ?? NaN).toFixed(3)).join(' | ')} |`);
 }
 
+/** A clamped model's printed form `clamp(formula, lo, hi)` taken apart; undefined for an unclamped one. */
+function clampParts(expression: string): { formula: string; lo: number; hi: number } | undefined {
+  const m = /^clamp\((.*), (\S+), (\S+)\)$/.exec(expression);
+  return m ? { formula: m[1]!, lo: Number(m[2]), hi: Number(m[3]) } : undefined;
+}
+
 /**
  * Clamping only bounds the reported model (the search is the same), so its margin can be chosen on the
  * tuning runs already stored: each stored model (its formula with the scaling terms, inside
@@ -192,11 +213,11 @@ function clampMargins(dbs: readonly string[], margins: readonly number[]): void 
       task = csvTask(set.csv, innerSplit(set));
       tasks.set(set.name, task);
     }
-    const m = /^clamp\((.*), (\S+), (\S+)\)$/.exec(run.expression ?? '');
+    const m = clampParts(run.expression ?? '');
     if (!m) throw new Error(`a model without clamp bounds: ${(run.expression ?? '(none)').slice(0, 80)}`);
-    const [lo, hi] = [Number(m[2]), Number(m[3])];
+    const { formula, lo, hi } = m;
     const test = task.test!;
-    const raw = evaluateTree(parseInfix(m[1]!, test.names), test.columns, test.rows);
+    const raw = evaluateTree(parseInfix(formula, test.names), test.columns, test.rows);
     parsed++;
     margins.forEach((margin, k) => {
       const w = margin === Infinity ? Infinity : margin * (hi - lo);
@@ -220,10 +241,151 @@ function clampMargins(dbs: readonly string[], margins: readonly number[]): void 
   });
 }
 
+/**
+ * K-fold inner cross-validation over each set's training rows (no test row is used): fold k validates on
+ * the k-th of K contiguous blocks of the training rows and trains on the rest. Written as data files
+ * `SET@fK.csv` (inner training rows first, then the validation block) with Operon's JSON beside them, so
+ * that `bench/realworld.ts --data DIR --modes pimp` runs them with the `--data` defaults unchanged.
+ */
+function writeFolds(outDir: string, k: number): void {
+  mkdirSync(outDir, { recursive: true });
+  for (const s of suiteSets()) {
+    const lines = readFileSync(s.csv, 'utf8').split(/\r?\n/);
+    const header = lines[0]!;
+    const rows = lines.slice(1).filter((l) => l.trim() !== '');
+    const meta = JSON.parse(readFileSync(s.csv.replace(/\.csv$/, '.json'), 'utf8')) as { metadata: { target: string } };
+    const [a, b] = s.train;
+    for (let f = 0; f < k; f++) {
+      const lo = a + Math.floor(((b - a) * f) / k);
+      const hi = a + Math.floor(((b - a) * (f + 1)) / k);
+      const train = [...rows.slice(a, lo), ...rows.slice(hi, b)];
+      const name = `${s.name}@f${f}`;
+      writeFileSync(join(outDir, `${name}.csv`), [header, ...train, ...rows.slice(lo, hi)].join('\n') + '\n');
+      const json = {
+        metadata: {
+          name,
+          target: meta.metadata.target,
+          training_rows: { start: 0, end: train.length },
+          test_rows: { start: train.length, end: train.length + hi - lo },
+        },
+      };
+      writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 1) + '\n');
+    }
+  }
+  console.log(`wrote ${suiteSets().length * k} fold files to ${outDir}`);
+}
+
+/**
+ * Model selection only picks the reported model from the run's front (the search is the same, except
+ * under `validation`), so every rule can be scored on the same runs: the summaries bench/realworld.ts
+ * keeps (`--out DIR`), each front member with its R^2 on the run's test rows (for fold runs: the inner
+ * validation block). Per rule and set: the median over the runs (folds and seeds) of the chosen member's
+ * R^2 clamped to [-1, 1]; over the sets: their mean, the sets won and lost against `best` (> 0.005), the
+ * runs below 0, and, for the suite's own sets, how many medians are at or above Operon's.
+ */
+/** A reported model's formula (inside its clamp) as a tree; its variables are the names it uses. */
+function formulaOf(expression: string): Tree {
+  const inner = clampParts(expression)?.formula ?? expression;
+  const names = [...new Set(inner.match(/(?<![0-9.])[A-Za-z_][A-Za-z_0-9]*/g) ?? [])].filter((n) => !(n in FUNCTIONS));
+  return parseInfix(inner, names);
+}
+
+function scoreSelection(dirs: readonly string[], rules: readonly ModelSelection[]): void {
+  // per rule, per set: the chosen members' R^2
+  const chosen = rules.map(() => new Map<string, number[]>());
+  const size = rules.map(() => new Map<string, number[]>());
+  // wall seconds per run (bench/realworld.ts's wall.txt): the same for every rule
+  const wall = new Map<string, number[]>();
+  let runs = 0;
+  let folds = false;
+  for (const dir of dirs) {
+    for (const name of readdirSync(dir).sort()) {
+      const m = /^(.*?)(@f\d+)?-(pimp|tournament|random-mate)-seed\d+$/.exec(name);
+      const file = join(dir, name, 'summary.json');
+      if (!m || !existsSync(file)) continue;
+      const summary = JSON.parse(readFileSync(file, 'utf8')) as {
+        data: { train: [number, number] };
+        front: { loss: number; genomeSize: number; size: number; testR2: number; expression: string }[];
+      };
+      if (m[2]) folds = true;
+      const rows = summary.data.train[1] - summary.data.train[0];
+      // aic and bic count the model's constants: its formula (scaling terms included, the same two for
+      // every member) parsed back; the sizes are the genomes'
+      const front = summary.front.map((e) => ({ tree: formulaOf(e.expression), loss: e.loss, size: e.genomeSize }));
+      const wallFile = join(dir, name, 'wall.txt');
+      const walls = wall.get(m[1]!) ?? [];
+      walls.push(existsSync(wallFile) ? Number(readFileSync(wallFile, 'utf8')) : NaN);
+      wall.set(m[1]!, walls);
+      rules.forEach((rule, k) => {
+        const i = selectFromFront(front, rule, undefined, rows);
+        const list = chosen[k]!.get(m[1]!) ?? [];
+        list.push(summary.front[i]?.testR2 ?? NaN);
+        chosen[k]!.set(m[1]!, list);
+        const sizes = size[k]!.get(m[1]!) ?? [];
+        sizes.push(summary.front[i]?.size ?? NaN);
+        size[k]!.set(m[1]!, sizes);
+      });
+      runs++;
+    }
+  }
+  const sets = [...chosen[0]!.keys()].sort();
+  // fold runs are scored on inner validation rows: Operon's test figures are no comparison for them
+  const operon = folds ? new Map<string, [number, number]>() : operonFigures();
+  const medians = chosen.map((bySet) => new Map(sets.map((set) => [set, median(bySet.get(set)!.map(criterionR2))])));
+  const raw = chosen.map((bySet) => new Map(sets.map((set) => [set, median(bySet.get(set)!)])));
+  console.log(`# bench/suite.ts select  ${dirs.join(' ')}: ${runs} runs, ${sets.length} sets`);
+  console.log('| rule | mean of set medians | sets won / lost vs best (> 0.005) | runs below 0 | at or above Operon |');
+  console.log('|---|---|---|---|---|');
+  rules.forEach((rule, k) => {
+    let won = 0;
+    let lost = 0;
+    let level = 0;
+    let compared = 0;
+    for (const set of sets) {
+      const d = medians[k]!.get(set)! - medians[0]!.get(set)!;
+      if (d > 0.005) won++;
+      else if (d < -0.005) lost++;
+      const op = operon.get(set);
+      if (op) {
+        compared++;
+        if (Math.round(raw[k]!.get(set)! * 1000) / 1000 >= op[0]) level++;
+      }
+    }
+    const mean = sets.reduce((a, set) => a + medians[k]!.get(set)!, 0) / sets.length;
+    const below = [...chosen[k]!.values()].flat().filter((x) => !(x >= 0)).length;
+    console.log(`| ${rule} | ${mean.toFixed(4)} | ${won} / ${lost} | ${below} | ${compared ? `${level} of ${compared}` : '-'} |`);
+  });
+  console.log('\nPer set, each rule: median / worst R^2, median size of the chosen model (nodes, scaling included)\n');
+  console.log('| set | ' + rules.join(' | ') + ' | median wall s | Operon median / worst |');
+  console.log('|---|' + rules.map(() => '---|').join('') + '---|---|');
+  for (const set of sets) {
+    const op = operon.get(set);
+    const cell = (k: number) =>
+      `${raw[k]!.get(set)!.toFixed(3)} / ${Math.min(...chosen[k]!.get(set)!).toFixed(3)} / ${median(size[k]!.get(set)!)}`;
+    const w = median(wall.get(set)!);
+    console.log(`| ${set} | ${rules.map((_, k) => cell(k)).join(' | ')} | ${w.toFixed(1)} | ${op ? `${op[0]} / ${op[1]}` : '-'} |`);
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'studies') {
   const { values } = parseArgs({ args: rest, options: { out: { type: 'string', default: join(here, '..', 'studies') } } });
   writeStudies(resolve(values.out as string));
+} else if (command === 'folds') {
+  const { values } = parseArgs({ args: rest, options: { out: { type: 'string' }, k: { type: 'string', default: '4' } } });
+  if (!values.out) throw new Error('folds: give --out DIR');
+  writeFolds(resolve(values.out), Number(values.k));
+} else if (command === 'select') {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { rules: { type: 'string', default: 'best,score,aic,bic' } },
+    allowPositionals: true,
+  });
+  const rules = (values.rules as string).split(',');
+  for (const r of rules)
+    if (!(MODEL_SELECTIONS as readonly string[]).includes(r) || r === 'validation') throw new Error(`select: unknown rule ${r}`);
+  if (rules[0] !== 'best') rules.unshift('best');
+  scoreSelection(positionals, rules as ModelSelection[]);
 } else if (command === 'score') {
   const { values, positionals } = parseArgs({
     args: rest,

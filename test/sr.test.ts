@@ -19,7 +19,7 @@ import {
 } from '../src/sr/optimise.js';
 import { WasmEngine } from '../src/eval/wasm-engine.js';
 import { clampPredictions } from '../src/sr/model.js';
-import { selectFromFront, updateFront } from '../src/sr/pareto.js';
+import { constantsOf, selectFromFront, updateFront } from '../src/sr/pareto.js';
 import { runRegression } from '../src/sr/run.js';
 import { randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -267,6 +267,22 @@ describe('NSGA-II', () => {
     const k = selectFromFront(front, 'score');
     expect(front[k]!.loss).toBeLessThanOrEqual(1.5 * front[front.length - 1]!.loss);
   });
+  it('aic and bic trade the error drop against fitted constants by the number of rows', () => {
+    const names = ['x'];
+    // RMSE 1.0 with 1 constant, 0.9 with 4, 0.895 with 6 (the sizes do not count)
+    const front = [
+      { tree: parseInfix('x * 2', names), loss: 1.0, size: 3 },
+      { tree: parseInfix('((x * 2) + 3) * ((x * 4) + 5)', names), loss: 0.9, size: 11 },
+      { tree: parseInfix('(((x * 2) + 3) * ((x * 4) + 5)) + ((x * 6) * (x + 7))', names), loss: 0.895, size: 19 },
+    ];
+    expect(front.map((e) => constantsOf(e.tree))).toEqual([1, 4, 6]);
+    // n ln(MSE) + k p: at 20 rows the drop to 0.9 (-4.2) does not pay for 3 constants (+6 with k = 2)
+    expect(selectFromFront(front, 'aic', undefined, 20)).toBe(0);
+    // at 1000 rows it does (-210.7 against +6, +20.7 with k = ln 1000); the last step (-11.1) only under aic
+    expect(selectFromFront(front, 'aic', undefined, 1000)).toBe(2);
+    expect(selectFromFront(front, 'bic', undefined, 1000)).toBe(1);
+    expect(() => selectFromFront(front, 'bic')).toThrow(/number of training rows/);
+  });
   it('single-objective results are unchanged by the engine extension (same seed, same best)', async () => {
     const ds = data((x) => x * x + 1);
     const a = await runRegression({ name: 'q', train: ds }, { seed: 7, populationSize: 50, generations: 5 });
@@ -342,7 +358,7 @@ describe('interval robustness check', () => {
 });
 
 describe('runRegression: front, model selection, scaling in the reported model', () => {
-  it('reports a size-sorted front with exports; score and validation selection pick members of it', async () => {
+  it('reports a size-sorted front with exports; score, bic and validation selection pick members of it', async () => {
     const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
     const ds = makeDataset(
       ['x'],
@@ -360,6 +376,10 @@ describe('runRegression: front, model selection, scaling in the reported model',
     expect(last.sympy.length).toBeGreaterThan(0);
     const score = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'score' });
     expect(score.front[score.selected]!.expression).toBe(score.best.expression);
+    // an information criterion picks from the same front (the search does not change)
+    const bic = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'bic' });
+    expect(bic.front.map((m) => m.expression)).toEqual(best.front.map((m) => m.expression));
+    expect(bic.front[bic.selected]!.expression).toBe(bic.best.expression);
     const val = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'validation' });
     expect(val.selected).toBeGreaterThanOrEqual(0);
     expect(val.best.trainR2).toBeGreaterThan(0.5);

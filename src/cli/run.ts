@@ -140,7 +140,11 @@ export const RUN_FLAGS: CommandFlags = {
         opt('robust on|off', 'robust', 'reject models leaving 10x the target range on the training box (+10%, interval arithmetic)'),
         opt('clamp on|off', 'clamp', "clamp predictions to the training target's range (never worse on training rows)"),
         opt('objectives O', 'objectives', 'error | error-size (NSGA-II on error and size)'),
-        opt('select-model M', 'selectModel', "best | score (PySR's knee) | validation (every 4th training row held out)"),
+        opt(
+          'select-model M',
+          'selectModel',
+          "best | score (PySR's knee) | validation (every 4th training row held out) | aic | bic (n ln MSE + 2 or ln n per fitted constant)",
+        ),
       ],
     },
     {

@@ -1,4 +1,5 @@
 import type { Individual } from '../core/types.js';
+import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
 
 /** One member of a run's Pareto front of training loss against size. */
@@ -42,15 +43,49 @@ export function updateFront(front: readonly FrontEntry[], pop: readonly Individu
  * - `score`: PySR's rule (Cranmer 2023): among members with loss <= 1.5 x the lowest, the one with
  *   the highest score -d log(loss) / d size against the next smaller member (a knee of the front);
  * - `validation`: lowest error on held-out validation rows (every 4th training row is held out from
- *   evolution for this).
+ *   evolution for this);
+ * - `aic`, `bic`: the lowest information criterion n ln(MSE) + k p over the n training rows, p the
+ *   model's fitted constants (the genome's constants; linear scaling adds the same two to every
+ *   member) and k = 2 (Akaike) or ln n (Bayesian): on few rows another constant must buy a larger drop
+ *   in error, on many rows the lowest error wins.
  */
-export type ModelSelection = 'best' | 'score' | 'validation';
-export const MODEL_SELECTIONS = ['best', 'score', 'validation'] as const satisfies readonly ModelSelection[];
+/** The number of constant nodes of a tree (its fitted coefficients). */
+export function constantsOf(t: Tree): number {
+  let p = 0;
+  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) p++;
+  return p;
+}
 
-/** Index of the chosen front member (front sorted by size, loss decreasing). */
-export function selectFromFront(front: readonly FrontEntry[], mode: ModelSelection, validationLoss?: (e: FrontEntry) => number): number {
+export type ModelSelection = 'best' | 'score' | 'validation' | 'aic' | 'bic';
+export const MODEL_SELECTIONS = ['best', 'score', 'validation', 'aic', 'bic'] as const satisfies readonly ModelSelection[];
+
+/**
+ * Index of the chosen front member (front sorted by size, loss decreasing; the loss an RMSE). `rows`, the
+ * number of training rows the losses were measured on, is needed by `aic` and `bic`.
+ */
+export function selectFromFront(
+  front: readonly FrontEntry[],
+  mode: ModelSelection,
+  validationLoss?: (e: FrontEntry) => number,
+  rows?: number,
+): number {
   if (front.length === 0) return -1;
   if (mode === 'best') return front.length - 1;
+  if (mode === 'aic' || mode === 'bic') {
+    if (!(rows !== undefined && rows >= 1)) throw new Error(`${mode} selection needs the number of training rows`);
+    const k = mode === 'aic' ? 2 : Math.log(rows);
+    let best = front.length - 1;
+    let bestIc = Infinity;
+    front.forEach((e, i) => {
+      // 2n ln(RMSE) = n ln(MSE); an exact fit is floored so that it cannot win by -Infinity alone
+      const ic = 2 * rows * Math.log(Math.max(e.loss, 1e-12)) + k * constantsOf(e.tree);
+      if (ic < bestIc) {
+        bestIc = ic;
+        best = i;
+      }
+    });
+    return best;
+  }
   if (mode === 'validation') {
     if (!validationLoss) throw new Error('validation selection needs validation losses');
     let best = front.length - 1;

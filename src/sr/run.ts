@@ -222,6 +222,7 @@ function report(
           front,
           s.selectModel,
           validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation, bounds).rmse),
+          train.rows,
         );
   const chosen = members[selected] as FrontMember;
   const bestTree = s.selectModel === 'best' && plain ? result.best.genome : chosen.tree;
