@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultThreads, POOL_MIN_ROWS } from '../src/eval/wasm-evaluator.js';
+import { defaultThreads, POOL_MIN_CANDIDATES, POOL_MIN_ROWS, POOL_MIN_ROWS_OPTIMISED } from '../src/eval/wasm-evaluator.js';
 
 const MAIN = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-pool-cli-'));
@@ -39,6 +39,15 @@ describe('gpmate run --threads', () => {
     expect(defaultThreads(POOL_MIN_ROWS - 1, 8)).toMatchObject({ threads: 1, why: expect.stringMatching(/in-process/) });
     expect(defaultThreads(POOL_MIN_ROWS, 8).threads).toBe(8);
     expect(defaultThreads(100_000, 1).threads).toBe(1);
+    // constant optimisation makes each candidate costly: a pool from far fewer rows, in a run long enough
+    const lm = { optimiseIterations: 5, candidates: POOL_MIN_CANDIDATES };
+    expect(defaultThreads(POOL_MIN_ROWS_OPTIMISED, 8, lm)).toMatchObject({
+      threads: 8,
+      why: expect.stringMatching(/constant optimisation/),
+    });
+    expect(defaultThreads(POOL_MIN_ROWS_OPTIMISED - 1, 8, lm).threads).toBe(1);
+    expect(defaultThreads(POOL_MIN_ROWS_OPTIMISED, 8, { ...lm, candidates: POOL_MIN_CANDIDATES - 1 }).threads).toBe(1);
+    expect(defaultThreads(POOL_MIN_ROWS - 1, 8, { ...lm, optimiseIterations: 0 }).threads).toBe(1);
     const r = await gpmate(['run', '--problem', 'koza-1', '--population', '20', '--generations', '1', '--out', join(dir, 'default')]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^threads: 1 \(in-process: 20 training rows, a worker pool pays off from \d+; --threads N to choose\)$/m);

@@ -400,9 +400,13 @@ async function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined, 
   return (train, settings) => (isPlainRmse(settings) ? gpu : new GpuScoringEvaluator(gpu, train, settings, Math.max(1, s.elites)));
 }
 
-/** The evaluation threads of a run: as given, else decided by the training rows (defaultThreads). */
-function threadsFor(inv: RunInvocation, rows: number): number {
-  return inv.threads ?? defaultThreads(rows).threads;
+/** The evaluation threads of a run: as given, else decided by the training rows and the run's load (defaultThreads). */
+function threadsFor(inv: RunInvocation, rows: number, s: RegressionSettings): number {
+  return inv.threads ?? defaultThreadsOf(rows, s).threads;
+}
+
+function defaultThreadsOf(rows: number, s: RegressionSettings): { threads: number; why: string } {
+  return defaultThreads(rows, undefined, { optimiseIterations: s.optimiseIterations, candidates: s.populationSize * s.generations });
 }
 
 /**
@@ -435,9 +439,9 @@ async function evolveRun(
     process.stderr.write('gpmate: interrupted\n');
     void (evaluator?.close?.() ?? Promise.resolve()).finally(() => process.exit(130));
   };
-  const threads = threadsFor(inv, task.train.rows);
+  const threads = threadsFor(inv, task.train.rows, s);
   if (!gpu && inv.threads === undefined && !inv.quiet)
-    process.stdout.write(`threads: ${threads} (${defaultThreads(task.train.rows).why}; --threads N to choose)\n`);
+    process.stdout.write(`threads: ${threads} (${defaultThreadsOf(task.train.rows, s).why}; --threads N to choose)\n`);
   // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
   if (gpu || threads > 1) process.once('SIGINT', onSigint);
   const factory = await evaluatorFactory(threads, gpu, s);
@@ -543,7 +547,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       testRows: task.test?.rows ?? 0,
       inputs: task.train.columns.length,
       // each worker's kernel holds its own copy of the data
-      dataCopies: inv.backend === 'cpu' && threadsFor(inv, task.train.rows) > 1 ? threadsFor(inv, task.train.rows) + 1 : 2,
+      dataCopies: inv.backend === 'cpu' && threadsFor(inv, task.train.rows, s) > 1 ? threadsFor(inv, task.train.rows, s) + 1 : 2,
       checkpoint: inv.checkpointEvery !== undefined,
     });
     const fingerprint = fingerprintOf(inv, s, task.train);

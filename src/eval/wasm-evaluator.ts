@@ -67,16 +67,41 @@ export interface EvaluatorOptions extends Partial<Omit<PoolOptions, 'threads'>> 
 export const POOL_MIN_ROWS = 2000;
 
 /**
- * The evaluation threads a run uses unless told otherwise, and why: in-process below
- * {@link POOL_MIN_ROWS} training rows, every core from there on. The one place this is decided (the
- * command line and the library's evaluators ask it).
+ * With constant optimisation each candidate costs many evaluations, so a pool pays off on far fewer
+ * rows: from {@link POOL_MIN_ROWS_OPTIMISED} training rows when the run scores at least
+ * {@link POOL_MIN_CANDIDATES} candidates (population x generations), the pool's start-up then being a
+ * small share. Measured with the `--data` defaults (LM, 5 evaluations), population 1000, 100
+ * generations, 2 cores, 2 threads against 1 (bench/PROFILE.md): 0.61-0.67 of the time on 75 to 676
+ * rows, 0.92 on 70, 0.90 on 35, 1.06 on 50; and 1.3 for a run of 1,000 candidates on 35 rows.
  */
-export function defaultThreads(rows: number, cores = availableParallelism()): { threads: number; why: string } {
+export const POOL_MIN_ROWS_OPTIMISED = 64;
+export const POOL_MIN_CANDIDATES = 20_000;
+
+/** What a run will do, as far as the choice of threads goes. */
+export interface RunLoad {
+  /** Constant-optimisation evaluations per candidate (0: off). */
+  readonly optimiseIterations: number;
+  /** Population x generations. */
+  readonly candidates: number;
+}
+
+/**
+ * The evaluation threads a run uses unless told otherwise, and why: a worker pool on every core from
+ * {@link POOL_MIN_ROWS} training rows, or, with constant optimisation on in a run of at least
+ * {@link POOL_MIN_CANDIDATES} candidates, from {@link POOL_MIN_ROWS_OPTIMISED}; in-process otherwise.
+ * The one place this is decided (the command line and the library's evaluators ask it).
+ */
+export function defaultThreads(rows: number, cores = availableParallelism(), load?: RunLoad): { threads: number; why: string } {
   if (cores <= 1) return { threads: 1, why: 'one core' };
-  if (rows < POOL_MIN_ROWS) {
-    return { threads: 1, why: `in-process: ${rows} training rows, a worker pool pays off from ${POOL_MIN_ROWS}` };
+  if (rows >= POOL_MIN_ROWS) return { threads: cores, why: `${rows} training rows: a worker pool on every core` };
+  if (load && load.optimiseIterations > 0 && rows >= POOL_MIN_ROWS_OPTIMISED && load.candidates >= POOL_MIN_CANDIDATES) {
+    return { threads: cores, why: `${rows} training rows with constant optimisation: a worker pool on every core` };
   }
-  return { threads: cores, why: `${rows} training rows: a worker pool on every core` };
+  const optimised =
+    load && load.optimiseIterations > 0
+      ? ` (${POOL_MIN_ROWS_OPTIMISED} with constant optimisation and ${POOL_MIN_CANDIDATES} candidates)`
+      : '';
+  return { threads: 1, why: `in-process: ${rows} training rows, a worker pool pays off from ${POOL_MIN_ROWS}${optimised}` };
 }
 
 /**
