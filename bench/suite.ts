@@ -275,6 +275,13 @@ function writeFolds(outDir: string, k: number): void {
   console.log(`wrote ${suiteSets().length * k} fold files to ${outDir}`);
 }
 
+/** A reported model's formula (inside its clamp) as a tree; its variables are the names it uses. */
+function formulaOf(expression: string): Tree {
+  const inner = clampParts(expression)?.formula ?? expression;
+  const names = [...new Set(inner.match(/(?<![0-9.])[A-Za-z_][A-Za-z_0-9]*/g) ?? [])].filter((n) => !(n in FUNCTIONS));
+  return parseInfix(inner, names);
+}
+
 /**
  * Model selection only picks the reported model from the run's front (the search is the same, except
  * under `validation`), so every rule can be scored on the same runs: the summaries bench/realworld.ts
@@ -283,13 +290,6 @@ function writeFolds(outDir: string, k: number): void {
  * R^2 clamped to [-1, 1]; over the sets: their mean, the sets won and lost against `best` (> 0.005), the
  * runs below 0, and, for the suite's own sets, how many medians are at or above Operon's.
  */
-/** A reported model's formula (inside its clamp) as a tree; its variables are the names it uses. */
-function formulaOf(expression: string): Tree {
-  const inner = clampParts(expression)?.formula ?? expression;
-  const names = [...new Set(inner.match(/(?<![0-9.])[A-Za-z_][A-Za-z_0-9]*/g) ?? [])].filter((n) => !(n in FUNCTIONS));
-  return parseInfix(inner, names);
-}
-
 function scoreSelection(dirs: readonly string[], rules: readonly ModelSelection[]): void {
   // per rule, per set: the chosen members' R^2
   const chosen = rules.map(() => new Map<string, number[]>());

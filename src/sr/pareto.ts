@@ -37,6 +37,13 @@ export function updateFront(front: readonly FrontEntry[], pop: readonly Individu
   return out;
 }
 
+/** The number of constant nodes of a tree (its fitted coefficients). */
+export function constantsOf(t: Tree): number {
+  let p = 0;
+  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) p++;
+  return p;
+}
+
 /**
  * How the reported model is chosen from the front:
  * - `best`: lowest training loss (the largest front member);
@@ -49,13 +56,6 @@ export function updateFront(front: readonly FrontEntry[], pop: readonly Individu
  *   member) and k = 2 (Akaike) or ln n (Bayesian): on few rows another constant must buy a larger drop
  *   in error, on many rows the lowest error wins.
  */
-/** The number of constant nodes of a tree (its fitted coefficients). */
-export function constantsOf(t: Tree): number {
-  let p = 0;
-  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) p++;
-  return p;
-}
-
 export type ModelSelection = 'best' | 'score' | 'validation' | 'aic' | 'bic';
 export const MODEL_SELECTIONS = ['best', 'score', 'validation', 'aic', 'bic'] as const satisfies readonly ModelSelection[];
 
