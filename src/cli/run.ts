@@ -400,12 +400,12 @@ async function evaluatorFactory(threads: number, gpu: GpuEvaluator | undefined, 
   return (train, settings) => (isPlainRmse(settings) ? gpu : new GpuScoringEvaluator(gpu, train, settings, Math.max(1, s.elites)));
 }
 
-/** The evaluation threads of a run: as given, else decided by the training rows and the run's load (defaultThreads). */
-function threadsFor(inv: RunInvocation, rows: number, s: RegressionSettings): number {
-  return inv.threads ?? defaultThreadsOf(rows, s).threads;
-}
-
-function defaultThreadsOf(rows: number, s: RegressionSettings): { threads: number; why: string } {
+/**
+ * The evaluation threads of a run: as given, else decided by the training rows and the run's load
+ * (defaultThreads), with why.
+ */
+function threadsFor(inv: RunInvocation, rows: number, s: RegressionSettings): { threads: number; why?: string } {
+  if (inv.threads !== undefined) return { threads: inv.threads };
   return defaultThreads(rows, undefined, { optimiseIterations: s.optimiseIterations, candidates: s.populationSize * s.generations });
 }
 
@@ -439,9 +439,8 @@ async function evolveRun(
     process.stderr.write('gpmate: interrupted\n');
     void (evaluator?.close?.() ?? Promise.resolve()).finally(() => process.exit(130));
   };
-  const threads = threadsFor(inv, task.train.rows, s);
-  if (!gpu && inv.threads === undefined && !inv.quiet)
-    process.stdout.write(`threads: ${threads} (${defaultThreadsOf(task.train.rows, s).why}; --threads N to choose)\n`);
+  const { threads, why } = threadsFor(inv, task.train.rows, s);
+  if (!gpu && why !== undefined && !inv.quiet) process.stdout.write(`threads: ${threads} (${why}; --threads N to choose)\n`);
   // In-process evaluation has nothing to release: Ctrl-C keeps its default (immediate exit).
   if (gpu || threads > 1) process.once('SIGINT', onSigint);
   const factory = await evaluatorFactory(threads, gpu, s);
@@ -542,12 +541,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     const s = resolveRegressionOptions(inv.options, 'benchmark', task.functions);
     const out = inv.out ?? join('gpmate-runs', `${task.name}-${s.selection}-seed${s.seed}`);
     checkOutputDir(out, 'out');
+    const { threads } = threadsFor(inv, task.train.rows, s);
     checkMemory(s, {
       rows: task.train.rows,
       testRows: task.test?.rows ?? 0,
       inputs: task.train.columns.length,
       // each worker's kernel holds its own copy of the data
-      dataCopies: inv.backend === 'cpu' && threadsFor(inv, task.train.rows, s) > 1 ? threadsFor(inv, task.train.rows, s) + 1 : 2,
+      dataCopies: inv.backend === 'cpu' && threads > 1 ? threads + 1 : 2,
       checkpoint: inv.checkpointEvery !== undefined,
     });
     const fingerprint = fingerprintOf(inv, s, task.train);
