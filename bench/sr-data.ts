@@ -42,6 +42,8 @@ export function suiteDirs(): string[] {
 export interface SuiteSet {
   readonly name: string;
   readonly csv: string;
+  /** The target column (the JSON's `target`). */
+  readonly target: string;
   readonly train: readonly [number, number];
   readonly test: readonly [number, number];
 }
@@ -54,10 +56,10 @@ export function suiteSets(): SuiteSet[] {
       .sort()
       .map((f) => {
         const meta = JSON.parse(readFileSync(join(dir, f.replace(/\.csv$/, '.json')), 'utf8')) as {
-          metadata: { training_rows: { start: number; end: number }; test_rows: { start: number; end: number } };
+          metadata: { target: string; training_rows: { start: number; end: number }; test_rows: { start: number; end: number } };
         };
-        const { training_rows: tr, test_rows: te } = meta.metadata;
-        return { name: basename(f, '.csv'), csv: join(dir, f), train: [tr.start, tr.end], test: [te.start, te.end] } as const;
+        const { target, training_rows: tr, test_rows: te } = meta.metadata;
+        return { name: basename(f, '.csv'), csv: join(dir, f), target, train: [tr.start, tr.end], test: [te.start, te.end] } as const;
       }),
   );
 }

@@ -249,11 +249,11 @@ function clampMargins(dbs: readonly string[], margins: readonly number[]): void 
  */
 function writeFolds(outDir: string, k: number): void {
   mkdirSync(outDir, { recursive: true });
-  for (const s of suiteSets()) {
+  const sets = suiteSets();
+  for (const s of sets) {
     const lines = readFileSync(s.csv, 'utf8').split(/\r?\n/);
     const header = lines[0]!;
     const rows = lines.slice(1).filter((l) => l.trim() !== '');
-    const meta = JSON.parse(readFileSync(s.csv.replace(/\.csv$/, '.json'), 'utf8')) as { metadata: { target: string } };
     const [a, b] = s.train;
     for (let f = 0; f < k; f++) {
       const lo = a + Math.floor(((b - a) * f) / k);
@@ -264,7 +264,7 @@ function writeFolds(outDir: string, k: number): void {
       const json = {
         metadata: {
           name,
-          target: meta.metadata.target,
+          target: s.target,
           training_rows: { start: 0, end: train.length },
           test_rows: { start: train.length, end: train.length + hi - lo },
         },
@@ -272,7 +272,7 @@ function writeFolds(outDir: string, k: number): void {
       writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 1) + '\n');
     }
   }
-  console.log(`wrote ${suiteSets().length * k} fold files to ${outDir}`);
+  console.log(`wrote ${sets.length * k} fold files to ${outDir}`);
 }
 
 /** A reported model's formula (inside its clamp) as a tree; its variables are the names it uses. */
