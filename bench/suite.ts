@@ -25,6 +25,8 @@
  *   npx tsx bench/suite.ts select RUNS [RUNS ...] [--rules best,score,aic,bic]
  *     scores model-selection rules on the fronts of finished bench/realworld.ts runs (fold runs: on the
  *     inner validation blocks; runs of the suite's own split: on its test rows, beside Operon's medians).
+ *     A rule `RULE@N` selects after a polish of N evaluations (`--polish N`), done here on the stored
+ *     front by the run's own code.
  *
  * The final table on the sets' own train/test split, beside Operon's figures, is bench/realworld.ts's:
  *   npx tsx bench/realworld.ts --data suite --modes pimp --seeds 1-10
@@ -36,9 +38,11 @@ import { parseArgs } from 'node:util';
 import { csvTask, type RowRange } from '../problems/csv.js';
 import type { RegressionTask } from '../src/eval/dataset.js';
 import { evaluateTree, rSquared } from '../src/eval/reference.js';
+import { robustBounds } from '../src/sr/interval.js';
 import { clampPredictions } from '../src/sr/model.js';
-import { MODEL_SELECTIONS, selectFromFront, type ModelSelection } from '../src/sr/pareto.js';
+import { improving, MODEL_SELECTIONS, selectFromFront, type ModelSelection } from '../src/sr/pareto.js';
 import { PRESETS } from '../src/sr/options.js';
+import { polishTree } from '../src/sr/scoring.js';
 import { StudyStore, type CellRow, type RunRow } from '../src/study/store.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { FUNCTIONS } from '../src/tree/primitives.js';
@@ -282,6 +286,41 @@ function formulaOf(expression: string): Tree {
   return parseInfix(inner, names);
 }
 
+/** What `select` reads from a run's summary.json. */
+interface RunSummary {
+  data: { train: [number, number] };
+  options: { robust?: boolean };
+  bounds?: [number, number];
+  front: { loss: number; genomeSize: number; size: number; testR2: number; expression: string }[];
+}
+
+/** A selection rule: a model-selection mode, after the polish of `polish` model evaluations (0: none). */
+interface SelectionRule {
+  readonly name: string;
+  readonly select: ModelSelection;
+  readonly polish: number;
+}
+
+/**
+ * A run's front as `polishIterations` would have reported it: each member (scaling included) polished
+ * on the run's training rows by the run's own polishTree, with its new training RMSE and its test R^2
+ * (clamped to the run's bounds); those no better than a smaller one leave the front, as in the run.
+ */
+function polishedFront(summary: RunSummary, task: RegressionTask, polish: number) {
+  const robust = summary.options.robust ? robustBounds(task.train.columns, task.train.y) : undefined;
+  const bounds = summary.bounds && { lo: summary.bounds[0], hi: summary.bounds[1] };
+  const test = task.test!;
+  const polished = summary.front.map((e) => {
+    const parsed = parseInfix(clampParts(e.expression)?.formula ?? e.expression, task.train.names);
+    const { tree, rmse } = polishTree(parsed, task.train, polish, robust);
+    return { tree, loss: rmse, size: e.genomeSize };
+  });
+  return improving(polished).map((e) => {
+    const pred = clampPredictions(evaluateTree(e.tree, test.columns, test.rows), bounds);
+    return { ...e, testR2: rSquared(pred, test.y) };
+  });
+}
+
 /**
  * Model selection only picks the reported model from the run's front (the search is the same, except
  * under `validation`), so every rule can be scored on the same runs: the summaries bench/realworld.ts
@@ -290,12 +329,13 @@ function formulaOf(expression: string): Tree {
  * R^2 clamped to [-1, 1]; over the sets: their mean, the sets won and lost against `best` (> 0.005), the
  * runs below 0, and, for the suite's own sets, how many medians are at or above Operon's.
  */
-function scoreSelection(dirs: readonly string[], rules: readonly ModelSelection[]): void {
+function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]): void {
   // per rule, per set: the chosen members' R^2
   const chosen = rules.map(() => new Map<string, number[]>());
   const size = rules.map(() => new Map<string, number[]>());
   // wall seconds per run (bench/realworld.ts's wall.txt): the same for every rule
   const wall = new Map<string, number[]>();
+  const tasks = new Map<string, RegressionTask>();
   let runs = 0;
   let folds = false;
   for (const dir of dirs) {
@@ -303,26 +343,32 @@ function scoreSelection(dirs: readonly string[], rules: readonly ModelSelection[
       const m = /^(.*?)(@f\d+)?-(pimp|tournament|random-mate)-seed\d+$/.exec(name);
       const file = join(dir, name, 'summary.json');
       if (!m || !existsSync(file)) continue;
-      const summary = JSON.parse(readFileSync(file, 'utf8')) as {
-        data: { train: [number, number] };
-        front: { loss: number; genomeSize: number; size: number; testR2: number; expression: string }[];
-      };
+      const summary = JSON.parse(readFileSync(file, 'utf8')) as RunSummary;
       if (m[2]) folds = true;
       const rows = summary.data.train[1] - summary.data.train[0];
       // aic and bic count the model's constants: its formula (scaling terms included, the same two for
       // every member) parsed back; the sizes are the genomes'
-      const front = summary.front.map((e) => ({ tree: formulaOf(e.expression), loss: e.loss, size: e.genomeSize }));
+      const asRun = summary.front.map((e) => ({ tree: formulaOf(e.expression), loss: e.loss, size: e.genomeSize, testR2: e.testR2 }));
+      const fronts = new Map<number, typeof asRun>([[0, asRun]]);
+      for (const polish of new Set(rules.map((r) => r.polish).filter((n) => n > 1))) {
+        const args = JSON.parse(readFileSync(join(dir, name, 'args.json'), 'utf8')) as string[];
+        const path = args[args.indexOf('--data') + 1] as string;
+        const task = tasks.get(path) ?? csvTask(path);
+        tasks.set(path, task);
+        fronts.set(polish, polishedFront(summary, task, polish));
+      }
       const wallFile = join(dir, name, 'wall.txt');
       const walls = wall.get(m[1]!) ?? [];
       walls.push(existsSync(wallFile) ? Number(readFileSync(wallFile, 'utf8')) : NaN);
       wall.set(m[1]!, walls);
       rules.forEach((rule, k) => {
-        const i = selectFromFront(front, rule, undefined, rows);
+        const front = fronts.get(rule.polish > 1 ? rule.polish : 0)!;
+        const i = selectFromFront(front, rule.select, undefined, rows);
         const list = chosen[k]!.get(m[1]!) ?? [];
-        list.push(summary.front[i]?.testR2 ?? NaN);
+        list.push(front[i]?.testR2 ?? NaN);
         chosen[k]!.set(m[1]!, list);
         const sizes = size[k]!.get(m[1]!) ?? [];
-        sizes.push(summary.front[i]?.size ?? NaN);
+        sizes.push(front[i]?.tree.op.length ?? NaN);
         size[k]!.set(m[1]!, sizes);
       });
       runs++;
@@ -353,10 +399,10 @@ function scoreSelection(dirs: readonly string[], rules: readonly ModelSelection[
     }
     const mean = sets.reduce((a, set) => a + medians[k]!.get(set)!, 0) / sets.length;
     const below = [...chosen[k]!.values()].flat().filter((x) => !(x >= 0)).length;
-    console.log(`| ${rule} | ${mean.toFixed(4)} | ${won} / ${lost} | ${below} | ${compared ? `${level} of ${compared}` : '-'} |`);
+    console.log(`| ${rule.name} | ${mean.toFixed(4)} | ${won} / ${lost} | ${below} | ${compared ? `${level} of ${compared}` : '-'} |`);
   });
   console.log('\nPer set, each rule: median / worst R^2, median size of the chosen model (nodes, scaling included)\n');
-  console.log('| set | ' + rules.join(' | ') + ' | median wall s | Operon median / worst |');
+  console.log('| set | ' + rules.map((r) => r.name).join(' | ') + ' | median wall s | Operon median / worst |');
   console.log('|---|' + rules.map(() => '---|').join('') + '---|---|');
   for (const set of sets) {
     const op = operon.get(set);
@@ -381,11 +427,15 @@ if (command === 'studies') {
     options: { rules: { type: 'string', default: 'best,score,aic,bic' } },
     allowPositionals: true,
   });
-  const rules = (values.rules as string).split(',');
-  for (const r of rules)
-    if (!(MODEL_SELECTIONS as readonly string[]).includes(r) || r === 'validation') throw new Error(`select: unknown rule ${r}`);
-  if (rules[0] !== 'best') rules.unshift('best');
-  scoreSelection(positionals, rules as ModelSelection[]);
+  const names = (values.rules as string).split(',');
+  if (names[0] !== 'best') names.unshift('best');
+  const rules = names.map((name): SelectionRule => {
+    const [select, polish = '0'] = name.split('@') as [string, string?];
+    if (!(MODEL_SELECTIONS as readonly string[]).includes(select) || select === 'validation' || !/^\d+$/.test(polish))
+      throw new Error(`select: unknown rule ${name} (a selection mode, optionally @N: after a polish of N model evaluations)`);
+    return { name, select: select as ModelSelection, polish: Number(polish) };
+  });
+  scoreSelection(positionals, rules);
 } else if (command === 'score') {
   const { values, positionals } = parseArgs({
     args: rest,

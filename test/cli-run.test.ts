@@ -141,6 +141,7 @@ describe('gpmate run', () => {
     [['--lamarckian', '--baldwinian', '--optimise', '3'], /options --lamarckian and --baldwinian: give one of them, not both/],
     [['--optimise', '3', '--optimise-rows', '0'], /option --optimise-rows: expected an integer >= 1, got 0/],
     [['--clamp', 'maybe'], /option --clamp/],
+    [['--polish', '1001'], /option --polish: expected an integer in 0\.\.1000, got 1001/],
   ];
 
   it('gives --data its real-data defaults (and --problem none of them)', () => {

@@ -178,6 +178,7 @@ function flagValue(rng: Rng, f: Flag): string {
     initDepth: () => `${rng.int(3)}:${rng.int(7)}`,
     optimiseIterations: () => String(rng.int(8)),
     optimiseRows: () => String(1 + rng.int(50)),
+    polishIterations: () => String(rng.pick([0, 5, 2000])),
     maxEvaluations: () => String(rng.int(200)),
     maxSeconds: () => String(rng.uniform(0, 2)),
     seed: () => String(rng.int(1000)),

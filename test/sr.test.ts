@@ -6,7 +6,7 @@ import type { Evaluation, Evaluator } from '../src/core/types.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { linearScaling, scaledRmse } from '../src/eval/loss.js';
 import { evaluateTree, rmse } from '../src/eval/reference.js';
-import { scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/scoring.js';
+import { polishTree, scaledTree, scoreCandidate, ScoringEvaluator } from '../src/sr/scoring.js';
 import { isRobust, robustBounds, treeInterval } from '../src/sr/interval.js';
 import {
   constantIndices,
@@ -386,6 +386,42 @@ describe('runRegression: front, model selection, scaling in the reported model',
     await expect(runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'knee' as never })).rejects.toThrow(
       /option selectModel/,
     );
+  }, 60_000);
+
+  it('polishes each front member on every training row: same search, losses never higher, still a front', async () => {
+    const x = Float64Array.from({ length: 120 }, (_, i) => -2 + (4 * i) / 119);
+    const ds = makeDataset(
+      ['x'],
+      [x],
+      Float64Array.from(x, (v) => Math.sin(1.7 * v)),
+    );
+    // no constant optimisation in the search: the members' inner constants are as bred
+    const common = { seed: 1, populationSize: 100, generations: 6, linearScaling: true, robust: true, selectModel: 'bic' } as const;
+    const plain = await runRegression({ name: 'e', train: ds }, common);
+    const polished = await runRegression({ name: 'e', train: ds }, { ...common, polishIterations: 30 });
+    // the same front, less any member that polishing left no better than a smaller one: a front still
+    let moved = 0;
+    polished.front.forEach((m, i) => {
+      const before = plain.front.find((p) => p.genomeSize === m.genomeSize)!;
+      if (i > 0) expect(m.loss).toBeLessThan(polished.front[i - 1]!.loss);
+      expect(m.loss).toBeLessThanOrEqual(before.trainRmse * (1 + 1e-12));
+      // the loss is the reported model's RMSE on the training rows
+      expect(m.loss).toBeCloseTo(rmse(evaluateTree(m.tree, ds.columns, ds.rows), ds.y), 12);
+      if (m.loss < before.loss * (1 - 1e-6)) moved++;
+    });
+    expect(moved).toBeGreaterThan(0);
+    expect(polished.front[polished.selected]!.expression).toBe(polished.best.expression);
+    // polishTree alone: a sine with its constants off fits exactly once they are tuned; a tree without constants is kept
+    const t = parseInfix('0.5 + 2 * sin(1.6 * x)', ['x']);
+    const r = polishTree(t, ds, 30);
+    expect(r.rmse).toBeLessThan(1e-8);
+    const fitted = Array.from(r.tree.arg).filter((_, i) => r.tree.op[i] === Op.Const);
+    [0, 1, 1.7].forEach((c, i) => expect(fitted[i]).toBeCloseTo(c, 6));
+    const bare = parseInfix('sin(x)', ['x']);
+    expect(polishTree(bare, ds, 30).tree).toBe(bare);
+    // the robustness check refuses a polished tree that leaves the output bounds
+    expect(polishTree(t, ds, 30, { box: [[-100, 100]], out: [0, 10] }).tree).toBe(t);
+    await expect(runRegression({ name: 'e', train: ds }, { ...common, polishIterations: -1 })).rejects.toThrow(/option polishIterations/);
   }, 60_000);
 
   it('clamps every reported model to the training target range: never worse on training rows, bounded on test rows', async () => {

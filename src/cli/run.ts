@@ -139,6 +139,7 @@ export const RUN_FLAGS: CommandFlags = {
         toggle('baldwinian', 'lamarckian', "score with tuned constants, keep the genomes' own (default for --problem)", false),
         opt('robust on|off', 'robust', 'reject models leaving 10x the target range on the training box (+10%, interval arithmetic)'),
         opt('clamp on|off', 'clamp', "clamp predictions to the training target's range (never worse on training rows)"),
+        opt('polish N', 'polishIterations', "tune the front's models' constants on every training row: N model evaluations each (0 = off)"),
         opt('objectives O', 'objectives', 'error | error-size (NSGA-II on error and size)'),
         opt(
           'select-model M',

@@ -67,6 +67,12 @@ export interface RunOptions {
   lamarckian?: boolean;
   /** Reject (score +Infinity) models whose output leaves 10x the target range on the training box widened by 10% (interval arithmetic). Default false. */
   robust?: boolean;
+  /**
+   * Before the reported model is chosen: each front member's constants (scaling terms included) tuned by
+   * Levenberg-Marquardt on every training row, within this many model evaluations, 0 (off) to
+   * {@link MAX_OPTIMISE_ITERATIONS}. The search is unchanged. Default 0.
+   */
+  polishIterations?: number;
   /** How the reported model is chosen from the Pareto front. Default `best`. */
   selectModel?: ModelSelection;
   /**
@@ -102,6 +108,7 @@ export const REGRESSION_DEFAULTS: Readonly<Required<Omit<RunOptions, 'diversity'
   optimiser: 'lm',
   lamarckian: false,
   robust: false,
+  polishIterations: 0,
   selectModel: 'best',
   clamp: false,
 };
@@ -186,6 +193,7 @@ export const OPTION_KINDS = {
   optimiser: choice(OPTIMISER_METHODS),
   lamarckian: bool,
   robust: bool,
+  polishIterations: integer,
   selectModel: choice(MODEL_SELECTIONS),
   clamp: bool,
 } as const satisfies Record<keyof RegressionOptions, OptionKind>;
@@ -246,6 +254,7 @@ export function resolveRegressionOptions(
     optimiser: check.oneOf('optimiser', o.optimiser, OPTIMISER_METHODS),
     lamarckian: check.boolean('lamarckian', o.lamarckian),
     robust: check.boolean('robust', o.robust),
+    polishIterations: check.int('polishIterations', o.polishIterations, 0, MAX_OPTIMISE_ITERATIONS),
     selectModel: check.oneOf('selectModel', o.selectModel, MODEL_SELECTIONS),
     clamp: check.boolean('clamp', o.clamp),
   };

@@ -25,10 +25,14 @@ export function updateFront(front: readonly FrontEntry[], pop: readonly Individu
     const cur = bySize.get(size);
     if (!cur || loss < cur.loss) bySize.set(size, { tree: p.genome, loss, size });
   }
-  const sorted = [...bySize.values()].sort((a, b) => a.size - b.size);
-  const out: FrontEntry[] = [];
+  return improving([...bySize.values()].sort((a, b) => a.size - b.size));
+}
+
+/** Of entries in ascending size, those with a lower loss than every smaller one (a front stays a front). */
+export function improving<T extends { readonly loss: number }>(bySize: readonly T[]): T[] {
+  const out: T[] = [];
   let bestLoss = Infinity;
-  for (const e of sorted) {
+  for (const e of bySize) {
     if (e.loss < bestLoss) {
       out.push(e);
       bestLoss = e.loss;

@@ -15,8 +15,8 @@ import { robustBounds } from './interval.js';
 import { checkMemory } from './memory.js';
 import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
 import { resolveRegressionOptions, type RegressionOptions, type RegressionSettings } from './options.js';
-import { selectFromFront, updateFront, type FrontEntry } from './pareto.js';
-import { engineOf, isPlainRmse, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
+import { improving, selectFromFront, updateFront, type FrontEntry } from './pareto.js';
+import { engineOf, isPlainRmse, polishTree, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
 
 export type { RegressionOptions, RegressionTask };
 
@@ -52,7 +52,7 @@ export interface ModelReport {
 /** A front member as reported: the model (scaling included), its exports and its errors. */
 export interface FrontMember extends ModelReport {
   readonly tree: Tree;
-  /** Training loss the search saw (the fitness). */
+  /** Training loss: the search's fitness, or after the polish (option `polishIterations`) the polished model's RMSE. */
   readonly loss: number;
   /** Size of the evolved genome (the front's second objective); `size` is the model's, scaling included. */
   readonly genomeSize: number;
@@ -214,18 +214,20 @@ function report(
   const names = task.train.names;
   const bounds = s.clamp ? boundsOf(task.train.y) : undefined;
   const plain = isPlainRmse(scoring);
-  const members = frontMembers(task, scoring, train, result, front, bounds);
+  const members = frontMembers(task, s.polishIterations, scoring, train, result, front, bounds);
+  // bic and aic count the model's constants: scaling adds the same two to every member
+  const ranked = members.map((m) => ({ tree: m.tree, loss: m.loss, size: m.genomeSize }));
   const selected =
     front.length === 0
       ? 0
       : selectFromFront(
-          front,
+          ranked,
           s.selectModel,
-          validation && ((e) => scoreTree((members[front.indexOf(e)] as FrontMember).tree, validation, bounds).rmse),
+          validation && ((e) => scoreTree((members[ranked.indexOf(e)] as FrontMember).tree, validation, bounds).rmse),
           train.rows,
         );
   const chosen = members[selected] as FrontMember;
-  const bestTree = s.selectModel === 'best' && plain ? result.best.genome : chosen.tree;
+  const bestTree = s.selectModel === 'best' && plain && s.polishIterations <= 1 ? result.best.genome : chosen.tree;
   const best = bestTree === chosen.tree ? chosen : { ...reportOf(bestTree, task, names, bounds), ...exportsOf(bestTree, names, bounds) };
   return {
     best: {
@@ -253,9 +255,13 @@ function report(
   };
 }
 
-/** Each front member as a reported model; the best genome alone when every candidate failed. */
+/**
+ * Each front member as a reported model (polished with `polish` > 1 model evaluations: see polishTree);
+ * the best genome alone when every candidate failed.
+ */
 function frontMembers(
   task: RegressionTask,
+  polish: number,
   scoring: ScoreSettings,
   train: Dataset,
   result: EvolutionResult<Tree>,
@@ -269,10 +275,18 @@ function frontMembers(
     : { fitness: scoring.fitness, ...(scoring.optimiser ? { optimiser: scoring.optimiser } : {}) };
   const plain = isPlainRmse(scoring);
   const scaling = scoring.fitness === 'scaled-rmse';
-  const members: FrontMember[] = front.map((e) => {
-    const tree = plain ? e.tree : scaledTree(scoreCandidate(e.tree, train, finalSettings), scaling);
-    return { ...reportOf(tree, task, names, bounds), loss: e.loss, genomeSize: e.size, ...exportsOf(tree, names, bounds) };
+  const models = front.map((e) => {
+    const model = plain ? e.tree : scaledTree(scoreCandidate(e.tree, train, finalSettings), scaling);
+    const { tree, rmse: loss } = polish > 1 ? polishTree(model, train, polish, scoring.robust) : { tree: model, rmse: e.loss };
+    return { tree, loss, genomeSize: e.size };
   });
+  // a polished member no better than a smaller one leaves the front
+  const members: FrontMember[] = improving(models).map(({ tree, loss, genomeSize }) => ({
+    ...reportOf(tree, task, names, bounds),
+    loss,
+    genomeSize,
+    ...exportsOf(tree, names, bounds),
+  }));
   if (front.length === 0) {
     // every candidate failed (non-finite): report the best genome as it is
     const tree = result.best.genome;

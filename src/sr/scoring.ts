@@ -447,3 +447,20 @@ export function scaledTree(sc: Scored, scaling: boolean): Tree {
   op[n + 3] = Op.Add;
   return { op, arg };
 }
+
+/**
+ * The final polish of a reported model (its scaling terms included, so every constant is a parameter):
+ * its constants tuned by Levenberg-Marquardt on every training row, within `iterations` model
+ * evaluations. The search tunes each candidate briefly on a sample of rows; the few models of the front
+ * can afford a full fit. Returns the tuned tree and its training RMSE when it fits better (and, given
+ * `robust`, passes the robustness check), else the tree as it was and its RMSE.
+ */
+export function polishTree(tree: Tree, d: Dataset, iterations: number, robust?: RobustBounds): { tree: Tree; rmse: number } {
+  const backend = scoreDataOf(d).lm(1);
+  const before = Math.sqrt(backend.pass(tree, new Int32Array(0), false, 0, 1, false, new Float64Array(0), new Float64Array(0)) / d.rows);
+  if (iterations <= 1 || !hasConstants(tree) || !Number.isFinite(before)) return { tree, rmse: before };
+  const r = optimiseConstants(tree, d.columns, d.y, { offset: 0, slope: 1 }, { iterations }, backend);
+  const after = Math.sqrt(r.sse / d.rows);
+  const better = after < before && (!robust || isRobust(r.tree, robust));
+  return better ? { tree: r.tree, rmse: after } : { tree, rmse: before };
+}
