@@ -17,7 +17,7 @@ import {
 } from '../src/diversity/index.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { runRegression } from '../src/sr/run.js';
-import { topDownDistance } from '../src/tree/distance.js';
+import { levelBound, topDownDistance } from '../src/tree/distance.js';
 import { Op } from '../src/tree/primitives.js';
 import { children, subtreeSizes } from '../src/tree/tree.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -326,6 +326,15 @@ describe('topDownDistance (unrolled) against the textbook recursion', () => {
     }
     // the bound does cut computations short (the result is then only a lower bound)
     expect(cut).toBeGreaterThan(100);
+  });
+
+  it('levelBound is a lower bound, and reached (by trees differing only in shape)', () => {
+    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'exp', 'neg'] });
+    const rng = new Rng('level bound');
+    const trees = Array.from({ length: 60 }, (_, i) => rep.random(rng, i, 60));
+    for (const a of trees) for (const b of trees) expect(levelBound(a, b)).toBeLessThanOrEqual(topDownDistance(a, b));
+    expect(levelBound(t('x'), t('(x + x) + x'))).toBe(4);
+    expect(levelBound(t('x + (x + x)'), t('(x + x) + x'))).toBe(0);
   });
 });
 

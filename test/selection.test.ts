@@ -4,7 +4,7 @@ import { Rng } from '../src/core/rng.js';
 import { candidatePool, mateChooser, tournament } from '../src/core/selection.js';
 import type { Individual } from '../src/core/types.js';
 import { ReferenceEvaluator } from '../src/eval/reference.js';
-import { topDownDistance } from '../src/tree/distance.js';
+import { levelBound, topDownDistance } from '../src/tree/distance.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { treeRepresentation } from '../src/tree/representation.js';
 import { treeKey, type Tree } from '../src/tree/tree.js';
@@ -74,6 +74,32 @@ describe('mate choice', () => {
     // With a large pool the exact ideal (individual 2) is essentially always present and always chosen.
     const big = mateChooser<Tree>('pimp', { tournamentSize: 2, poolSize: 40, distance: topDownDistance });
     expect(big(new Rng(3), pop, fitness, 0)).toEqual({ index: 2, distance: 0 });
+  });
+
+  it('pimp with a lower bound of the distance picks the same mate at the same distance', () => {
+    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div'], maxSize: 30 });
+    const rng = new Rng('lower bound');
+    const base = Array.from({ length: 40 }, (_, i) => rep.random(rng, i, 40));
+    // repeated genomes make ties, which go to the earliest pool member either way
+    const many: Individual<Tree>[] = Array.from({ length: 120 }, (_, i) => ({
+      genome: base[i % 40]!,
+      preference: base[(7 * i) % 40]!,
+      fitness: i,
+    }));
+    const f = many.map((p) => p.fitness!);
+    for (const rule of ['ideal', 'assortative'] as const) {
+      const plain = mateChooser<Tree>('pimp', { tournamentSize: 2, poolSize: 8, distance: topDownDistance, mateRule: rule });
+      const bounded = mateChooser<Tree>('pimp', {
+        tournamentSize: 2,
+        poolSize: 8,
+        distance: topDownDistance,
+        lowerBound: levelBound,
+        mateRule: rule,
+      });
+      for (let seed = 0; seed < 300; seed++) {
+        expect(bounded(new Rng(seed), many, f, seed % 120)).toEqual(plain(new Rng(seed), many, f, seed % 120));
+      }
+    }
   });
 
   it('candidate pools never contain the chooser', () => {

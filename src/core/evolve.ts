@@ -191,10 +191,13 @@ function offspringCount<G>(run: Run<G>): number {
 function prepare<G>(rep: Representation<G>, evaluator: Evaluator<G>, options: Partial<EvolutionOptions>, hooks: EvolutionHooks<G>): Run<G> {
   const o = resolveEvolutionOptions(options);
   const c = { ...DEFAULT_ENGINE_CHOICES, ...o };
+  // the representation's lower bound is of its own distance, not of a caller's
+  const lowerBound = hooks.mateDistance ? undefined : rep.distanceLowerBound?.bind(rep);
   const choose = mateChooser<G>(o.selection, {
     tournamentSize: o.tournamentSize,
     poolSize: o.poolSize,
     distance: hooks.mateDistance ?? ((p, c, bound) => rep.distance(p, c, bound)),
+    ...(lowerBound ? { lowerBound } : {}),
     poolDraw: c.poolDraw,
     mateRule: c.mateRule,
   });

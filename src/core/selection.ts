@@ -254,6 +254,8 @@ export interface MateChooserOptions<G> {
   readonly tournamentSize: number;
   readonly poolSize: number;
   readonly distance: MateDistance<G>;
+  /** A lower bound of `distance` (a representation's `distanceLowerBound`); absent when there is none. */
+  readonly lowerBound?: (target: G, candidate: G) => number;
   /** How pools are drawn (default `uniform`). */
   readonly poolDraw?: PoolDraw;
   /** The rule of `pimp` (default `ideal`). */
@@ -292,26 +294,70 @@ export function mateChooser<G>(mode: SelectionMode, o: MateChooserOptions<G>): M
         const pool = drawPool(rng, pop.length, fitness, first);
         return { index: pool[rng.int(pool.length)] as number };
       };
-    case 'pimp':
+    case 'pimp': {
+      const closest = closestCandidate(o.distance, o.lowerBound, o.poolSize);
       return (rng, pop, fitness, first) => {
         const pool = drawPool(rng, pop.length, fitness, first);
         const chooser = pop[first] as Individual<G>;
         const target = rule === 'ideal' ? chooser.preference : chooser.genome;
         if (target === undefined) throw new Error('pimp mate choice needs individuals with preferences');
+        if (rule !== 'dissimilar') return closest(pop, target, pool);
         // dissimilar maximises the distance: minimise its negation, ties to the earliest candidate alike
-        const sign = rule === 'dissimilar' ? -1 : 1;
         let best = pool[0] as number;
         let bestD = Infinity;
         for (const c of pool) {
-          // closest: the best distance so far bounds the exact work (a farther candidate cannot win)
-          const genome = (pop[c] as Individual<G>).genome;
-          const d = sign > 0 ? o.distance(target, genome, bestD) : -o.distance(target, genome);
+          const d = -o.distance(target, (pop[c] as Individual<G>).genome);
           if (d < bestD) {
             bestD = d;
             best = c;
           }
         }
-        return { index: best, distance: sign * bestD };
+        return { index: best, distance: -bestD };
       };
+    }
   }
+}
+
+/**
+ * The pool member whose genome is closest to a target (ties to the earliest in the pool), and its
+ * distance; pool[0] with distance Infinity when no distance is below Infinity. Each candidate is
+ * measured with the best distance so far as its bound (a farther candidate cannot win, so its
+ * distance need not be exact). With a lower bound of the distance, candidates are measured in
+ * increasing order of their lower bounds (ties in pool order), and the search stops at the first
+ * lower bound beyond the best distance: a close candidate found first cuts the others' work short.
+ * The choice and the distance are the same in either order (exact distances, ties by pool position).
+ */
+function closestCandidate<G>(
+  distance: MateDistance<G>,
+  lowerBound: ((target: G, candidate: G) => number) | undefined,
+  poolSize: number,
+): (pop: readonly Individual<G>[], target: G, pool: readonly number[]) => MateChoice {
+  const lower = new Float64Array(poolSize);
+  const order = new Int32Array(poolSize);
+  return (pop, target, pool) => {
+    const m = pool.length;
+    for (let k = 0; k < m; k++) {
+      const lb = lowerBound ? lowerBound(target, (pop[pool[k] as number] as Individual<G>).genome) : 0;
+      // insertion by lower bound; equal bounds keep pool order
+      let at = k;
+      while (at > 0 && (lower[at - 1] as number) > lb) {
+        lower[at] = lower[at - 1] as number;
+        order[at] = order[at - 1] as number;
+        at--;
+      }
+      lower[at] = lb;
+      order[at] = k;
+    }
+    let bestK = 0;
+    let bestD = Infinity;
+    for (let s = 0; s < m && (lower[s] as number) <= bestD; s++) {
+      const k = order[s] as number;
+      const d = distance(target, (pop[pool[k] as number] as Individual<G>).genome, bestD);
+      if (d < bestD || (d === bestD && k < bestK)) {
+        bestD = d;
+        bestK = k;
+      }
+    }
+    return { index: pool[bestK] as number, distance: bestD };
+  };
 }

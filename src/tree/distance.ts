@@ -18,22 +18,12 @@ import { shapeOf, type Tree } from './tree.js';
  *
  * With a `bound` the result is exact when the distance is at most `bound`, and otherwise only some
  * value above it: subtrees whose alignment can no longer bring the total within the bound are cut
- * short. A mate chooser looking for the closest of several candidates passes the best distance so far.
+ * short. A mate chooser looking for the closest of several candidates passes the best distance so far,
+ * after skipping candidates whose {@link levelBound} already exceeds it.
  */
 export function topDownDistance(ta: Tree, tb: Tree, bound = Infinity): number {
   const a = shapeOf(ta);
   const b = shapeOf(tb);
-  if (bound !== Infinity) {
-    // an edit script maps nodes only to nodes at the same depth: every other node is inserted or deleted
-    const la = a.levels;
-    const lb = b.levels;
-    let lower = 0;
-    for (let d = 0; d < la.length || d < lb.length; d++) {
-      const k = (d < la.length ? (la[d] as number) : 0) - (d < lb.length ? (lb[d] as number) : 0);
-      lower += k > 0 ? k : -k;
-    }
-    if (lower > bound + SLACK) return lower;
-  }
   aOp = ta.op;
   aArg = ta.arg;
   aSize = a.sizes;
@@ -41,6 +31,24 @@ export function topDownDistance(ta: Tree, tb: Tree, bound = Infinity): number {
   bArg = tb.arg;
   bSize = b.sizes;
   return dist(ta.op.length - 1, tb.op.length - 1, bound + SLACK);
+}
+
+/**
+ * A lower bound of {@link topDownDistance}: an edit script maps nodes only to nodes at the same depth,
+ * so at each depth the difference of the two trees' node counts is inserted or deleted.
+ */
+export function levelBound(ta: Tree, tb: Tree): number {
+  const la = shapeOf(ta).levels;
+  const lb = shapeOf(tb).levels;
+  const n = Math.min(la.length, lb.length);
+  let lower = 0;
+  for (let d = 0; d < n; d++) {
+    const k = (la[d] as number) - (lb[d] as number);
+    lower += k > 0 ? k : -k;
+  }
+  for (let d = n; d < la.length; d++) lower += la[d] as number;
+  for (let d = n; d < lb.length; d++) lower += lb[d] as number;
+  return lower;
 }
 
 /**
