@@ -226,7 +226,7 @@ export function tuneConstants(
   outArg.set(e.arg.subarray(off[from] as number, off[to] as number), off[from] as number);
   const trees: Tree[] = [];
   const at: number[] = [];
-  const opt = s.optimiser && (s.optimiser.iterations ?? 10) > 1 ? s.optimiser : undefined;
+  const opt = tuning(s);
   if (!opt) return { trees, at };
   const scaling = s.fitness === 'scaled-rmse';
   for (let t = from; t < to; t++) {
@@ -243,6 +243,11 @@ export function tuneConstants(
     }
   }
   return { trees, at };
+}
+
+/** The optimiser settings when constants are tuned (more than one evaluation per candidate), else undefined. */
+function tuning(s: ScoreSettings): ScoreSettings['optimiser'] {
+  return s.optimiser && (s.optimiser.iterations ?? 10) > 1 ? s.optimiser : undefined;
 }
 
 /** Puts the scores of re-scored trees (3 per tree, in `at`'s order) into sc (3 per tree from `from`). */
@@ -375,7 +380,8 @@ export async function scoreBatch(
   } else if (unique.length > 0) await run(enc, settings, out, outArg, outCases);
   const losses = expand(out, index);
   const cases = outCases && rows !== undefined ? { cases: Array.from(index, (u) => outCases.subarray(u * rows, (u + 1) * rows)) } : {};
-  if (!settings.lamarckian) return { losses, ...cases };
+  // untuned constants are scored as they are: nothing to write back
+  if (!settings.lamarckian || !tuning(settings)) return { losses, ...cases };
   const tuned = unique.map((t, u) => {
     const a = enc.offsets[u] as number;
     const arg = outArg.subarray(a, a + t.op.length);
