@@ -360,14 +360,19 @@ async function evaluateInvalid<G>(run: Run<G>, population: Individual<G>[]): Pro
       `${run.o.firstParent} needs per-case losses; the evaluator returned ${got} for ${todo.length} genomes`,
     );
   }
-  todo.forEach((idx, i) => {
-    const improved = detailed?.genomes?.[i];
+  const improved = detailed?.genomes;
+  for (let i = 0; i < todo.length; i++) {
+    const idx = todo[i] as number;
     const p = population[idx] as Individual<G>;
     const fitness = worstIfInvalid(losses[i] as number);
-    const c = cases ? { cases: caseVector(cases[i] as ArrayLike<number>) } : {};
-    if (improved !== undefined) population[idx] = { ...p, genome: improved, fitness, ...c };
-    else Object.assign(p, { fitness, ...c });
-  });
+    const genome = improved?.[i];
+    if (genome !== undefined)
+      population[idx] = { ...p, genome, fitness, ...(cases ? { cases: caseVector(cases[i] as ArrayLike<number>) } : {}) };
+    else {
+      p.fitness = fitness;
+      if (cases) p.cases = caseVector(cases[i] as ArrayLike<number>);
+    }
+  }
   return todo.length;
 }
 
