@@ -192,7 +192,7 @@ function prepare<G>(rep: Representation<G>, evaluator: Evaluator<G>, options: Pa
   const o = resolveEvolutionOptions(options);
   const c = { ...DEFAULT_ENGINE_CHOICES, ...o };
   // the representation's lower bound is of its own distance, not of a caller's
-  const lowerBound = hooks.mateDistance ? undefined : rep.distanceLowerBound?.bind(rep);
+  const lowerBound = hooks.mateDistance ? undefined : rep.distanceLowerBound;
   const choose = mateChooser<G>(o.selection, {
     tournamentSize: o.tournamentSize,
     poolSize: o.poolSize,

@@ -38,7 +38,7 @@ export interface Representation<G> {
    * A lower bound of {@link distance}, much cheaper to compute: a mate chooser looking for the closest
    * candidate measures candidates in increasing order of it and stops where it passes the best so far.
    */
-  distanceLowerBound?(a: G, b: G): number;
+  readonly distanceLowerBound?: (a: G, b: G) => number;
   /** Size in nodes (or the genome's natural unit). */
   size(g: G): number;
   /** A canonical key: equal keys mean equal genotypes. */
