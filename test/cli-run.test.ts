@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,19 @@ const gpmate = (args: string[]) => {
 const tmp = () => mkdtempSync(join(tmpdir(), 'gpmate-run-'));
 
 describe('gpmate run', () => {
+  it('goes on and writes its results when the reader of its output stops early (gpmate run | head -1)', async () => {
+    const out = join(tmp(), 'out');
+    const child = spawn(process.execPath, [CLI, 'run', '--problem', 'pagie-1', '--population', '100', '--generations', '30', '--out', out]);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // read the first line, then close the pipe as head does
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(existsSync(join(out, 'summary.json'))).toBe(true);
+  });
+
   it('runs each selection mode, prints the best expression and writes the log and summary', () => {
     for (const selection of ['pimp', 'tournament', 'random-mate']) {
       const out = join(tmp(), 'out');

@@ -36,6 +36,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`gpmate run | head -3`) closes the pipe: the progress lines it no longer
+// reads are dropped, and the command carries on and writes its results (no unhandled EPIPE trace).
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
