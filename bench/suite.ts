@@ -352,7 +352,9 @@ function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]
       const fronts = new Map<number, typeof asRun>([[0, asRun]]);
       for (const polish of new Set(rules.map((r) => r.polish).filter((n) => n > 1))) {
         const args = JSON.parse(readFileSync(join(dir, name, 'args.json'), 'utf8')) as string[];
-        const path = args[args.indexOf('--data') + 1] as string;
+        const at = args.indexOf('--data');
+        if (at < 0) throw new Error(`select: ${name} is not a --data run, so it cannot be polished again`);
+        const path = args[at + 1] as string;
         const task = tasks.get(path) ?? csvTask(path);
         tasks.set(path, task);
         fronts.set(polish, polishedFront(summary, task, polish));
