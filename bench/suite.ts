@@ -26,7 +26,8 @@
  *     scores model-selection rules on the fronts of finished bench/realworld.ts runs (fold runs: on the
  *     inner validation blocks; runs of the suite's own split: on its test rows, beside Operon's medians).
  *     A rule `RULE@N` selects after a polish of N evaluations (`--polish N`), done here on the stored
- *     front by the run's own code.
+ *     front by the run's own code; `RULE+linear` (`RULE@N+linear`) scores the chosen model clamped to
+ *     the linear envelope (`--clamp-to linear`) instead of the run's own bounds.
  *
  * The final table on the sets' own train/test split, beside Operon's figures, is bench/realworld.ts's:
  *   npx tsx bench/realworld.ts --data suite --modes pimp --seeds 1-10
@@ -39,7 +40,7 @@ import { csvTask, type RowRange } from '../problems/csv.js';
 import type { RegressionTask } from '../src/eval/dataset.js';
 import { evaluateTree, rSquared } from '../src/eval/reference.js';
 import { robustBounds } from '../src/sr/interval.js';
-import { clampPredictions } from '../src/sr/model.js';
+import { clampBounds, clampedParts, clampPredictions, type Bounds } from '../src/sr/model.js';
 import { improving, MODEL_SELECTIONS, selectFromFront, type ModelSelection } from '../src/sr/pareto.js';
 import { PRESETS } from '../src/sr/options.js';
 import { polishTree } from '../src/sr/scoring.js';
@@ -190,12 +191,6 @@ function score(dbs: readonly string[], reference: string): void {
   for (const set of sets) console.log(`| ${set} | ${scores.map((s) => (s.bySet.get(set) ?? NaN).toFixed(3)).join(' | ')} |`);
 }
 
-/** A clamped model's printed form `clamp(formula, lo, hi)` taken apart; undefined for an unclamped one. */
-function clampParts(expression: string): { formula: string; lo: number; hi: number } | undefined {
-  const m = /^clamp\((.*), (\S+), (\S+)\)$/.exec(expression);
-  return m ? { formula: m[1]!, lo: Number(m[2]), hi: Number(m[3]) } : undefined;
-}
-
 /**
  * Clamping only bounds the reported model (the search is the same), so its margin can be chosen on the
  * tuning runs already stored: each stored model (its formula with the scaling terms, inside
@@ -217,7 +212,7 @@ function clampMargins(dbs: readonly string[], margins: readonly number[]): void 
       task = csvTask(set.csv, innerSplit(set));
       tasks.set(set.name, task);
     }
-    const m = clampParts(run.expression ?? '');
+    const m = clampedParts(run.expression ?? '');
     if (!m) throw new Error(`a model without clamp bounds: ${(run.expression ?? '(none)').slice(0, 80)}`);
     const { formula, lo, hi } = m;
     const test = task.test!;
@@ -281,7 +276,7 @@ function writeFolds(outDir: string, k: number): void {
 
 /** A reported model's formula (inside its clamp) as a tree; its variables are the names it uses. */
 function formulaOf(expression: string): Tree {
-  const inner = clampParts(expression)?.formula ?? expression;
+  const inner = clampedParts(expression)?.formula ?? expression;
   const names = [...new Set(inner.match(/(?<![0-9.])[A-Za-z_][A-Za-z_0-9]*/g) ?? [])].filter((n) => !(n in FUNCTIONS));
   return parseInfix(inner, names);
 }
@@ -299,6 +294,13 @@ interface SelectionRule {
   readonly name: string;
   readonly select: ModelSelection;
   readonly polish: number;
+  /** Score the chosen model clamped to the linear envelope (option `clampTo: 'linear'`). */
+  readonly linear: boolean;
+}
+
+/** The front a rule selects from: the stored one (`0`), polished (`N`), clamped to the linear envelope. */
+function variant(rule: SelectionRule): string {
+  return `${rule.polish > 1 ? rule.polish : 0}${rule.linear ? '+linear' : ''}`;
 }
 
 /**
@@ -306,17 +308,35 @@ interface SelectionRule {
  * on the run's training rows by the run's own polishTree, with its new training RMSE and its test R^2
  * (clamped to the run's bounds); those no better than a smaller one leave the front, as in the run.
  */
-function polishedFront(summary: RunSummary, task: RegressionTask, polish: number) {
+function polishedFront(summary: RunSummary, task: RegressionTask, polish: number, linear: boolean) {
   const robust = summary.options.robust ? robustBounds(task.train.columns, task.train.y) : undefined;
-  const bounds = summary.bounds && { lo: summary.bounds[0], hi: summary.bounds[1] };
+  const bounds = boundsFor(summary, task, linear);
   const test = task.test!;
   const polished = summary.front.map((e) => {
-    const parsed = parseInfix(clampParts(e.expression)?.formula ?? e.expression, task.train.names);
+    const parsed = parseInfix(clampedParts(e.expression)?.formula ?? e.expression, task.train.names);
     const { tree, rmse } = polishTree(parsed, task.train, polish, robust);
     return { tree, loss: rmse, size: e.genomeSize };
   });
   return improving(polished).map((e) => {
-    const pred = clampPredictions(evaluateTree(e.tree, test.columns, test.rows), bounds);
+    const pred = clampPredictions(evaluateTree(e.tree, test.columns, test.rows), bounds, test.columns);
+    return { ...e, testR2: rSquared(pred, test.y) };
+  });
+}
+
+/** The bounds a run's models are scored with: the run's own, or (`linear`) its range and linear envelope. */
+function boundsFor(summary: RunSummary, task: RegressionTask, linear: boolean): Bounds | undefined {
+  if (!summary.bounds) return undefined;
+  return linear ? clampBounds(task.train, 'linear') : { lo: summary.bounds[0], hi: summary.bounds[1] };
+}
+
+/** A run's front with each member's test R^2 clamped to the linear envelope (from its printed formula). */
+function linearFront<T extends { testR2: number }>(front: readonly T[], summary: RunSummary, task: RegressionTask): T[] {
+  const bounds = boundsFor(summary, task, true);
+  const test = task.test!;
+  return front.map((e, j) => {
+    const expression = (summary.front[j] as RunSummary['front'][number]).expression;
+    const tree = parseInfix(clampedParts(expression)?.formula ?? expression, task.train.names);
+    const pred = clampPredictions(evaluateTree(tree, test.columns, test.rows), bounds, test.columns);
     return { ...e, testR2: rSquared(pred, test.y) };
   });
 }
@@ -349,22 +369,29 @@ function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]
       // aic and bic count the model's constants: its formula (scaling terms included, the same two for
       // every member) parsed back; the sizes are the genomes'
       const asRun = summary.front.map((e) => ({ tree: formulaOf(e.expression), loss: e.loss, size: e.genomeSize, testR2: e.testR2 }));
-      const fronts = new Map<number, typeof asRun>([[0, asRun]]);
-      for (const polish of new Set(rules.map((r) => r.polish).filter((n) => n > 1))) {
+      // per rule variant (`N` polished, `+linear`): the front as it would have been reported
+      const fronts = new Map<string, typeof asRun>([['0', asRun]]);
+      const taskOfRun = () => {
         const args = JSON.parse(readFileSync(join(dir, name, 'args.json'), 'utf8')) as string[];
         const at = args.indexOf('--data');
-        if (at < 0) throw new Error(`select: ${name} is not a --data run, so it cannot be polished again`);
+        if (at < 0) throw new Error(`select: ${name} is not a --data run, so it cannot be scored again`);
         const path = args[at + 1] as string;
         const task = tasks.get(path) ?? csvTask(path);
         tasks.set(path, task);
-        fronts.set(polish, polishedFront(summary, task, polish));
+        return task;
+      };
+      for (const rule of rules) {
+        const key = variant(rule);
+        if (fronts.has(key)) continue;
+        const task = taskOfRun();
+        fronts.set(key, rule.polish > 1 ? polishedFront(summary, task, rule.polish, rule.linear) : linearFront(asRun, summary, task));
       }
       const wallFile = join(dir, name, 'wall.txt');
       const walls = wall.get(m[1]!) ?? [];
       walls.push(existsSync(wallFile) ? Number(readFileSync(wallFile, 'utf8')) : NaN);
       wall.set(m[1]!, walls);
       rules.forEach((rule, k) => {
-        const front = fronts.get(rule.polish > 1 ? rule.polish : 0)!;
+        const front = fronts.get(variant(rule))!;
         const i = selectFromFront(front, rule.select, undefined, rows);
         const list = chosen[k]!.get(m[1]!) ?? [];
         list.push(front[i]?.testR2 ?? NaN);
@@ -432,10 +459,13 @@ if (command === 'studies') {
   const names = (values.rules as string).split(',');
   if (names[0] !== 'best') names.unshift('best');
   const rules = names.map((name): SelectionRule => {
-    const [select, polish = '0'] = name.split('@') as [string, string?];
+    const linear = name.endsWith('+linear');
+    const [select, polish = '0'] = name.replace(/\+linear$/, '').split('@') as [string, string?];
     if (!(MODEL_SELECTIONS as readonly string[]).includes(select) || select === 'validation' || !/^\d+$/.test(polish))
-      throw new Error(`select: unknown rule ${name} (a selection mode, optionally @N: after a polish of N model evaluations)`);
-    return { name, select: select as ModelSelection, polish: Number(polish) };
+      throw new Error(
+        `select: unknown rule ${name} (a selection mode, optionally @N: after a polish of N model evaluations, optionally +linear: clamped to the linear envelope)`,
+      );
+    return { name, select: select as ModelSelection, polish: Number(polish), linear };
   });
   scoreSelection(positionals, rules);
 } else if (command === 'score') {

@@ -302,7 +302,7 @@ describe('checkpoints of another run', () => {
 describe('smaller findings', () => {
   it('a model file whose version is the string "2" says so', () => {
     const body = { format: 'gpmate-model', version: '2', gpmate: '0.1.0', inputs: ['x'] };
-    expect(() => parseModel(JSON.stringify(body), 'm.json')).toThrow(/^m\.json: "version" must be a number \(1 or 2\), got "2"$/);
+    expect(() => parseModel(JSON.stringify(body), 'm.json')).toThrow(/^m\.json: "version" must be a number \(1 to 3\), got "2"$/);
   });
 
   it('a study field named __proto__ is named as unknown, at every level', () => {

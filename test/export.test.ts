@@ -108,8 +108,18 @@ describe('LaTeX and SymPy exports', () => {
       // a clamped model (the bounds cut through the sample's values)
       const cl = parseInfix('(x * 3) + y_1', names);
       const bounds = { lo: -1.5, hi: 2.25 };
-      const clText = { latex: clampedText.latex(toLatex(cl, names), bounds), sympy: clampedText.sympy(toSympy(cl, names), bounds) };
+      const clText = {
+        latex: clampedText.latex(toLatex(cl, names), bounds, names),
+        sympy: clampedText.sympy(toSympy(cl, names), bounds, names),
+      };
       jobs.push({ sympy: clText.sympy, latex: clText.latex, names: [...names], points: pts });
+      // the same with a linear envelope (a weight of 0 is left out of the text)
+      const env = { ...bounds, envelope: { weights: names.map((_, j) => (j === 1 ? 0 : 0.75 - j)), intercept: 0.5 } };
+      const envText = {
+        latex: clampedText.latex(toLatex(cl, names), env, names),
+        sympy: clampedText.sympy(toSympy(cl, names), env, names),
+      };
+      jobs.push({ sympy: envText.sympy, latex: envText.latex, names: [...names], points: pts });
       const out = JSON.parse(
         execFileSync('python3', ['test/fixtures/sympy_eval.py'], { input: JSON.stringify(jobs), encoding: 'utf8' }),
       ) as {
@@ -117,11 +127,17 @@ describe('LaTeX and SymPy exports', () => {
         latex: (number | null)[];
       }[];
       const clamped = clampPredictions(evaluateTree(cl, cols, pts.length), bounds);
-      const last = out[out.length - 1]!;
+      const byEnvelope = clampPredictions(evaluateTree(cl, cols, pts.length), env, cols);
+      const [clOut, envOut] = out.splice(out.length - 2, 2) as [(typeof out)[number], (typeof out)[number]];
+      jobs.splice(jobs.length - 2, 2);
       expect(clamped.some((v) => v === bounds.lo) && clamped.some((v) => v === bounds.hi)).toBe(true);
+      // the envelope moves some bounds: on some rows the two clamps differ
+      expect(byEnvelope.some((v, r) => v !== clamped[r])).toBe(true);
       for (let r = 0; r < pts.length; r++) {
-        expect(close(last.sympy[r]!, clamped[r]!), `${clText.sympy} row ${r}`).toBe(true);
-        expect(close(last.latex[r]!, clamped[r]!), `${clText.latex} row ${r}`).toBe(true);
+        expect(close(clOut.sympy[r]!, clamped[r]!), `${clText.sympy} row ${r}`).toBe(true);
+        expect(close(clOut.latex[r]!, clamped[r]!), `${clText.latex} row ${r}`).toBe(true);
+        expect(close(envOut.sympy[r]!, byEnvelope[r]!), `${envText.sympy} row ${r}`).toBe(true);
+        expect(close(envOut.latex[r]!, byEnvelope[r]!), `${envText.latex} row ${r}`).toBe(true);
       }
       let compared = 0;
       trees.forEach((t, k) => {

@@ -7,7 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fit } from '../src/index.js';
 import { readNumericCsv } from '../problems/csv.js';
 import { evaluateTree } from '../src/eval/reference.js';
-import { modelJson, parseModel, sha256 } from '../src/sr/model.js';
+import { clampBounds, clampPredictions, linearEnvelope, modelJson, parseModel, predictColumns, sha256 } from '../src/sr/model.js';
+import { makeDataset } from '../src/eval/dataset.js';
+import { Rng } from '../src/core/rng.js';
 import { parseInfix } from '../src/tree/parse.js';
 
 const CLI = 'dist/src/cli/main.js';
@@ -63,10 +65,10 @@ describe('model files and gpmate predict', () => {
     expect(tam.status).toBe(2);
     expect(tam.stderr).toMatch(/checksum mismatch/);
 
-    writeFileSync(path, text.replace('"version": 2', '"version": 3'));
+    writeFileSync(path, text.replace('"version": 2', '"version": 4'));
     const ver = gpmate(['predict', '--model', path, '--data', csv]);
     expect(ver.status).toBe(2);
-    expect(ver.stderr).toMatch(/model format version 3 .*this gpmate reads versions 1 and 2/);
+    expect(ver.stderr).toMatch(/model format version 4 .*this gpmate reads versions 1, 2, 3/);
 
     // version 1 files (before bounds) still load; bounds in one are refused
     const v1 = (extra: object) => {
@@ -105,10 +107,13 @@ describe('model files and gpmate predict', () => {
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.options.linearScaling).toBe(true);
-    // --data clamps to the training target's range by default
+    // --data clamps to the training target's range, widened to a linear model's trend, by default
     expect(summary.options.clamp).toBe(true);
+    expect(summary.options.clampTo).toBe('linear');
     expect(summary.bounds[0]).toBeLessThan(summary.bounds[1]);
-    expect(summary.best.expression).toMatch(/^clamp\(/);
+    expect(summary.envelope.weights).toHaveLength(2);
+    expect(summary.best.expression).toMatch(/^clamp\(.*, min\(.*\), max\(.*\)\)$/);
+    expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).version).toBe(3);
     expect(summary.front.length).toBeGreaterThan(0);
     for (const m of summary.front) expect(typeof m.latex).toBe('string');
     const p = gpmate(['predict', '--model', join(out, 'model.json'), '--data', data]);
@@ -119,6 +124,128 @@ describe('model files and gpmate predict', () => {
     let sse = 0;
     for (let i = 0; i < 230; i++) sse += (pred[i]! - y[i]!) ** 2;
     expect(Math.sqrt(sse / 230)).toBeCloseTo(summary.best.trainRmse, 10);
+  });
+});
+
+describe('clamping to a linear envelope (clampTo: linear)', () => {
+  const rng = new Rng(3);
+  const rows = 40;
+  const a = Float64Array.from({ length: rows }, () => rng.next());
+  const b = Float64Array.from({ length: rows }, () => rng.next());
+  const k = new Float64Array(rows).fill(7); // a constant column
+  const y = a.map((v, i) => 2 * v - 3 * b[i]! + 1 + 0.01 * Math.sin(i));
+
+  it('fits the least-squares line; a constant column gets weight 0; too few rows give none', () => {
+    const e = linearEnvelope([a, b, k], y)!;
+    expect(e.weights[0]).toBeCloseTo(2, 1);
+    expect(e.weights[1]).toBeCloseTo(-3, 1);
+    expect(e.weights[2]).toBe(0);
+    expect(e.intercept).toBeCloseTo(1, 1);
+    // at least two rows per coefficient
+    expect(linearEnvelope([a, b, k], y.subarray(0, 7).slice()) === undefined).toBe(true);
+    expect(linearEnvelope([a.subarray(0, 8), b.subarray(0, 8), k.subarray(0, 8)], y.subarray(0, 8))).toBeDefined();
+    expect(clampBounds(makeDataset(['a', 'b', 'k'], [a, b, k], y), 'range').envelope).toBeUndefined();
+  });
+
+  it('never worsens a prediction whose target is in the range; follows the trend beyond it, no further', () => {
+    const bounds = clampBounds(makeDataset(['a', 'b', 'k'], [a, b, k], y), 'linear');
+    expect(bounds.envelope).toBeDefined();
+    // training rows: any predictions, each moved no further from its target
+    const raw = Float64Array.from({ length: rows }, () => (rng.next() - 0.5) * 20);
+    const clamped = clampPredictions(raw.slice(), bounds, [a, b, k]);
+    for (let i = 0; i < rows; i++) expect(Math.abs(clamped[i]! - y[i]!)).toBeLessThanOrEqual(Math.abs(raw[i]! - y[i]!));
+    // a row far outside the input box: the line's value lies above hi; a formula may go up to it and no further
+    const far = [Float64Array.of(10, 10), Float64Array.of(-10, -10), Float64Array.of(7, 7)];
+    const line = 2 * 10 + 1 - 3 * -10; // about 51
+    const out = clampPredictions(Float64Array.of(line - 5, 1e9), bounds, far);
+    expect(out[0]).toBe(line - 5);
+    expect(out[1]).toBeCloseTo(line, 0);
+    expect(clampPredictions(Float64Array.of(line - 5), { lo: bounds.lo, hi: bounds.hi }, far)[0]).toBe(bounds.hi);
+    expect(() => clampPredictions(Float64Array.of(1), bounds)).toThrow(/need the input columns/);
+  });
+
+  it('model files carry the envelope (version 3) and predict with it; a bad one is refused', () => {
+    const names = ['a', 'b', 'k'];
+    const tree = parseInfix('a * 2.5', names);
+    const bounds = clampBounds(makeDataset(names, [a, b, k], y), 'linear');
+    const text = modelJson(tree, names, 'x', { bounds });
+    const m = parseModel(text, 'env.json');
+    expect(JSON.parse(text).version).toBe(3);
+    expect(m.bounds).toEqual(bounds);
+    const cols = [Float64Array.of(0.5, 30), Float64Array.of(0.5, -30), Float64Array.of(7, 7)];
+    const p = predictColumns(m, names, cols, 2, 'data');
+    expect([...p]).toEqual([...clampPredictions(Float64Array.of(1.25, 75), bounds, cols)]);
+    expect(p[1]).toBeGreaterThan(bounds.hi); // the line's trend lets it beyond the range
+    // without an envelope a file stays version 2
+    expect(JSON.parse(modelJson(tree, names, 'x', { bounds: { lo: 0, hi: 1 } })).version).toBe(2);
+    const forge = (f: (body: Record<string, unknown>) => void) => {
+      const body = JSON.parse(text);
+      delete body.checksum;
+      f(body);
+      return JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) });
+    };
+    expect(() =>
+      parseModel(
+        forge((x) => ((x['envelope'] as { weights: number[] }).weights = [1, 2])),
+        'w.json',
+      ),
+    ).toThrow(/w\.json: "envelope" must hold "weights" \(3 finite numbers, one per input\)/);
+    expect(() =>
+      parseModel(
+        forge((x) => (x['version'] = 2)),
+        'v2.json',
+      ),
+    ).toThrow(/v2\.json: "envelope" in a version 2 model file/);
+    expect(() =>
+      parseModel(
+        forge((x) => delete x['bounds']),
+        'nb.json',
+      ),
+    ).toThrow(/nb\.json: "envelope" without "bounds"/);
+  });
+
+  it('gpmate run --data: a formula that extrapolates a linear law is clamped to the range, not to the envelope', () => {
+    // y = a + b; the test rows lie beyond the training box, their targets above the training range
+    const csv = join(dir, 'line.csv');
+    const lines = ['a,b,target'];
+    for (let i = 0; i < 60; i++) {
+      const s = i < 45 ? 1 : 3;
+      const x1 = (s * ((i * 37) % 11)) / 10;
+      const x2 = (s * ((i * 53) % 7)) / 6;
+      lines.push(`${x1},${x2},${x1 + x2}`);
+    }
+    writeFileSync(csv, lines.join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'line.json'),
+      JSON.stringify({ metadata: { target: 'target', training_rows: { start: 0, end: 45 }, test_rows: { start: 45, end: 60 } } }),
+    );
+    const run = (extra: string[]) => {
+      const out = join(dir, `line-${extra.join('')}`);
+      const r = gpmate([
+        'run',
+        '--data',
+        csv,
+        '--population',
+        '100',
+        '--generations',
+        '10',
+        '--seed',
+        '1',
+        '--quiet',
+        '--out',
+        out,
+        ...extra,
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    };
+    const linear = run([]);
+    const range = run(['--clamp-to', 'range']);
+    expect(linear.best.trainR2).toBeGreaterThan(0.999999);
+    expect(linear.best.testR2).toBeGreaterThan(0.999999);
+    expect(range.best.testR2).toBeLessThan(0.9);
+    expect(range.envelope).toBeUndefined();
+    expect(range.options.clampTo).toBe('range');
   });
 });
 

@@ -70,5 +70,10 @@ describe('diversity across runs (the best solutions of a cell)', () => {
     expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 3)'].map(sol), inputs, 's').distinct.value).toBe(1);
     expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 5)'].map(sol), inputs, 's').distinct.value).toBe(0);
     expect(solutionTree('not an expression (', names)).toBeUndefined();
+    // a linear envelope L = 2x widens the upper bound at x = 2 to 4: the same behaviour as x * x there
+    const env = 'clamp(x * x, min(-1, (x * 2) + 0), max(3, (x * 2) + 0))';
+    expect(solutionTree(env, names)?.line?.op.length).toBe(5);
+    expect(acrossMeasures(['x * x', env].map(sol), inputs, 's').distinct.value).toBe(0);
+    expect(acrossMeasures(['clamp(x * x, -1, 3)', env].map(sol), inputs, 's').distinct.value).toBe(1);
   });
 });

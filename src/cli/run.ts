@@ -139,6 +139,7 @@ export const RUN_FLAGS: CommandFlags = {
         toggle('baldwinian', 'lamarckian', "score with tuned constants, keep the genomes' own (default for --problem)", false),
         opt('robust on|off', 'robust', 'reject models leaving 10x the target range on the training box (+10%, interval arithmetic)'),
         opt('clamp on|off', 'clamp', "clamp predictions to the training target's range (never worse on training rows)"),
+        opt('clamp-to T', 'clampTo', "range | linear (that range widened row by row to a least-squares line's prediction)"),
         opt('polish N', 'polishIterations', "tune the front's models' constants on every training row: N model evaluations each (0 = off)"),
         opt('objectives O', 'objectives', 'error | error-size (NSGA-II on error and size)'),
         opt(
@@ -320,6 +321,7 @@ export function summaryOf(problem: string, inv: RunInvocation, s: RegressionSett
     options: recordedOptions(inv.options, s, { backend: inv.backend }),
     best,
     ...(r.bounds ? { bounds: [r.bounds.lo, r.bounds.hi] } : {}),
+    ...(r.bounds?.envelope ? { envelope: r.bounds.envelope } : {}),
     front: r.front.map(({ tree: _t, ...m }) => m),
     selected: r.selected,
     success: r.success,

@@ -22,7 +22,7 @@ export type Inputs = readonly (readonly number[])[] | Readonly<Record<string, Ar
 
 /** A fitted formula: applies to new data and exports itself. */
 export interface Model {
-  /** Infix text of the model (offset and slope included; `clamp(formula, lo, hi)` with bounds). */
+  /** Infix text of the model (offset and slope included; `clamp(formula, lo, hi)` with bounds, see Bounds). */
   readonly expression: string;
   readonly tree: Tree;
   /** Predictions are clamped to these (option `clamp`, on by default here). */
@@ -90,11 +90,11 @@ function modelOf(
         cols = inputs.map((n) => Float64Array.from(rec[n] as ArrayLike<number>));
         rows = cols[0]?.length ?? 0;
       }
-      return clampPredictions(evaluateTree(m.tree, cols, rows), bounds);
+      return clampPredictions(evaluateTree(m.tree, cols, rows), bounds, cols);
     },
-    toInfix: () => clampedText.infix(toInfix(s, inputs), bounds),
-    toLatex: () => clampedText.latex(toLatex(s, inputs), bounds),
-    toSympy: (o?: SympyOptions) => clampedText.sympy(toSympy(s, inputs, o), bounds),
+    toInfix: () => clampedText.infix(toInfix(s, inputs), bounds, inputs),
+    toLatex: () => clampedText.latex(toLatex(s, inputs), bounds, inputs),
+    toSympy: (o?: SympyOptions) => clampedText.sympy(toSympy(s, inputs, o), bounds, inputs, o),
     toJSON: () => modelJson(m.tree, inputs, 'library', bounds ? { bounds } : {}),
   };
 }

@@ -13,7 +13,7 @@ import { simplify } from '../tree/simplify.js';
 import { depth, type Tree } from '../tree/tree.js';
 import { robustBounds } from './interval.js';
 import { checkMemory } from './memory.js';
-import { boundsOf, clampedText, clampPredictions, type Bounds } from './model.js';
+import { clampBounds, clampedText, clampPredictions, type Bounds } from './model.js';
 import { resolveRegressionOptions, type RegressionOptions, type RegressionSettings } from './options.js';
 import { improving, selectFromFront, updateFront, type FrontEntry } from './pareto.js';
 import { engineOf, isPlainRmse, polishTree, scaledTree, scoreCandidate, ScoringEvaluator, type ScoreSettings } from './scoring.js';
@@ -37,7 +37,7 @@ export interface RegressionHooks extends Pick<EvolutionHooks<Tree>, 'onGeneratio
 }
 
 export interface ModelReport {
-  /** Infix text of the model (with its bounds: `clamp(formula, lo, hi)`). */
+  /** Infix text of the model (with its bounds: `clamp(formula, lo, hi)`, or with min/max around lo and hi). */
   readonly expression: string;
   readonly size: number;
   readonly depth: number;
@@ -86,7 +86,7 @@ export interface RegressionResult {
 export function scoreTree(t: Tree, ds: Dataset, bounds?: Bounds): { rmse: number; r2: number; r2Unclamped: number } {
   const raw = engineOf(ds).treeOutputs(t);
   const r2Unclamped = rSquared(raw, ds.y);
-  const pred = bounds ? clampPredictions(raw, bounds) : raw;
+  const pred = bounds ? clampPredictions(raw, bounds, ds.columns) : raw;
   return { rmse: rmse(pred, ds.y), r2: bounds ? rSquared(pred, ds.y) : r2Unclamped, r2Unclamped };
 }
 
@@ -212,7 +212,7 @@ function report(
   front: readonly FrontEntry[],
 ): RegressionResult {
   const names = task.train.names;
-  const bounds = s.clamp ? boundsOf(task.train.y) : undefined;
+  const bounds = s.clamp ? clampBounds(task.train, s.clampTo) : undefined;
   const plain = isPlainRmse(scoring);
   const members = frontMembers(task, s.polishIterations, scoring, train, result, front, bounds);
   // bic and aic count the model's constants: scaling adds the same two to every member
@@ -305,7 +305,7 @@ function reportOf(tree: Tree, task: RegressionTask, names: readonly string[], bo
   const test = task.test ? scoreTree(tree, task.test, bounds) : undefined;
   return {
     tree,
-    expression: clampedText.infix(toInfix(tree, names), bounds),
+    expression: clampedText.infix(toInfix(tree, names), bounds, names),
     size: tree.op.length,
     depth: depth(tree),
     trainRmse: train.rmse,
@@ -318,9 +318,9 @@ function reportOf(tree: Tree, task: RegressionTask, names: readonly string[], bo
 function exportsOf(tree: Tree, names: readonly string[], bounds: Bounds | undefined): { simplified: string; latex: string; sympy: string } {
   const s = simplify(tree);
   return {
-    simplified: clampedText.infix(toInfix(s, names), bounds),
-    latex: clampedText.latex(toLatex(s, names), bounds),
-    sympy: clampedText.sympy(toSympy(s, names), bounds),
+    simplified: clampedText.infix(toInfix(s, names), bounds, names),
+    latex: clampedText.latex(toLatex(s, names), bounds, names),
+    sympy: clampedText.sympy(toSympy(s, names), bounds, names),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
 import { quantile } from '../stats/index.js';
 import { topDownDistance } from '../tree/distance.js';
+import { clampedParts } from '../sr/model.js';
 import { parseInfix } from '../tree/parse.js';
 import type { Tree } from '../tree/tree.js';
 import type { StudyProblem, StudySpec } from './schema.js';
@@ -50,18 +51,28 @@ export const MAX_ACROSS_SOLUTIONS = 200;
 /** Decimal places output values are rounded to before two solutions count as behaving alike (as the per-generation measure). */
 const DECIMALS = 6;
 
-/** A best solution as the store keeps it: its infix text, with `clamp(f, lo, hi)` around it when the run clamped. */
+/**
+ * A best solution as the store keeps it: its infix text, with `clamp(f, lo, hi)` (or, with a linear
+ * envelope L, `clamp(f, min(lo, L), max(hi, L))`) around it when the run clamped.
+ */
 export interface StoredSolution {
   readonly expression: string;
 }
 
-const CLAMPED = /^clamp\((.*), (-?[0-9.eE+-]+|-?Infinity), (-?[0-9.eE+-]+|-?Infinity)\)$/s;
-
-/** The tree of a stored expression and its clamp bounds; undefined when the text does not parse with these names. */
-export function solutionTree(expression: string, names: readonly string[]): { tree: Tree; lo: number; hi: number } | undefined {
-  const m = CLAMPED.exec(expression);
+/**
+ * The tree of a stored expression, its clamp bounds and the envelope's line; undefined when the text does
+ * not parse with these names.
+ */
+export function solutionTree(
+  expression: string,
+  names: readonly string[],
+): { tree: Tree; lo: number; hi: number; line?: Tree } | undefined {
+  const m = clampedParts(expression);
   try {
-    if (m) return { tree: parseInfix(m[1] as string, names), lo: Number(m[2]), hi: Number(m[3]) };
+    if (m) {
+      const line = m.line !== undefined ? parseInfix(m.line, names) : undefined;
+      return { tree: parseInfix(m.formula, names), lo: m.lo, hi: m.hi, ...(line ? { line } : {}) };
+    }
     return { tree: parseInfix(expression, names), lo: -Infinity, hi: Infinity };
   } catch {
     return undefined;
@@ -99,7 +110,13 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
     const ids = new Map<string, number>();
     classOf = Int32Array.from(parsed, (p) => {
       const out = evaluateTree(p.tree, inputs.columns, inputs.rows);
-      for (let r = 0; r < out.length; r++) out[r] = Math.min(p.hi, Math.max(p.lo, out[r] as number));
+      const line = p.line && evaluateTree(p.line, inputs.columns, inputs.rows);
+      for (let r = 0; r < out.length; r++) {
+        const l = line ? (line[r] as number) : NaN;
+        const lo = line ? Math.min(p.lo, l) : p.lo;
+        const hi = line ? Math.max(p.hi, l) : p.hi;
+        out[r] = Math.min(hi, Math.max(lo, out[r] as number));
+      }
       const key = Array.from(roundVector(out, DECIMALS), String).join(',');
       let id = ids.get(key);
       if (id === undefined) ids.set(key, (id = ids.size));
