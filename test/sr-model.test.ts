@@ -7,7 +7,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fit } from '../src/index.js';
 import { readNumericCsv } from '../problems/csv.js';
 import { evaluateTree } from '../src/eval/reference.js';
-import { clampBounds, clampPredictions, linearEnvelope, modelJson, parseModel, predictColumns, sha256 } from '../src/sr/model.js';
+import {
+  clampBounds,
+  clampPredictions,
+  ENVELOPE_MAX_INPUTS,
+  ENVELOPE_MAX_ROWS,
+  linearEnvelope,
+  modelJson,
+  parseModel,
+  predictColumns,
+  sha256,
+} from '../src/sr/model.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { Rng } from '../src/core/rng.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -145,6 +155,19 @@ describe('clamping to a linear envelope (clampTo: linear)', () => {
     expect(linearEnvelope([a, b, k], y.subarray(0, 7).slice()) === undefined).toBe(true);
     expect(linearEnvelope([a.subarray(0, 8), b.subarray(0, 8), k.subarray(0, 8)], y.subarray(0, 8))).toBeDefined();
     expect(clampBounds(makeDataset(['a', 'b', 'k'], [a, b, k], y), 'range').envelope).toBeUndefined();
+    // sizes have limits: too many inputs give none; many rows are strided (the same line on a repeated sample)
+    const wide = Array.from({ length: ENVELOPE_MAX_INPUTS + 1 }, () => new Float64Array(1000).map(() => rng.next()));
+    expect(
+      linearEnvelope(
+        wide,
+        new Float64Array(1000).map(() => rng.next()),
+      ),
+    ).toBeUndefined();
+    const times = Math.ceil((ENVELOPE_MAX_ROWS * 3) / rows);
+    const rep = (c: Float64Array) => Float64Array.from({ length: rows * times }, (_, i) => c[i % rows]!);
+    const big = linearEnvelope([rep(a), rep(b), rep(k)], rep(y))!;
+    expect(big.weights[0]).toBeCloseTo(e.weights[0]!, 6);
+    expect(big.intercept).toBeCloseTo(e.intercept, 6);
   });
 
   it('never worsens a prediction whose target is in the range; follows the trend beyond it, no further', () => {

@@ -8,7 +8,7 @@ import { Op } from '../tree/primitives.js';
 import { toInfix } from '../tree/print.js';
 import { simplify } from '../tree/simplify.js';
 import { isValidTree, makeTree, type Tree } from '../tree/tree.js';
-import { choleskySolve } from './optimise.js';
+import { choleskySolve, rowStride, strideRows } from './optimise.js';
 
 /**
  * Format name and version of model files (2 added prediction bounds, 3 their linear envelope); a reader
@@ -56,13 +56,20 @@ export function boundsOf(y: Float64Array): Bounds {
   return { lo, hi };
 }
 
+/** Most inputs and rows the envelope's line is fitted on (more rows are strided): its cost is rows x inputs^2. */
+export const ENVELOPE_MAX_INPUTS = 256;
+export const ENVELOPE_MAX_ROWS = 10_000;
+
 /**
  * The least-squares linear model of y on the columns (each standardised, with a ridge of 1e-8 per row
- * for columns that are constant or collinear), or undefined where the fit is not trustworthy: fewer
- * than two rows per coefficient, or a solve that fails.
+ * for columns that are constant or collinear), fitted on at most {@link ENVELOPE_MAX_ROWS} evenly strided
+ * rows; undefined where the fit is not trustworthy or too costly: fewer than two rows per coefficient,
+ * more than {@link ENVELOPE_MAX_INPUTS} inputs, or a solve that fails.
  */
-export function linearEnvelope(columns: readonly Float64Array[], y: Float64Array): LinearEnvelope | undefined {
-  const d = columns.length;
+export function linearEnvelope(allColumns: readonly Float64Array[], allY: Float64Array): LinearEnvelope | undefined {
+  const d = allColumns.length;
+  if (d > ENVELOPE_MAX_INPUTS) return undefined;
+  const { columns, y } = strideRows(allColumns, allY, rowStride(allY.length, ENVELOPE_MAX_ROWS));
   const n = y.length;
   if (n < 2 * (d + 1)) return undefined;
   const mean = columns.map((c) => c.reduce((a, v) => a + v, 0) / n);
