@@ -185,6 +185,9 @@ describe('clamping to a linear envelope (clampTo: linear)', () => {
     expect(out[1]).toBeCloseTo(line, 0);
     expect(clampPredictions(Float64Array.of(line - 5), { lo: bounds.lo, hi: bounds.hi }, far)[0]).toBe(bounds.hi);
     expect(() => clampPredictions(Float64Array.of(1), bounds)).toThrow(/need the input columns/);
+    // a line that overflows widens nothing: an infinite prediction still ends at the range
+    const huge = [Float64Array.of(1e308), Float64Array.of(-1e308), Float64Array.of(7)];
+    expect(clampPredictions(Float64Array.of(Infinity), bounds, huge)[0]).toBe(bounds.hi);
   });
 
   it('model files carry the envelope (version 3) and predict with it; a bad one is refused', () => {

@@ -131,7 +131,8 @@ export function envelopeTree(e: LinearEnvelope): Tree {
 
 /**
  * Clamps predictions into the bounds, in place (NaN stays NaN); returns them. Bounds with an envelope
- * need the input columns the predictions were made on.
+ * need the input columns the predictions were made on; on a row where the line is not finite the range
+ * alone bounds the prediction.
  */
 export function clampPredictions(pred: Float64Array, b: Bounds | undefined, columns?: readonly Float64Array[]): Float64Array {
   if (!b) return pred;
@@ -140,7 +141,8 @@ export function clampPredictions(pred: Float64Array, b: Bounds | undefined, colu
     const line = evaluateTree(envelopeTree(b.envelope), columns, pred.length);
     for (let i = 0; i < pred.length; i++) {
       const v = pred[i] as number;
-      const l = line[i] as number;
+      // a line that overflows (inputs near the double range) widens nothing: the range alone
+      const l = Number.isFinite(line[i]) ? (line[i] as number) : b.lo;
       const lo = l < b.lo ? l : b.lo;
       const hi = l > b.hi ? l : b.hi;
       if (v < lo) pred[i] = lo;

@@ -112,9 +112,9 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
       const out = evaluateTree(p.tree, inputs.columns, inputs.rows);
       const line = p.line && evaluateTree(p.line, inputs.columns, inputs.rows);
       for (let r = 0; r < out.length; r++) {
-        const l = line ? (line[r] as number) : NaN;
-        const lo = line ? Math.min(p.lo, l) : p.lo;
-        const hi = line ? Math.max(p.hi, l) : p.hi;
+        const l = line && Number.isFinite(line[r]) ? (line[r] as number) : p.lo;
+        const lo = Math.min(p.lo, l);
+        const hi = Math.max(p.hi, l);
         out[r] = Math.min(hi, Math.max(lo, out[r] as number));
       }
       const key = Array.from(roundVector(out, DECIMALS), String).join(',');
