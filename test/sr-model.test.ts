@@ -230,7 +230,7 @@ describe('clamping to a linear envelope (clampTo: linear)', () => {
     ).toThrow(/nb\.json: "envelope" without "bounds"/);
   });
 
-  it('gpmate run --data: a formula that extrapolates a linear law is clamped to the range, not to the envelope', () => {
+  it('gpmate run --data: a formula that follows a linear law beyond the training range keeps it; --clamp-to range cuts it off', () => {
     // y = a + b; the test rows lie beyond the training box, their targets above the training range
     const csv = join(dir, 'line.csv');
     const lines = ['a,b,target'];
