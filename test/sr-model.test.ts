@@ -152,8 +152,13 @@ describe('clamping to a linear envelope (clampTo: linear)', () => {
     expect(e.weights[2]).toBe(0);
     expect(e.intercept).toBeCloseTo(1, 1);
     // at least two rows per coefficient
-    expect(linearEnvelope([a, b, k], y.subarray(0, 7).slice()) === undefined).toBe(true);
-    expect(linearEnvelope([a.subarray(0, 8), b.subarray(0, 8), k.subarray(0, 8)], y.subarray(0, 8))).toBeDefined();
+    const first = (n: number) =>
+      linearEnvelope(
+        [a, b, k].map((c) => c.subarray(0, n)),
+        y.subarray(0, n),
+      );
+    expect(first(7)).toBeUndefined();
+    expect(first(8)).toBeDefined();
     expect(clampBounds(makeDataset(['a', 'b', 'k'], [a, b, k], y), 'range').envelope).toBeUndefined();
     // sizes have limits: too many inputs give none; many rows are strided (the same line on a repeated sample)
     const wide = Array.from({ length: ENVELOPE_MAX_INPUTS + 1 }, () => new Float64Array(1000).map(() => rng.next()));
