@@ -131,29 +131,28 @@ export function envelopeTree(e: LinearEnvelope): Tree {
 
 /**
  * Clamps predictions into the bounds, in place (NaN stays NaN); returns them. Bounds with an envelope
- * need the input columns the predictions were made on; on a row where the line is not finite the range
- * alone bounds the prediction.
+ * need the input columns the predictions were made on.
  */
 export function clampPredictions(pred: Float64Array, b: Bounds | undefined, columns?: readonly Float64Array[]): Float64Array {
   if (!b) return pred;
-  if (b.envelope) {
-    if (!columns) throw new Error('clampPredictions: bounds with an envelope need the input columns');
-    const line = evaluateTree(envelopeTree(b.envelope), columns, pred.length);
-    for (let i = 0; i < pred.length; i++) {
-      const v = pred[i] as number;
-      // a line that overflows (inputs near the double range) widens nothing: the range alone
-      const l = Number.isFinite(line[i]) ? (line[i] as number) : b.lo;
-      const lo = l < b.lo ? l : b.lo;
-      const hi = l > b.hi ? l : b.hi;
-      if (v < lo) pred[i] = lo;
-      else if (v > hi) pred[i] = hi;
-    }
-    return pred;
-  }
+  if (!b.envelope) return clampRows(pred, b.lo, b.hi);
+  if (!columns) throw new Error('clampPredictions: bounds with an envelope need the input columns');
+  return clampRows(pred, b.lo, b.hi, evaluateTree(envelopeTree(b.envelope), columns, pred.length));
+}
+
+/**
+ * Clamps predictions into [lo, hi], in place, widened on each row to the line's value there when a line
+ * is given (a line value that is not finite, from inputs near the double range, widens nothing); NaN
+ * stays NaN. Returns them.
+ */
+export function clampRows(pred: Float64Array, lo: number, hi: number, line?: ArrayLike<number>): Float64Array {
   for (let i = 0; i < pred.length; i++) {
     const v = pred[i] as number;
-    if (v < b.lo) pred[i] = b.lo;
-    else if (v > b.hi) pred[i] = b.hi;
+    const l = line && Number.isFinite(line[i]) ? (line[i] as number) : NaN; // NaN widens nothing
+    const low = l < lo ? l : lo;
+    const high = l > hi ? l : hi;
+    if (v < low) pred[i] = low;
+    else if (v > high) pred[i] = high;
   }
   return pred;
 }

@@ -7,7 +7,7 @@ import type { Dataset } from '../eval/dataset.js';
 import { evaluateTree } from '../eval/reference.js';
 import { quantile } from '../stats/index.js';
 import { topDownDistance } from '../tree/distance.js';
-import { clampedParts } from '../sr/model.js';
+import { clampedParts, clampRows } from '../sr/model.js';
 import { parseInfix } from '../tree/parse.js';
 import type { Tree } from '../tree/tree.js';
 import type { StudyProblem, StudySpec } from './schema.js';
@@ -110,13 +110,7 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
     const ids = new Map<string, number>();
     classOf = Int32Array.from(parsed, (p) => {
       const out = evaluateTree(p.tree, inputs.columns, inputs.rows);
-      const line = p.line && evaluateTree(p.line, inputs.columns, inputs.rows);
-      for (let r = 0; r < out.length; r++) {
-        const l = line && Number.isFinite(line[r]) ? (line[r] as number) : p.lo;
-        const lo = Math.min(p.lo, l);
-        const hi = Math.max(p.hi, l);
-        out[r] = Math.min(hi, Math.max(lo, out[r] as number));
-      }
+      clampRows(out, p.lo, p.hi, p.line && evaluateTree(p.line, inputs.columns, inputs.rows));
       const key = Array.from(roundVector(out, DECIMALS), String).join(',');
       let id = ids.get(key);
       if (id === undefined) ids.set(key, (id = ids.size));
