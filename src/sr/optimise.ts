@@ -362,18 +362,28 @@ class Problem {
     return Number.isFinite(raw) ? raw : Infinity;
   }
 
-  /** The SSE at p (J'J and J'r are computed when a step from there is needed: {@link jacobian}). */
-  at(p: Float64Array): Point {
-    return { p, sse: this.pass(p, false), JtJ: [], Jtr: [], ok: false };
+  /**
+   * The SSE at p; with `withJacobian` also J'J and J'r there, from the same pass (its forward sweep is
+   * the pass without them, so the SSE is the same number). Otherwise they are computed when a step from
+   * there is needed ({@link jacobian}), at the cost of a second forward sweep.
+   */
+  at(p: Float64Array, withJacobian = false): Point {
+    const pt: Point = { p, sse: this.pass(p, withJacobian), JtJ: [], Jtr: [], ok: false };
+    if (withJacobian && pt.sse !== Infinity) this.fill(pt);
+    return pt;
   }
 
   /** Fills J'J and J'r of the residual's model at a point (J = d model / d p); false when not finite. */
   jacobian(pt: Point): boolean {
     if (pt.JtJ.length > 0 || pt.sse === Infinity) return pt.ok;
+    this.pass(pt.p, true);
+    return this.fill(pt);
+  }
+
+  /** J'J and J'r at pt from the Gram matrix and residual products of the last pass (which was at pt.p, with the reverse sweep). */
+  private fill(pt: Point): boolean {
     const k = this.consts.length;
     const m = this.m;
-    // the same pass with the reverse sweep: its SSE is the same number
-    this.pass(pt.p, true);
     const sl = this.scaling ? (pt.p[k + 1] as number) : 1;
     const JtJ = new Array<number>(m * m);
     const Jtr = new Array<number>(m);
@@ -468,9 +478,11 @@ export function optimiseConstants(
 ): OptimiserResult {
   const pr = new Problem(t, s.scaling ?? false, backend);
   const budget = s.iterations ?? 10;
-  const start = pr.at(initialParams(pr, init.offset, init.slope));
+  const search = pr.consts.length > 0 && budget > 1;
+  // a search's first step needs J'J and J'r at the start: one pass gives them with the SSE
+  const start = pr.at(initialParams(pr, init.offset, init.slope), search);
   const { point, evaluations } =
-    pr.consts.length === 0 || budget <= 1 || !pr.jacobian(start)
+    !search || !pr.jacobian(start)
       ? { point: start, evaluations: 1 }
       : (s.method === 'gradient' ? gradientDescent : levenbergMarquardt)(pr, start, budget);
   const k = pr.consts.length;
@@ -509,7 +521,13 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
       if (!Number.isFinite(lambda)) break;
       continue;
     }
-    const next = pr.at(cur.p.map((v, j) => v + (d[j] as number)));
+    // J'J and J'r with the trial's SSE unless it is the budget's last evaluation: an accepted step (most
+    // are) needs them for the next, so computing them in the same pass saves a forward sweep, at the cost
+    // of a reverse sweep wasted on a rejected one; the search itself is the same
+    const next = pr.at(
+      cur.p.map((v, j) => v + (d[j] as number)),
+      evaluations + 1 < budget,
+    );
     evaluations++;
     // predicted reduction of the linearised model, for the gain ratio rho
     let pred = 0;
