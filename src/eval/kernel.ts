@@ -56,6 +56,7 @@ interface KernelExports {
     block: number,
     wantJ: number,
     out: number,
+    reuse: number,
   ): number;
 }
 
@@ -100,8 +101,10 @@ export class Kernel {
   /**
    * The tree whose node table lmPass last wrote, and where: an optimiser's passes evaluate one tree
    * (one opcode array) at many points, so the table is written once and only the constants each pass.
+   * `columns`: a pass of this tree has run over rows that fit one block, so the columns of its
+   * parameter-free subtrees (the same at every point) are in place for the next pass.
    */
-  private lmTree: { op: Uint8Array; params: Int32Array; at: number; ptr: number[] } | undefined;
+  private lmTree: { op: Uint8Array; params: Int32Array; at: number; ptr: number[]; columns: boolean } | undefined;
 
   constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0)) {
@@ -235,7 +238,7 @@ export class Kernel {
       this.cap.pred,
       sizes.reduce((a, b) => a + b, 0),
     );
-    const cached = this.lmTree;
+    let cached = this.lmTree;
     let ptr: number[];
     if (cached && cached.op === op && cached.params === params && cached.at === this.at.lm) ptr = cached.ptr;
     else {
@@ -247,7 +250,7 @@ export class Kernel {
       }
       this.writeNodes(op, arg, ptr[0] as number);
       this.i32.set(params, (ptr[8] as number) >> 2);
-      this.lmTree = { op, params, at: this.at.lm, ptr };
+      this.lmTree = cached = { op, params, at: this.at.lm, ptr, columns: false };
     }
     const [nodes, cval, ptrs, aptrs, cols, adjs, ders, tmp, par, out] = ptr as [
       number,
@@ -281,7 +284,10 @@ export class Kernel {
       LM_BLOCK,
       jacobian ? 1 : 0,
       out,
+      cached.columns ? 1 : 0,
     );
+    // one block: the forward sweep computed every node before any early return
+    cached.columns = this.rows <= LM_BLOCK;
     if (jacobian && Number.isFinite(s)) {
       const o = out >> 3;
       for (let a = 0; a < m; a++) {

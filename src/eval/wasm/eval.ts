@@ -700,6 +700,8 @@ export function scaledBatch(
 // per node (value and adjoint column of the current block); `cols` n blocks of values, `adjs` n blocks of
 // adjoints, `ders` n blocks (a sine's cosine, a cosine's sine), `tmp` two blocks (residual, ones); `params` k i32 (the constants' node indices);
 // `out` m*m + m f64 (Gram matrix, then residual products; m = k, plus offset and slope with scaling).
+// With `reuse` (the host's promise: the rows are one block, and the last pass was of this same tree over
+// them, so `cols` still holds its columns), nodes whose subtree holds no parameter are not computed again.
 
 function mulNegVV(d: usize, a: usize, b: usize, n: usize): void {
   for (let i: usize = 0; i < n; i += 32) {
@@ -765,6 +767,7 @@ function dot(a: usize, b: usize, rows: i32): f64 {
 export function lmPass(
   nodes: usize, n: i32, cval: usize, ptrs: usize, aptrs: usize, cols: usize, adjs: usize, ders: usize, tmp: usize,
   params: usize, k: i32, scaling: i32, off: f64, sl: f64, rows: i32, block: i32, wantJ: i32, out: usize,
+  reuse: i32,
 ): f64 {
   const bb = <usize>block << 3;
   const m = k + (scaling ? 2 : 0);
@@ -790,6 +793,8 @@ export function lmPass(
       }
       const d = cols + <usize>i * bb;
       store<u32>(pp, <u32>d);
+      // a subtree without parameters has the same column at every point: kept from the last pass
+      if (reuse && (load<i32>(e, 12) & 1) == 0) continue;
       if (op == CONST) {
         splatV(d, load<f64>(cval + (<usize>i << 3)), nb);
         continue;
