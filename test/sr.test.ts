@@ -140,6 +140,74 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
     expect(compared).toBeGreaterThan(100);
   });
 
+  it("a search's later passes keep the columns of parameter-free subtrees and give a fresh kernel's numbers", () => {
+    const rng = new Rng(23);
+    const ps = primitiveSet(['x1', 'x2'], {
+      functions: ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log', 'sqrt', 'square', 'neg'],
+      constantProbability: 0.2,
+    });
+    let reused = 0;
+    // 200 rows: one block, so the columns are kept between passes; 1,001 rows: several blocks, computed every pass
+    for (const n of [200, 1001]) {
+      const x1 = Float64Array.from({ length: n }, (_, i) => -4 + (8 * i) / (n - 1));
+      const x2 = Float64Array.from({ length: n }, (_, i) => Math.cos(i * 0.37) * 3);
+      const y = Float64Array.from(x1, (v, i) => Math.sin(v) * x2[i]! + 0.3 * v * v);
+      const kept = new WasmEngine([x1, x2], y);
+      for (let k = 0; k < 60; k++) {
+        const t = randomTree(rng, ps, 6, k % 2 === 0);
+        const params = Int32Array.from(constantIndices(t));
+        if (params.length === 0 || params.length === t.op.length) continue;
+        const m = params.length + 2;
+        // the same opcode array at two points, as a search passes it: the second pass may reuse columns
+        const moved = Float64Array.from(t.arg);
+        for (const c of params) moved[c] = (moved[c] as number) * 1.5 - 0.25;
+        const at = { op: t.op, arg: moved };
+        const g = [new Float64Array(m * m), new Float64Array(m * m)];
+        const r = [new Float64Array(m), new Float64Array(m)];
+        kept.lmPass(t, params, true, 0.5, 1.5, k % 3 === 0, g[0]!, r[0]!);
+        const s1 = kept.lmPass(at, params, true, 0.1, 0.9, true, g[0]!, r[0]!);
+        const s2 = new WasmEngine([x1, x2], y).lmPass(
+          { op: Uint8Array.from(t.op), arg: moved },
+          Int32Array.from(params),
+          true,
+          0.1,
+          0.9,
+          true,
+          g[1]!,
+          r[1]!,
+        );
+        expect(Object.is(s1, s2), `${toInfix(at, ['x1', 'x2'])}: sse ${s1} vs ${s2}`).toBe(true);
+        if (!Number.isFinite(s1)) continue;
+        expect([...g[0]!]).toEqual([...g[1]!]);
+        expect([...r[0]!]).toEqual([...r[1]!]);
+        if (n <= 256) reused++;
+      }
+    }
+    expect(reused).toBeGreaterThan(20);
+  });
+
+  it('Levenberg-Marquardt makes one pass over the rows per model evaluation', () => {
+    const ds = data((x) => 4 + 0.5 * Math.exp(0.8 * x) + 0.1 * Math.sin(3 * x));
+    const js = jsBackend(ds.columns, ds.y);
+    let passes = 0;
+    const counted = { pass: (...a: Parameters<typeof js.pass>) => (passes++, js.pass(...a)) };
+    for (const text of ['exp((0.3 * x))', '((1.2 * x) + sin((0.5 * x))) * 0.7', 'log(((2 * x) + 9))']) {
+      for (const iterations of [2, 5, 12]) {
+        passes = 0;
+        const r = optimiseConstants(
+          parseInfix(text, ['x']),
+          ds.columns,
+          ds.y,
+          { offset: 0, slope: 1 },
+          { iterations, scaling: true },
+          counted,
+        );
+        expect(r.evaluations).toBeGreaterThan(1);
+        expect(passes, `${text}, ${iterations} evaluations`).toBe(r.evaluations);
+      }
+    }
+  });
+
   it('with maxRows, fits on every k-th row and still scores on every row', () => {
     expect(rowStride(1000, 256)).toBe(4);
     expect(rowStride(200, 256)).toBe(1);
