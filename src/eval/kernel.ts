@@ -56,12 +56,20 @@ interface KernelExports {
     block: number,
     wantJ: number,
     out: number,
+    colStride: number,
     reuse: number,
   ): number;
 }
 
 /** Rows per block of the optimiser's pass: every node keeps a value and an adjoint column of this many rows. */
 const LM_BLOCK = 256;
+
+/**
+ * Most bytes of node values the optimiser's pass keeps for every block of rows, so that a search's later
+ * passes take the columns of parameter-free subtrees from the first (64 nodes x 16,384 rows); past it
+ * only one block's values are kept and every pass computes every node.
+ */
+const LM_KEPT_BYTES = 8 * 1024 * 1024;
 
 let compiled: WasmModule | undefined;
 
@@ -229,7 +237,11 @@ export class Kernel {
     const k = params.length;
     const m = k + (scaling ? 2 : 0);
     const bb = LM_BLOCK * 8;
-    const sizes = [n * 16, n * 8, n * 4, n * 4, n * bb, n * bb, n * bb, 2 * bb, k * 4 + 16, (m * m + m) * 8].map((b) => roundUp(b, 16));
+    const blocks = Math.max(1, Math.ceil(this.rows / LM_BLOCK));
+    // every block's node values, where they fit: the columns of parameter-free subtrees outlive a pass
+    const keep = n * bb * blocks <= LM_KEPT_BYTES;
+    const colBytes = n * bb * (keep ? blocks : 1);
+    const sizes = [n * 16, n * 8, n * 4, n * 4, colBytes, n * bb, n * bb, 2 * bb, k * 4 + 16, (m * m + m) * 8].map((b) => roundUp(b, 16));
     this.relayout(
       this.cap.slots,
       this.cap.instr,
@@ -284,10 +296,11 @@ export class Kernel {
       LM_BLOCK,
       jacobian ? 1 : 0,
       out,
+      keep && blocks > 1 ? n * bb : 0,
       cached.columns ? 1 : 0,
     );
-    // one block: the forward sweep computed every node before any early return
-    cached.columns = this.rows <= LM_BLOCK;
+    // a pass that stopped early (at a block whose error is not finite) left later blocks' columns unset
+    cached.columns = keep && (blocks === 1 || Number.isFinite(s));
     if (jacobian && Number.isFinite(s)) {
       const o = out >> 3;
       for (let a = 0; a < m; a++) {

@@ -700,8 +700,10 @@ export function scaledBatch(
 // per node (value and adjoint column of the current block); `cols` n blocks of values, `adjs` n blocks of
 // adjoints, `ders` n blocks (a sine's cosine, a cosine's sine), `tmp` two blocks (residual, ones); `params` k i32 (the constants' node indices);
 // `out` m*m + m f64 (Gram matrix, then residual products; m = k, plus offset and slope with scaling).
-// With `reuse` (the host's promise: the rows are one block, and the last pass was of this same tree over
-// them, so `cols` still holds its columns), nodes whose subtree holds no parameter are not computed again.
+// `cols` holds each block's node values `colStride` bytes after the previous block's (0: every block in
+// the same place). With `reuse` (the host's promise: the last pass was of this same tree over these rows
+// and left every block's values in place: one block, or a nonzero `colStride`), nodes whose subtree holds
+// no parameter are not computed again.
 
 function mulNegVV(d: usize, a: usize, b: usize, n: usize): void {
   for (let i: usize = 0; i < n; i += 32) {
@@ -767,7 +769,7 @@ function dot(a: usize, b: usize, rows: i32): f64 {
 export function lmPass(
   nodes: usize, n: i32, cval: usize, ptrs: usize, aptrs: usize, cols: usize, adjs: usize, ders: usize, tmp: usize,
   params: usize, k: i32, scaling: i32, off: f64, sl: f64, rows: i32, block: i32, wantJ: i32, out: usize,
-  reuse: i32,
+  colStride: usize, reuse: i32,
 ): f64 {
   const bb = <usize>block << 3;
   const m = k + (scaling ? 2 : 0);
@@ -779,7 +781,8 @@ export function lmPass(
   }
   const root = n - 1;
   let sse: f64 = 0;
-  for (let start = 0; start < rows; start += block) {
+  let blockCols = cols;
+  for (let start = 0; start < rows; start += block, blockCols += colStride) {
     const cnt = min(block, rows - start);
     const nb = <usize>((cnt + 3) & ~3) << 3;
     const rowOff = <usize>start << 3;
@@ -791,7 +794,7 @@ export function lmPass(
         store<u32>(pp, <u32>(dataBase + <usize>load<i32>(e, 4) * strideBytes + rowOff));
         continue;
       }
-      const d = cols + <usize>i * bb;
+      const d = blockCols + <usize>i * bb;
       store<u32>(pp, <u32>d);
       // a subtree without parameters has the same column at every point: kept from the last pass
       if (reuse && (load<i32>(e, 12) & 1) == 0) continue;
