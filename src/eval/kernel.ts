@@ -109,8 +109,9 @@ export class Kernel {
   /**
    * The tree whose node table lmPass last wrote, and where: an optimiser's passes evaluate one tree
    * (one opcode array) at many points, so the table is written once and only the constants each pass.
-   * `columns`: a pass of this tree has run over rows that fit one block, so the columns of its
-   * parameter-free subtrees (the same at every point) are in place for the next pass.
+   * `columns`: the last pass of this tree left every block's node values in place (they fit
+   * {@link LM_KEPT_BYTES} and no block stopped the pass early), so the columns of its parameter-free
+   * subtrees, the same at every point, serve the next pass.
    */
   private lmTree: { op: Uint8Array; params: Int32Array; at: number; ptr: number[]; columns: boolean } | undefined;
 
