@@ -10,6 +10,7 @@ import { polishTree, scaledTree, scoreCandidate, ScoringEvaluator } from '../src
 import { isRobust, robustBounds, treeInterval } from '../src/sr/interval.js';
 import {
   constantIndices,
+  constantsOf,
   forwardColumns,
   jsBackend,
   optimiseConstants,
@@ -19,7 +20,7 @@ import {
 } from '../src/sr/optimise.js';
 import { WasmEngine } from '../src/eval/wasm-engine.js';
 import { clampPredictions } from '../src/sr/model.js';
-import { constantsOf, selectFromFront, updateFront } from '../src/sr/pareto.js';
+import { selectFromFront, updateFront } from '../src/sr/pareto.js';
 import { runRegression } from '../src/sr/run.js';
 import { randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';

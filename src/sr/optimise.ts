@@ -90,6 +90,13 @@ export function forwardColumns(t: Tree, columns: readonly Float64Array[], rows: 
   return values;
 }
 
+/** The number of constant nodes of a tree (its fitted coefficients, the optimiser's parameters). */
+export function constantsOf(t: Tree): number {
+  let p = 0;
+  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) p++;
+  return p;
+}
+
 /** Indices of the Const nodes of a tree: the parameters the optimiser tunes, in postfix order. */
 export function constantIndices(t: Tree): number[] {
   const out: number[] = [];

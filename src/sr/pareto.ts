@@ -1,6 +1,6 @@
 import type { Individual } from '../core/types.js';
-import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
+import { constantsOf } from './optimise.js';
 
 /** One member of a run's Pareto front of training loss against size. */
 export interface FrontEntry {
@@ -39,13 +39,6 @@ export function improving<T extends { readonly loss: number }>(bySize: readonly 
     }
   }
   return out;
-}
-
-/** The number of constant nodes of a tree (its fitted coefficients). */
-export function constantsOf(t: Tree): number {
-  let p = 0;
-  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) p++;
-  return p;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { FitnessKind } from '../eval/loss.js';
 import { Op } from '../tree/primitives.js';
 import { treeOf, type Tree } from '../tree/tree.js';
 import { isRobust, type RobustBounds } from './interval.js';
-import { optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
+import { constantsOf, optimiseConstants, rowStride, strideRows, type LmBackend, type OptimiserSettings } from './optimise.js';
 
 /**
  * How a regression candidate is scored: the error measure (`rmse` or `scaled-rmse`, Keijzer 2003),
@@ -319,10 +319,7 @@ function sameBits(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
-function hasConstants(t: Tree): boolean {
-  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) return true;
-  return false;
-}
+const hasConstants = (t: Tree): boolean => constantsOf(t) > 0;
 
 /** True when the settings ask only for plain RMSE, which the WebAssembly evaluator computes directly. */
 export function isPlainRmse(s: ScoreSettings): boolean {
