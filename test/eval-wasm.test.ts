@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.js';
 import { makeDataset } from '../src/eval/dataset.js';
+import { Kernel } from '../src/eval/kernel.js';
 import { WasmEvaluator, createEvaluator } from '../src/eval/wasm-evaluator.js';
 import { scaledRmse } from '../src/eval/loss.js';
 import { evaluateTree, rmse, treeRmse } from '../src/eval/reference.js';
@@ -125,6 +126,30 @@ describe('WebAssembly evaluator on large trees and odd inputs', () => {
       expect(firstDifference(outs[i]!, ref), `tree ${i} (${t.op.length} nodes)`).toBe(-1);
       expect(Object.is(fit[i], rmse(ref, ds.y))).toBe(true);
     });
+  });
+
+  it('reads a unary function of an input from a column computed once, and computes it where those columns would be too large', () => {
+    const rng = new Rng(12);
+    // 4 inputs x 1,500 rows: derived columns held; 300 inputs x 3,000 rows: 5 x 300 x 3,004 x 8 bytes > 32 MiB, none
+    for (const [vars, rows, held] of [
+      [4, 1500, 4],
+      [300, 3000, 0],
+    ] as const) {
+      const ds = edgeDataset(rng, rows, vars);
+      expect(new Kernel(ds.columns, ds.y).derived).toBe(held);
+      // every unary function of inputs, nested (log(sqrt(x))), at the root and under binary operators
+      const exprs = ['sin(x0)', 'cos(x1) * exp(x2)', 'log(x3) + sqrt(x0)', 'log(sqrt(x1))', 'exp(x2) / log(x0) - cos(x3)', 'x1 - sin(x2)'];
+      const trees = [...exprs.map((e) => parseInfix(e, ds.names)), ...randomTrees(rng, 200, 4)];
+      const ev = new WasmEvaluator(ds);
+      const sc = new WasmEvaluator(ds, { fitness: 'scaled-rmse' });
+      const outs = ev.outputsSync(trees);
+      const s = sc.evaluateSync(trees);
+      trees.forEach((t, i) => {
+        const ref = evaluateTree(t, ds.columns, ds.rows);
+        expect(firstDifference(outs[i]!, ref), `${vars} inputs, tree ${i}`).toBe(-1);
+        expect(Object.is(s[i], scaledRmse(ref, ds.y)), `${vars} inputs, scaled rmse of tree ${i}`).toBe(true);
+      });
+    }
   });
 
   it('handles an empty batch and a data set of one row', async () => {

@@ -9,7 +9,7 @@ import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
  * - variant 2: constant `a`, vector `b`.
  * A vector operand x >= 0 names slot x (a row-block buffer); x < 0 names input column ~x, read in place.
  *
- * Three factors over a plain stack interpreter, all bitwise neutral:
+ * Factors over a plain stack interpreter, all bitwise neutral:
  * - Leaves are never materialised: a variable operand is read from its column, a constant operand is
  *   splatted inside the operator's loop (the "specialised loops for a constant or a variable operand").
  * - Constant subtrees are folded at compile time with the reference functions apply1/apply2, which give
@@ -17,8 +17,18 @@ import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
  *   same reason (the protected division returns 1 whatever `a` is).
  * - Slots are stack positions, so an operator writes in place over its left operand: a program needs
  *   at most (stack depth) slots, which keeps the working set in the L1/L2 cache.
+ * - A unary function of an input (`log(x3)`) is read from the kernel's derived column for it, computed
+ *   once per data set by the same SIMD function, where the kernel holds them (`derived`).
  * The root's value always ends in slot 0.
  */
+/**
+ * The unary ops with derived columns, opcodes DERIVED_FIRST to DERIVED_FIRST + DERIVED_OPS - 1 (sin, cos,
+ * exp, protected log, sqrt): a kernel holding nv inputs may also hold op(input j) as input column
+ * nv + (op - DERIVED_FIRST) * nv + j, computed once by the same SIMD functions (src/eval/kernel.ts).
+ */
+export const DERIVED_FIRST: number = Op.Sin;
+export const DERIVED_OPS = Op.Sqrt - Op.Sin + 1;
+
 /** Arity by opcode, as a typed array local to this module (fast in the compile loop). */
 const ARITY8 = Uint8Array.from(ARITY);
 const CONST: number = Op.Const;
@@ -40,6 +50,12 @@ export class ProgramBuilder {
   // Compile-time stack: kind 0 = in slot (position), 1 = variable, 2 = constant.
   private kind = new Uint8Array(64);
   private value = new Float64Array(64);
+
+  /**
+   * @param derived inputs whose derived columns the kernel holds (Kernel.derived; 0: none): a unary op
+   *   of such an input then reads its column instead of computing it (the same bits).
+   */
+  constructor(readonly derived = 0) {}
 
   reset(): void {
     this.nInstr = 0;
@@ -66,6 +82,7 @@ export class ProgramBuilder {
     const first = this.nInstr;
     let k = first * 4;
     let nc = this.nConsts;
+    const nd = this.derived;
     let sp = 0;
     let maxSlot = 0;
     for (let i = start; i < end; i++) {
@@ -80,6 +97,8 @@ export class ProgramBuilder {
         const p = sp - 1;
         const kp = kind[p] as number;
         if (kp === 2) value[p] = apply1(o, value[p] as number);
+        else if (kp === 1 && (value[p] as number) < nd && o >= DERIVED_FIRST && o < DERIVED_FIRST + DERIVED_OPS)
+          value[p] = nd + (o - DERIVED_FIRST) * nd + (value[p] as number);
         else {
           code[k] = o * 4;
           code[k + 1] = p;

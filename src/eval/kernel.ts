@@ -1,6 +1,6 @@
 import { optionError } from '../core/errors.js';
 import { readFileSync } from 'node:fs';
-import type { ProgramBuilder } from './compile.js';
+import { DERIVED_FIRST, DERIVED_OPS, type ProgramBuilder } from './compile.js';
 import { ARITY, Op } from '../tree/primitives.js';
 import { distUrl } from './paths.js';
 
@@ -71,6 +71,12 @@ const LM_BLOCK = 256;
  */
 const LM_KEPT_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Most bytes of the derived columns (sin, cos, exp, protected log and sqrt of every input, computed once
+ * per data set, see {@link Kernel.derived}); a data set whose derived columns would take more has none.
+ */
+const DERIVED_BYTES = 32 * 1024 * 1024;
+
 let compiled: WasmModule | undefined;
 
 /** The compiled kernel module (compiled once per thread, instantiated once per data set). */
@@ -104,6 +110,12 @@ export class Kernel {
   private readonly ymPtr: number;
   private readonly yMean: number;
   private readonly scratch: number;
+  /**
+   * Inputs with derived columns (all of them, or 0 where they would take more than
+   * {@link DERIVED_BYTES}): op(input j) for the unary ops from {@link DERIVED_FIRST} is input column
+   * nv + (op - DERIVED_FIRST) * nv + j, so a program reads it instead of computing it (ProgramBuilder.derived).
+   */
+  readonly derived: number;
   private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0, lm: 0 };
   private at = { slots: 0, code: 0, consts: 0, table: 0, out: 0, pred: 0, lm: 0 };
   /**
@@ -129,11 +141,18 @@ export class Kernel {
     });
     this.k = instance.exports as unknown as KernelExports;
     const dataPtr = 64;
-    this.yPtr = dataPtr + columns.length * this.stride * 8;
+    const nv = columns.length;
+    this.derived = DERIVED_OPS * nv * this.stride * 8 <= DERIVED_BYTES ? nv : 0;
+    this.yPtr = dataPtr + (nv + DERIVED_OPS * this.derived) * this.stride * 8;
     this.ymPtr = this.yPtr + this.stride * 8;
     this.scratch = this.ymPtr + this.stride * 8;
     this.grow(this.scratch);
     columns.forEach((c, j) => this.f64.set(c.subarray(0, this.rows), (dataPtr >> 3) + j * this.stride));
+    // the derived columns, padding rows included, by the functions an instruction would run on the input
+    const col = (c: number): number => dataPtr + c * this.stride * 8;
+    for (let u = 0; u < DERIVED_OPS && this.derived > 0; u++) {
+      for (let j = 0; j < nv; j++) this.k.mapUnary(DERIVED_FIRST + u, col(nv + u * nv + j), col(j), this.stride);
+    }
     this.f64.set(y, this.yPtr >> 3);
     let sy = 0;
     for (let r = 0; r < this.rows; r++) sy += y[r] as number;

@@ -24,13 +24,14 @@ const BATCH = 256;
 export class WasmEngine {
   readonly rows: number;
   private readonly kernel: Kernel;
-  private readonly builder = new ProgramBuilder();
+  private readonly builder: ProgramBuilder;
   private readonly table = new Int32Array(2 * BATCH);
   private readonly sums = new Float64Array(3 * BATCH);
 
   constructor(columns: readonly Float64Array[], y: Float64Array, block = DEFAULT_BLOCK) {
     this.rows = y.length;
     this.kernel = new Kernel(columns, y, block);
+    this.builder = new ProgramBuilder(this.kernel.derived);
   }
 
   /** Fitness (a loss) of trees [from, to) of `e`, written to out[from..to). */

@@ -403,14 +403,16 @@ function logV(d: usize, a: usize, n: usize): void {
 }
 
 /**
- * Applies sin, cos, exp or the protected log (opcodes 6 to 9) to `count` values at `src` (count a multiple of 4,
- * both 16-aligned), writing to `dst`: the SIMD functions on their own, for the tests that hold them
- * against the scalar definitions.
+ * Applies sin, cos, exp, the protected log or sqrt (opcodes 6 to 10) to `count` values at `src` (count a
+ * multiple of 4, both 16-aligned), writing to `dst`: the functions programs run, on their own. The host
+ * uses it for the columns of a unary function of an input (the same bits as an instruction computing
+ * them), and tests hold it against the scalar definitions.
  */
 export function mapUnary(op: i32, dst: usize, src: usize, count: i32): void {
   const nb = <usize>count << 3; // sin and cos run 4 values per iteration: count is a multiple of 4
   if (op == SIN) sinV(dst, src, nb);
   else if (op == COS) cosV(dst, src, nb);
+  else if (op == SQRT) sqrtV(dst, src, nb);
   else if (op == EXP) {
     for (let i: usize = 0; i < nb; i += 16) v128.store(dst + i, exp2(v128.load(src + i)));
   } else {
