@@ -363,7 +363,7 @@ export class Kernel {
   }
 
   /**
-   * The kernel's SIMD sin, cos, exp or protected log (opcode 6 to 9) over `x`, on their own: for tests
+   * The kernel's SIMD sin, cos, exp, protected log or sqrt (opcode 6 to 10) over `x`, on their own: for tests
    * that hold them against the scalar definitions (src/tree/elementary.ts). Uses the scratch region:
    * programs loaded by `load` must be loaded again after it.
    */
