@@ -18,13 +18,13 @@ import { apply1, apply2, ARITY, Op, PROTECT_DIV } from '../tree/primitives.js';
  * - Slots are stack positions, so an operator writes in place over its left operand: a program needs
  *   at most (stack depth) slots, which keeps the working set in the L1/L2 cache.
  * - A unary function of an input (`log(x3)`) is read from the kernel's derived column for it, computed
- *   once per data set by the same SIMD function, where the kernel holds them (`derived`).
+ *   once per data set, on first use, by the same SIMD function, where the kernel holds them (`derived`).
  * The root's value always ends in slot 0.
  */
 /**
  * The unary ops with derived columns, opcodes DERIVED_FIRST to DERIVED_FIRST + DERIVED_OPS - 1 (sin, cos,
  * exp, protected log, sqrt): a kernel holding nv inputs may also hold op(input j) as input column
- * nv + (op - DERIVED_FIRST) * nv + j, computed once by the same SIMD functions (src/eval/kernel.ts).
+ * nv + (op - DERIVED_FIRST) * nv + j, computed once, on first use, by the same SIMD functions (src/eval/kernel.ts).
  */
 export const DERIVED_FIRST: number = Op.Sin;
 export const DERIVED_OPS = Op.Sqrt - Op.Sin + 1;
@@ -52,10 +52,20 @@ export class ProgramBuilder {
   private value = new Float64Array(64);
 
   /**
+   * Derived columns the programs read for the first time since the kernel last loaded them (indices
+   * (op - DERIVED_FIRST) * derived + j): the kernel computes each on its first use (Kernel.load).
+   */
+  readonly newDerived: number[] = [];
+  /** Derived columns any program of this builder has read (so each is announced once). */
+  private readonly usedDerived: Uint8Array;
+
+  /**
    * @param derived inputs whose derived columns the kernel holds (Kernel.derived; 0: none): a unary op
    *   of such an input then reads its column instead of computing it (the same bits).
    */
-  constructor(readonly derived = 0) {}
+  constructor(readonly derived = 0) {
+    this.usedDerived = new Uint8Array(DERIVED_OPS * derived);
+  }
 
   reset(): void {
     this.nInstr = 0;
@@ -97,9 +107,14 @@ export class ProgramBuilder {
         const p = sp - 1;
         const kp = kind[p] as number;
         if (kp === 2) value[p] = apply1(o, value[p] as number);
-        else if (kp === 1 && (value[p] as number) < nd && o >= DERIVED_FIRST && o < DERIVED_FIRST + DERIVED_OPS)
-          value[p] = nd + (o - DERIVED_FIRST) * nd + (value[p] as number);
-        else {
+        else if (kp === 1 && (value[p] as number) < nd && o >= DERIVED_FIRST && o < DERIVED_FIRST + DERIVED_OPS) {
+          const d = (o - DERIVED_FIRST) * nd + (value[p] as number);
+          if (this.usedDerived[d] === 0) {
+            this.usedDerived[d] = 1;
+            this.newDerived.push(d);
+          }
+          value[p] = nd + d;
+        } else {
           code[k] = o * 4;
           code[k + 1] = p;
           code[k + 2] = kp === 0 ? p : ~(value[p] as number);

@@ -77,6 +77,9 @@ const LM_KEPT_BYTES = 8 * 1024 * 1024;
  */
 const DERIVED_BYTES = 32 * 1024 * 1024;
 
+/** Where the input columns start in kernel memory (each `stride` rows long, the derived columns after them). */
+const DATA_PTR = 64;
+
 let compiled: WasmModule | undefined;
 
 /** The compiled kernel module (compiled once per thread, instantiated once per data set). */
@@ -114,6 +117,7 @@ export class Kernel {
    * Inputs with derived columns (all of them, or 0 where they would take more than
    * {@link DERIVED_BYTES}): op(input j) for the unary ops from {@link DERIVED_FIRST} is input column
    * nv + (op - DERIVED_FIRST) * nv + j, so a program reads it instead of computing it (ProgramBuilder.derived).
+   * Each is computed when a program first reads it (load), so runs without these functions pay nothing.
    */
   readonly derived: number;
   private cap = { slots: 0, instr: 0, consts: 0, table: 0, pred: 0, lm: 0 };
@@ -140,26 +144,20 @@ export class Kernel {
       env: { sin: Math.sin, cos: Math.cos },
     });
     this.k = instance.exports as unknown as KernelExports;
-    const dataPtr = 64;
     const nv = columns.length;
     this.derived = DERIVED_OPS * nv * this.stride * 8 <= DERIVED_BYTES ? nv : 0;
-    this.yPtr = dataPtr + (nv + DERIVED_OPS * this.derived) * this.stride * 8;
+    this.yPtr = DATA_PTR + (nv + DERIVED_OPS * this.derived) * this.stride * 8;
     this.ymPtr = this.yPtr + this.stride * 8;
     this.scratch = this.ymPtr + this.stride * 8;
     this.grow(this.scratch);
-    columns.forEach((c, j) => this.f64.set(c.subarray(0, this.rows), (dataPtr >> 3) + j * this.stride));
-    // the derived columns, padding rows included, by the functions an instruction would run on the input
-    const col = (c: number): number => dataPtr + c * this.stride * 8;
-    for (let u = 0; u < DERIVED_OPS && this.derived > 0; u++) {
-      for (let j = 0; j < nv; j++) this.k.mapUnary(DERIVED_FIRST + u, col(nv + u * nv + j), col(j), this.stride);
-    }
+    columns.forEach((c, j) => this.f64.set(c.subarray(0, this.rows), (DATA_PTR >> 3) + j * this.stride));
     this.f64.set(y, this.yPtr >> 3);
     let sy = 0;
     for (let r = 0; r < this.rows; r++) sy += y[r] as number;
     this.yMean = sy / this.rows;
     for (let r = 0; r < this.rows; r++) this.f64[(this.ymPtr >> 3) + r] = (y[r] as number) - this.yMean;
     this.relayout(16, 1 << 14, 1 << 12, 1 << 10, 0);
-    this.k.setup(dataPtr, this.stride, this.yPtr, this.at.slots, block);
+    this.k.setup(DATA_PTR, this.stride, this.yPtr, this.at.slots, block);
   }
 
   /** Sums of squared errors of the programs in `b` (table: first instruction and length per program). */
@@ -193,6 +191,12 @@ export class Kernel {
 
   /** Copies the builder's programs and constants into kernel memory (after outputs() is used). */
   load(b: ProgramBuilder, tableEntries: number, predRows: number): void {
+    // derived columns read for the first time (b is this kernel's builder, built with its `derived`),
+    // padding rows included, by the function an instruction would run
+    const nv = this.derived;
+    const col = (c: number): number => DATA_PTR + c * this.stride * 8;
+    for (const d of b.newDerived) this.k.mapUnary(DERIVED_FIRST + Math.floor(d / nv), col(nv + d), col(d % nv), this.stride);
+    b.newDerived.length = 0;
     this.relayout(b.slots, b.nInstr, b.nConsts, tableEntries, predRows);
     this.i32.set(b.code.subarray(0, 4 * b.nInstr), this.at.code >> 2);
     this.f64.set(b.consts.subarray(0, b.nConsts), this.at.consts >> 3);
