@@ -325,8 +325,8 @@ interface Point {
   readonly p: Float64Array;
   readonly sse: number;
   /** J'J (m x m, full) and J'r; empty until computed. */
-  JtJ: number[];
-  Jtr: number[];
+  JtJ: Float64Array;
+  Jtr: Float64Array;
   /** J'J and J'r are computed and finite (usable for a step). */
   ok: boolean;
 }
@@ -344,17 +344,19 @@ class Problem {
     readonly scaling: boolean,
     private readonly backend: LmBackend,
   ) {
-    this.consts = Int32Array.from(constantIndices(t));
+    const consts = new Int32Array(constantsOf(t));
+    for (let i = 0, j = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) consts[j++] = i;
+    this.consts = consts;
     this.m = this.consts.length + (scaling ? 2 : 0);
     this.gram = new Float64Array(this.m * this.m);
     this.rhs = new Float64Array(this.m);
-    this.scratch = { op: t.op, arg: Float64Array.from(t.arg) };
+    this.scratch = { op: t.op, arg: t.arg.slice() };
   }
 
   /** Parameter vector layout: [constants..., offset, slope] (the last two only with scaling). */
   tree(p: Float64Array): Tree {
-    const arg = Float64Array.from(this.t.arg);
-    this.consts.forEach((c, k) => (arg[c] = p[k] as number));
+    const arg = this.t.arg.slice();
+    for (let k = 0; k < this.consts.length; k++) arg[this.consts[k] as number] = p[k] as number;
     return treeOf(this.t.op, arg);
   }
 
@@ -375,7 +377,7 @@ class Problem {
    * there is needed ({@link jacobian}), at the cost of a second forward sweep.
    */
   at(p: Float64Array, withJacobian = false): Point {
-    const pt: Point = { p, sse: this.pass(p, withJacobian), JtJ: [], Jtr: [], ok: false };
+    const pt: Point = { p, sse: this.pass(p, withJacobian), JtJ: NONE, Jtr: NONE, ok: false };
     if (withJacobian && pt.sse !== Infinity) this.fill(pt);
     return pt;
   }
@@ -392,8 +394,8 @@ class Problem {
     const k = this.consts.length;
     const m = this.m;
     const sl = this.scaling ? (pt.p[k + 1] as number) : 1;
-    const JtJ = new Array<number>(m * m);
-    const Jtr = new Array<number>(m);
+    const JtJ = new Float64Array(m * m);
+    const Jtr = new Float64Array(m);
     let ok = true;
     // a constant's column is slope * d tree / d constant; offset's and slope's are as the backend gives them
     for (let a = 0; a < m; a++) {
@@ -414,9 +416,11 @@ class Problem {
   }
 }
 
-/** Solves the symmetric positive definite system A x = b by Cholesky; null when A is not positive definite. */
-export function choleskySolve(A: Float64Array, b: ArrayLike<number>, m: number): Float64Array | null {
-  const L = new Float64Array(m * m);
+/**
+ * Solves the symmetric positive definite system A x = b by Cholesky; null when A is not positive definite.
+ * `L` (m x m) is scratch space: the factor is written at and below its diagonal before it is read.
+ */
+export function choleskySolve(A: Float64Array, b: ArrayLike<number>, m: number, L = new Float64Array(m * m)): Float64Array | null {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j <= i; j++) {
       let s = A[i * m + j] as number;
@@ -445,7 +449,7 @@ export function choleskySolve(A: Float64Array, b: ArrayLike<number>, m: number):
 function initialParams(pr: Problem, offset: number, slope: number): Float64Array {
   const k = pr.consts.length;
   const p = new Float64Array(pr.m);
-  pr.consts.forEach((c, j) => (p[j] = pr.t.arg[c] as number));
+  for (let j = 0; j < k; j++) p[j] = pr.t.arg[pr.consts[j] as number] as number;
   if (pr.scaling) {
     p[k] = offset;
     p[k + 1] = slope;
@@ -502,6 +506,14 @@ export function optimiseConstants(
   };
 }
 
+/** A point's J'J and J'r before they are computed. */
+const NONE = new Float64Array(0);
+
+function allFinite(v: Float64Array): boolean {
+  for (let j = 0; j < v.length; j++) if (!Number.isFinite(v[j] as number)) return false;
+  return true;
+}
+
 /** Where a search ended and the model evaluations it spent (the starting point counts as one). */
 interface SearchEnd {
   readonly point: Point;
@@ -517,12 +529,14 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
   for (let a = 0; a < m; a++) maxDiag = Math.max(maxDiag, cur.JtJ[a * m + a] as number);
   let lambda = 1e-3 * (maxDiag > 0 ? maxDiag : 1);
   let nu = 2;
+  const A = new Float64Array(m * m);
+  const L = new Float64Array(m * m);
   while (evaluations < budget) {
     const { JtJ, Jtr } = cur;
-    const A = Float64Array.from(JtJ);
+    A.set(JtJ);
     for (let a = 0; a < m; a++) A[a * m + a] = (A[a * m + a] as number) + lambda * Math.max(JtJ[a * m + a] as number, 1e-12);
-    const d = choleskySolve(A, Jtr, m);
-    if (!d || !d.every(Number.isFinite)) {
+    const d = choleskySolve(A, Jtr, m, L);
+    if (!d || !allFinite(d)) {
       lambda *= nu;
       nu *= 2;
       if (!Number.isFinite(lambda)) break;
@@ -531,10 +545,9 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
     // J'J and J'r with the trial's SSE unless it is the budget's last evaluation: an accepted step (most
     // are) needs them for the next, so computing them in the same pass saves a forward sweep, at the cost
     // of a reverse sweep wasted on a rejected one; the search itself is the same
-    const next = pr.at(
-      cur.p.map((v, j) => v + (d[j] as number)),
-      evaluations + 1 < budget,
-    );
+    const p = new Float64Array(m);
+    for (let j = 0; j < m; j++) p[j] = (cur.p[j] as number) + (d[j] as number);
+    const next = pr.at(p, evaluations + 1 < budget);
     evaluations++;
     // predicted reduction of the linearised model, for the gain ratio rho
     let pred = 0;
