@@ -389,14 +389,39 @@ function sinV(d: usize, a: usize, n: usize): void {
 function cosV(d: usize, a: usize, n: usize): void {
   sincosV(d, a, n, true);
 }
+// exp and log take four vectors (eight rows) per iteration, so that their long chains of dependent
+// operations overlap: 22-24% faster than two vectors per iteration (bench/PROFILE.md). `n` is a multiple
+// of 32 bytes (four rows), so a last half iteration may remain.
 function expV(d: usize, a: usize, n: usize): void {
-  for (let i: usize = 0; i < n; i += 32) {
+  let i: usize = 0;
+  for (; i + 64 <= n; i += 64) {
+    const x0 = v128.load(a + i);
+    const x1 = v128.load(a + i, 16);
+    const x2 = v128.load(a + i, 32);
+    const x3 = v128.load(a + i, 48);
+    v128.store(d + i, exp2(x0));
+    v128.store(d + i, exp2(x1), 16);
+    v128.store(d + i, exp2(x2), 32);
+    v128.store(d + i, exp2(x3), 48);
+  }
+  if (i < n) {
     v128.store(d + i, exp2(v128.load(a + i)));
     v128.store(d + i, exp2(v128.load(a + i, 16)), 16);
   }
 }
 function logV(d: usize, a: usize, n: usize): void {
-  for (let i: usize = 0; i < n; i += 32) {
+  let i: usize = 0;
+  for (; i + 64 <= n; i += 64) {
+    const x0 = v128.load(a + i);
+    const x1 = v128.load(a + i, 16);
+    const x2 = v128.load(a + i, 32);
+    const x3 = v128.load(a + i, 48);
+    v128.store(d + i, log2p(x0));
+    v128.store(d + i, log2p(x1), 16);
+    v128.store(d + i, log2p(x2), 32);
+    v128.store(d + i, log2p(x3), 48);
+  }
+  if (i < n) {
     v128.store(d + i, log2p(v128.load(a + i)));
     v128.store(d + i, log2p(v128.load(a + i, 16)), 16);
   }
@@ -413,11 +438,8 @@ export function mapUnary(op: i32, dst: usize, src: usize, count: i32): void {
   if (op == SIN) sinV(dst, src, nb);
   else if (op == COS) cosV(dst, src, nb);
   else if (op == SQRT) sqrtV(dst, src, nb);
-  else if (op == EXP) {
-    for (let i: usize = 0; i < nb; i += 16) v128.store(dst + i, exp2(v128.load(src + i)));
-  } else {
-    for (let i: usize = 0; i < nb; i += 16) v128.store(dst + i, log2p(v128.load(src + i)));
-  }
+  else if (op == EXP) expV(dst, src, nb);
+  else logV(dst, src, nb);
 }
 
 // Run-time layout shared by every call of a batch (set once per data set / evaluator by `setup`).
