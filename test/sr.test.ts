@@ -111,7 +111,7 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
     let compared = 0;
     for (let k = 0; k < 80; k++) {
       const t = randomTree(rng, ps, 5, k % 2 === 0);
-      const params = Int32Array.from(constantIndices(t));
+      const params = constantIndices(t);
       for (const scaling of [false, true]) {
         const m = params.length + (scaling ? 2 : 0);
         const g1 = new Float64Array(m * m);
@@ -161,7 +161,7 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
       const kept = new WasmEngine([x1, x2], y);
       for (let k = 0; k < trees; k++) {
         const t = randomTree(rng, ps, 6, k % 2 === 0);
-        const params = Int32Array.from(constantIndices(t));
+        const params = constantIndices(t);
         if (params.length === 0 || params.length === t.op.length) continue;
         const m = params.length + 2;
         // the same opcode array at two points, as a search passes it: the second pass may reuse columns

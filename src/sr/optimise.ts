@@ -98,9 +98,9 @@ export function constantsOf(t: Tree): number {
 }
 
 /** Indices of the Const nodes of a tree: the parameters the optimiser tunes, in postfix order. */
-export function constantIndices(t: Tree): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) out.push(i);
+export function constantIndices(t: Tree): Int32Array {
+  const out = new Int32Array(constantsOf(t));
+  for (let i = 0, j = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) out[j++] = i;
   return out;
 }
 
@@ -344,9 +344,7 @@ class Problem {
     readonly scaling: boolean,
     private readonly backend: LmBackend,
   ) {
-    const consts = new Int32Array(constantsOf(t));
-    for (let i = 0, j = 0; i < t.op.length; i++) if (t.op[i] === Op.Const) consts[j++] = i;
-    this.consts = consts;
+    this.consts = constantIndices(t);
     this.m = this.consts.length + (scaling ? 2 : 0);
     this.gram = new Float64Array(this.m * this.m);
     this.rhs = new Float64Array(this.m);
