@@ -391,40 +391,35 @@ function cosV(d: usize, a: usize, n: usize): void {
 }
 // exp and log take four vectors (eight rows) per iteration, so that their long chains of dependent
 // operations overlap: 22-24% faster than two vectors per iteration (bench/PROFILE.md). `n` is a multiple
-// of 32 bytes (four rows), so a last half iteration may remain.
-function expV(d: usize, a: usize, n: usize): void {
+// of 32 bytes (four rows), so a last half iteration may remain. `log` is a constant at each call site,
+// so each copy runs one function.
+// @ts-ignore: decorator
+@inline function expOrLog(x: v128, log: bool): v128 {
+  return log ? log2p(x) : exp2(x);
+}
+// @ts-ignore: decorator
+@inline function expLogV(d: usize, a: usize, n: usize, log: bool): void {
   let i: usize = 0;
   for (; i + 64 <= n; i += 64) {
     const x0 = v128.load(a + i);
     const x1 = v128.load(a + i, 16);
     const x2 = v128.load(a + i, 32);
     const x3 = v128.load(a + i, 48);
-    v128.store(d + i, exp2(x0));
-    v128.store(d + i, exp2(x1), 16);
-    v128.store(d + i, exp2(x2), 32);
-    v128.store(d + i, exp2(x3), 48);
+    v128.store(d + i, expOrLog(x0, log));
+    v128.store(d + i, expOrLog(x1, log), 16);
+    v128.store(d + i, expOrLog(x2, log), 32);
+    v128.store(d + i, expOrLog(x3, log), 48);
   }
   if (i < n) {
-    v128.store(d + i, exp2(v128.load(a + i)));
-    v128.store(d + i, exp2(v128.load(a + i, 16)), 16);
+    v128.store(d + i, expOrLog(v128.load(a + i), log));
+    v128.store(d + i, expOrLog(v128.load(a + i, 16), log), 16);
   }
 }
+function expV(d: usize, a: usize, n: usize): void {
+  expLogV(d, a, n, false);
+}
 function logV(d: usize, a: usize, n: usize): void {
-  let i: usize = 0;
-  for (; i + 64 <= n; i += 64) {
-    const x0 = v128.load(a + i);
-    const x1 = v128.load(a + i, 16);
-    const x2 = v128.load(a + i, 32);
-    const x3 = v128.load(a + i, 48);
-    v128.store(d + i, log2p(x0));
-    v128.store(d + i, log2p(x1), 16);
-    v128.store(d + i, log2p(x2), 32);
-    v128.store(d + i, log2p(x3), 48);
-  }
-  if (i < n) {
-    v128.store(d + i, log2p(v128.load(a + i)));
-    v128.store(d + i, log2p(v128.load(a + i, 16)), 16);
-  }
+  expLogV(d, a, n, true);
 }
 
 /**
