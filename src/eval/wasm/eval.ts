@@ -358,7 +358,27 @@ function splatV(d: usize, c: f64, n: usize): void {
 
 // @ts-ignore: decorator
 @inline function sincosV(d: usize, a: usize, n: usize, cosine: bool): void {
-  for (let i: usize = 0; i < n; i += 32) {
+  // four vectors per iteration, like exp and log (expLogV), then a last half iteration where n calls for it
+  let i: usize = 0;
+  for (; i + 64 <= n; i += 64) {
+    const x0 = v128.load(a + i);
+    const x1 = v128.load(a + i, 16);
+    const x2 = v128.load(a + i, 32);
+    const x3 = v128.load(a + i, 48);
+    let v0 = sincos2(x0, cosine);
+    let v1 = sincos2(x1, cosine);
+    let v2 = sincos2(x2, cosine);
+    let v3 = sincos2(x3, cosine);
+    if (outOfRange(x0)) v0 = fix(x0, v0, cosine);
+    if (outOfRange(x1)) v1 = fix(x1, v1, cosine);
+    if (outOfRange(x2)) v2 = fix(x2, v2, cosine);
+    if (outOfRange(x3)) v3 = fix(x3, v3, cosine);
+    v128.store(d + i, v0);
+    v128.store(d + i, v1, 16);
+    v128.store(d + i, v2, 32);
+    v128.store(d + i, v3, 48);
+  }
+  if (i < n) {
     const x0 = v128.load(a + i);
     const x1 = v128.load(a + i, 16);
     let v0 = sincos2(x0, cosine);
