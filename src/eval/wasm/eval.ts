@@ -35,6 +35,7 @@ const DIV: i32 = 5;
 const SIN: i32 = 6;
 const COS: i32 = 7;
 const EXP: i32 = 8;
+const LOG: i32 = 9;
 const SQRT: i32 = 10;
 const NEG: i32 = 11;
 const SQUARE: i32 = 12;
@@ -356,39 +357,6 @@ function splatV(d: usize, c: f64, n: usize): void {
   return v;
 }
 
-// @ts-ignore: decorator
-@inline function sincosV(d: usize, a: usize, n: usize, cosine: bool): void {
-  // four vectors per iteration, like exp and log (expLogV), then a last half iteration where n calls for it
-  let i: usize = 0;
-  for (; i + 64 <= n; i += 64) {
-    const x0 = v128.load(a + i);
-    const x1 = v128.load(a + i, 16);
-    const x2 = v128.load(a + i, 32);
-    const x3 = v128.load(a + i, 48);
-    let v0 = sincos2(x0, cosine);
-    let v1 = sincos2(x1, cosine);
-    let v2 = sincos2(x2, cosine);
-    let v3 = sincos2(x3, cosine);
-    if (outOfRange(x0)) v0 = fix(x0, v0, cosine);
-    if (outOfRange(x1)) v1 = fix(x1, v1, cosine);
-    if (outOfRange(x2)) v2 = fix(x2, v2, cosine);
-    if (outOfRange(x3)) v3 = fix(x3, v3, cosine);
-    v128.store(d + i, v0);
-    v128.store(d + i, v1, 16);
-    v128.store(d + i, v2, 32);
-    v128.store(d + i, v3, 48);
-  }
-  if (i < n) {
-    const x0 = v128.load(a + i);
-    const x1 = v128.load(a + i, 16);
-    let v0 = sincos2(x0, cosine);
-    let v1 = sincos2(x1, cosine);
-    if (outOfRange(x0)) v0 = fix(x0, v0, cosine);
-    if (outOfRange(x1)) v1 = fix(x1, v1, cosine);
-    v128.store(d + i, v0);
-    v128.store(d + i, v1, 16);
-  }
-}
 // sin into `ds` and cos into `dc` from one reduction: the same values as sinV and cosV, for the
 // optimiser's pass, which needs a sine node's cosine as its derivative.
 // @ts-ignore: decorator
@@ -403,43 +371,47 @@ function splatV(d: usize, c: f64, n: usize): void {
 function sinCosV(ds: usize, dc: usize, a: usize, n: usize): void {
   for (let i: usize = 0; i < n; i += 16) sincosPair(ds + i, dc + i, v128.load(a + i));
 }
-function sinV(d: usize, a: usize, n: usize): void {
-  sincosV(d, a, n, false);
-}
-function cosV(d: usize, a: usize, n: usize): void {
-  sincosV(d, a, n, true);
-}
-// exp and log take four vectors (eight rows) per iteration, so that their long chains of dependent
-// operations overlap: 22-24% faster than two vectors per iteration (bench/PROFILE.md). `n` is a multiple
-// of 32 bytes (four rows), so a last half iteration may remain. `log` is a constant at each call site,
-// so each copy runs one function.
+// sin, cos, exp and log take four vectors (eight rows) per iteration, so that their long chains of
+// dependent operations overlap: 16-24% less time per value than two vectors per iteration
+// (bench/PROFILE.md). `n` is a multiple of 32 bytes (four rows), so a last half iteration may remain.
+// `op` is a constant at each call site, so each copy runs one function.
 // @ts-ignore: decorator
-@inline function expOrLog(x: v128, log: bool): v128 {
-  return log ? log2p(x) : exp2(x);
+@inline function unary(x: v128, op: i32): v128 {
+  if (op == EXP) return exp2(x);
+  if (op == LOG) return log2p(x);
+  const cosine = op == COS;
+  const v = sincos2(x, cosine);
+  return outOfRange(x) ? fix(x, v, cosine) : v;
 }
 // @ts-ignore: decorator
-@inline function expLogV(d: usize, a: usize, n: usize, log: bool): void {
+@inline function unaryV(d: usize, a: usize, n: usize, op: i32): void {
   let i: usize = 0;
   for (; i + 64 <= n; i += 64) {
     const x0 = v128.load(a + i);
     const x1 = v128.load(a + i, 16);
     const x2 = v128.load(a + i, 32);
     const x3 = v128.load(a + i, 48);
-    v128.store(d + i, expOrLog(x0, log));
-    v128.store(d + i, expOrLog(x1, log), 16);
-    v128.store(d + i, expOrLog(x2, log), 32);
-    v128.store(d + i, expOrLog(x3, log), 48);
+    v128.store(d + i, unary(x0, op));
+    v128.store(d + i, unary(x1, op), 16);
+    v128.store(d + i, unary(x2, op), 32);
+    v128.store(d + i, unary(x3, op), 48);
   }
   if (i < n) {
-    v128.store(d + i, expOrLog(v128.load(a + i), log));
-    v128.store(d + i, expOrLog(v128.load(a + i, 16), log), 16);
+    v128.store(d + i, unary(v128.load(a + i), op));
+    v128.store(d + i, unary(v128.load(a + i, 16), op), 16);
   }
 }
+function sinV(d: usize, a: usize, n: usize): void {
+  unaryV(d, a, n, SIN);
+}
+function cosV(d: usize, a: usize, n: usize): void {
+  unaryV(d, a, n, COS);
+}
 function expV(d: usize, a: usize, n: usize): void {
-  expLogV(d, a, n, false);
+  unaryV(d, a, n, EXP);
 }
 function logV(d: usize, a: usize, n: usize): void {
-  expLogV(d, a, n, true);
+  unaryV(d, a, n, LOG);
 }
 
 /**
