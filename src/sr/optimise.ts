@@ -336,6 +336,12 @@ class Problem {
   readonly m: number;
   private readonly gram: Float64Array;
   private readonly rhs: Float64Array;
+  /**
+   * Two places for a point's J'J and J'r: a search holds at most two points that have them (the current
+   * one and a trial step), so a point's go where the point to keep has not put its own.
+   */
+  private readonly JtJs: [Float64Array, Float64Array];
+  private readonly Jtrs: [Float64Array, Float64Array];
   /** The tree the passes evaluate: the original opcodes, the point's constants written in (one array, reused). */
   private readonly scratch: Tree;
 
@@ -348,6 +354,8 @@ class Problem {
     this.m = this.consts.length + (scaling ? 2 : 0);
     this.gram = new Float64Array(this.m * this.m);
     this.rhs = new Float64Array(this.m);
+    this.JtJs = [new Float64Array(this.m * this.m), new Float64Array(this.m * this.m)];
+    this.Jtrs = [new Float64Array(this.m), new Float64Array(this.m)];
     this.scratch = { op: t.op, arg: t.arg.slice() };
   }
 
@@ -372,11 +380,12 @@ class Problem {
   /**
    * The SSE at p; with `withJacobian` also J'J and J'r there, from the same pass (its forward sweep is
    * the pass without them, so the SSE is the same number). Otherwise they are computed when a step from
-   * there is needed ({@link jacobian}), at the cost of a second forward sweep.
+   * there is needed ({@link jacobian}), at the cost of a second forward sweep. `keep`: a point whose
+   * J'J and J'r must stay as they are (the search's current point).
    */
-  at(p: Float64Array, withJacobian = false): Point {
+  at(p: Float64Array, withJacobian = false, keep?: Point): Point {
     const pt: Point = { p, sse: this.pass(p, withJacobian), JtJ: NONE, Jtr: NONE, ok: false };
-    if (withJacobian && pt.sse !== Infinity) this.fill(pt);
+    if (withJacobian && pt.sse !== Infinity) this.fill(pt, keep);
     return pt;
   }
 
@@ -387,13 +396,17 @@ class Problem {
     return this.fill(pt);
   }
 
-  /** J'J and J'r at pt from the Gram matrix and residual products of the last pass (which was at pt.p, with the reverse sweep). */
-  private fill(pt: Point): boolean {
+  /**
+   * J'J and J'r at pt from the Gram matrix and residual products of the last pass (which was at pt.p,
+   * with the reverse sweep), in the place that `keep`'s are not in.
+   */
+  private fill(pt: Point, keep?: Point): boolean {
     const k = this.consts.length;
     const m = this.m;
     const sl = this.scaling ? (pt.p[k + 1] as number) : 1;
-    const JtJ = new Float64Array(m * m);
-    const Jtr = new Float64Array(m);
+    const slot = keep !== undefined && keep.JtJ === this.JtJs[0] ? 1 : 0;
+    const JtJ = this.JtJs[slot];
+    const Jtr = this.Jtrs[slot];
     let ok = true;
     // a constant's column is slope * d tree / d constant; offset's and slope's are as the backend gives them
     for (let a = 0; a < m; a++) {
@@ -417,8 +430,15 @@ class Problem {
 /**
  * Solves the symmetric positive definite system A x = b by Cholesky; null when A is not positive definite.
  * `L` (m x m) is scratch space: the factor is written at and below its diagonal before it is read.
+ * The solution goes to `x` (m), which also holds the forward substitution's result on the way.
  */
-export function choleskySolve(A: Float64Array, b: ArrayLike<number>, m: number, L = new Float64Array(m * m)): Float64Array | null {
+export function choleskySolve(
+  A: Float64Array,
+  b: ArrayLike<number>,
+  m: number,
+  L = new Float64Array(m * m),
+  x = new Float64Array(m),
+): Float64Array | null {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j <= i; j++) {
       let s = A[i * m + j] as number;
@@ -429,15 +449,14 @@ export function choleskySolve(A: Float64Array, b: ArrayLike<number>, m: number, 
       } else L[i * m + j] = s / (L[j * m + j] as number);
     }
   }
-  const z = new Float64Array(m);
+  // forward: z into x; backward in place (x[i] reads z[i] and the solution's x[k], k > i)
   for (let i = 0; i < m; i++) {
     let s = b[i] as number;
-    for (let k = 0; k < i; k++) s -= (L[i * m + k] as number) * (z[k] as number);
-    z[i] = s / (L[i * m + i] as number);
+    for (let k = 0; k < i; k++) s -= (L[i * m + k] as number) * (x[k] as number);
+    x[i] = s / (L[i * m + i] as number);
   }
-  const x = new Float64Array(m);
   for (let i = m - 1; i >= 0; i--) {
-    let s = z[i] as number;
+    let s = x[i] as number;
     for (let k = i + 1; k < m; k++) s -= (L[k * m + i] as number) * (x[k] as number);
     x[i] = s / (L[i * m + i] as number);
   }
@@ -529,11 +548,12 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
   let nu = 2;
   const A = new Float64Array(m * m);
   const L = new Float64Array(m * m);
+  const step = new Float64Array(m);
   while (evaluations < budget) {
     const { JtJ, Jtr } = cur;
     A.set(JtJ);
     for (let a = 0; a < m; a++) A[a * m + a] = (A[a * m + a] as number) + lambda * Math.max(JtJ[a * m + a] as number, 1e-12);
-    const d = choleskySolve(A, Jtr, m, L);
+    const d = choleskySolve(A, Jtr, m, L, step);
     if (!d || !allFinite(d)) {
       lambda *= nu;
       nu *= 2;
@@ -545,7 +565,7 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
     // of a reverse sweep wasted on a rejected one; the search itself is the same
     const p = new Float64Array(m);
     for (let j = 0; j < m; j++) p[j] = (cur.p[j] as number) + (d[j] as number);
-    const next = pr.at(p, evaluations + 1 < budget);
+    const next = pr.at(p, evaluations + 1 < budget, cur);
     evaluations++;
     // predicted reduction of the linearised model, for the gain ratio rho
     let pred = 0;
