@@ -324,7 +324,10 @@ export interface OptimiserResult {
 interface Point {
   readonly p: Float64Array;
   readonly sse: number;
-  /** J'J (m x m, full) and J'r; empty until computed. */
+  /**
+   * J'J (m x m, full) and J'r; empty until computed, then one of the search's two places for them
+   * (Problem.JtJs, Problem.Jtrs), valid while the point is the current one or the trial step.
+   */
   JtJ: Float64Array;
   Jtr: Float64Array;
   /** J'J and J'r are computed and finite (usable for a step). */
