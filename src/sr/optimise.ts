@@ -326,7 +326,7 @@ interface Point {
   readonly sse: number;
   /**
    * J'J (m x m, full) and J'r; empty until computed, then one of the search's two places for them
-   * (Problem.JtJs, Problem.Jtrs), valid while the point is the current one or the trial step.
+   * (Workspace.JtJs, Workspace.Jtrs), valid while the point is the current one or the trial step.
    */
   JtJ: Float64Array;
   Jtr: Float64Array;
@@ -334,17 +334,36 @@ interface Point {
   ok: boolean;
 }
 
-class Problem {
-  readonly consts: Int32Array;
-  readonly m: number;
-  private readonly gram: Float64Array;
-  private readonly rhs: Float64Array;
+/**
+ * Scratch arrays of a search with m parameters. A search runs to its end before the next one starts, so
+ * all searches of one size (in one thread) share them; each array is written before it is read.
+ */
+interface Workspace {
+  /** The last pass's Gram matrix and residual products (the backend's output). */
+  readonly gram: Float64Array;
+  readonly rhs: Float64Array;
   /**
    * Two places for a point's J'J and J'r: a search holds at most two points that have them (the current
    * one and a trial step), so a point's go where the point to keep has not put its own.
    */
-  private readonly JtJs: [Float64Array, Float64Array];
-  private readonly Jtrs: [Float64Array, Float64Array];
+  readonly JtJs: [Float64Array, Float64Array];
+  readonly Jtrs: [Float64Array, Float64Array];
+  /** Levenberg-Marquardt's damped matrix, its Cholesky factor and the step. */
+  readonly A: Float64Array;
+  readonly L: Float64Array;
+  readonly step: Float64Array;
+}
+const workspaces: Workspace[] = [];
+function workspace(m: number): Workspace {
+  const mm = (): Float64Array => new Float64Array(m * m);
+  const v = (): Float64Array => new Float64Array(m);
+  return (workspaces[m] ??= { gram: mm(), rhs: v(), JtJs: [mm(), mm()], Jtrs: [v(), v()], A: mm(), L: mm(), step: v() });
+}
+
+class Problem {
+  readonly consts: Int32Array;
+  readonly m: number;
+  readonly w: Workspace;
   /** The tree the passes evaluate: the original opcodes, the point's constants written in (one array, reused). */
   private readonly scratch: Tree;
 
@@ -355,10 +374,7 @@ class Problem {
   ) {
     this.consts = constantIndices(t);
     this.m = this.consts.length + (scaling ? 2 : 0);
-    this.gram = new Float64Array(this.m * this.m);
-    this.rhs = new Float64Array(this.m);
-    this.JtJs = [new Float64Array(this.m * this.m), new Float64Array(this.m * this.m)];
-    this.Jtrs = [new Float64Array(this.m), new Float64Array(this.m)];
+    this.w = workspace(this.m);
     this.scratch = { op: t.op, arg: t.arg.slice() };
   }
 
@@ -376,7 +392,7 @@ class Problem {
     for (let j = 0; j < k; j++) arg[this.consts[j] as number] = p[j] as number;
     const off = this.scaling ? (p[k] as number) : 0;
     const sl = this.scaling ? (p[k + 1] as number) : 1;
-    const raw = this.backend.pass(this.scratch, this.consts, this.scaling, off, sl, jacobian, this.gram, this.rhs);
+    const raw = this.backend.pass(this.scratch, this.consts, this.scaling, off, sl, jacobian, this.w.gram, this.w.rhs);
     return Number.isFinite(raw) ? raw : Infinity;
   }
 
@@ -407,20 +423,21 @@ class Problem {
     const k = this.consts.length;
     const m = this.m;
     const sl = this.scaling ? (pt.p[k + 1] as number) : 1;
-    const slot = keep !== undefined && keep.JtJ === this.JtJs[0] ? 1 : 0;
-    const JtJ = this.JtJs[slot];
-    const Jtr = this.Jtrs[slot];
+    const { gram, rhs, JtJs, Jtrs } = this.w;
+    const slot = keep !== undefined && keep.JtJ === JtJs[0] ? 1 : 0;
+    const JtJ = JtJs[slot];
+    const Jtr = Jtrs[slot];
     let ok = true;
     // a constant's column is slope * d tree / d constant; offset's and slope's are as the backend gives them
     for (let a = 0; a < m; a++) {
       const sa = a < k ? sl : 1;
       for (let b = 0; b <= a; b++) {
-        const v = sa * (b < k ? sl : 1) * (this.gram[a * m + b] as number);
+        const v = sa * (b < k ? sl : 1) * (gram[a * m + b] as number);
         JtJ[a * m + b] = v;
         JtJ[b * m + a] = v;
         if (!Number.isFinite(v)) ok = false;
       }
-      Jtr[a] = sa * (this.rhs[a] as number);
+      Jtr[a] = sa * (rhs[a] as number);
       if (!Number.isFinite(Jtr[a] as number)) ok = false;
     }
     pt.JtJ = JtJ;
@@ -439,8 +456,8 @@ export function choleskySolve(
   A: Float64Array,
   b: ArrayLike<number>,
   m: number,
-  L = new Float64Array(m * m),
-  x = new Float64Array(m),
+  L: Float64Array = new Float64Array(m * m),
+  x: Float64Array = new Float64Array(m),
 ): Float64Array | null {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j <= i; j++) {
@@ -549,9 +566,7 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
   for (let a = 0; a < m; a++) maxDiag = Math.max(maxDiag, cur.JtJ[a * m + a] as number);
   let lambda = 1e-3 * (maxDiag > 0 ? maxDiag : 1);
   let nu = 2;
-  const A = new Float64Array(m * m);
-  const L = new Float64Array(m * m);
-  const step = new Float64Array(m);
+  const { A, L, step } = pr.w;
   while (evaluations < budget) {
     const { JtJ, Jtr } = cur;
     A.set(JtJ);
