@@ -353,11 +353,18 @@ interface Workspace {
   readonly L: Float64Array;
   readonly step: Float64Array;
 }
+/**
+ * Searches with at most this many parameters keep their workspace between searches (about 3.5 MB per
+ * thread for all sizes up to it); a larger one gets its own, so that the cache stays bounded whatever
+ * the size limit of the trees.
+ */
+const SHARED_WORKSPACE_MAX = 64;
 const workspaces: Workspace[] = [];
 function workspace(m: number): Workspace {
   const mm = (): Float64Array => new Float64Array(m * m);
   const v = (): Float64Array => new Float64Array(m);
-  return (workspaces[m] ??= { gram: mm(), rhs: v(), JtJs: [mm(), mm()], Jtrs: [v(), v()], A: mm(), L: mm(), step: v() });
+  const make = (): Workspace => ({ gram: mm(), rhs: v(), JtJs: [mm(), mm()], Jtrs: [v(), v()], A: mm(), L: mm(), step: v() });
+  return m <= SHARED_WORKSPACE_MAX ? (workspaces[m] ??= make()) : make();
 }
 
 class Problem {
