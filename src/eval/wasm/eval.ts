@@ -421,7 +421,7 @@ function logV(d: usize, a: usize, n: usize): void {
  * them), and tests hold it against the scalar definitions.
  */
 export function mapUnary(op: i32, dst: usize, src: usize, count: i32): void {
-  const nb = <usize>count << 3; // sin and cos run 4 values per iteration: count is a multiple of 4
+  const nb = <usize>count << 3; // the loops end with a half iteration of 4 values: count is a multiple of 4
   if (op == SIN) sinV(dst, src, nb);
   else if (op == COS) cosV(dst, src, nb);
   else if (op == SQRT) sqrtV(dst, src, nb);
