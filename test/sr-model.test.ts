@@ -277,6 +277,11 @@ describe('clamping to a linear envelope (clampTo: linear)', () => {
     expect(range.best.testR2).toBeLessThan(0.9);
     expect(range.envelope).toBeUndefined();
     expect(range.options.clampTo).toBe('range');
+    // unclamped, the run records no clamping target (the preset's would mean nothing)
+    const off = run(['--clamp', 'off']);
+    expect(off.options.clamp).toBe(false);
+    expect(off.options).not.toHaveProperty('clampTo');
+    expect(off.best.expression).not.toMatch(/clamp/);
   });
 });
 

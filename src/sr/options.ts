@@ -327,6 +327,7 @@ export function recordedOptions(given: RegressionOptions, s: RegressionSettings,
       ? { optimiser: s.optimiser, lamarckian: s.lamarckian, ...(s.optimiseRows !== undefined ? { optimiseRows: s.optimiseRows } : {}) }
       : {}),
     selectModel: s.selectModel,
-    ...whenGiven(OPTION_NAMES.filter((k) => !RECORDED_APART.has(k))),
+    // what predictions are clamped to means nothing when they are not clamped
+    ...whenGiven(OPTION_NAMES.filter((k) => !RECORDED_APART.has(k) && (k !== 'clampTo' || s.clamp))),
   };
 }
