@@ -37,7 +37,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { csvTask, type RowRange } from '../problems/csv.js';
-import type { RegressionTask } from '../src/eval/dataset.js';
+import type { Dataset, RegressionTask } from '../src/eval/dataset.js';
 import { evaluateTree, rSquared } from '../src/eval/reference.js';
 import { robustBounds } from '../src/sr/interval.js';
 import { clampBounds, clampedParts, clampPredictions, type Bounds } from '../src/sr/model.js';
@@ -317,10 +317,12 @@ function polishedFront(summary: RunSummary, task: RegressionTask, polish: number
     const { tree, rmse } = polishTree(parsed, task.train, polish, robust);
     return { tree, loss: rmse, size: e.genomeSize };
   });
-  return improving(polished).map((e) => {
-    const pred = clampPredictions(evaluateTree(e.tree, test.columns, test.rows), bounds, test.columns);
-    return { ...e, testR2: rSquared(pred, test.y) };
-  });
+  return improving(polished).map((e) => ({ ...e, testR2: clampedR2(e.tree, bounds, test) }));
+}
+
+/** A tree's R^2 on a data set, its predictions clamped to the bounds. */
+function clampedR2(tree: Tree, bounds: Bounds | undefined, data: Dataset): number {
+  return rSquared(clampPredictions(evaluateTree(tree, data.columns, data.rows), bounds, data.columns), data.y);
 }
 
 /** The bounds a run's models are scored with: the run's own, or (`linear`) its range and linear envelope. */
@@ -335,9 +337,7 @@ function linearFront<T extends { testR2: number }>(front: readonly T[], summary:
   const test = task.test!;
   return front.map((e, j) => {
     const expression = (summary.front[j] as RunSummary['front'][number]).expression;
-    const tree = parseInfix(clampedParts(expression)?.formula ?? expression, task.train.names);
-    const pred = clampPredictions(evaluateTree(tree, test.columns, test.rows), bounds, test.columns);
-    return { ...e, testR2: rSquared(pred, test.y) };
+    return { ...e, testR2: clampedR2(parseInfix(clampedParts(expression)?.formula ?? expression, task.train.names), bounds, test) };
   });
 }
 
