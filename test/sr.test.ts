@@ -356,6 +356,19 @@ describe('NSGA-II', () => {
     expect(selectFromFront(front, 'aic', undefined, 1000)).toBe(2);
     expect(selectFromFront(front, 'bic', undefined, 1000)).toBe(1);
     expect(() => selectFromFront(front, 'bic')).toThrow(/number of training rows/);
+    // the choice does not depend on the target's units: the same front with every loss 1e-13 or 1e13 times
+    for (const mode of ['aic', 'bic', 'score'] as const) {
+      for (const rows of [20, 1000]) {
+        const k = selectFromFront(front, mode, undefined, rows);
+        for (const unit of [1e-13, 1e13]) {
+          const scaled = front.map((e) => ({ ...e, loss: e.loss * unit }));
+          expect(selectFromFront(scaled, mode, undefined, rows), `${mode}, ${rows} rows, losses x ${unit}`).toBe(k);
+        }
+      }
+    }
+    // an exact fit (loss 0) is chosen by its constants alone, not by ln 0 = -Infinity
+    const exact = front.map((e, i) => ({ ...e, loss: i === 0 ? 1 : 0 }));
+    expect(selectFromFront(exact, 'bic', undefined, 1000)).toBe(1);
   });
   it('single-objective results are unchanged by the engine extension (same seed, same best)', async () => {
     const ds = data((x) => x * x + 1);

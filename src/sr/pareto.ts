@@ -68,14 +68,18 @@ export function selectFromFront(
 ): number {
   if (front.length === 0) return -1;
   if (mode === 'best') return front.length - 1;
+  // An exact fit's loss is floored, so that ln(0) = -Infinity cannot decide alone. The floor is a share of
+  // the front's largest loss (its smallest member's), not a fixed number: a choice by ln(loss) then does
+  // not depend on the target's units (with a fixed 1e-12, a target of order 1e-12 had every loss floored).
+  const floor = 1e-12 * (front[0] as FrontEntry).loss || Number.MIN_VALUE;
   if (mode === 'aic' || mode === 'bic') {
     if (!(rows !== undefined && rows >= 1)) throw new Error(`${mode} selection needs the number of training rows`);
     const k = mode === 'aic' ? 2 : Math.log(rows);
     let best = front.length - 1;
     let bestIc = Infinity;
     front.forEach((e, i) => {
-      // 2n ln(RMSE) = n ln(MSE); an exact fit is floored so that it cannot win by -Infinity alone
-      const ic = 2 * rows * Math.log(Math.max(e.loss, 1e-12)) + k * constantsOf(e.tree);
+      // 2n ln(RMSE) = n ln(MSE)
+      const ic = 2 * rows * Math.log(Math.max(e.loss, floor)) + k * constantsOf(e.tree);
       if (ic < bestIc) {
         bestIc = ic;
         best = i;
@@ -99,7 +103,6 @@ export function selectFromFront(
   const minLoss = (front[front.length - 1] as FrontEntry).loss;
   let best = front.length - 1;
   let bestScore = -Infinity;
-  const floor = 1e-12;
   front.forEach((e, i) => {
     if (e.loss > 1.5 * minLoss) return;
     const prev = front[i - 1];
