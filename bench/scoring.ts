@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine } from './common.js';
-import { median, srDataDir, suiteDirs } from './sr-data.js';
+import { median, suiteDirs } from './sr-data.js';
 
 const { values: v } = parseArgs({
   options: {
@@ -81,11 +81,11 @@ const { subtreeCrossover } = (await import(
 )) as typeof import('../src/tree/variation.js');
 
 const dataPath = (set: string): string => {
-  for (const d of [srDataDir(), ...suiteDirs()]) {
+  for (const d of suiteDirs()) {
     const f = join(d, `${set}.csv`);
     if (existsSync(f)) return f;
   }
-  throw new Error(`--sets: no data set ${set} in ${[srDataDir(), ...suiteDirs()].join(' or ')}`);
+  throw new Error(`--sets: no data set ${set} in ${suiteDirs().join(' or ')}`);
 };
 const sets = (v.sets as string).split(',').map((s) => [s, dataPath(s)] as const);
 
