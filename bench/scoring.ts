@@ -57,28 +57,18 @@ const cli = join(dist, 'src', 'cli', 'main.js');
 if (!existsSync(cli)) throw new Error(`${cli} is missing: npm run build first`);
 if (v.baseline !== undefined && !existsSync(v.baseline)) throw new Error(`--baseline: no such file ${v.baseline}`);
 
-/** What this bench uses of a build's modules (its compiled dist/). */
-interface Build {
-  scoring: typeof import('../src/sr/scoring.js');
-}
-const load = async (d: string): Promise<Build> => ({
-  scoring: (await import(pathToFileURL(join(d, 'src', 'sr', 'scoring.js')).href)) as Build['scoring'],
-});
-const mine = await load(dist);
-const other = v.baseline !== undefined ? await load(distOf(v.baseline)) : undefined;
+/** A module of a build's compiled dist/ (both builds' scorers run compiled code alike). */
+const from = <T>(d: string, path: string): Promise<T> => import(pathToFileURL(join(d, path)).href) as Promise<T>;
+type Scoring = typeof import('../src/sr/scoring.js');
+const mine = await from<Scoring>(dist, 'src/sr/scoring.js');
+const other = v.baseline !== undefined ? await from<Scoring>(distOf(v.baseline), 'src/sr/scoring.js') : undefined;
 // the rest from this build: the data, the settings, the population and its children
-const { csvTask } = (await import(pathToFileURL(join(dist, 'problems', 'csv.js')).href)) as typeof import('../problems/csv.js');
-const { readCheckpoint } = (await import(
-  pathToFileURL(join(dist, 'src', 'sr', 'checkpoint.js')).href
-)) as typeof import('../src/sr/checkpoint.js');
-const { resolveRegressionOptions } = (await import(
-  pathToFileURL(join(dist, 'src', 'sr', 'options.js')).href
-)) as typeof import('../src/sr/options.js');
-const { scoreSettings } = (await import(pathToFileURL(join(dist, 'src', 'sr', 'run.js')).href)) as typeof import('../src/sr/run.js');
-const { Rng } = (await import(pathToFileURL(join(dist, 'src', 'core', 'rng.js')).href)) as typeof import('../src/core/rng.js');
-const { subtreeCrossover } = (await import(
-  pathToFileURL(join(dist, 'src', 'tree', 'variation.js')).href
-)) as typeof import('../src/tree/variation.js');
+const { csvTask } = await from<typeof import('../problems/csv.js')>(dist, 'problems/csv.js');
+const { readCheckpoint } = await from<typeof import('../src/sr/checkpoint.js')>(dist, 'src/sr/checkpoint.js');
+const { resolveRegressionOptions } = await from<typeof import('../src/sr/options.js')>(dist, 'src/sr/options.js');
+const { scoreSettings } = await from<typeof import('../src/sr/run.js')>(dist, 'src/sr/run.js');
+const { Rng } = await from<typeof import('../src/core/rng.js')>(dist, 'src/core/rng.js');
+const { subtreeCrossover } = await from<typeof import('../src/tree/variation.js')>(dist, 'src/tree/variation.js');
 
 const dataPath = (set: string): string => {
   for (const d of suiteDirs()) {
@@ -136,7 +126,7 @@ try {
     const nodes = list.reduce((a, t) => a + t.op.length, 0);
     const settings = scoreSettings(task.train, s);
     const builds = other ? [mine, other] : [mine];
-    const scorers = builds.map((b) => new b.scoring.ScoringEvaluator(task.train, settings));
+    const scorers = builds.map((b) => new b.ScoringEvaluator(task.train, settings));
     const losses: ArrayLike<number>[] = [];
     for (const e of scorers) losses.push(await e.evaluate(list));
     const ms: number[][] = scorers.map(() => []);
