@@ -382,12 +382,12 @@ class Problem {
     this.consts = constantIndices(t);
     this.m = this.consts.length + (scaling ? 2 : 0);
     this.w = workspace(this.m);
-    this.scratch = { op: t.op, arg: t.arg.slice() };
+    this.scratch = { op: t.op, arg: new Float64Array(t.arg) };
   }
 
   /** Parameter vector layout: [constants..., offset, slope] (the last two only with scaling). */
   tree(p: Float64Array): Tree {
-    const arg = this.t.arg.slice();
+    const arg = new Float64Array(this.t.arg); // a copy by constructor: slice() looks up the species constructor
     for (let k = 0; k < this.consts.length; k++) arg[this.consts[k] as number] = p[k] as number;
     return treeOf(this.t.op, arg);
   }

@@ -228,14 +228,16 @@ export function tuneConstants(
   const at: number[] = [];
   const opt = tuning(s);
   if (!opt) return { trees, at };
-  const scaling = s.fitness === 'scaled-rmse';
+  const settings = { ...opt, scaling: s.fitness === 'scaled-rmse' };
+  let backend: LmBackend | undefined; // built when the first tree with constants needs it
   for (let t = from; t < to; t++) {
     const k = 3 * (t - from);
     const offset = sc[k + 1] as number;
     const slope = sc[k + 2] as number;
     const tree = encodedTree(e, t);
     if (!hasConstants(tree) || !Number.isFinite(offset) || !Number.isFinite(slope)) continue;
-    const r = optimiseConstants(tree, d.columns, d.y, { offset, slope }, { ...opt, scaling }, d.lm(rowStride(d.rows, opt.maxRows)));
+    backend ??= d.lm(rowStride(d.rows, opt.maxRows));
+    const r = optimiseConstants(tree, d.columns, d.y, { offset, slope }, settings, backend);
     outArg.set(r.tree.arg, off[t] as number);
     if (!sameBits(r.tree.arg, tree.arg)) {
       trees.push(r.tree);
@@ -309,8 +311,9 @@ function kernelScores(engine: WasmEngine, e: EncodedTrees, from: number, to: num
 
 function encodedTree(e: EncodedTrees, t: number): Tree {
   const a = e.offsets[t] as number;
-  const b = e.offsets[t + 1] as number;
-  return { op: e.op.subarray(a, b), arg: e.arg.subarray(a, b) };
+  const n = (e.offsets[t + 1] as number) - a;
+  // views by constructor: subarray() looks up the species constructor on every call
+  return { op: new Uint8Array(e.op.buffer, e.op.byteOffset + a, n), arg: new Float64Array(e.arg.buffer, e.arg.byteOffset + 8 * a, n) };
 }
 
 /** Same values bit for bit (0 and -0 differ), as the Lamarckian write-back compares them. */
