@@ -98,34 +98,24 @@ console.log(
     ? '| set | training rows | mean nodes | ms | node-evals/s | baseline ms | ratio | losses identical |\n|---|---|---|---|---|---|---|---|'
     : '| set | training rows | mean nodes | ms | node-evals/s |\n|---|---|---|---|---|',
 );
+const s = resolveRegressionOptions({}, 'data');
+const limits = { maxSize: s.maxSize, maxDepth: s.maxDepth };
+const builds = other ? [mine, other] : [mine];
 try {
   for (const [set, path] of sets) {
     const out = join(work, set);
-    const r = spawnSync(
-      process.execPath,
-      [cli, 'run', '--data', path, '--population', String(population), '--generations', String(generations), '--seed', '1'].concat([
-        '--threads',
-        '1',
-        '--quiet',
-        '--checkpoint-every',
-        String(generations),
-        '--out',
-        out,
-      ]),
-      { encoding: 'utf8' },
-    );
+    const args = ['run', '--data', path, '--population', String(population), '--generations', String(generations)];
+    args.push('--seed', '1', '--threads', '1', '--quiet', '--checkpoint-every', String(generations), '--out', out);
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`gpmate run on ${set} failed: ${r.stderr}`);
     const parents = readCheckpoint(join(out, 'checkpoint.json')).snapshot.state.population.map((i) => i.genome);
-    const s = resolveRegressionOptions({}, 'data');
     const task = csvTask(path);
     const rng = new Rng(7);
-    const limits = { maxSize: s.maxSize, maxDepth: s.maxDepth };
     const list = Array.from({ length: trees }, () =>
       subtreeCrossover(rng, parents[rng.int(parents.length)]!, parents[rng.int(parents.length)]!, limits),
     );
     const nodes = list.reduce((a, t) => a + t.op.length, 0);
     const settings = scoreSettings(task.train, s);
-    const builds = other ? [mine, other] : [mine];
     const scorers = builds.map((b) => new b.ScoringEvaluator(task.train, settings));
     const losses: ArrayLike<number>[] = [];
     for (const e of scorers) losses.push(await e.evaluate(list));
