@@ -29,6 +29,11 @@
  *     front by the run's own code; `RULE+linear` (`RULE@N+linear`) scores the chosen model clamped to
  *     the linear envelope (`--clamp-to linear`) instead of the run's own bounds.
  *
+ *   npx tsx bench/suite.ts compare A[,A2...] B[,B2...] [--rule bic+linear] [--boot 2000]
+ *     compares two groups of finished runs of the same sets (a variant's against the defaults', say)
+ *     under one rule by the same criterion, per set and over the suite, with a bootstrap interval of the
+ *     difference of the means (runs resampled within each set): how far the seeds' luck alone moves it.
+ *
  * The final table on the sets' own train/test split, beside Operon's figures, is bench/realworld.ts's:
  *   npx tsx bench/realworld.ts --data suite --modes pimp --seeds 1-10
  */
@@ -42,6 +47,7 @@ import { evaluateTree, rSquared } from '../src/eval/reference.js';
 import { robustBounds } from '../src/sr/interval.js';
 import { clampBounds, clampedParts, clampPredictions, type Bounds } from '../src/sr/model.js';
 import { improving, MODEL_SELECTIONS, selectFromFront, type ModelSelection } from '../src/sr/pareto.js';
+import { Rng } from '../src/core/rng.js';
 import { PRESETS } from '../src/sr/options.js';
 import { polishTree } from '../src/sr/scoring.js';
 import { StudyStore, type CellRow, type RunRow } from '../src/study/store.js';
@@ -342,14 +348,10 @@ function linearFront<T extends { testR2: number }>(front: readonly T[], summary:
 }
 
 /**
- * Model selection only picks the reported model from the run's front (the search is the same, except
- * under `validation`), so every rule can be scored on the same runs: the summaries bench/realworld.ts
- * keeps (`--out DIR`), each front member with its R^2 on the run's test rows (for fold runs: the inner
- * validation block). Per rule and set: the median over the runs (folds and seeds) of the chosen member's
- * R^2 clamped to [-1, 1]; over the sets: their mean, the sets won and lost against `best` (> 0.005), the
- * runs below 0, and, for the suite's own sets, how many medians are at or above Operon's.
+ * The reported member of every run in `dirs` under each rule: per rule and set, the chosen members' R^2
+ * (on the run's test rows; fold runs: the inner validation block) and sizes, with each run's wall time.
  */
-function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]): void {
+function chosenMembers(dirs: readonly string[], rules: readonly SelectionRule[]) {
   // per rule, per set: the chosen members' R^2
   const chosen = rules.map(() => new Map<string, number[]>());
   const size = rules.map(() => new Map<string, number[]>());
@@ -403,6 +405,19 @@ function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]
       runs++;
     }
   }
+  return { chosen, size, wall, runs, folds };
+}
+
+/**
+ * Model selection only picks the reported model from the run's front (the search is the same, except
+ * under `validation`), so every rule can be scored on the same runs: the summaries bench/realworld.ts
+ * keeps (`--out DIR`), each front member with its R^2 on the run's test rows (for fold runs: the inner
+ * validation block). Per rule and set: the median over the runs (folds and seeds) of the chosen member's
+ * R^2 clamped to [-1, 1]; over the sets: their mean, the sets won and lost against `best` (> 0.005), the
+ * runs below 0, and, for the suite's own sets, how many medians are at or above Operon's.
+ */
+function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]): void {
+  const { chosen, size, wall, runs, folds } = chosenMembers(dirs, rules);
   const sets = [...chosen[0]!.keys()].sort();
   // fold runs are scored on inner validation rows: Operon's test figures are no comparison for them
   const operon = folds ? new Map<string, [number, number]>() : operonFigures();
@@ -442,6 +457,71 @@ function scoreSelection(dirs: readonly string[], rules: readonly SelectionRule[]
   }
 }
 
+/** A rule's name: a selection mode, optionally `@N` (after a polish of N evaluations), optionally `+linear`. */
+function parseRule(name: string): SelectionRule {
+  const linear = name.endsWith('+linear');
+  const [select, polish = '0'] = name.replace(/\+linear$/, '').split('@') as [string, string?];
+  if (!(MODEL_SELECTIONS as readonly string[]).includes(select) || select === 'validation' || !/^\d+$/.test(polish))
+    throw new Error(
+      `unknown rule ${name} (a selection mode, optionally @N: after a polish of N model evaluations, optionally +linear: clamped to the linear envelope)`,
+    );
+  return { name, select: select as ModelSelection, polish: Number(polish), linear };
+}
+
+/**
+ * Two groups of runs of the same sets (a variant's and the defaults', or the same settings under other
+ * seeds) compared under one selection rule, by the criterion of `select`: per set the median R^2 of each
+ * group (each run's clamped to [-1, 1]), the difference, won / lost (> 0.005) and the runs below 0; over
+ * the sets the difference of the means of the set medians, with a bootstrap interval: each group's runs
+ * resampled with replacement within each set, `boot` times, from a fixed seed (the same output on every
+ * call). Searches that differ in any way differ by their seeds' luck as well; the interval says how far
+ * that luck alone moves the difference, so a difference well inside it is not one the procedure can see.
+ */
+function compareRuns(a: readonly string[], b: readonly string[], rule: SelectionRule, boot: number): void {
+  const ca = chosenMembers(a, [rule]);
+  const cb = chosenMembers(b, [rule]);
+  const byA = ca.chosen[0]!;
+  const byB = cb.chosen[0]!;
+  const sets = [...byA.keys()].filter((set) => byB.has(set)).sort();
+  if (sets.length === 0) throw new Error('compare: the two groups have no set in common');
+  const meanOfMedians = (pick: (set: string) => number[]) =>
+    sets.reduce((t, set) => t + median(pick(set).map(criterionR2)), 0) / sets.length;
+  const diff = meanOfMedians((set) => byB.get(set)!) - meanOfMedians((set) => byA.get(set)!);
+  const rng = new Rng(1);
+  const resample = (xs: number[]) => Array.from(xs, () => xs[rng.int(xs.length)] as number);
+  const diffs = Float64Array.from(
+    { length: boot },
+    () => meanOfMedians((set) => resample(byB.get(set)!)) - meanOfMedians((set) => resample(byA.get(set)!)),
+  ).sort();
+  const at = (q: number) => diffs[Math.min(boot - 1, Math.floor(q * boot))] as number;
+  console.log(
+    `# bench/suite.ts compare, rule ${rule.name}: A ${a.join(',')} (${ca.runs} runs), B ${b.join(',')} (${cb.runs} runs), ${sets.length} sets in both`,
+  );
+  console.log('| set | A median | B median | B - A | A worst | B worst |');
+  console.log('|---|---|---|---|---|---|');
+  let won = 0;
+  let lost = 0;
+  for (const set of sets) {
+    const xa = byA.get(set)!;
+    const xb = byB.get(set)!;
+    const d = median(xb.map(criterionR2)) - median(xa.map(criterionR2));
+    if (d > 0.005) won++;
+    else if (d < -0.005) lost++;
+    const f = (v: number) => v.toFixed(3);
+    console.log(
+      `| ${set} | ${f(median(xa))} | ${f(median(xb))} | ${d >= 0 ? '+' : ''}${f(d)} | ${f(Math.min(...xa))} | ${f(Math.min(...xb))} |`,
+    );
+  }
+  const below = (m: Map<string, number[]>) => sets.flatMap((set) => m.get(set)!).filter((x) => !(x >= 0)).length;
+  const above = diffs.filter((d) => d > 0).length / boot;
+  console.log(
+    `\nmean of set medians: A ${meanOfMedians((set) => byA.get(set)!).toFixed(4)}, B ${meanOfMedians((set) => byB.get(set)!).toFixed(4)}; ` +
+      `B - A ${diff >= 0 ? '+' : ''}${diff.toFixed(4)}, 95% bootstrap interval [${at(0.025).toFixed(4)}, ${at(0.975).toFixed(4)}] ` +
+      `(${boot} resamples; B above A in ${(100 * above).toFixed(1)}%); sets won / lost by B (> 0.005): ${won} / ${lost}; ` +
+      `runs below 0: A ${below(byA)}, B ${below(byB)}`,
+  );
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'studies') {
   const { values } = parseArgs({ args: rest, options: { out: { type: 'string', default: join(here, '..', 'studies') } } });
@@ -458,16 +538,18 @@ if (command === 'studies') {
   });
   const names = (values.rules as string).split(',');
   if (names[0] !== 'best') names.unshift('best');
-  const rules = names.map((name): SelectionRule => {
-    const linear = name.endsWith('+linear');
-    const [select, polish = '0'] = name.replace(/\+linear$/, '').split('@') as [string, string?];
-    if (!(MODEL_SELECTIONS as readonly string[]).includes(select) || select === 'validation' || !/^\d+$/.test(polish))
-      throw new Error(
-        `select: unknown rule ${name} (a selection mode, optionally @N: after a polish of N model evaluations, optionally +linear: clamped to the linear envelope)`,
-      );
-    return { name, select: select as ModelSelection, polish: Number(polish), linear };
+  scoreSelection(positionals, names.map(parseRule));
+} else if (command === 'compare') {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { rule: { type: 'string', default: 'bic+linear' }, boot: { type: 'string', default: '2000' } },
+    allowPositionals: true,
   });
-  scoreSelection(positionals, rules);
+  const boot = Number(values.boot);
+  if (positionals.length !== 2 || !(Number.isInteger(boot) && boot >= 100 && boot <= 100_000))
+    throw new Error('compare: give two run directories (A,A2,... B,B2,...) and --boot from 100 to 100000');
+  const [a, b] = positionals.map((p) => p.split(',')) as [string[], string[]];
+  compareRuns(a, b, parseRule(values.rule as string), boot);
 } else if (command === 'score') {
   const { values, positionals } = parseArgs({
     args: rest,
@@ -486,6 +568,8 @@ if (command === 'studies') {
     (values.margins as string).split(',').map((m) => (m === 'inf' ? Infinity : Number(m))),
   );
 } else {
-  console.error('usage: npx tsx bench/suite.ts studies | score DB... | clamp DB... (see the comment at the top)');
+  console.error(
+    'usage: npx tsx bench/suite.ts studies | score DB... | clamp DB... | folds | select RUNS... | compare A B (see the comment at the top)',
+  );
   process.exit(2);
 }
