@@ -259,6 +259,27 @@ describe('constant optimisation (Levenberg-Marquardt, reverse-mode derivatives)'
     expect(sc.offset).toBeCloseTo(4, 6);
   });
 
+  it("with scaling, the search does not depend on the target's units", () => {
+    // y in units 2^20 times larger or smaller: the same inner constants, offset and slope scaled alike.
+    // Scaling by a power of 2 is exact, so the two searches must agree bit for bit.
+    const ds = data((x) => 4 + 0.5 * Math.exp(0.8 * x) + 0.05 * Math.sin(7 * x));
+    const t = parseInfix('exp((0.3 * x)) / ((0.2 * x) + 3)', ['x']);
+    const fit = (unit: number) => {
+      const y = Float64Array.from(ds.y, (v) => v * unit);
+      const { offset, slope } = linearScaling(evaluateTree(t, ds.columns, ds.rows), y);
+      return optimiseConstants(t, ds.columns, y, { offset, slope }, { iterations: 10, scaling: true });
+    };
+    const one = fit(1);
+    expect([...one.tree.arg]).not.toEqual([...t.arg]); // the search moved the inner constants
+    for (const unit of [2 ** 20, 2 ** -20]) {
+      const r = fit(unit);
+      expect([...r.tree.arg]).toEqual([...one.tree.arg]);
+      expect(r.offset).toBe(one.offset * unit);
+      expect(r.slope).toBe(one.slope * unit);
+      expect(r.sse).toBe(one.sse * unit * unit);
+    }
+  });
+
   it('beats steepest descent at the same budget on random trees (median loss)', () => {
     const rng = new Rng(9);
     const ps = primitiveSet(['x'], { constantProbability: 0.5, constantRange: [-2, 2] });

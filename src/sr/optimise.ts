@@ -512,13 +512,18 @@ function initialParams(pr: Problem, offset: number, slope: number): Float64Array
  *
  * ```
  * p <- initial constants (offset, slope from the closed-form linear scaling)
- * J'J, J'r at p; lambda <- 1e-3 * max diag(J'J); nu <- 2
+ * J'J, J'r at p; lambda <- 1e-3 * max diag(J'J) (with scaling, over the offset's and slope's entries only); nu <- 2
  * while evaluations < budget:
  *   solve (J'J + lambda diag(J'J)) d = J'r
  *   evaluate sse, J'J, J'r at p + d (one pass: forward and reverse)
  *   if sse(p + d) < sse(p): accept; lambda <- lambda * max(1/3, 1 - (2 rho - 1)^3); nu <- 2
  *   else lambda <- lambda * nu; nu <- 2 nu
  * ```
+ * With scaling, the search does not depend on the target's units (up to rounding; exactly, for a power of
+ * 2): the offset's diagonal entry is the number of rows and the slope's the tree's sum of squared outputs,
+ * while the constants' entries carry the slope and grow with the square of the units. A start taken from
+ * them damped a target in large units into almost no search. Without scaling the constants carry the
+ * units themselves, and the start, over all entries, depends on them.
  * Never returns a worse fit than the initial one on the rows it fits (with `maxRows`, or a backend
  * over a subsample, the fit on the other rows can be worse). `gradient` is steepest descent with a
  * backtracking step, kept as the simpler baseline the benchmark compares against.
@@ -569,8 +574,9 @@ function levenbergMarquardt(pr: Problem, start: Point, budget: number): SearchEn
   const m = pr.m;
   let cur = start;
   let evaluations = 1;
+  // with scaling, from the offset's and slope's entries alone: unit-free (see optimiseConstants)
   let maxDiag = 0;
-  for (let a = 0; a < m; a++) maxDiag = Math.max(maxDiag, cur.JtJ[a * m + a] as number);
+  for (let a = pr.scaling ? m - 2 : 0; a < m; a++) maxDiag = Math.max(maxDiag, cur.JtJ[a * m + a] as number);
   let lambda = 1e-3 * (maxDiag > 0 ? maxDiag : 1);
   let nu = 2;
   const { A, L, step } = pr.w;
