@@ -496,6 +496,32 @@ describe('runRegression: front, model selection, scaling in the reported model',
     );
   }, 60_000);
 
+  it('with linear scaling and constant optimisation, a target in other units runs the same search', async () => {
+    // a power of 2 scales every step exactly: the same genomes, every loss times the unit (in units far smaller,
+    // the constants' entries of J'J would fall below D's floor of 1e-12, and the search would move)
+    const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
+    const y = Float64Array.from(x, (v) => 5 + 3 * Math.exp(0.7 * v) - v);
+    const common = { seed: 2, populationSize: 60, generations: 5, linearScaling: true, optimiseIterations: 5, robust: true } as const;
+    const run = (unit: number) =>
+      runRegression(
+        {
+          name: 'u',
+          train: makeDataset(
+            ['x'],
+            [x],
+            y.map((v) => v * unit),
+          ),
+        },
+        common,
+      );
+    const one = await run(1);
+    for (const unit of [2 ** 30, 2 ** 10]) {
+      const r = await run(unit);
+      expect(r.front.map((m) => m.genomeSize)).toEqual(one.front.map((m) => m.genomeSize));
+      expect(r.front.map((m) => m.loss)).toEqual(one.front.map((m) => m.loss * unit));
+    }
+  }, 60_000);
+
   it('polishes each front member on every training row: same search, losses never higher, still a front', async () => {
     const x = Float64Array.from({ length: 120 }, (_, i) => -2 + (4 * i) / 119);
     const ds = makeDataset(

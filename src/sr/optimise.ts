@@ -519,11 +519,12 @@ function initialParams(pr: Problem, offset: number, slope: number): Float64Array
  *   if sse(p + d) < sse(p): accept; lambda <- lambda * max(1/3, 1 - (2 rho - 1)^3); nu <- 2
  *   else lambda <- lambda * nu; nu <- 2 nu
  * ```
- * With scaling, the search does not depend on the target's units (up to rounding; exactly, for a power of
- * 2): the offset's diagonal entry is the number of rows and the slope's the tree's sum of squared outputs,
- * while the constants' entries carry the slope and grow with the square of the units. A start taken from
- * them damped a target in large units into almost no search. Without scaling the constants carry the
- * units themselves, and the start, over all entries, depends on them.
+ * With scaling, the search does not depend on the target's units (up to rounding; exactly for a power of
+ * 2, short of units so small that the constants' entries fall below D's floor of 1e-12): the offset's
+ * diagonal entry is the number of rows and the slope's the tree's sum of squared outputs, while the
+ * constants' entries carry the slope and grow with the square of the units. A start taken from them
+ * damped a target in large units into almost no search. Without scaling the constants carry the units
+ * themselves, and the start, over all entries, depends on them.
  * Never returns a worse fit than the initial one on the rows it fits (with `maxRows`, or a backend
  * over a subsample, the fit on the other rows can be worse). `gradient` is steepest descent with a
  * backtracking step, kept as the simpler baseline the benchmark compares against.
