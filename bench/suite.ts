@@ -42,12 +42,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { csvTask, type RowRange } from '../problems/csv.js';
+import { Rng } from '../src/core/rng.js';
 import type { Dataset, RegressionTask } from '../src/eval/dataset.js';
 import { evaluateTree, rSquared } from '../src/eval/reference.js';
 import { robustBounds } from '../src/sr/interval.js';
 import { clampBounds, clampedParts, clampPredictions, type Bounds } from '../src/sr/model.js';
 import { improving, MODEL_SELECTIONS, selectFromFront, type ModelSelection } from '../src/sr/pareto.js';
-import { Rng } from '../src/core/rng.js';
 import { PRESETS } from '../src/sr/options.js';
 import { polishTree } from '../src/sr/scoring.js';
 import { StudyStore, type CellRow, type RunRow } from '../src/study/store.js';
@@ -486,7 +486,9 @@ function compareRuns(a: readonly string[], b: readonly string[], rule: Selection
   if (sets.length === 0) throw new Error('compare: the two groups have no set in common');
   const meanOfMedians = (pick: (set: string) => number[]) =>
     sets.reduce((t, set) => t + median(pick(set).map(criterionR2)), 0) / sets.length;
-  const diff = meanOfMedians((set) => byB.get(set)!) - meanOfMedians((set) => byA.get(set)!);
+  const meanA = meanOfMedians((set) => byA.get(set)!);
+  const meanB = meanOfMedians((set) => byB.get(set)!);
+  const diff = meanB - meanA;
   const rng = new Rng(1);
   const resample = (xs: number[]) => Array.from(xs, () => xs[rng.int(xs.length)] as number);
   const diffs = Float64Array.from(
@@ -515,7 +517,7 @@ function compareRuns(a: readonly string[], b: readonly string[], rule: Selection
   const below = (m: Map<string, number[]>) => sets.flatMap((set) => m.get(set)!).filter((x) => !(x >= 0)).length;
   const above = diffs.filter((d) => d > 0).length / boot;
   console.log(
-    `\nmean of set medians: A ${meanOfMedians((set) => byA.get(set)!).toFixed(4)}, B ${meanOfMedians((set) => byB.get(set)!).toFixed(4)}; ` +
+    `\nmean of set medians: A ${meanA.toFixed(4)}, B ${meanB.toFixed(4)}; ` +
       `B - A ${diff >= 0 ? '+' : ''}${diff.toFixed(4)}, 95% bootstrap interval [${at(0.025).toFixed(4)}, ${at(0.975).toFixed(4)}] ` +
       `(${boot} resamples; B above A in ${(100 * above).toFixed(1)}%); sets won / lost by B (> 0.005): ${won} / ${lost}; ` +
       `runs below 0: A ${below(byA)}, B ${below(byB)}`,
