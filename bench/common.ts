@@ -8,6 +8,14 @@ export const ARITH: readonly FunctionName[] = ['add', 'sub', 'mul', 'div'];
 export const TRIG: readonly FunctionName[] = ['add', 'sub', 'mul', 'div', 'sin', 'cos', 'exp', 'log'];
 export const ROW_COUNTS = [10, 1_000, 10_000, 100_000] as const;
 
+/** A benchmark's integer flag `--name` from its text, checked to lie in [min, max]. */
+export function intFlag(name: string, text: string | undefined, min: number, max = Infinity): number {
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n >= min && n <= max))
+    throw new Error(`--${name}: expected an integer ${max === Infinity ? `>= ${min}` : `from ${min} to ${max}`}, got ${String(text)}`);
+  return n;
+}
+
 /** The machine, for the header of every benchmark print-out. */
 export function machine(): string {
   const c = cpus();

@@ -24,6 +24,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intFlag } from './common.js';
 import { median, operonFigures, seedList, srDataDir, suiteDirs } from './sr-data.js';
 
 const { values: v, positionals } = parseArgs({
@@ -57,8 +58,7 @@ const all = [...csvOf.keys()];
 const sets = v.sets ? v.sets.split(',') : all;
 const modes = (v.modes as string).split(',');
 const seeds = seedList(v.seeds as string);
-const jobs = Number(v.jobs);
-if (!(Number.isInteger(jobs) && jobs >= 1)) throw new Error(`option --jobs: expected an integer >= 1, got ${v.jobs}`);
+const jobs = intFlag('jobs', v.jobs, 1);
 const outDir = v.out as string;
 const extra = positionals;
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));

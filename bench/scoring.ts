@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machine } from './common.js';
+import { intFlag, machine } from './common.js';
 import { median, suiteDirs } from './sr-data.js';
 
 const { values: v } = parseArgs({
@@ -38,16 +38,10 @@ const { values: v } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-const count = (name: string, min: number): number => {
-  const n = Number(v[name as keyof typeof v]);
-  if (!(Number.isInteger(n) && n >= min))
-    throw new Error(`--${name}: expected an integer >= ${min}, got ${String(v[name as keyof typeof v])}`);
-  return n;
-};
-const population = count('population', 2);
-const generations = count('generations', 1);
-const trees = count('trees', 1);
-const rounds = count('rounds', 1);
+const population = intFlag('population', v.population, 2);
+const generations = intFlag('generations', v.generations, 1);
+const trees = intFlag('trees', v.trees, 1);
+const rounds = intFlag('rounds', v.rounds, 1);
 
 /** A build's dist/ from its dist/src/cli/main.js. */
 const distOf = (cli: string): string => resolve(dirname(cli), '..', '..');

@@ -54,6 +54,7 @@ import { StudyStore, type CellRow, type RunRow } from '../src/study/store.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { FUNCTIONS } from '../src/tree/primitives.js';
 import type { Tree } from '../src/tree/tree.js';
+import { intFlag } from './common.js';
 import { median, operonFigures, suiteSets, type SuiteSet } from './sr-data.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -547,9 +548,8 @@ if (command === 'studies') {
     options: { rule: { type: 'string', default: 'bic+linear' }, boot: { type: 'string', default: '2000' } },
     allowPositionals: true,
   });
-  const boot = Number(values.boot);
-  if (positionals.length !== 2 || !(Number.isInteger(boot) && boot >= 100 && boot <= 100_000))
-    throw new Error('compare: give two run directories (A,A2,... B,B2,...) and --boot from 100 to 100000');
+  const boot = intFlag('boot', values.boot, 100, 100_000);
+  if (positionals.length !== 2) throw new Error('compare: give two groups of run directories, A[,A2...] B[,B2...]');
   const [a, b] = positionals.map((p) => p.split(',')) as [string[], string[]];
   compareRuns(a, b, parseRule(values.rule as string), boot);
 } else if (command === 'score') {

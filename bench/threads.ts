@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Rng } from '../src/core/rng.js';
-import { machine } from './common.js';
+import { intFlag, machine } from './common.js';
 import { srDataDir } from './sr-data.js';
 
 const { values: v } = parseArgs({
@@ -35,8 +35,7 @@ const { values: v } = parseArgs({
   },
 });
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-const repeat = Number(v.repeat);
-if (!(Number.isInteger(repeat) && repeat >= 1)) throw new Error(`--repeat: expected an integer >= 1, got ${v.repeat}`);
+const repeat = intFlag('repeat', v.repeat, 1);
 const baseline = v.baseline;
 const dir = mkdtempSync(join(tmpdir(), 'gpmate-bench-threads-'));
 
