@@ -153,6 +153,11 @@ describe('CSV loader', () => {
         'a,y\n1,1e200\n2,-1e200\n3,0\n',
         /target column "y" in training rows 0:3 spans -1e\+200 to 1e\+200: its squared errors overflow/,
       ],
+      [
+        'underflow.csv',
+        'a,y\n1,1e-170\n2,-1e-170\n3,0\n',
+        /target column "y" in training rows 0:3 spans -1e-170 to 1e-170: its squared errors underflow double precision; rescale the column \(multiply it by a power of 10\)/,
+      ],
       ['folder.csv', '', /folder\.csv: a folder, not a file/],
     ];
     for (const [name, content, msg] of bad) {

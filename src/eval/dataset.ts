@@ -43,8 +43,10 @@ export function overlapRows(split: TaskSplit): number {
 
 /**
  * Refuses a target nothing can be fitted to: a constant one (R^2 is undefined and any model that
- * outputs the constant is exact), or one whose squared deviations from its mean overflow (then every
- * model's error, and R^2, is infinite or NaN). `what` names the target in the message.
+ * outputs the constant is exact), one whose squared deviations from its mean overflow (then every
+ * model's error, and R^2, is infinite or NaN), or one whose squared deviations underflow (their sum
+ * below the smallest normal double, 2^-1022: then every model's error rounds to 0 and R^2 is undefined).
+ * `what` names the target in the message.
  */
 export function checkTarget(y: Float64Array, what: string): void {
   let mean = 0;
@@ -62,5 +64,9 @@ export function checkTarget(y: Float64Array, what: string): void {
   if (!Number.isFinite(sst))
     throw new DataError(
       `${what} spans ${lo} to ${hi}: its squared errors overflow double precision; rescale the column (divide it by a power of 10)`,
+    );
+  if (y.length > 0 && sst < 2 ** -1022)
+    throw new DataError(
+      `${what} spans ${lo} to ${hi}: its squared errors underflow double precision; rescale the column (multiply it by a power of 10)`,
     );
 }
