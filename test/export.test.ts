@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.js';
 import { evaluateTree } from '../src/eval/reference.js';
-import { toLatex, toSympy } from '../src/tree/export.js';
+import { sympyNames, toLatex, toSympy } from '../src/tree/export.js';
+import { SYMPY_RESERVED } from '../src/tree/sympy-reserved.js';
 import { randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { Op, PROTECT_DIV, PROTECT_LOG, primitiveSet } from '../src/tree/primitives.js';
@@ -87,6 +88,65 @@ describe('LaTeX and SymPy exports', () => {
       '\\frac{\\sin\\left(x \\cdot 2\\right)}{y_{1} - 0.5} + \\left(\\log\\left|\\mathrm{Temp}\\right|\\right)^{2}',
     );
   });
+
+  it('rename variables SymPy would not read as symbols, by column, clashing with no other name', () => {
+    expect(sympyNames(['pi', 'my col', 'x1', 'gamma', 'a', 'class', 'Temp', 'E'])).toEqual([
+      'x0',
+      'x1_',
+      'x1',
+      'x3',
+      'a',
+      'x5',
+      'Temp',
+      'x7',
+    ]);
+    expect(toSympy(parseInfix('(pi * 2) + exp(content)', ['pi', 'content']), ['pi', 'content'])).toBe('x0*2 + exp(x1)');
+  });
+
+  it.skipIf(!hasSystem('sympy', 'the SymPy name checks of the exports'))(
+    "list every name that this python3's SymPy would not read as a symbol, and print strings plain sympify reads",
+    () => {
+      // the probe that generated SYMPY_RESERVED (src/tree/sympy-reserved.ts), run on this SymPy
+      const probe = [
+        'import keyword, sympy',
+        'from sympy.parsing.sympy_parser import parse_expr',
+        'g = {}',
+        "exec('from sympy import *', g)",
+        'bad = set(keyword.kwlist)',
+        'for n in [k for k in g if k.isidentifier()]:',
+        '    try:',
+        "        ok = parse_expr(n + '*2+1').free_symbols == {sympy.Symbol(n)}",
+        '    except Exception:',
+        '        ok = False',
+        '    if not ok: bad.add(n)',
+        "print(' '.join(sorted(bad)))",
+      ].join('\n');
+      const clash = execFileSync('python3', ['-c', probe], { encoding: 'utf8' }).trim().split(/\s+/);
+      expect(clash.length).toBeGreaterThan(500);
+      expect(clash.filter((n) => !SYMPY_RESERVED.has(n))).toEqual([]);
+      // column names that are SymPy's own, a keyword, not an identifier, and the x<i> a rename would take
+      const cols = ['pi', 'gamma', 'lambda', 'my col', 'x3', 'N'];
+      const t = parseInfix('((pi * gamma) + (lambda / 2)) + ((mycol * x3) - N)', ['pi', 'gamma', 'lambda', 'mycol', 'x3', 'N']);
+      const text = toSympy(t, cols);
+      const at = [1.5, -0.25, 3, 2, -1.75, 0.5];
+      const py = [
+        'import json, sys, sympy',
+        'e = sympy.sympify(sys.argv[1])',
+        'ids = json.loads(sys.argv[2])',
+        'print(json.dumps([sorted(str(s) for s in e.free_symbols), float(e.subs({sympy.Symbol(n): v for n, v in zip(ids, json.loads(sys.argv[3]))}))]))',
+      ].join('\n');
+      const [free, value] = JSON.parse(
+        execFileSync('python3', ['-c', py, text, JSON.stringify(sympyNames(cols)), JSON.stringify(at)], { encoding: 'utf8' }),
+      ) as [string[], number];
+      expect(free).toEqual([...sympyNames(cols)].sort());
+      const want = evaluateTree(
+        t,
+        at.map((v) => Float64Array.of(v)),
+        1,
+      )[0]!;
+      expect(Math.abs(value - want)).toBeLessThan(1e-12 * Math.max(1, Math.abs(want)));
+    },
+  );
 
   it.skipIf(!hasSystem('sympy', 'the SymPy round-trip test of the exports'))(
     'parse back with SymPy (python3-sympy) to the same function on sample points',

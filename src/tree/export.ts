@@ -1,4 +1,5 @@
 import { Op, PROTECT_DIV, PROTECT_LOG } from './primitives.js';
+import { SYMPY_RESERVED } from './sympy-reserved.js';
 import { toNodes, type ExprNode } from './simplify.js';
 import type { Tree } from './tree.js';
 
@@ -86,9 +87,22 @@ export function toLatex(t: Tree, names: readonly string[]): string {
   return go(toNodes(t)).s;
 }
 
-/** A Python identifier for each variable name (SymPy symbols); other names become x0, x1, ... */
+/**
+ * A name for each variable in SymPy strings: the name itself when it is a Python identifier that SymPy's
+ * parser reads as a plain symbol (not a keyword, nor one of SymPy's own names such as `pi`, `exp` or
+ * `gamma`: {@link SYMPY_RESERVED}); otherwise x0, x1, ... by its column, with `_` appended until it
+ * clashes with no other variable's name.
+ */
 export function sympyNames(names: readonly string[]): string[] {
-  return names.map((n, i) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && !['E', 'I', 'N', 'O', 'Q', 'S', 'lambda'].includes(n) ? n : `x${i}`));
+  const plain = (n: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n) && !SYMPY_RESERVED.has(n);
+  const used = new Set(names.filter(plain));
+  return names.map((n, i) => {
+    if (plain(n)) return n;
+    let id = `x${i}`;
+    while (used.has(id) || SYMPY_RESERVED.has(id)) id += '_';
+    used.add(id);
+    return id;
+  });
 }
 
 export interface SympyOptions {
