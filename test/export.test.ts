@@ -87,6 +87,11 @@ describe('LaTeX and SymPy exports', () => {
     expect(toLatex(t, names)).toBe(
       '\\frac{\\sin\\left(x \\cdot 2\\right)}{y_{1} - 0.5} + \\left(\\log\\left|\\mathrm{Temp}\\right|\\right)^{2}',
     );
+    // LaTeX's special characters in column names: escaped, or their math-mode symbols where an escape means something else
+    const odd = ['a&b', 'x^2', 'cost %', 'k{1}', 'back\\slash', 'tilde~'];
+    expect(toLatex(parseInfix('v0 + (v1 * (v2 - (v3 / (v4 + v5))))', ['v0', 'v1', 'v2', 'v3', 'v4', 'v5']), odd)).toBe(
+      '\\mathrm{a\\&b} + \\mathrm{x\\hat{}2} \\cdot \\left(\\mathrm{cost\\ \\%} - \\frac{\\mathrm{k\\{1\\}}}{\\mathrm{back\\backslash{}slash} + \\mathrm{tilde\\sim{}}}\\right)',
+    );
   });
 
   it('rename variables SymPy would not read as symbols, by column, clashing with no other name', () => {

@@ -39,11 +39,14 @@ function wrap(p: Printed, min: number, open: string, close: string): string {
   return p.prec < min ? `${open}${p.s}${close}` : p.s;
 }
 
+/** Math-mode forms of the characters that LaTeX would otherwise read as markup inside \mathrm{}. */
+const LATEX_CHAR: Readonly<Record<string, string>> = { '\\': '\\backslash{}', '^': '\\hat{}', '~': '\\sim{}', ' ': '\\ ' };
+
 function latexName(name: string): string {
   const m = /^([A-Za-z]+)_?(\d+)$/.exec(name);
   if (m) return m[1]!.length === 1 ? `${m[1]}_{${m[2]}}` : `\\mathrm{${m[1]}}_{${m[2]}}`;
   if (/^[A-Za-z]$/.test(name)) return name;
-  return `\\mathrm{${name.replace(/[_{}$&#%^\\]/g, (c) => `\\${c}`)}}`;
+  return `\\mathrm{${name.replace(/[_{}$&#%^\\~ ]/g, (c) => LATEX_CHAR[c] ?? `\\${c}`)}}`;
 }
 
 /** LaTeX for a tree (math mode content, no delimiters). */
