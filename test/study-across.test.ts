@@ -3,6 +3,9 @@ import { makeDataset } from '../src/eval/dataset.js';
 import { acrossMeasures, solutionTree } from '../src/study/across.js';
 import { topDownDistance } from '../src/tree/distance.js';
 import { parseInfix } from '../src/tree/parse.js';
+import { toInfix } from '../src/tree/print.js';
+import { Op } from '../src/tree/primitives.js';
+import { clampedText } from '../src/sr/model.js';
 
 const names = ['x'];
 const inputs = makeDataset(names, [Float64Array.of(-1, 0, 0.5, 2)], Float64Array.of(0, 0, 0, 0));
@@ -70,6 +73,10 @@ describe('diversity across runs (the best solutions of a cell)', () => {
     expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 3)'].map(sol), inputs, 's').distinct.value).toBe(1);
     expect(acrossMeasures(['x * x', 'clamp(x * x, -1, 5)'].map(sol), inputs, 's').distinct.value).toBe(0);
     expect(solutionTree('not an expression (', names)).toBeUndefined();
+    // a stored expression over column names that are not identifiers (printed between backticks) reads back
+    const odd = ['rate (%)', 'my col'];
+    const stored = clampedText.infix(toInfix(parseInfix('`rate (%)` * `my col`', odd), odd), { lo: -1, hi: 3 }, odd);
+    expect(solutionTree(stored, odd)?.tree.op).toEqual(Uint8Array.of(Op.Var, Op.Var, Op.Mul));
     // a linear envelope L = 2x widens the upper bound at x = 2 to 4: the same behaviour as x * x there
     const env = 'clamp(x * x, min(-1, (x * 2) + 0), max(3, (x * 2) + 0))';
     expect(solutionTree(env, names)?.line?.op.length).toBe(5);

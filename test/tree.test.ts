@@ -116,6 +116,20 @@ describe('printing and parsing', () => {
     }
   });
 
+  it('round-trips names that are not identifiers, between backticks', () => {
+    const odd = ['rate (%)', 'a`b', 'my col', 'x', 'exp', '1st'];
+    const ops = primitiveSet(odd, { functions: FUNCTION_NAMES });
+    const rng = new Rng(12);
+    for (let s = 0; s < 200; s++) {
+      const t = randomTree(rng, ops, 1 + (s % 5), s % 2 === 0);
+      expect(treesEqual(parseInfix(toInfix(t, odd), odd), t)).toBe(true);
+    }
+    const t = parseInfix('`rate (%)` * (`a``b` + exp(exp)) - `1st`', odd);
+    expect(toInfix(t, odd)).toBe('(`rate (%)` * (`a``b` + exp(exp))) - `1st`');
+    expect(() => parseInfix('`my col` + `rate`', odd)).toThrow(/unknown name "rate" at position 11/);
+    expect(() => parseInfix('x + `my col', odd)).toThrow(/the name quoted at position 4 has no closing backtick/);
+  });
+
   it('parses precedence, unary minus, calls and ^2', () => {
     const p = (s: string) => toInfix(parseInfix(s, names), names);
     expect(p('x + y * z')).toBe('x + (y * z)');

@@ -3,7 +3,8 @@ import { FUNCTIONS, Op, type Primitive } from './primitives.js';
 import { makeTree, type Tree } from './tree.js';
 
 interface Token {
-  readonly kind: 'num' | 'id' | 'op';
+  /** `name`: a name between backticks (any characters; a backtick in it written twice). */
+  readonly kind: 'num' | 'id' | 'name' | 'op';
   readonly text: string;
   readonly pos: number;
 }
@@ -25,6 +26,22 @@ function tokenize(src: string): Token[] {
     if (num) {
       out.push({ kind: 'num', text: num[0], pos: i });
       i += num[0].length;
+      continue;
+    }
+    if (c === '`') {
+      let text = '';
+      let j = i + 1;
+      for (;;) {
+        if (j >= src.length) throw new ConfigError(`expression: the name quoted at position ${i} has no closing backtick`);
+        if (src[j] === '`') {
+          if (src[j + 1] !== '`') break;
+          j++;
+        }
+        text += src[j];
+        j++;
+      }
+      out.push({ kind: 'name', text, pos: i });
+      i = j + 1;
       continue;
     }
     const id = IDENT.exec(rest);
@@ -58,9 +75,10 @@ const BINARY_CALLS: Record<string, Primitive> = Object.fromEntries(
 /**
  * Parses infix text into a tree, by recursive descent (never by evaluating the string).
  * Grammar: `expr = term (('+'|'-') term)*`, `term = unary (('*'|'/') unary)*`,
- * `unary = '-' unary | power`, `power = primary ('^' 2)?`, `primary = number | name | f(expr) |
- * f(expr, expr) | (expr)`. Names are the given variable names; `x0`, `x1`, ... also address
- * variables by index. `-` before a literal makes a negative constant; before anything else, `neg`.
+ * `unary = '-' unary | power`, `power = primary ('^' 2)?`, `primary = number | name | quoted |
+ * f(expr) | f(expr, expr) | (expr)`. Names are the given variable names; `x0`, `x1`, ... also address
+ * variables by index. `quoted` is a name between backticks, for one that is not an identifier (a
+ * backtick in it written twice), as {@link toInfix} prints it. `-` before a literal makes a negative constant; before anything else, `neg`.
  * `e^2` is `square(e)`; `add/sub/mul/div(a, b)` are accepted as calls.
  */
 export function parseInfix(src: string, names: readonly string[]): Tree {
@@ -165,6 +183,14 @@ export function parseInfix(src: string, names: readonly string[]): Tree {
         p--;
         return fail(`unknown name "${t.text}"`);
       }
+      op.push(Op.Var);
+      arg.push(v);
+      return;
+    }
+    if (t.kind === 'name') {
+      const v = names.indexOf(t.text);
+      if (v < 0) return fail(`unknown name "${t.text}"`);
+      p++;
       op.push(Op.Var);
       arg.push(v);
       return;

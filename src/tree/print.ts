@@ -3,10 +3,16 @@ import type { Tree } from './tree.js';
 
 const SYMBOL: Record<number, string> = Object.fromEntries(Object.values(FUNCTIONS).map((f) => [f.op, f.symbol]));
 
+/** A variable's name in infix text: as it is when it is an identifier, else between backticks (a backtick in it doubled). */
+export function infixName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name) ? name : `\`${name.replace(/`/g, '``')}\``;
+}
+
 /**
  * Infix text of a tree: binary operators fully parenthesised (except at the top), unary operators
- * as calls (`sin(x)`, `neg(x)`, `square(x)`), constants with full round-trip precision. The output
- * parses back to the identical tree with {@link parseInfix}.
+ * as calls (`sin(x)`, `neg(x)`, `square(x)`), constants with full round-trip precision, names that are
+ * not identifiers between backticks ({@link infixName}). The output parses back to the identical tree
+ * with {@link parseInfix}.
  */
 export function toInfix(t: Tree, names: readonly string[]): string {
   const stack: string[] = [];
@@ -14,7 +20,7 @@ export function toInfix(t: Tree, names: readonly string[]): string {
     const op = t.op[i] as number;
     const arity = ARITY[op];
     if (op === Op.Const) stack.push(formatNumber(t.arg[i] as number));
-    else if (op === Op.Var) stack.push(names[t.arg[i] as number] ?? `x${t.arg[i]}`);
+    else if (op === Op.Var) stack.push(infixName(names[t.arg[i] as number] ?? `x${t.arg[i]}`));
     else if (arity === 1) stack.push(`${OP_NAME[op]}(${stack.pop()})`);
     else {
       const r = stack.pop();
