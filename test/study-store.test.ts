@@ -64,6 +64,31 @@ describe('study store (real SQLite file)', () => {
     expect(ext).toMatchObject({ total: 9, skipped: 6, done: 3 });
   });
 
+  it('refuses to go on with a problem whose data file changed since its runs were stored', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'r.db');
+    const csv = join(dir, 'd.csv');
+    const rows = Array.from({ length: 30 }, (_, i) => `${i / 10},${(i / 10) ** 2 + 1}`);
+    writeFileSync(csv, ['x,y', ...rows].join('\n') + '\n');
+    const study = (seeds: number) => tinyStudy({ problems: ['koza-1', { name: 'd', data: 'd.csv' }], selection: ['pimp'], seeds });
+    expect(await runStudy(writeStudy(dir, study(1)), { db, threads: 1 })).toMatchObject({ done: 2 });
+    // the same bytes again: nothing to refuse (and nothing left to run)
+    expect(await runStudy(writeStudy(dir, study(1)), { db, threads: 1 })).toMatchObject({ skipped: 2, done: 0 });
+    writeFileSync(csv, ['x,y', ...rows.slice(1)].join('\n') + '\n');
+    const before = deterministicContent(db);
+    const e = await failure(runStudy(writeStudy(dir, study(2), 'more.json'), { db, threads: 1, extend: true }));
+    expect(e).toBeInstanceOf(DataError);
+    expect(e.message).toMatch(
+      new RegExp(
+        `^study "tiny": the data file of problem "d" changed since 1 of its runs were stored in ${db} \\(sha256 [0-9a-f]{12}, now [0-9a-f]{12}\\); restore the file or start a new database$`,
+      ),
+    );
+    expect(deterministicContent(db)).toEqual(before);
+    // restored, the study goes on
+    writeFileSync(csv, ['x,y', ...rows].join('\n') + '\n');
+    expect(await runStudy(writeStudy(dir, study(2), 'more.json'), { db, threads: 1, extend: true })).toMatchObject({ skipped: 2, done: 2 });
+  });
+
   it('refuses a database of another study, and files that are not study databases, leaving them as they were', async () => {
     const dir = tempDir();
     const db = join(dir, 'r.db');

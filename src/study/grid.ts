@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { metaPathFor } from '../../problems/index.js';
 import type { SelectionMode } from '../core/types.js';
 import type { DiversitySetting } from '../diversity/index.js';
 import type { RegressionOptions } from '../sr/run.js';
@@ -89,6 +91,33 @@ export function expandGrid(spec: StudySpec): Cell[] {
 export function expandRuns(spec: StudySpec): RunKey[] {
   const cells = expandGrid(spec);
   return spec.seeds.flatMap((seed) => cells.map((cell) => ({ cell, seed })));
+}
+
+/**
+ * The data files of a study's problems, as its runs read them: each CSV (absolute path) and the JSON
+ * description that goes with it (given, or found beside the CSV), with the problem's name and place.
+ */
+export function studyDataFiles(
+  problems: readonly StudyProblem[],
+  baseDir: string,
+): { readonly name: string; readonly index: number; readonly data: string; readonly meta?: string }[] {
+  return problems.flatMap((p, index) => {
+    const abs = problemSpecAt(p, baseDir);
+    if (abs.data === undefined) return [];
+    const meta = abs.meta ?? metaPathFor(abs.data);
+    return [{ name: p.name, index, data: abs.data, ...(meta !== undefined ? { meta } : {}) }];
+  });
+}
+
+/** Per problem with a data file: SHA-256 (hex) of its CSV and JSON description, so that a changed file is noticed. */
+export function dataDigests(problems: readonly StudyProblem[], baseDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of studyDataFiles(problems, baseDir)) {
+    const h = createHash('sha256').update(readFileSync(f.data));
+    if (f.meta !== undefined) h.update('\0').update(readFileSync(f.meta));
+    out[f.name] = h.digest('hex');
+  }
+  return out;
 }
 
 /** A problem's spec with its data paths made absolute against the study file's folder. */

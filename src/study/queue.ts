@@ -4,11 +4,10 @@ import { Queue, type RedisClient, type RedisOptions } from 'bullmq';
 import { createHash } from 'node:crypto';
 import { statSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { metaPathFor } from '../../problems/index.js';
 import { ConfigError, DataError, optionError } from '../core/errors.js';
 import type { DiversitySetting } from '../diversity/index.js';
 import type { RegressionOptions } from '../sr/run.js';
-import { problemSpecAt } from './grid.js';
+import { studyDataFiles } from './grid.js';
 import type { LoadedStudy } from './runner.js';
 import type { StudyProblem } from './schema.js';
 import type { RunRecord } from './store.js';
@@ -152,15 +151,12 @@ export function readStudyFiles(study: LoadedStudy): StudyFiles {
     blobs.set(sha256, bytes);
     return { sha256, name: basename(path), bytes: bytes.length };
   };
-  study.spec.problems.forEach((p, i) => {
-    const abs = problemSpecAt(p, study.baseDir);
-    if (abs.data === undefined) return;
-    const meta = abs.meta ?? metaPathFor(abs.data);
-    refs.set(p.name, {
-      data: ref(abs.data, `problems[${i}].data`),
-      ...(meta !== undefined ? { meta: ref(meta, `problems[${i}].meta`) } : {}),
+  for (const f of studyDataFiles(study.spec.problems, study.baseDir)) {
+    refs.set(f.name, {
+      data: ref(f.data, `problems[${f.index}].data`),
+      ...(f.meta !== undefined ? { meta: ref(f.meta, `problems[${f.index}].meta`) } : {}),
     });
-  });
+  }
   return { refs, blobs };
 }
 

@@ -8,7 +8,7 @@ import { workerExecArgv } from '../eval/pool.js';
 import type { RegressionTask } from '../eval/dataset.js';
 import { checkMemory } from '../sr/memory.js';
 import { resolveRegressionOptions } from '../sr/options.js';
-import { expandGrid, expandRuns, problemSpecAt, type RunKey } from './grid.js';
+import { dataDigests, expandGrid, expandRuns, problemSpecAt, type RunKey } from './grid.js';
 import { executeRun, type RunTask } from './execute.js';
 import { checkProblems, readStudyFile, type StudySpec } from './schema.js';
 import { StudyStore, type RunRecord } from './store.js';
@@ -109,6 +109,7 @@ export async function withStudyStore<T>(
     ...(o.extend ? { extend: true } : {}),
     ...(o.maxPages !== undefined ? { maxPages: o.maxPages } : {}),
     studyDir: study.baseDir,
+    dataDigests: dataDigests(study.spec.problems, study.baseDir),
   });
   try {
     store.claim(process.pid);

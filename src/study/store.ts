@@ -152,9 +152,15 @@ export class StudyStore {
 
   /**
    * Opens (creating if needed) the database for running a study. Refuses a database of another study
-   * (different name), and one whose study changed since runs were stored unless `extend` is set.
+   * (different name), one whose study changed since runs were stored unless `extend` is set, and one
+   * holding runs of a problem whose data file changed since (`dataDigests`: per problem, a digest of its
+   * data files; extending cannot make runs on two versions of the data comparable).
    */
-  static openForRun(path: string, spec: StudySpec, opts: { extend?: boolean; maxPages?: number; studyDir?: string } = {}): StudyStore {
+  static openForRun(
+    path: string,
+    spec: StudySpec,
+    opts: { extend?: boolean; maxPages?: number; studyDir?: string; dataDigests?: Readonly<Record<string, string>> } = {},
+  ): StudyStore {
     const exists = existsSync(path);
     if (!existsSync(dirname(path) || '.')) throw new ConfigError(`database ${path}: folder ${dirname(path)} does not exist`);
     try {
@@ -171,7 +177,7 @@ export class StudyStore {
         store.db.pragma('journal_mode = WAL');
         store.db.pragma('synchronous = FULL');
         if (opts.maxPages !== undefined) store.db.pragma(`max_page_count = ${Math.floor(opts.maxPages)}`);
-        store.db.transaction(() => store.bind(spec, opts.extend ?? false, opts.studyDir)).immediate();
+        store.db.transaction(() => store.bind(spec, opts.extend ?? false, opts.studyDir, opts.dataDigests ?? {})).immediate();
       });
       return store;
     } catch (e) {
@@ -237,7 +243,7 @@ export class StudyStore {
     }
   }
 
-  private bind(spec: StudySpec, extend: boolean, studyDir: string | undefined): void {
+  private bind(spec: StudySpec, extend: boolean, studyDir: string | undefined, digests: Readonly<Record<string, string>>): void {
     this.checkOwner(spec);
     this.db.exec(SCHEMA);
     const hash = studyHash(spec);
@@ -251,7 +257,25 @@ export class StudyStore {
         );
       }
     }
+    // the data each problem's stored runs were made on (a database written before this was kept has none)
+    const storedDigests = JSON.parse(this.readMeta('data_digests') ?? '{}') as Record<string, string>;
+    for (const [problem, digest] of Object.entries(digests)) {
+      const before = storedDigests[problem];
+      if (before === undefined || before === digest) continue;
+      const runs = (
+        this.db
+          .prepare("SELECT COUNT(*) AS n FROM runs JOIN cells ON runs.cell = cells.hash WHERE cells.problem = ? AND runs.status = 'done'")
+          .get(problem) as {
+          n: number;
+        }
+      ).n;
+      if (runs > 0)
+        throw new DataError(
+          `study "${spec.name}": the data file of problem "${problem}" changed since ${runs} of its runs were stored in ${this.path} (sha256 ${before.slice(0, 12)}, now ${digest.slice(0, 12)}); restore the file or start a new database`,
+        );
+    }
     const put = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+    put.run('data_digests', canonicalJson({ ...storedDigests, ...digests }));
     put.run('format', 'gpmate-study');
     put.run('version', STORE_VERSION);
     put.run('name', spec.name);
