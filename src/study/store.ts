@@ -259,16 +259,13 @@ export class StudyStore {
     }
     // the data each problem's stored runs were made on (a database written before this was kept has none)
     const storedDigests = JSON.parse(this.readMeta('data_digests') ?? '{}') as Record<string, string>;
+    const doneRuns = this.db.prepare(
+      "SELECT COUNT(*) AS n FROM runs JOIN cells ON runs.cell = cells.hash WHERE cells.problem = ? AND runs.status = 'done'",
+    );
     for (const [problem, digest] of Object.entries(digests)) {
       const before = storedDigests[problem];
       if (before === undefined || before === digest) continue;
-      const runs = (
-        this.db
-          .prepare("SELECT COUNT(*) AS n FROM runs JOIN cells ON runs.cell = cells.hash WHERE cells.problem = ? AND runs.status = 'done'")
-          .get(problem) as {
-          n: number;
-        }
-      ).n;
+      const runs = (doneRuns.get(problem) as { n: number }).n;
       if (runs > 0)
         throw new DataError(
           `study "${spec.name}": the data file of problem "${problem}" changed since ${runs} of its runs were stored in ${this.path} (sha256 ${before.slice(0, 12)}, now ${digest.slice(0, 12)}); restore the file or start a new database`,

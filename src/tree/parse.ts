@@ -78,8 +78,9 @@ const BINARY_CALLS: Record<string, Primitive> = Object.fromEntries(
  * `unary = '-' unary | power`, `power = primary ('^' 2)?`, `primary = number | name | quoted |
  * f(expr) | f(expr, expr) | (expr)`. Names are the given variable names; `x0`, `x1`, ... also address
  * variables by index. `quoted` is a name between backticks, for one that is not an identifier (a
- * backtick in it written twice), as {@link toInfix} prints it. `-` before a literal makes a negative constant; before anything else, `neg`.
- * `e^2` is `square(e)`; `add/sub/mul/div(a, b)` are accepted as calls.
+ * backtick in it written twice), as toInfix (print.ts) prints it. `-` before a literal makes a negative
+ * constant; before anything else, `neg`. `e^2` is `square(e)`; `add/sub/mul/div(a, b)` are accepted as
+ * calls.
  */
 export function parseInfix(src: string, names: readonly string[]): Tree {
   const toks = tokenize(src);
