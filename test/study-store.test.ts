@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { exportCsv } from '../src/study/export.js';
+import { writeReport } from '../src/study/report.js';
 import { runStudy } from '../src/study/runner.js';
 import { deterministicContent, storeState, tempDir, tinyStudy, writeStudy } from './study-helpers.js';
 import { SHARED } from './helpers.js';
@@ -84,9 +85,23 @@ describe('study store (real SQLite file)', () => {
       ),
     );
     expect(deterministicContent(db)).toEqual(before);
+    // the report and the export leave the changed problem's across-run measures out, and the report says why
+    const across = (): string[] => {
+      exportCsv(db, join(dir, 'csv'));
+      return readFileSync(join(dir, 'csv', 'across.csv'), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1);
+    };
+    expect(across().map((l) => l.split(',')[1])).toEqual(['koza-1']);
+    await writeReport(db, join(dir, 'report'));
+    expect(readFileSync(join(dir, 'report', 'report.html'), 'utf8')).toContain(
+      "this problem's data file changed since its runs were stored",
+    );
     // restored, the study goes on
     writeFileSync(csv, ['x,y', ...rows].join('\n') + '\n');
     expect(await runStudy(writeStudy(dir, study(2), 'more.json'), { db, threads: 1, extend: true })).toMatchObject({ skipped: 2, done: 2 });
+    expect(across().map((l) => l.split(',')[1])).toEqual(['koza-1', 'd']);
   });
 
   it('refuses a database of another study, and files that are not study databases, leaving them as they were', async () => {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { resolveTask } from '../../problems/index.js';
+import { metaPathFor, resolveTask } from '../../problems/index.js';
 import { Rng } from '../core/rng.js';
 import { roundVector } from '../diversity/index.js';
 import type { Dataset } from '../eval/dataset.js';
@@ -10,6 +10,7 @@ import { topDownDistance } from '../tree/distance.js';
 import { clampedParts, clampRows } from '../sr/model.js';
 import { parseInfix } from '../tree/parse.js';
 import type { Tree } from '../tree/tree.js';
+import { filesDigest } from './grid.js';
 import type { StudyProblem, StudySpec } from './schema.js';
 
 /*
@@ -162,10 +163,18 @@ export function acrossMeasures(solutions: readonly StoredSolution[], inputs: Dat
  * The inputs a problem's best solutions are compared on: the test rows (else the training rows) of the
  * task as the study's first seed resolves it (benchmarks sample their points from the seed; one common
  * set makes the seeds' solutions comparable). A relative data path is looked for in the study file's
- * folder (`studyDir`, recorded by `study run`), else beside the database; undefined when it cannot be read
- * (its variable names are needed to read the solutions back, so the problem then has no across-run measures).
+ * folder (`studyDir`, recorded by `study run`), else beside the database. `unreadable` when it cannot be
+ * read (its variable names are needed to read the solutions back, so the problem then has no across-run
+ * measures), `changed` when its files are not those the runs were made on (`digest`, as `study run`
+ * recorded it).
  */
-export function commonInputs(spec: StudySpec, problem: StudyProblem, dbPath: string, studyDir?: string): Dataset | undefined {
+export function commonInputs(
+  spec: StudySpec,
+  problem: StudyProblem,
+  dbPath: string,
+  studyDir?: string,
+  digest?: string,
+): Dataset | 'unreadable' | 'changed' {
   const at = (p: string | undefined): string | undefined => {
     if (p === undefined || isAbsolute(p)) return p;
     const inStudy = studyDir === undefined ? undefined : resolve(studyDir, p);
@@ -174,19 +183,20 @@ export function commonInputs(spec: StudySpec, problem: StudyProblem, dbPath: str
   try {
     const data = at(problem.data);
     const meta = at(problem.meta);
+    if (data !== undefined && digest !== undefined && filesDigest(data, meta ?? metaPathFor(data)) !== digest) return 'changed';
     const task = resolveTask(
       { ...problem, ...(data !== undefined ? { data } : {}), ...(meta !== undefined ? { meta } : {}) },
       spec.seeds[0] ?? 1,
     );
     return task.test ?? task.train;
   } catch {
-    return undefined;
+    return 'unreadable';
   }
 }
 
 /**
  * The across-run measures of every cell with finished runs, by cell hash (cells in `cells` order), and the
- * problems left out because their inputs could not be read.
+ * problems left out, with why (see {@link commonInputs}; `digests`: the data digests `study run` recorded).
  */
 export function acrossByCell(
   spec: StudySpec,
@@ -194,9 +204,15 @@ export function acrossByCell(
   studyDir: string | undefined,
   cells: readonly { hash: string; problem: string }[],
   runs: readonly { cell: string; seed: number; status: string; expression: string | null }[],
-): { measures: Map<string, AcrossMeasures>; unreadable: string[] } {
-  const inputs = new Map<string, Dataset | undefined>();
-  for (const p of spec.problems) inputs.set(p.name, commonInputs(spec, p, dbPath, studyDir));
+  digests: Readonly<Record<string, string>> = {},
+): { measures: Map<string, AcrossMeasures>; left: Map<string, 'unreadable' | 'changed'> } {
+  const inputs = new Map<string, Dataset>();
+  const left = new Map<string, 'unreadable' | 'changed'>();
+  for (const p of spec.problems) {
+    const d = commonInputs(spec, p, dbPath, studyDir, digests[p.name]);
+    if (typeof d === 'string') left.set(p.name, d);
+    else inputs.set(p.name, d);
+  }
   const solutions = new Map<string, StoredSolution[]>();
   for (const r of [...runs].sort((a, b) => a.seed - b.seed)) {
     if (r.status !== 'done' || r.expression === null) continue;
@@ -211,5 +227,5 @@ export function acrossByCell(
     if (!list || !data) continue;
     out.set(c.hash, acrossMeasures(list, data, `across:${c.hash}`));
   }
-  return { measures: out, unreadable: spec.problems.filter((p) => !inputs.get(p.name)).map((p) => p.name) };
+  return { measures: out, left };
 }

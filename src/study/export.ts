@@ -100,7 +100,7 @@ export function exportCsv(dbPath: string, dir: string): string[] {
         }),
       ),
     );
-    const across = acrossByCell(store.study(), dbPath, store.studyDir(), cells, runs).measures;
+    const across = acrossByCell(store.study(), dbPath, store.studyDir(), cells, runs, store.dataDigests()).measures;
     const measures = ['distance', 'distanceNorm', 'distinct'] as const;
     const names = ['distance', 'distance_norm', 'distinct_pairs'];
     put(

@@ -109,15 +109,18 @@ export function studyDataFiles(
   });
 }
 
-/** Per problem with a data file: SHA-256 (hex) of its CSV and JSON description, so that a changed file is noticed. */
+/** Per problem with a data file: {@link filesDigest} of its files, so that a changed file is noticed. */
 export function dataDigests(problems: readonly StudyProblem[], baseDir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of studyDataFiles(problems, baseDir)) {
-    const h = createHash('sha256').update(readFileSync(f.data));
-    if (f.meta !== undefined) h.update('\0').update(readFileSync(f.meta));
-    out[f.name] = h.digest('hex');
-  }
+  for (const f of studyDataFiles(problems, baseDir)) out[f.name] = filesDigest(f.data, f.meta);
   return out;
+}
+
+/** SHA-256 (hex) of a problem's data files: the CSV and, when there is one, its JSON description. */
+export function filesDigest(data: string, meta: string | undefined): string {
+  const h = createHash('sha256').update(readFileSync(data));
+  if (meta !== undefined) h.update('\0').update(readFileSync(meta));
+  return h.digest('hex');
 }
 
 /** A problem's spec with its data paths made absolute against the study file's folder. */

@@ -112,9 +112,11 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
   let runs: RunRow[];
   let gens: GenerationRow[];
   let studyDir: string | undefined;
+  let digests: Record<string, string>;
   try {
     spec = store.study();
     studyDir = store.studyDir();
+    digests = store.dataDigests();
     cells = store.cells();
     runs = store.runs();
     gens = store.generations();
@@ -132,7 +134,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
   const figures: { file: string; svg: string; title: string; problem: string }[] = [];
   const sections: string[] = [];
   const findings: Findings = new Map(instances.map((i) => [i, []]));
-  const across = acrossByCell(spec, dbPath, studyDir, cells, runs);
+  const across = acrossByCell(spec, dbPath, studyDir, cells, runs, digests);
   const problems = [...new Set(instances.map((i) => i.problem))];
   for (const problem of problems) {
     const inst = instances.filter((i) => i.problem === problem);
@@ -159,7 +161,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
       `<h3>Pairwise tests (two-sided Mann-Whitney U; Holm over the three pairs of each measure and instance; winner where Holm p ≤ ${ALPHA})</h3>`,
     );
     parts.push(testTables(inst, findings));
-    parts.push(acrossTables(inst, across.measures, findings, across.unreadable.includes(problem)));
+    parts.push(acrossTables(inst, across.measures, findings, across.left.get(problem)));
     const pimpOnly = (sel: string): boolean => sel === 'pimp';
     const prefParts: string[] = [];
     for (const m of PREFERENCE_SERIES) {
@@ -238,9 +240,16 @@ const ACROSS_MIN_RUNS = 10;
  * best solutions with bootstrap 95% intervals. A finding where PIMP's interval lies wholly above or below
  * another mode's, both from at least {@link ACROSS_MIN_RUNS} solutions.
  */
-function acrossTables(inst: readonly Instance[], across: Map<string, AcrossMeasures>, findings: Findings, unreadable: boolean): string {
-  if (unreadable)
+function acrossTables(
+  inst: readonly Instance[],
+  across: Map<string, AcrossMeasures>,
+  findings: Findings,
+  left: 'unreadable' | 'changed' | undefined,
+): string {
+  if (left === 'unreadable')
     return "<h3>Across runs</h3><p>Not measured: this problem's data file could not be read again (its path, relative to the study file's folder, is needed to read the solutions back).</p>";
+  if (left === 'changed')
+    return "<h3>Across runs</h3><p>Not measured: this problem's data file changed since its runs were stored (its SHA-256 differs from the one <code>study run</code> recorded); restore the file to measure its solutions' behaviour.</p>";
   const sels = selections(inst);
   const measuresOf = (i: Instance, sel: string): AcrossMeasures | undefined => {
     const cell = i.runs.get(sel)?.[0]?.cell;

@@ -219,6 +219,11 @@ export class StudyStore {
     }
   }
 
+  /** Per problem, the digest of the data files its stored runs were made on (filesDigest, grid.ts); empty when not recorded. */
+  dataDigests(): Record<string, string> {
+    return this.guard('reading it', () => JSON.parse(this.readMeta('data_digests') ?? '{}') as Record<string, string>);
+  }
+
   /** The folder of the study file the last `study run` read (relative data paths are relative to it), if recorded. */
   studyDir(): string | undefined {
     return this.guard('reading it', () => this.readMeta('study_dir'));
@@ -258,7 +263,7 @@ export class StudyStore {
       }
     }
     // the data each problem's stored runs were made on (a database written before this was kept has none)
-    const storedDigests = JSON.parse(this.readMeta('data_digests') ?? '{}') as Record<string, string>;
+    const storedDigests = this.dataDigests();
     const doneRuns = this.db.prepare(
       "SELECT COUNT(*) AS n FROM runs JOIN cells ON runs.cell = cells.hash WHERE cells.problem = ? AND runs.status = 'done'",
     );
