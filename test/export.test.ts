@@ -113,12 +113,12 @@ describe('LaTeX and SymPy exports', () => {
     () => {
       // the probe that generated SYMPY_RESERVED (src/tree/sympy-reserved.ts), run on this SymPy
       const probe = [
-        'import keyword, sympy',
+        'import builtins, keyword, sympy',
         'from sympy.parsing.sympy_parser import parse_expr',
         'g = {}',
         "exec('from sympy import *', g)",
         'bad = set(keyword.kwlist)',
-        'for n in [k for k in g if k.isidentifier()]:',
+        'for n in [k for k in set(g) | set(dir(builtins)) if k.isidentifier()]:',
         '    try:',
         "        ok = parse_expr(n + '*2+1').free_symbols == {sympy.Symbol(n)}",
         '    except Exception:',
@@ -130,10 +130,18 @@ describe('LaTeX and SymPy exports', () => {
       expect(clash.length).toBeGreaterThan(500);
       expect(clash.filter((n) => !SYMPY_RESERVED.has(n))).toEqual([]);
       // column names that are SymPy's own, a keyword, not an identifier, and the x<i> a rename would take
-      const cols = ['pi', 'gamma', 'lambda', 'my col', 'x3', 'N'];
-      const t = parseInfix('((pi * gamma) + (lambda / 2)) + ((mycol * x3) - N)', ['pi', 'gamma', 'lambda', 'mycol', 'x3', 'N']);
+      const cols = ['pi', 'gamma', 'lambda', 'my col', 'x3', 'N', 'id'];
+      const t = parseInfix('((pi * gamma) + (lambda / 2)) + ((mycol * x3) - (N * id))', [
+        'pi',
+        'gamma',
+        'lambda',
+        'mycol',
+        'x3',
+        'N',
+        'id',
+      ]);
       const text = toSympy(t, cols);
-      const at = [1.5, -0.25, 3, 2, -1.75, 0.5];
+      const at = [1.5, -0.25, 3, 2, -1.75, 0.5, 4];
       const py = [
         'import json, sys, sympy',
         'e = sympy.sympify(sys.argv[1])',
