@@ -204,12 +204,12 @@ export function acrossByCell(
   studyDir: string | undefined,
   cells: readonly { hash: string; problem: string }[],
   runs: readonly { cell: string; seed: number; status: string; expression: string | null }[],
-  digests: Readonly<Record<string, string>> = {},
+  digests: ReadonlyMap<string, string> = new Map(),
 ): { measures: Map<string, AcrossMeasures>; left: Map<string, 'unreadable' | 'changed'> } {
   const inputs = new Map<string, Dataset>();
   const left = new Map<string, 'unreadable' | 'changed'>();
   for (const p of spec.problems) {
-    const d = commonInputs(spec, p, dbPath, studyDir, digests[p.name]);
+    const d = commonInputs(spec, p, dbPath, studyDir, digests.get(p.name));
     if (typeof d === 'string') left.set(p.name, d);
     else inputs.set(p.name, d);
   }

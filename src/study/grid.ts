@@ -110,10 +110,8 @@ export function studyDataFiles(
 }
 
 /** Per problem with a data file: {@link filesDigest} of its files, so that a changed file is noticed. */
-export function dataDigests(problems: readonly StudyProblem[], baseDir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of studyDataFiles(problems, baseDir)) out[f.name] = filesDigest(f.data, f.meta);
-  return out;
+export function dataDigests(problems: readonly StudyProblem[], baseDir: string): Map<string, string> {
+  return new Map(studyDataFiles(problems, baseDir).map((f) => [f.name, filesDigest(f.data, f.meta)]));
 }
 
 /** SHA-256 (hex) of a problem's data files: the CSV and, when there is one, its JSON description. */

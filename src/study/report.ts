@@ -112,7 +112,7 @@ export async function writeReport(dbPath: string, outDir: string): Promise<Repor
   let runs: RunRow[];
   let gens: GenerationRow[];
   let studyDir: string | undefined;
-  let digests: Record<string, string>;
+  let digests: Map<string, string>;
   try {
     spec = store.study();
     studyDir = store.studyDir();

@@ -159,7 +159,7 @@ export class StudyStore {
   static openForRun(
     path: string,
     spec: StudySpec,
-    opts: { extend?: boolean; maxPages?: number; studyDir?: string; dataDigests?: Readonly<Record<string, string>> } = {},
+    opts: { extend?: boolean; maxPages?: number; studyDir?: string; dataDigests?: ReadonlyMap<string, string> } = {},
   ): StudyStore {
     const exists = existsSync(path);
     if (!existsSync(dirname(path) || '.')) throw new ConfigError(`database ${path}: folder ${dirname(path)} does not exist`);
@@ -177,7 +177,7 @@ export class StudyStore {
         store.db.pragma('journal_mode = WAL');
         store.db.pragma('synchronous = FULL');
         if (opts.maxPages !== undefined) store.db.pragma(`max_page_count = ${Math.floor(opts.maxPages)}`);
-        store.db.transaction(() => store.bind(spec, opts.extend ?? false, opts.studyDir, opts.dataDigests ?? {})).immediate();
+        store.db.transaction(() => store.bind(spec, opts.extend ?? false, opts.studyDir, opts.dataDigests ?? new Map())).immediate();
       });
       return store;
     } catch (e) {
@@ -220,8 +220,12 @@ export class StudyStore {
   }
 
   /** Per problem, the digest of the data files its stored runs were made on (filesDigest, grid.ts); empty when not recorded. */
-  dataDigests(): Record<string, string> {
-    return this.guard('reading it', () => JSON.parse(this.readMeta('data_digests') ?? '{}') as Record<string, string>);
+  dataDigests(): Map<string, string> {
+    return this.guard('reading it', () => {
+      const stored: unknown = JSON.parse(this.readMeta('data_digests') ?? '{}');
+      const entries = stored !== null && typeof stored === 'object' ? Object.entries(stored) : [];
+      return new Map(entries.filter((e): e is [string, string] => typeof e[1] === 'string'));
+    });
   }
 
   /** The folder of the study file the last `study run` read (relative data paths are relative to it), if recorded. */
@@ -248,7 +252,7 @@ export class StudyStore {
     }
   }
 
-  private bind(spec: StudySpec, extend: boolean, studyDir: string | undefined, digests: Readonly<Record<string, string>>): void {
+  private bind(spec: StudySpec, extend: boolean, studyDir: string | undefined, digests: ReadonlyMap<string, string>): void {
     this.checkOwner(spec);
     this.db.exec(SCHEMA);
     const hash = studyHash(spec);
@@ -267,8 +271,8 @@ export class StudyStore {
     const doneRuns = this.db.prepare(
       "SELECT COUNT(*) AS n FROM runs JOIN cells ON runs.cell = cells.hash WHERE cells.problem = ? AND runs.status = 'done'",
     );
-    for (const [problem, digest] of Object.entries(digests)) {
-      const before = storedDigests[problem];
+    for (const [problem, digest] of digests) {
+      const before = storedDigests.get(problem);
       if (before === undefined || before === digest) continue;
       const runs = (doneRuns.get(problem) as { n: number }).n;
       if (runs > 0)
@@ -277,7 +281,7 @@ export class StudyStore {
         );
     }
     const put = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-    put.run('data_digests', canonicalJson({ ...storedDigests, ...digests }));
+    put.run('data_digests', canonicalJson(Object.fromEntries([...storedDigests, ...digests])));
     put.run('format', 'gpmate-study');
     put.run('version', STORE_VERSION);
     put.run('name', spec.name);
