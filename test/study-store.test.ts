@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { exportCsv } from '../src/study/export.js';
 import { writeReport } from '../src/study/report.js';
+import { executeRun } from '../src/study/execute.js';
+import { filesDigest } from '../src/study/grid.js';
 import { runStudy } from '../src/study/runner.js';
 import { deterministicContent, storeState, tempDir, tinyStudy, writeStudy } from './study-helpers.js';
 import { SHARED } from './helpers.js';
@@ -101,6 +103,12 @@ describe('study store (real SQLite file)', () => {
     writeFileSync(csv, ['x,y', ...rows].join('\n') + '\n');
     expect(await runStudy(writeStudy(dir, study(2), 'more.json'), { db, threads: 1, extend: true })).toMatchObject({ skipped: 2, done: 2 });
     expect(across().map((l) => l.split(',')[1])).toEqual(['koza-1', 'd']);
+    // a file edited while a study runs: each run checks the recorded digest first, and fails
+    const task = { problem: { name: 'd', data: csv }, options: { populationSize: 10, generations: 1 }, seed: 1, diversity: false };
+    expect((await executeRun({ ...task, dataDigest: filesDigest(csv, undefined) })).generations).toBe(1);
+    await expect(executeRun({ ...task, dataDigest: 'f'.repeat(64) })).rejects.toThrow(
+      /^the data file of problem "d" changed during the study \(sha256 ffffffffffff, now [0-9a-f]{12}\); restore it and run the study again$/,
+    );
   });
 
   it('keeps data digests for any problem name, and takes a database without them as it is', async () => {

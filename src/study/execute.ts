@@ -1,7 +1,9 @@
-import { resolveTask } from '../../problems/index.js';
+import { metaPathFor, resolveTask } from '../../problems/index.js';
+import { DataError } from '../core/errors.js';
 import type { GenerationStats } from '../core/evolve.js';
 import type { DiversitySetting } from '../diversity/index.js';
 import { runRegression, type RegressionOptions } from '../sr/run.js';
+import { filesDigest } from './grid.js';
 import type { StudyProblem } from './schema.js';
 import type { RunRecord } from './store.js';
 
@@ -12,6 +14,8 @@ export interface RunTask {
   readonly options: Omit<RegressionOptions, 'seed'>;
   readonly seed: number;
   readonly diversity: DiversitySetting;
+  /** The digest the study database holds for the problem's data files (filesDigest): a run on other files fails. */
+  readonly dataDigest?: string;
 }
 
 /**
@@ -20,6 +24,14 @@ export interface RunTask {
  */
 export async function executeRun(t: RunTask): Promise<RunRecord> {
   const started = performance.now();
+  const data = t.problem.data;
+  if (t.dataDigest !== undefined && data !== undefined) {
+    const now = filesDigest(data, t.problem.meta ?? metaPathFor(data));
+    if (now !== t.dataDigest)
+      throw new DataError(
+        `the data file of problem "${t.problem.name}" changed during the study (sha256 ${t.dataDigest.slice(0, 12)}, now ${now.slice(0, 12)}); restore it and run the study again`,
+      );
+  }
   const task = resolveTask(t.problem, t.seed);
   const options: RegressionOptions = { ...t.options, seed: t.seed, diversity: t.diversity };
   const r = await runRegression(task, options);

@@ -130,9 +130,18 @@ export function pendingRuns(spec: StudySpec, store: StudyStore): { all: RunKey[]
   return { all, pending: all.filter((r) => !finished.has(`${r.cell.hash}/${r.seed}`)) };
 }
 
-/** What a worker needs to do one run of a study (data paths made absolute against the study's folder). */
-export function runTask(r: RunKey, baseDir: string): RunTask {
-  return { problem: problemSpecAt(r.cell.problem, baseDir), options: r.cell.options, seed: r.seed, diversity: r.cell.diversity };
+/**
+ * What a worker needs to do one run of a study (data paths made absolute against the study's folder; with
+ * `dataDigest`, the digest of the problem's data files that the run checks first).
+ */
+export function runTask(r: RunKey, baseDir: string, dataDigest?: string): RunTask {
+  return {
+    problem: problemSpecAt(r.cell.problem, baseDir),
+    options: r.cell.options,
+    seed: r.seed,
+    diversity: r.cell.diversity,
+    ...(dataDigest !== undefined ? { dataDigest } : {}),
+  };
 }
 
 /** A pool of `threads` worker threads, each doing whole runs with {@link executeRun}. */
@@ -219,6 +228,7 @@ async function execute(
   onProgress?: (p: StudyProgress) => void,
 ): Promise<StudyRunSummary> {
   const { all, pending } = pendingRuns(study.spec, store);
+  const digests = store.dataDigests();
   const progress = new ProgressCounter(all.length, all.length - pending.length, onProgress);
   progress.report();
 
@@ -242,7 +252,7 @@ async function execute(
         store.markRunning(r.cell.hash, r.seed, startedAt);
         let rec: RunRecord;
         try {
-          rec = await runOne(runTask(r, study.baseDir));
+          rec = await runOne(runTask(r, study.baseDir, digests.get(r.cell.problem.name)));
         } catch (e) {
           if (fatal === undefined) store.saveFailure(r.cell.hash, r.seed, errorLine(e), new Date().toISOString());
           progress.failed++;
