@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { metaPathFor, resolveTask } from '../../problems/index.js';
+import { resolveTask } from '../../problems/index.js';
 import { Rng } from '../core/rng.js';
 import { roundVector } from '../diversity/index.js';
 import type { Dataset } from '../eval/dataset.js';
@@ -183,7 +183,7 @@ export function commonInputs(
   try {
     const data = at(problem.data);
     const meta = at(problem.meta);
-    if (data !== undefined && digest !== undefined && filesDigest(data, meta ?? metaPathFor(data)) !== digest) return 'changed';
+    if (data !== undefined && digest !== undefined && filesDigest(data, meta) !== digest) return 'changed';
     const task = resolveTask(
       { ...problem, ...(data !== undefined ? { data } : {}), ...(meta !== undefined ? { meta } : {}) },
       spec.seeds[0] ?? 1,

@@ -1,4 +1,4 @@
-import { metaPathFor, resolveTask } from '../../problems/index.js';
+import { resolveTask } from '../../problems/index.js';
 import { DataError } from '../core/errors.js';
 import type { GenerationStats } from '../core/evolve.js';
 import type { DiversitySetting } from '../diversity/index.js';
@@ -26,7 +26,7 @@ export async function executeRun(t: RunTask): Promise<RunRecord> {
   const started = performance.now();
   const data = t.problem.data;
   if (t.dataDigest !== undefined && data !== undefined) {
-    const now = filesDigest(data, t.problem.meta ?? metaPathFor(data));
+    const now = filesDigest(data, t.problem.meta);
     if (now !== t.dataDigest)
       throw new DataError(
         `the data file of problem "${t.problem.name}" changed during the study (sha256 ${t.dataDigest.slice(0, 12)}, now ${now.slice(0, 12)}); restore it and run the study again`,

@@ -114,8 +114,12 @@ export function dataDigests(problems: readonly StudyProblem[], baseDir: string):
   return new Map(studyDataFiles(problems, baseDir).map((f) => [f.name, filesDigest(f.data, f.meta)]));
 }
 
-/** SHA-256 (hex) of a problem's data files: the CSV and, when there is one, its JSON description. */
-export function filesDigest(data: string, meta: string | undefined): string {
+/**
+ * SHA-256 (hex) of a problem's data files: the CSV and its JSON description, `meta` when given, else the
+ * one beside the CSV if there is one (as a run finds it).
+ */
+export function filesDigest(data: string, given: string | undefined): string {
+  const meta = given ?? metaPathFor(data);
   const h = createHash('sha256').update(readFileSync(data));
   if (meta !== undefined) h.update('\0').update(readFileSync(meta));
   return h.digest('hex');

@@ -12,6 +12,11 @@ interface Token {
 const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_.]*/;
 
+/** True when `name` reads back as one name token (else infix text writes it between backticks). */
+export function isIdentifier(name: string): boolean {
+  return IDENT.exec(name)?.[0] === name;
+}
+
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;

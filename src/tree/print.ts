@@ -1,11 +1,12 @@
 import { ARITY, FUNCTIONS, Op, OP_NAME } from './primitives.js';
+import { isIdentifier } from './parse.js';
 import type { Tree } from './tree.js';
 
 const SYMBOL: Record<number, string> = Object.fromEntries(Object.values(FUNCTIONS).map((f) => [f.op, f.symbol]));
 
 /** A variable's name in infix text: as it is when it is an identifier, else between backticks (a backtick in it doubled). */
 export function infixName(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name) ? name : `\`${name.replace(/`/g, '``')}\``;
+  return isIdentifier(name) ? name : `\`${name.replace(/`/g, '``')}\``;
 }
 
 /**
