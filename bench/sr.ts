@@ -5,9 +5,13 @@
  * seconds of a whole `gpmate run` process (start-up, data read and result files included), the share
  * of the run spent evaluating trees (from a CPU profile of the first seed's run, bench/profile.ts: in
  * the WebAssembly kernel alone, and with the scoring around it: compiling, encoding, scaling),
- * fitness evaluations per wall second, and the median test R^2. Given `--operon PATH` to an
- * `operon_gp` binary it runs Operon with the same settings on the same seeds and prints the ratio of
- * median wall seconds gpmate / Operon (< 1: gpmate is faster), from this one invocation.
+ * fitness evaluations per wall second, the median test R^2 and the population's mean tree size in the
+ * last generation. Given `--operon PATH` to an `operon_gp` binary it runs Operon with the same settings
+ * on the same seeds and prints the ratio of median wall seconds gpmate / Operon (< 1: gpmate is faster),
+ * from this one invocation, with Operon's mean tree length in its last generation (`avg_len`): the two
+ * tools evolve trees of different sizes under the same limits, and larger trees cost more per
+ * evaluation. operon_gp's flags and the columns read from its statistics table were checked against its
+ * source at commit 2ef6ee87 (cli/source/util.cpp, cli/source/reporter.hpp).
  *
  * Matched settings (Operon's flag / gpmate's flag):
  *   population 1000            --population-size 1000 --pool-size 1000 / --population 1000
@@ -49,6 +53,15 @@ function timed(cmd: string, args: readonly string[]): { seconds: number; stdout:
   return { seconds, stdout: r.stdout };
 }
 
+/**
+ * The population's mean tree size in a run's last generation (generations.jsonl): beside Operon's `avg_len`
+ * it tells how much of a wall-time ratio is work (larger trees cost more to evaluate and vary) and how much speed.
+ */
+function lastMeanSize(runDir: string): number {
+  const lines = readFileSync(join(runDir, 'generations.jsonl'), 'utf8').trim().split('\n');
+  return (JSON.parse(lines[lines.length - 1] as string) as { meanSize: number }).meanSize;
+}
+
 const invokedDirectly = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
 if (invokedDirectly) {
   const { values: v } = parseArgs({
@@ -83,21 +96,26 @@ if (invokedDirectly) {
     `# bench/sr  population ${population}, generations ${generations}, seeds ${v.seeds}, ${threads} thread(s); gpmate flags: ${flags.join(' ')}`,
   );
   console.log(
-    '| data set | mode | gpmate wall s | share in kernel / evaluating | evals/s | test R2 | Operon wall s | gpmate / Operon | Operon test R2 | Operon evals/s |',
+    '| data set | mode | gpmate wall s | share in kernel / evaluating | evals/s | test R2 | mean size, last generation | Operon wall s | gpmate / Operon | Operon test R2 | Operon evals/s | Operon mean length, last generation |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   try {
     for (const set of sets) {
       const csv = join(dataDir, `${set}.csv`);
       const meta = JSON.parse(readFileSync(join(dataDir, `${set}.json`), 'utf8')) as Meta;
-      let operon: { wall: number; r2: number; evals: number } | undefined;
+      let operon: { wall: number; r2: number; evals: number; length: number } | undefined;
       if (v.operon) {
         const runs = seeds.map((seed) => {
           const r = timed(v.operon as string, operonArgs(csv, meta, { population, generations, seed, threads }));
           const st = operonLastStats(r.stdout);
-          return { wall: r.seconds, r2: st['r2_te'] ?? NaN, evals: (st['eval_cnt'] ?? NaN) / r.seconds };
+          return { wall: r.seconds, r2: st['r2_te'] ?? NaN, evals: (st['eval_cnt'] ?? NaN) / r.seconds, length: st['avg_len'] ?? NaN };
         });
-        operon = { wall: median(runs.map((r) => r.wall)), r2: median(runs.map((r) => r.r2)), evals: median(runs.map((r) => r.evals)) };
+        operon = {
+          wall: median(runs.map((r) => r.wall)),
+          r2: median(runs.map((r) => r.r2)),
+          evals: median(runs.map((r) => r.evals)),
+          length: median(runs.map((r) => r.length)),
+        };
       }
       for (const mode of modes) {
         const out = join(dir, `${set}-${mode}`);
@@ -109,7 +127,13 @@ if (invokedDirectly) {
             evaluations: number;
             best: { testR2?: number };
           };
-          return { wall: r.seconds, evals: s.evaluations / r.seconds, r2: s.best.testR2 ?? NaN, args };
+          return {
+            wall: r.seconds,
+            evals: s.evaluations / r.seconds,
+            r2: s.best.testR2 ?? NaN,
+            size: lastMeanSize(`${out}-${seed}`),
+            args,
+          };
         });
         let share = NaN;
         let evalShare = NaN;
@@ -131,10 +155,12 @@ if (invokedDirectly) {
           Number.isNaN(share) ? '-' : `${(100 * share).toFixed(0)}% / ${(100 * evalShare).toFixed(0)}%`,
           median(runs.map((r) => r.evals)).toExponential(2),
           median(runs.map((r) => r.r2)).toFixed(3),
+          median(runs.map((r) => r.size)).toFixed(1),
           operon ? operon.wall.toFixed(2) : '-',
           operon ? (wall / operon.wall).toFixed(2) : '-',
           operon ? operon.r2.toFixed(3) : '-',
           operon ? operon.evals.toExponential(2) : '-',
+          operon ? operon.length.toFixed(1) : '-',
         ];
         console.log(`| ${cells.join(' | ')} |`);
       }
