@@ -10,7 +10,8 @@
  * on the same seeds and prints the ratio of median wall seconds gpmate / Operon (< 1: gpmate is faster),
  * from this one invocation, with Operon's mean tree length in its last generation (`avg_len`): the two
  * tools evolve trees of different sizes under the same limits, and larger trees cost more per
- * evaluation. operon_gp's flags and the columns read from its statistics table were checked against its
+ * evaluation (Operon's variable nodes carry a weight, so its length counts a `c * x` as one node where
+ * gpmate counts three). operon_gp's flags and the columns read from its statistics table were checked against its
  * source at commit 2ef6ee87 (cli/source/util.cpp, cli/source/reporter.hpp).
  *
  * Matched settings (Operon's flag / gpmate's flag):
