@@ -22,7 +22,7 @@
  *     writes K-fold inner cross-validation data over each set's training rows (SET@fK.csv and its JSON):
  *     run them with `npx tsx bench/realworld.ts --data DIR --modes pimp --seeds 1-2 --out RUNS`.
  *
- *   npx tsx bench/suite.ts select RUNS [RUNS ...] [--rules best,score,aic,bic]
+ *   npx tsx bench/suite.ts select RUNS [RUNS ...] [--rules best,score,aic,bic,mdl]
  *     scores model-selection rules on the fronts of finished bench/realworld.ts runs (fold runs: on the
  *     inner validation blocks; runs of the suite's own split: on its test rows, beside Operon's medians).
  *     A rule `RULE@N` selects after a polish of N evaluations (`--polish N`), done here on the stored
@@ -394,8 +394,17 @@ function chosenMembers(dirs: readonly string[], rules: readonly SelectionRule[])
       walls.push(existsSync(wallFile) ? Number(readFileSync(wallFile, 'utf8')) : NaN);
       wall.set(m[1]!, walls);
       rules.forEach((rule, k) => {
-        const front = fronts.get(variant(rule))!;
-        const i = selectFromFront(front, rule.select, undefined, rows);
+        let front = fronts.get(variant(rule))!;
+        // mdl evaluates each model on the training rows, so its variables must be the task's columns
+        // (formulaOf numbers them in order of appearance, which is enough to count constants)
+        const train = rule.select === 'mdl' ? taskOfRun().train : undefined;
+        if (train && rule.polish <= 1) {
+          front = front.map((e, j) => {
+            const expression = (summary.front[j] as RunSummary['front'][number]).expression;
+            return { ...e, tree: parseInfix(clampedParts(expression)?.formula ?? expression, train.names) };
+          });
+        }
+        const i = selectFromFront(front, rule.select, undefined, rows, train);
         const list = chosen[k]!.get(m[1]!) ?? [];
         list.push(front[i]?.testR2 ?? NaN);
         chosen[k]!.set(m[1]!, list);

@@ -20,7 +20,7 @@ import {
 } from '../src/sr/optimise.js';
 import { WasmEngine } from '../src/eval/wasm-engine.js';
 import { clampPredictions } from '../src/sr/model.js';
-import { selectFromFront, updateFront } from '../src/sr/pareto.js';
+import { descriptionLength, selectFromFront, updateFront } from '../src/sr/pareto.js';
 import { runRegression } from '../src/sr/run.js';
 import { randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -391,6 +391,90 @@ describe('NSGA-II', () => {
     const exact = front.map((e, i) => ({ ...e, loss: i === 0 ? 1 : 0 }));
     expect(selectFromFront(exact, 'bic', undefined, 1000)).toBe(1);
   });
+  it('mdl: the description length of Bartlett et al. (2023), and the member it chooses', () => {
+    // y = 2x + 1 + noise on 60 rows; the model c * x + d
+    const rng = new Rng(7);
+    const noise = Float64Array.from(xs, () => rng.normal() * 0.3);
+    const y = Float64Array.from(xs, (x, i) => 2 * x + 1 + (noise[i] as number));
+    const t = parseInfix('(x * 1.9) + 1.1', ['x']);
+    const n = xs.length;
+    let sse = 0;
+    let sxx = 0;
+    xs.forEach((x, i) => {
+      sse += ((y[i] as number) - (1.9 * x + 1.1)) ** 2;
+      sxx += x * x;
+    });
+    const s2 = sse / n;
+    // 5 nodes over 4 symbols (x, constant, *, +); Fisher information sum(x^2) / s2 and n / s2; minus ln 3 / 2 each
+    const nll = (n / 2) * Math.log(2 * Math.PI * s2) + n / 2;
+    const params = [
+      [1.9, sxx / s2],
+      [1.1, n / s2],
+    ].reduce((a, [c, f]) => a + 0.5 * Math.log(f as number) + Math.log(c as number), 0);
+    const expected = 5 * Math.log(4) + params - Math.log(3) + nll;
+    const cols = [xs];
+    expect(descriptionLength(t, cols, y)).toBeCloseTo(expected, 9);
+    // a constant within one precision step sqrt(12 / f) of 0 costs nothing
+    const tiny = parseInfix('(x * 1.9) + 1e-9', ['x']);
+    let sseT = 0;
+    xs.forEach((x, i) => (sseT += ((y[i] as number) - (1.9 * x + 1e-9)) ** 2));
+    const s2T = sseT / n;
+    const expectedTiny =
+      5 * Math.log(4) + 0.5 * Math.log(sxx / s2T) + Math.log(1.9) - Math.log(3) + (n / 2) * Math.log(2 * Math.PI * s2T) + n / 2;
+    expect(descriptionLength(tiny, cols, y)).toBeCloseTo(expectedTiny, 9);
+    // over 10,000 rows (in blocks of rows) the same as one pass over all of them, done here by hand
+    const many = Float64Array.from({ length: 10_000 }, (_, i) => (i % 97) / 10);
+    const yMany = Float64Array.from(many, (x, i) => Math.sin(x) + 0.01 * (i % 7));
+    const u = parseInfix('(sin(x * 1.01) * 0.98) + 0.03', ['x']);
+    const values = forwardColumns(u, [many], many.length);
+    const adj = reverseAdjoints(u, values, many.length);
+    const out = values[values.length - 1]!;
+    const s2u = out.reduce((a, v, i) => a + (v - (yMany[i] as number)) ** 2, 0) / many.length;
+    // 8 nodes over 5 symbols (x, constant, *, sin, +)
+    let byHand = 8 * Math.log(5) + (many.length / 2) * (Math.log(2 * Math.PI * s2u) + 1) - (3 / 2) * Math.log(3);
+    for (const c of constantIndices(u)) {
+      const f = adj[c]!.reduce((a, v) => a + v * v, 0) / s2u;
+      byHand += 0.5 * Math.log(f) + Math.log(Math.abs(u.arg[c] as number));
+    }
+    const blocked = descriptionLength(u, [many], yMany);
+    expect(Math.abs(blocked - byHand)).toBeLessThan(1e-9 * Math.abs(byHand));
+    // a model that is not finite on the rows is never chosen over one that is
+    expect(descriptionLength(parseInfix('exp(x * 1000)', ['x']), cols, y)).toBe(Infinity);
+
+    // the front: a constant (underfit), the true form, and that form plus two terms that fit the noise
+    // (each term's coefficient the least-squares projection of what is left, so the error drops)
+    const meanX = xs.reduce((a, v) => a + v, 0) / n;
+    const meanY = y.reduce((a, v) => a + v, 0) / n;
+    let sxy = 0;
+    let sxxc = 0;
+    xs.forEach((x, i) => {
+      sxy += (x - meanX) * ((y[i] as number) - meanY);
+      sxxc += (x - meanX) ** 2;
+    });
+    const b = sxy / sxxc;
+    const a = meanY - b * meanX;
+    const left = Float64Array.from(xs, (x, i) => (y[i] as number) - (a + b * x));
+    const project = (g: (x: number) => number) => {
+      const col = Float64Array.from(xs, g);
+      const c = col.reduce((acc, v, i) => acc + v * (left[i] as number), 0) / col.reduce((acc, v) => acc + v * v, 0);
+      col.forEach((v, i) => (left[i]! -= c * v));
+      return c;
+    };
+    const cs = project((x) => Math.sin(3.1 * x));
+    const cc = project((x) => Math.cos(5.3 * x));
+    const front = [
+      { tree: parseInfix(String(meanY), ['x']), size: 1 },
+      { tree: parseInfix(`(x * ${b}) + ${a}`, ['x']), size: 5 },
+      { tree: parseInfix(`((x * ${b}) + ${a}) + ((sin(x * 3.1) * ${cs}) + (cos(x * 5.3) * ${cc}))`, ['x']), size: 17 },
+    ].map((e) => {
+      const f = evaluateTree(e.tree, cols, n);
+      return { ...e, loss: Math.sqrt(f.reduce((acc, v, i) => acc + (v - (y[i] as number)) ** 2, 0) / n) };
+    });
+    expect(front[2]!.loss).toBeLessThan(front[1]!.loss);
+    expect(selectFromFront(front, 'best')).toBe(2);
+    expect(selectFromFront(front, 'mdl', undefined, n, { columns: cols, y })).toBe(1);
+    expect(() => selectFromFront(front, 'mdl', undefined, n)).toThrow(/training rows/);
+  });
   it('single-objective results are unchanged by the engine extension (same seed, same best)', async () => {
     const ds = data((x) => x * x + 1);
     const a = await runRegression({ name: 'q', train: ds }, { seed: 7, populationSize: 50, generations: 5 });
@@ -488,6 +572,12 @@ describe('runRegression: front, model selection, scaling in the reported model',
     const bic = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'bic' });
     expect(bic.front.map((m) => m.expression)).toEqual(best.front.map((m) => m.expression));
     expect(bic.front[bic.selected]!.expression).toBe(bic.best.expression);
+    // mdl: the member of least description length on the training rows, from the same front
+    const mdl = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'mdl' });
+    expect(mdl.front.map((m) => m.expression)).toEqual(best.front.map((m) => m.expression));
+    const lengths = mdl.front.map((m) => descriptionLength(m.tree, ds.columns, ds.y));
+    expect(mdl.selected).toBe(lengths.indexOf(Math.min(...lengths)));
+    expect(mdl.front[mdl.selected]!.expression).toBe(mdl.best.expression);
     const val = await runRegression({ name: 'c', train: ds }, { ...common, selectModel: 'validation' });
     expect(val.selected).toBeGreaterThanOrEqual(0);
     expect(val.best.trainR2).toBeGreaterThan(0.5);

@@ -145,7 +145,7 @@ export const RUN_FLAGS: CommandFlags = {
         opt(
           'select-model M',
           'selectModel',
-          "best | score (PySR's knee) | validation (every 4th training row held out) | aic | bic (n ln MSE + 2 or ln n per fitted constant)",
+          "best | score (PySR's knee) | validation (every 4th training row held out) | aic | bic (n ln MSE + 2 or ln n per fitted constant) | mdl (description length: structure, constants' precision, likelihood)",
         ),
       ],
     },

@@ -225,6 +225,7 @@ function report(
           s.selectModel,
           validation && ((e) => scoreTree((members[ranked.indexOf(e)] as FrontMember).tree, validation, bounds).rmse),
           train.rows,
+          train,
         );
   const chosen = members[selected] as FrontMember;
   const bestTree = s.selectModel === 'best' && plain && s.polishIterations <= 1 ? result.best.genome : chosen.tree;
