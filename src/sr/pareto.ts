@@ -66,8 +66,8 @@ export const MODEL_SELECTIONS = ['best', 'score', 'validation', 'aic', 'bic', 'm
 const MDL_BLOCK = 4096;
 
 /**
- * A model's description length in nats on training data (Bartlett, Desmond & Ferreira 2023, "Priors
- * for symbolic regression", Eq. 5; Operon's MinimumDescriptionLength): k ln q for the structure (k
+ * A model's description length in nats on training data (Bartlett, Desmond & Ferreira 2023,
+ * arXiv:2304.06333, Sec. 2.2, Eq. 5, as Operon's MinimumDescriptionLength computes it): k ln q for the structure (k
  * nodes, q distinct symbols: each operator, each input column, and constants as one), then for each
  * constant c with Fisher information f (its squared derivative summed over the rows, over sigma^2)
  * whose value is at least one precision step sqrt(12 / f), ln|c| + ln(f) / 2; minus ln(3) / 2 per
