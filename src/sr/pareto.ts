@@ -67,12 +67,12 @@ const MDL_BLOCK = 4096;
 
 /**
  * A model's description length in nats on training data (Bartlett, Desmond & Ferreira 2023,
- * arXiv:2304.06333, Sec. 2.2, Eq. 5, as Operon's MinimumDescriptionLength computes it): k ln q for the structure (k
- * nodes, q distinct symbols: each operator, each input column, and constants as one), then for each
- * constant c with Fisher information f (its squared derivative summed over the rows, over sigma^2)
- * whose value is at least one precision step sqrt(12 / f), ln|c| + ln(f) / 2; minus ln(3) / 2 per
- * constant; plus the negative log-likelihood n ln(2 pi sigma^2) / 2 + SSE / (2 sigma^2) at sigma^2 the
- * mean squared error (at least `rmseFloor`^2). The tree is the reported model (scaling terms
+ * arXiv:2304.06333, Sec. 2.2, Eq. 5, as Operon's MinimumDescriptionLength computes it): k ln q for the
+ * structure (k nodes, q distinct symbols: each operator, each input column, and constants as one), then
+ * for each constant c with Fisher information f (its squared derivative summed over the rows, over
+ * sigma^2) whose value is at least one precision step sqrt(12 / f), ln|c| + ln(f) / 2; minus ln(3) / 2
+ * per constant; plus the negative log-likelihood n ln(2 pi sigma^2) / 2 + SSE / (2 sigma^2) at sigma^2
+ * the mean squared error (at least `rmseFloor`^2). The tree is the reported model (scaling terms
  * included), evaluated as the kernel does; +Infinity where it is not finite.
  */
 export function descriptionLength(t: Tree, columns: readonly Float64Array[], y: Float64Array, rmseFloor = 0): number {
