@@ -474,6 +474,21 @@ describe('NSGA-II', () => {
     expect(selectFromFront(front, 'best')).toBe(2);
     expect(selectFromFront(front, 'mdl', undefined, n, { columns: cols, y })).toBe(1);
     expect(() => selectFromFront(front, 'mdl', undefined, n)).toThrow(/training rows/);
+    // the target in other units (a power of 2: every product exact), the models' outer constants with it:
+    // each length moves by the same n ln(unit), so the choice stays
+    const unit = 2 ** 40;
+    const yu = Float64Array.from(y, (v) => v * unit);
+    const inUnits = [
+      `${meanY * unit}`,
+      `(x * ${b * unit}) + ${a * unit}`,
+      `((x * ${b * unit}) + ${a * unit}) + ((sin(x * 3.1) * ${cs * unit}) + (cos(x * 5.3) * ${cc * unit}))`,
+    ].map((text, i) => ({ ...front[i]!, tree: parseInfix(text, ['x']), loss: front[i]!.loss * unit }));
+    expect(selectFromFront(inUnits, 'mdl', undefined, n, { columns: cols, y: yu })).toBe(1);
+    const shift = n * Math.log(unit);
+    inUnits.forEach((e, i) => {
+      const d = descriptionLength(e.tree, cols, yu) - descriptionLength(front[i]!.tree, cols, y);
+      expect(d).toBeCloseTo(shift, 6);
+    });
   });
   it('single-objective results are unchanged by the engine extension (same seed, same best)', async () => {
     const ds = data((x) => x * x + 1);
