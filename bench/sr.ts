@@ -11,8 +11,9 @@
  * from this one invocation, with Operon's mean tree length in its last generation (`avg_len`): the two
  * tools evolve trees of different sizes under the same limits, and larger trees cost more per
  * evaluation (Operon's variable nodes carry a weight, so its length counts a `c * x` as one node where
- * gpmate counts three). operon_gp's flags and the columns read from its statistics table were checked against its
- * source at commit 2ef6ee87 (cli/source/util.cpp, cli/source/reporter.hpp).
+ * gpmate counts three). operon_gp's flags and the columns read from its statistics table were checked
+ * against its source at commit 2ef6ee87 (cli/source/util.cpp, cli/source/reporter.hpp) and run against a
+ * build of it (bench/PROFILE.md, "Against Operon, side by side").
  *
  * Matched settings (Operon's flag / gpmate's flag):
  *   population 1000            --population-size 1000 --pool-size 1000 / --population 1000
