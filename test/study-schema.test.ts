@@ -61,7 +61,7 @@ describe('study file validation', () => {
     expect(errorOf(tinyStudy({ settings: { distance: 'psychic' } }))).toContain('option distance');
     // Every option is checked by the options model, these two included (they used to fail every run instead).
     expect(errorOf(tinyStudy({ settings: { selectModel: 'median' } }))).toContain(
-      'field "settings": option selectModel: expected one of best, score, validation, aic, bic, got median',
+      'field "settings": option selectModel: expected one of best, score, validation, aic, bic, mdl, got median',
     );
     expect(errorOf(tinyStudy({ variants: { o: { optimiser: 'adam' } } }))).toContain(
       'field "variants.o": option optimiser: expected one of lm, gradient, got adam',
