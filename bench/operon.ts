@@ -43,13 +43,16 @@ export interface Meta {
   metadata: { target: string; training_rows: { start: number; end: number }; test_rows: { start: number; end: number } };
 }
 
-/** operon_gp's flags for one run with the matched settings. */
-export function operonArgs(
+/**
+ * operon_gp's flags for one run at its own defaults (keep-best reinsertion, its seven mutation operators,
+ * BTC creation, length 50, depth 10, linear scaling) with no coefficient tuning: the runs of the pmlb
+ * README's figures and bench/realworld.ts's `--operon`.
+ */
+export function operonDefaultArgs(
   csv: string,
   meta: Meta,
   o: { population: number; generations: number; seed: number; threads: number },
 ): string[] {
-  const s = OPERON_SETTINGS;
   const m = meta.metadata;
   return [
     '--dataset',
@@ -68,6 +71,22 @@ export function operonArgs(
     String(o.generations),
     '--iterations',
     '0',
+    '--threads',
+    String(o.threads),
+    '--seed',
+    String(o.seed),
+  ];
+}
+
+/** operon_gp's flags for one run with the matched settings (bench/sr.ts). */
+export function operonArgs(
+  csv: string,
+  meta: Meta,
+  o: { population: number; generations: number; seed: number; threads: number },
+): string[] {
+  const s = OPERON_SETTINGS;
+  return [
+    ...operonDefaultArgs(csv, meta, o),
     '--female-selector',
     `tournament:${s.tournament}`,
     '--male-selector',
@@ -82,10 +101,6 @@ export function operonArgs(
     String(s.maxDepth),
     '--enable-symbols',
     s.functions.join(','),
-    '--threads',
-    String(o.threads),
-    '--seed',
-    String(o.seed),
   ];
 }
 

@@ -10,10 +10,16 @@
  * not rerun: an interrupted benchmark resumes.
  *
  *   npx tsx bench/realworld.ts [--data DIR[,DIR] | suite] [--sets A,B] [--modes pimp,tournament,random-mate]
- *     [--seeds 1-10] [--population 1000] [--generations 100] [--jobs 2] [--out DIR] [--json FILE] [-- extra run flags]
+ *     [--seeds 1-10] [--population 1000] [--generations 100] [--jobs 2] [--out DIR] [--json FILE]
+ *     [--operon PATH] [-- extra run flags]
  *
  * `--data suite` runs the 26 sets of the tuning suite (../shared/data/sr and ../shared/data/pmlb, bench/SUITE.md);
  * after the table a line per mode counts the sets whose median is at or above Operon's and the runs below 0.
+ *
+ * `--operon PATH` (an `operon_gp` binary) also runs Operon on every set with the same seeds, population and
+ * generations, at its own defaults without coefficient tuning (bench/operon.ts, operonDefaultArgs: the
+ * settings of the pmlb README's figures), kept in `--out` as SET-operon-seedN.json and reused the same way;
+ * the table then shows its median and worst beside the recorded figures, and the count is made against both.
  *
  * Defaults: the issue's grid (population 1000, 100 generations, seeds 1-10, all sets, all three modes)
  * with the `--data` defaults of `gpmate run`; flags after `--` go to every run (e.g. `-- --optimise 0`).
@@ -25,6 +31,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { intFlag } from './common.js';
+import { operonDefaultArgs, operonLastStats, type Meta } from './operon.js';
 import { median, operonFigures, seedList, srDataDir, suiteDirs } from './sr-data.js';
 
 const { values: v, positionals } = parseArgs({
@@ -38,6 +45,7 @@ const { values: v, positionals } = parseArgs({
     out: { type: 'string', default: 'bench-realworld' },
     json: { type: 'string' },
     data: { type: 'string', default: srDataDir() },
+    operon: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -145,20 +153,77 @@ await Promise.all(
   }),
 );
 
+/** One Operon run (`--operon`) per set and seed: its test R^2, reused from `--out` when run with the same arguments. */
+interface OperonRun {
+  set: string;
+  seed: number;
+  testR2: number;
+}
+
+function operonRun(set: string, seed: number): Promise<OperonRun> {
+  const csv = csvOf.get(set) ?? join(dataDirs[0]!, `${set}.csv`);
+  const meta = JSON.parse(readFileSync(csv.replace(/\.csv$/, '.json'), 'utf8')) as Meta;
+  const args = operonDefaultArgs(csv, meta, { population: Number(v.population), generations: Number(v.generations), seed, threads: 1 });
+  const file = join(outDir, `${set}-operon-seed${seed}.json`);
+  if (existsSync(file)) {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as { args: string[]; testR2: number };
+    if (JSON.stringify(kept.args) === JSON.stringify(args)) return Promise.resolve({ set, seed, testR2: kept.testR2 });
+    throw new Error(`${file}: holds an Operon run with other arguments; give another --out`);
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(v.operon as string, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const testR2 = operonLastStats(out)['r2_te'];
+      if (code !== 0 || testR2 === undefined) return reject(new Error(`${set} Operon seed ${seed}: exited ${code}: ${err.trim()}`));
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(file, JSON.stringify({ args, testR2 }) + '\n');
+      resolve({ set, seed, testR2 });
+    });
+  });
+}
+
+const operonJobs = v.operon ? sets.flatMap((set) => seeds.map((seed) => ({ set, seed }))) : [];
+const operonRuns: OperonRun[] = new Array(operonJobs.length);
+let nextOperon = 0;
+await Promise.all(
+  Array.from({ length: Math.min(jobs, operonJobs.length) }, async () => {
+    while (nextOperon < operonJobs.length) {
+      const i = nextOperon++;
+      const { set, seed } = operonJobs[i]!;
+      operonRuns[i] = await operonRun(set, seed);
+    }
+  }),
+);
+/** Median and worst test R^2 of the Operon runs made here, per set. */
+const operonHere = new Map(
+  sets.map((set) => {
+    const r2 = operonRuns.filter((r) => r.set === set).map((r) => r.testR2);
+    return [set, r2.length ? ([median(r2), Math.min(...r2)] as const) : undefined] as const;
+  }),
+);
+
 console.log(
   `# bench/realworld  population ${v.population}, generations ${v.generations}, seeds ${v.seeds}, ${jobs} runs at a time; run flags: ${extra.join(' ') || '(the --data defaults)'}`,
 );
+const hereHead = v.operon ? ` Operon run here (seeds ${v.seeds}) median / worst |` : '';
 console.log(
-  '| data set | mode | runs | median test R2 | worst test R2 | median test R2 unclamped | median train R2 | median size | median wall s | Operon median / worst |',
+  `| data set | mode | runs | median test R2 | worst test R2 | median test R2 unclamped | median train R2 | median size | median wall s | Operon median / worst |${hereHead}`,
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log(`|---|---|---|---|---|---|---|---|---|---|${v.operon ? '---|' : ''}`);
 for (const set of sets) {
   for (const mode of modes) {
     const os = outcomes.filter((o) => o.set === set && o.mode === mode);
     const test = os.map((o) => o.testR2);
     const op = OPERON.get(set);
+    const here = operonHere.get(set);
+    const hereCell = v.operon ? ` ${here ? `${f(here[0])} / ${f(here[1])}` : '-'} |` : '';
     console.log(
-      `| ${set} | ${mode} | ${os.length} | ${f(median(test))} | ${f(Math.min(...test))} | ${f(median(os.map((o) => o.testR2Unclamped)))} | ${f(median(os.map((o) => o.trainR2)))} | ${median(os.map((o) => o.size))} | ${median(os.map((o) => o.wall)).toFixed(1)} | ${op ? `${op[0]} / ${op[1]}` : '-'} |`,
+      `| ${set} | ${mode} | ${os.length} | ${f(median(test))} | ${f(Math.min(...test))} | ${f(median(os.map((o) => o.testR2Unclamped)))} | ${f(median(os.map((o) => o.trainR2)))} | ${median(os.map((o) => o.size))} | ${median(os.map((o) => o.wall)).toFixed(1)} | ${op ? `${op[0]} / ${op[1]}` : '-'} |${hereCell}`,
     );
   }
 }
@@ -166,18 +231,23 @@ for (const mode of modes) {
   const os = outcomes.filter((o) => o.mode === mode);
   let level = 0;
   let compared = 0;
+  let levelHere = 0;
   for (const set of sets) {
     const op = OPERON.get(set);
     const m = median(os.filter((o) => o.set === set).map((o) => o.testR2));
+    // Operon's figures have three decimals: level means at or above them at that precision
+    const m3 = Math.round(m * 1000) / 1000;
     if (op) {
       compared++;
-      // Operon's figures have three decimals: level means at or above them at that precision
-      if (Math.round(m * 1000) / 1000 >= op[0]) level++;
+      if (m3 >= op[0]) level++;
     }
+    const here = operonHere.get(set);
+    if (here && m3 >= Math.round(here[0] * 1000) / 1000) levelHere++;
   }
+  const hereText = v.operon ? ` (Operon run here on the same seeds: ${levelHere} of ${sets.length})` : '';
   const below0 = os.filter((o) => !(o.testR2 >= 0));
   console.log(
-    `${mode}: median at or above Operon's on ${level} of ${compared} sets; ${below0.length} of ${os.length} runs below 0${below0.length ? ` (${below0.map((o) => `${o.set} seed ${o.seed} ${f(o.testR2)}`).join(', ')})` : ''}; mean wall ${(os.reduce((a, o) => a + o.wall, 0) / os.length).toFixed(1)} s per run`,
+    `${mode}: median at or above Operon's on ${level} of ${compared} sets${hereText}; ${below0.length} of ${os.length} runs below 0${below0.length ? ` (${below0.map((o) => `${o.set} seed ${o.seed} ${f(o.testR2)}`).join(', ')})` : ''}; mean wall ${(os.reduce((a, o) => a + o.wall, 0) / os.length).toFixed(1)} s per run`,
   );
 }
 if (v.json) writeFileSync(v.json, JSON.stringify(outcomes, null, 1) + '\n');
