@@ -138,20 +138,28 @@ function execute(r: Run): Promise<Outcome> {
 const f = (x: number) =>
   !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(3);
 
-const outcomes: Outcome[] = new Array(runs.length);
-let next = 0;
-await Promise.all(
-  Array.from({ length: Math.min(jobs, runs.length) }, async () => {
-    while (next < runs.length) {
-      const i = next++;
-      const o = await execute(runs[i]!);
-      outcomes[i] = o;
-      process.stderr.write(
-        `${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${o.wall.toFixed(1)} s\n`,
-      );
-    }
-  }),
-);
+/** `work` on every item, `jobs` at a time; the results in the items' order. */
+async function inTurn<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(jobs, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await work(items[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
+const outcomes = await inTurn(runs, async (r) => {
+  const o = await execute(r);
+  process.stderr.write(
+    `${o.set} ${o.mode} seed ${o.seed}: test R2 ${f(o.testR2)} (unclamped ${f(o.testR2Unclamped)}) train R2 ${f(o.trainR2)} size ${o.size} ${o.wall.toFixed(1)} s\n`,
+  );
+  return o;
+});
 
 /** One Operon run (`--operon`) per set and seed: its test R^2, reused from `--out` when run with the same arguments. */
 interface OperonRun {
@@ -188,17 +196,7 @@ function operonRun(set: string, seed: number): Promise<OperonRun> {
 }
 
 const operonJobs = v.operon ? sets.flatMap((set) => seeds.map((seed) => ({ set, seed }))) : [];
-const operonRuns: OperonRun[] = new Array(operonJobs.length);
-let nextOperon = 0;
-await Promise.all(
-  Array.from({ length: Math.min(jobs, operonJobs.length) }, async () => {
-    while (nextOperon < operonJobs.length) {
-      const i = nextOperon++;
-      const { set, seed } = operonJobs[i]!;
-      operonRuns[i] = await operonRun(set, seed);
-    }
-  }),
-);
+const operonRuns = await inTurn(operonJobs, ({ set, seed }) => operonRun(set, seed));
 /** Median and worst test R^2 of the Operon runs made here, per set. */
 const operonHere = new Map(
   sets.map((set) => {
