@@ -1,7 +1,7 @@
 import type { Individual } from '../core/types.js';
 import { Op } from '../tree/primitives.js';
 import type { Tree } from '../tree/tree.js';
-import { constantsOf, forwardColumns, reverseAdjoints } from './optimise.js';
+import { constantIndices, constantsOf, forwardColumns, reverseAdjoints } from './optimise.js';
 
 /** One member of a run's Pareto front of training loss against size. */
 export interface FrontEntry {
@@ -80,15 +80,15 @@ export function descriptionLength(t: Tree, columns: readonly Float64Array[], y: 
   if (n === 0) return Infinity;
   const nodes = t.op.length;
   const symbols = new Set<number>();
-  let p = 0;
   for (let i = 0; i < nodes; i++) {
     const op = t.op[i] as number;
     // an input is a symbol of its own per column; every constant is the one symbol `constant`
     symbols.add(op === Op.Var ? -1 - (t.arg[i] as number) : op);
-    if (op === Op.Const) p++;
   }
-  // per constant node: the sum over rows of its squared derivative; the model's SSE
-  const grad = new Float64Array(nodes);
+  const consts = constantIndices(t);
+  const p = consts.length;
+  // per constant (in consts' order): the sum over rows of its squared derivative; the model's SSE
+  const grad = new Float64Array(p);
   let sse = 0;
   for (let a = 0; a < n; a += MDL_BLOCK) {
     const b = Math.min(n, a + MDL_BLOCK);
@@ -105,23 +105,21 @@ export function descriptionLength(t: Tree, columns: readonly Float64Array[], y: 
     if (!Number.isFinite(sse)) return Infinity;
     if (p === 0) continue;
     const adj = reverseAdjoints(t, values, b - a);
-    for (let i = 0; i < nodes; i++) {
-      if (t.op[i] !== Op.Const) continue;
-      const col = adj[i] as Float64Array;
+    consts.forEach((c, k) => {
+      const col = adj[c] as Float64Array;
       let g = 0;
       for (let r = 0; r < b - a; r++) g += (col[r] as number) * (col[r] as number);
-      grad[i]! += g;
-    }
+      grad[k]! += g;
+    });
   }
   const s2 = Math.max(sse / n, rmseFloor * rmseFloor, Number.MIN_VALUE);
   const nll = 0.5 * n * Math.log(2 * Math.PI * s2) + sse / (2 * s2);
   const q = symbols.size;
   let cost = q > 1 ? nodes * Math.log(q) : 0;
-  for (let i = 0; i < nodes; i++) {
-    if (t.op[i] !== Op.Const) continue;
-    const fi = (grad[i] as number) / s2;
+  for (let k = 0; k < p; k++) {
+    const fi = (grad[k] as number) / s2;
     if (!Number.isFinite(fi)) return Infinity;
-    const c = Math.abs(t.arg[i] as number);
+    const c = Math.abs(t.arg[consts[k] as number] as number);
     // a constant within one precision step of 0 costs nothing (it could as well be 0)
     if (fi > 0 && c >= Math.sqrt(12 / fi)) cost += 0.5 * Math.log(fi) + Math.log(c);
   }
