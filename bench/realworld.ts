@@ -62,6 +62,8 @@ for (const dir of dataDirs) {
     .sort())
     csvOf.set(basename(f, '.csv'), join(dir, f));
 }
+/** A set's CSV file: found in the --data folders, else (a set named by --sets) in the first of them. */
+const csvFor = (set: string): string => csvOf.get(set) ?? join(dataDirs[0]!, `${set}.csv`);
 const all = [...csvOf.keys()];
 const sets = v.sets ? v.sets.split(',') : all;
 const modes = (v.modes as string).split(',');
@@ -104,7 +106,7 @@ function execute(r: Run): Promise<Outcome> {
     cli,
     'run',
     '--data',
-    csvOf.get(r.set) ?? join(dataDirs[0]!, `${r.set}.csv`),
+    csvFor(r.set),
     '--selection',
     r.mode,
     '--population',
@@ -169,7 +171,7 @@ interface OperonRun {
 }
 
 function operonRun(set: string, seed: number): Promise<OperonRun> {
-  const csv = csvOf.get(set) ?? join(dataDirs[0]!, `${set}.csv`);
+  const csv = csvFor(set);
   const meta = JSON.parse(readFileSync(csv.replace(/\.csv$/, '.json'), 'utf8')) as Meta;
   const args = operonDefaultArgs(csv, meta, { population: Number(v.population), generations: Number(v.generations), seed, threads: 1 });
   const file = join(outDir, `${set}-operon-seed${seed}.json`);
