@@ -17,7 +17,7 @@ import {
 } from '../src/diversity/index.js';
 import { makeDataset } from '../src/eval/dataset.js';
 import { runRegression } from '../src/sr/run.js';
-import { levelBound, topDownDistance } from '../src/tree/distance.js';
+import { sizeLowerBound, topDownDistance } from '../src/tree/distance.js';
 import { Op } from '../src/tree/primitives.js';
 import { children, subtreeSizes } from '../src/tree/tree.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -328,13 +328,24 @@ describe('topDownDistance (unrolled) against the textbook recursion', () => {
     expect(cut).toBeGreaterThan(100);
   });
 
-  it('levelBound is a lower bound, and reached (by trees differing only in shape)', () => {
-    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'exp', 'neg'] });
-    const rng = new Rng('level bound');
+  it('sizeLowerBound is a lower bound (with constants too), and reached where one tree is a leaf', () => {
+    const rep = treeRepresentation(['x', 'y'], { functions: ['add', 'sub', 'mul', 'div', 'sin', 'exp', 'neg'], constantProbability: 0.5 });
+    const rng = new Rng('size bound');
     const trees = Array.from({ length: 60 }, (_, i) => rep.random(rng, i, 60));
-    for (const a of trees) for (const b of trees) expect(levelBound(a, b)).toBeLessThanOrEqual(topDownDistance(a, b));
-    expect(levelBound(t('x'), t('(x + x) + x'))).toBe(4);
-    expect(levelBound(t('x + (x + x)'), t('(x + x) + x'))).toBe(0);
+    let below = 0;
+    for (const a of trees)
+      for (const b of trees) {
+        const d = topDownDistance(a, b);
+        expect(sizeLowerBound(a, b)).toBeLessThanOrEqual(d);
+        if (sizeLowerBound(a, b) < d) below++;
+      }
+    expect(below).toBeGreaterThan(1000);
+    expect(sizeLowerBound(t('x'), t('(x + x) + x'))).toBe(5);
+    expect(topDownDistance(t('x'), t('(x + x) + x'))).toBe(5);
+    expect(sizeLowerBound(t('1.5'), t('1.25'))).toBe(0.25);
+    expect(sizeLowerBound(t('x'), t('0.5'))).toBe(1);
+    expect(sizeLowerBound(t('x + (x + x)'), t('(x + x) + x'))).toBe(0);
+    expect(topDownDistance(t('x + (x + x)'), t('(x + x) + x'))).toBe(2);
   });
 });
 

@@ -4,7 +4,7 @@ import { Rng } from '../src/core/rng.js';
 import { candidatePool, mateChooser, tournament } from '../src/core/selection.js';
 import type { Individual } from '../src/core/types.js';
 import { ReferenceEvaluator } from '../src/eval/reference.js';
-import { levelBound, topDownDistance } from '../src/tree/distance.js';
+import { sizeLowerBound, topDownDistance } from '../src/tree/distance.js';
 import { parseInfix } from '../src/tree/parse.js';
 import { treeRepresentation } from '../src/tree/representation.js';
 import { treeKey, type Tree } from '../src/tree/tree.js';
@@ -93,7 +93,7 @@ describe('mate choice', () => {
         tournamentSize: 2,
         poolSize: 8,
         distance: topDownDistance,
-        lowerBound: levelBound,
+        lowerBound: sizeLowerBound,
         mateRule: rule,
       });
       for (let seed = 0; seed < 300; seed++) {

@@ -439,21 +439,41 @@ async function report<G>(
   reevaluated: number,
 ): Promise<GenerationStats> {
   const pop = state.population;
-  const fit = Float64Array.from(pop, (p) => p.fitness as number).sort();
-  const finite = fit.filter(Number.isFinite);
-  const sizes = pop.map((p) => run.rep.size(p.genome));
-  const bestIdx = pop.indexOf(bestOf(pop));
+  const n = pop.length;
+  // plain loops (no per-generation arrays of sizes or finite values): fitness values, sizes' sum and
+  // the first lowest (as bestOf) in population order, the finite values' sum in ascending order
+  const fit = new Float64Array(n);
+  let sizeSum = 0;
+  let bestIdx = 0;
+  for (let i = 0; i < n; i++) {
+    const p = pop[i] as Individual<G>;
+    const f = p.fitness as number;
+    fit[i] = f;
+    sizeSum += run.rep.size(p.genome);
+    if (f < (fit[bestIdx] as number)) bestIdx = i;
+  }
+  const best = pop[bestIdx] as Individual<G>;
+  fit.sort();
+  let finiteCount = 0;
+  let finiteSum = 0;
+  for (let i = 0; i < n; i++) {
+    const f = fit[i] as number;
+    if (Number.isFinite(f)) {
+      finiteCount++;
+      finiteSum += f;
+    }
+  }
   const stats: GenerationStats = {
     generation: state.generation,
     evaluations: state.evaluations,
     ...(reevaluated ? { reevaluated } : {}),
     bestFitness: fit[0] as number,
     medianFitness: median(fit),
-    meanFitness: finite.length ? finite.reduce((s, v) => s + v, 0) / finite.length : NaN,
-    invalidShare: (fit.length - finite.length) / fit.length,
-    bestSize: sizes[bestIdx] as number,
-    meanSize: mean(sizes),
-    uniqueShare: distinctGenomes(run.rep, pop) / pop.length,
+    meanFitness: finiteCount ? finiteSum / finiteCount : NaN,
+    invalidShare: (n - finiteCount) / n,
+    bestSize: run.rep.size(best.genome),
+    meanSize: n ? sizeSum / n : NaN,
+    uniqueShare: distinctGenomes(run.rep, pop) / n,
     ...(run.carriesPreferences ? { preference: preferenceStats(run, pop, mateDistances) } : {}),
     ...(run.hooks.measure ? { extra: run.hooks.measure(pop, state.generation) } : {}),
   };

@@ -1,4 +1,4 @@
-import { treeHash, type Tree } from '../tree/tree.js';
+import { groupTrees, type Tree } from '../tree/tree.js';
 
 /**
  * A batch of trees in one flat encoding: tree t is op/arg[offsets[t], offsets[t + 1]). With `shared`
@@ -41,35 +41,10 @@ export function encodedFrom(e: { op: Uint8Array; arg: Float64Array; offsets: Int
  * over opcodes and argument bits) and compared exactly on a hash match.
  */
 export function dedupe(trees: readonly Tree[]): { unique: Tree[]; index: Int32Array } {
-  const seen = new Map<number, number[]>();
-  const unique: Tree[] = [];
-  const index = new Int32Array(trees.length);
-  outer: for (let i = 0; i < trees.length; i++) {
-    const t = trees[i] as Tree;
-    const h = treeHash(t);
-    const bucket = seen.get(h);
-    if (bucket) {
-      for (const u of bucket) {
-        if (sameTree(unique[u] as Tree, t)) {
-          index[i] = u;
-          continue outer;
-        }
-      }
-      bucket.push(unique.length);
-    } else seen.set(h, [unique.length]);
-    index[i] = unique.length;
-    unique.push(t);
-  }
-  return { unique, index };
-}
-
-function sameTree(a: Tree, b: Tree): boolean {
-  if (a.op.length !== b.op.length) return false;
-  for (let i = 0; i < a.op.length; i++) {
-    // Bit equality of arguments (so 0 and -0, or NaNs with different payloads, stay distinct).
-    if (a.op[i] !== b.op[i] || !Object.is(a.arg[i], b.arg[i])) return false;
-  }
-  return true;
+  const { group, count } = groupTrees(trees, false);
+  const unique: Tree[] = new Array<Tree>(count);
+  for (let i = trees.length - 1; i >= 0; i--) unique[group[i] as number] = trees[i] as Tree;
+  return { unique, index: group };
 }
 
 /** Spreads per-unique values back to every tree. */

@@ -1,6 +1,6 @@
 import type { Rng } from '../core/rng.js';
 import type { Representation } from '../core/types.js';
-import { levelBound, topDownDistance } from './distance.js';
+import { sizeLowerBound, topDownDistance } from './distance.js';
 import { balancedTree, boundedRampedHalfAndHalf, boundedRandomTree, initialSizeBound, ptc2Tree } from './init.js';
 import { MAX_TREE_SIZE } from './limits.js';
 import { resolveTreeOptions, type TreeOptions } from './options.js';
@@ -38,7 +38,7 @@ export function treeRepresentation(variables: readonly string[], partial: TreeOp
     crossover: (rng, a, b) => subtreeCrossover(rng, a, b, limits, o.internalBias),
     mutate: (rng, t) => mutate(rng, ps, t, limits, o.mutationDepth),
     distance: topDownDistance,
-    distanceLowerBound: levelBound,
+    distanceLowerBound: sizeLowerBound,
     size: (t) => t.op.length,
     key: treeKey,
     distinct: distinctTrees,

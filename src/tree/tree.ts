@@ -94,8 +94,6 @@ export interface TreeShape {
   readonly heights: Int32Array;
   /** Nodes that have children (functions). */
   readonly internal: number;
-  /** Nodes at each depth from the root: levels[d] for d = 0 .. height of the root. */
-  readonly levels: Int32Array;
 }
 
 /** The {@link TreeShape} of a tree: cached with trees the tree layer made ({@link treeOf}), computed afresh for others. */
@@ -104,22 +102,6 @@ export function shapeOf(t: Tree): TreeShape {
 }
 
 let shapeStack = new Int32Array(256);
-
-/** A tree's shape: sizes and heights from one postfix pass; the per-depth counts when first asked for (mate choice). */
-class Shape implements TreeShape {
-  #levels: Int32Array | undefined = undefined;
-
-  constructor(
-    private readonly op: Uint8Array,
-    readonly sizes: Int32Array,
-    readonly heights: Int32Array,
-    readonly internal: number,
-  ) {}
-
-  get levels(): Int32Array {
-    return (this.#levels ??= levelCounts(this.op, this.sizes, this.heights));
-  }
-}
 
 function computeShape(op: Uint8Array): TreeShape {
   const n = op.length;
@@ -143,24 +125,7 @@ function computeShape(op: Uint8Array): TreeShape {
     h[i] = m + 1;
     stack[sp++] = i;
   }
-  return new Shape(op, size, h, internal);
-}
-
-/** Nodes at each depth from the root, from the depths assigned top-down (a parent comes after its children in postfix order). */
-function levelCounts(op: Uint8Array, size: Int32Array, h: Int32Array): Int32Array {
-  const n = op.length;
-  const levels = ints((h[n - 1] as number) + 1);
-  if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
-  const dep = shapeStack;
-  dep[n - 1] = 0;
-  for (let i = n - 1; i >= 0; i--) {
-    const d = dep[i] as number;
-    levels[d]!++;
-    const a = ARITY[op[i] as number] as number;
-    if (a >= 1) dep[i - 1] = d + 1;
-    if (a === 2) dep[i - 1 - (size[i - 1] as number)] = d + 1;
-  }
-  return levels;
+  return { sizes: size, heights: h, internal };
 }
 
 /** Subtree sizes of every node (cached: see {@link shapeOf}). */
@@ -340,20 +305,62 @@ export function treeHash(t: Tree, numeric = false): number {
  * 0 and -0 are one constant, and so are all NaNs), by hashing instead of building keys.
  */
 export function distinctTrees(trees: readonly Tree[]): number {
-  const buckets = new Map<number, Tree[]>();
+  return groupTrees(trees, true).count;
+}
+
+/**
+ * Groups equal trees: `group[i]` numbers tree i's group, groups in order of their first tree. With
+ * `numeric`, {@link treeKey}'s equality; without, opcodes equal and arguments equal by `Object.is`
+ * with equal {@link treeHash} bits. One open-addressing table of hashes and first members, kept between
+ * calls (a population is grouped every generation), so grouping allocates only its result.
+ */
+export function groupTrees(trees: readonly Tree[], numeric: boolean): { group: Int32Array; count: number } {
+  const n = trees.length;
+  let bits = 4;
+  while (1 << bits < 2 * n) bits++;
+  const cap = 1 << bits;
+  if (groupFirst.length < cap) {
+    groupFirst = new Int32Array(cap);
+    groupHash = new Int32Array(cap);
+  }
+  const first = groupFirst;
+  const hashes = groupHash;
+  first.fill(-1, 0, cap);
+  const mask = cap - 1;
+  const group = new Int32Array(n);
   let count = 0;
-  for (const t of trees) {
-    const h = treeHash(t, true);
-    const bucket = buckets.get(h);
-    if (!bucket) {
-      buckets.set(h, [t]);
-      count++;
-    } else if (!bucket.some((u) => sameKey(u, t))) {
-      bucket.push(t);
-      count++;
+  for (let i = 0; i < n; i++) {
+    const t = trees[i] as Tree;
+    const h = treeHash(t, numeric);
+    let at = Math.imul(h, 0x9e3779b1) >>> (32 - bits); // the product's high bits (Fibonacci hashing)
+    for (;;) {
+      const f = first[at] as number;
+      if (f < 0) {
+        first[at] = i;
+        hashes[at] = h;
+        group[i] = count++;
+        break;
+      }
+      if (hashes[at] === h && (numeric ? sameKey(trees[f] as Tree, t) : sameTree(trees[f] as Tree, t))) {
+        group[i] = group[f] as number;
+        break;
+      }
+      at = (at + 1) & mask;
     }
   }
-  return count;
+  return { group, count };
+}
+
+let groupFirst = new Int32Array(0);
+let groupHash = new Int32Array(0);
+
+/** Equal opcodes, and arguments equal by `Object.is` (0 and -0 differ; every NaN is one). */
+function sameTree(a: Tree, b: Tree): boolean {
+  if (a.op.length !== b.op.length) return false;
+  for (let i = 0; i < a.op.length; i++) {
+    if (a.op[i] !== b.op[i] || !Object.is(a.arg[i], b.arg[i])) return false;
+  }
+  return true;
 }
 
 /** Equal keys ({@link treeKey}): same opcodes and variables, constants equal as numbers (or both NaN). */
