@@ -26,6 +26,11 @@ class ShapedTree implements Tree {
   get shape(): TreeShape {
     return (this.#shape ??= computeShape(this.op));
   }
+
+  /** The shape if it has been computed, without computing it. */
+  get knownShape(): TreeShape | undefined {
+    return this.#shape;
+  }
 }
 
 /** The tree over these arrays (not copied), with its shape cached once computed. */
@@ -140,8 +145,25 @@ export function subtreeHeights(t: Tree): Int32Array {
 
 /** Depth of the tree: edges on the longest root-to-leaf path (a single node has depth 0, as in DEAP). */
 export function depth(t: Tree): number {
-  const h = shapeOf(t).heights;
-  return h[h.length - 1] as number;
+  const known = t instanceof ShapedTree ? t.knownShape : undefined;
+  if (known) return known.heights[known.heights.length - 1] as number;
+  // one pass over a scratch stack of heights, and no shape kept: statistics ask for the depth of
+  // every tree of every generation, and many of them (never chosen as parents) need no shape at all
+  const op = t.op;
+  const n = op.length;
+  if (shapeStack.length < n) shapeStack = new Int32Array(2 * n);
+  const stack = shapeStack;
+  let sp = 0;
+  for (let i = 0; i < n; i++) {
+    const a = ARITY[op[i] as number] as number;
+    let m = -1;
+    for (let k = 0; k < a; k++) {
+      const c = stack[--sp] as number;
+      if (c > m) m = c;
+    }
+    stack[sp++] = m + 1;
+  }
+  return stack[0] as number;
 }
 
 /** Largest evaluation-stack height the postfix program needs. */
@@ -184,7 +206,8 @@ export function subtree(t: Tree, i: number): Tree {
 export function replaceSubtree(t: Tree, i: number, by: Tree, j = by.op.length - 1): Tree {
   const start = i - (shapeOf(t).sizes[i] as number) + 1;
   const bEnd = j + 1;
-  const bStart = bEnd - (shapeOf(by).sizes[j] as number);
+  // all of `by` (a mutation's new subtree) needs no shape
+  const bStart = j === by.op.length - 1 ? 0 : bEnd - (shapeOf(by).sizes[j] as number);
   const len = bEnd - bStart;
   const n = t.op.length - (i + 1 - start) + len;
   const child = blankTree(n);
