@@ -17,6 +17,9 @@ export interface Tree {
  */
 class ShapedTree implements Tree {
   #shape: TreeShape | undefined = undefined;
+  /** {@link treeHash} by constants' bits, and by constants as numbers (kept once computed: trees are hashed every generation). */
+  #hash: { h: number; special: boolean } | undefined = undefined;
+  #numericHash: number | undefined = undefined;
 
   constructor(
     readonly op: Uint8Array,
@@ -25,6 +28,16 @@ class ShapedTree implements Tree {
 
   get shape(): TreeShape {
     return (this.#shape ??= computeShape(this.op));
+  }
+
+  hash(numeric: boolean): number {
+    if (this.#hash === undefined) {
+      const exact = hashOf(this, false);
+      this.#hash = exact;
+      // the two differ only where a constant is -0 or NaN
+      this.#numericHash = exact.special ? hashOf(this, true).h : exact.h;
+    }
+    return numeric ? (this.#numericHash as number) : this.#hash.h;
   }
 
   /** The shape if it has been computed, without computing it. */
@@ -307,20 +320,27 @@ export function treeKey(t: Tree): string {
  * alike, and every NaN alike ({@link treeKey}'s equality); without, by their exact bits.
  */
 export function treeHash(t: Tree, numeric = false): number {
+  return t instanceof ShapedTree ? t.hash(numeric) : hashOf(t, numeric).h;
+}
+
+/** {@link treeHash} computed, and whether a constant is -0 or NaN (where the two hashes can differ). */
+function hashOf(t: Tree, numeric: boolean): { h: number; special: boolean } {
   const op = t.op;
   const arg = t.arg;
   let h = 0x811c9dc5 ^ op.length;
+  let special = false;
   for (let k = 0; k < op.length; k++) {
     const o = op[k] as number;
     h = Math.imul(h ^ o, 0x01000193);
     if (o === Op.Var) h = Math.imul(h ^ (arg[k] as number), 0x01000193);
     else if (o === Op.Const) {
       const v = arg[k] as number;
+      if (v !== v || (v === 0 && 1 / v < 0)) special = true;
       keyF64[0] = numeric ? (v === 0 ? 0 : v !== v ? NaN : v) : v;
       h = Math.imul(h ^ (keyU32[0] as number) ^ Math.imul(keyU32[1] as number, 0x5bd1e995), 0x01000193);
     }
   }
-  return h;
+  return { h, special };
 }
 
 /**
