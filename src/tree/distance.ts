@@ -43,11 +43,7 @@ export function topDownDistance(ta: Tree, tb: Tree, bound = Infinity): number {
 export function sizeLowerBound(ta: Tree, tb: Tree): number {
   const i = ta.op.length - 1;
   const j = tb.op.length - 1;
-  const oa = ta.op[i] as number;
-  let r = 0;
-  if (oa !== tb.op[j]) r = 1;
-  else if (oa === Op.Var) r = ta.arg[i] === tb.arg[j] ? 0 : 1;
-  else if (oa === Op.Const) r = Math.min(1, Math.abs((ta.arg[i] as number) - (tb.arg[j] as number)));
+  const r = relabelCost(ta.op[i] as number, tb.op[j] as number, ta.arg[i] as number, tb.arg[j] as number);
   return r + (i > j ? i - j : j - i);
 }
 
@@ -68,12 +64,9 @@ let bArg: Float64Array = new Float64Array(0);
 let bSize: Int32Array = new Int32Array(0);
 const ARITY8 = Uint8Array.from(ARITY);
 
-function relabel(i: number, j: number): number {
-  const oa = aOp[i] as number;
-  if (oa !== bOp[j]) return 1;
-  if (oa === Op.Var) return aArg[i] === bArg[j] ? 0 : 1;
-  if (oa === Op.Const) return Math.min(1, Math.abs((aArg[i] as number) - (bArg[j] as number)));
-  return 0;
+/** The relabel cost of two nodes: opcodes `oa` and `ob`, arguments `x` and `y`. */
+function relabelCost(oa: number, ob: number, x: number, y: number): number {
+  return oa !== ob ? 1 : oa === Op.Var ? (x === y ? 0 : 1) : oa === Op.Const ? Math.min(1, Math.abs(x - y)) : 0;
 }
 
 /**
@@ -84,7 +77,18 @@ function dist(i: number, j: number, bound: number): number {
   const p = ARITY8[aOp[i] as number] as number;
   const q = ARITY8[bOp[j] as number] as number;
   if (p !== 0 && q !== 0) return inner(i, j, bound, p, q);
-  const r = relabel(i, j);
+  // relabelCost, written out: the recursion keeps V8 from inlining a call here (10% of a distance)
+  const oa = aOp[i] as number;
+  const r =
+    oa !== bOp[j]
+      ? 1
+      : oa === Op.Var
+        ? aArg[i] === bArg[j]
+          ? 0
+          : 1
+        : oa === Op.Const
+          ? Math.min(1, Math.abs((aArg[i] as number) - (bArg[j] as number)))
+          : 0;
   if (p === 0 && q === 0) return r;
   if (p === 0) return r + (bSize[j] as number) - 1;
   return r + (aSize[i] as number) - 1;
@@ -100,7 +104,8 @@ function dist(i: number, j: number, bound: number): number {
 function inner(i: number, j: number, bound: number, p: number, q: number): number {
   const sa = aSize;
   const sb = bSize;
-  const r = relabel(i, j);
+  // two inner nodes: only their operators can differ
+  const r = aOp[i] !== bOp[j] ? 1 : 0;
   const si = sa[i] as number;
   const sj = sb[j] as number;
   const lower = r + (si > sj ? si - sj : sj - si);
