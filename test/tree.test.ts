@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
+import { dedupe } from '../src/eval/encode.js';
 import { topDownDistance } from '../src/tree/distance.js';
 import { rampedHalfAndHalf, randomTree } from '../src/tree/init.js';
 import { parseInfix } from '../src/tree/parse.js';
@@ -210,6 +211,14 @@ describe('tree keys', () => {
     ];
     expect(distinctTrees(trees)).toBe(new Set(trees.map(treeKey)).size);
     expect(distinctTrees(trees)).toBeLessThan(trees.length - 100);
+    // trees keep their hashes: grouped by exact bits first (0 and -0 apart), then counted by number
+    const copies = trees.map((t) => makeTree(t.op, t.arg));
+    const bits = (t: Tree): string => `${Array.from(t.op)}|${Array.from(new Uint32Array(Float64Array.from(t.arg).buffer))}`;
+    const { unique, index } = dedupe(copies);
+    expect(unique.length).toBe(new Set(copies.map(bits)).size);
+    expect(unique.length).toBeGreaterThan(distinctTrees(trees));
+    copies.forEach((t, i) => expect(bits(unique[index[i] as number] as Tree)).toBe(bits(t)));
+    expect(distinctTrees(copies)).toBe(distinctTrees(trees));
   });
 });
 

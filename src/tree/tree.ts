@@ -18,7 +18,7 @@ export interface Tree {
 class ShapedTree implements Tree {
   #shape: TreeShape | undefined = undefined;
   /** {@link treeHash} by constants' bits, and by constants as numbers (kept once computed: trees are hashed every generation). */
-  #hash: { h: number; special: boolean } | undefined = undefined;
+  #hash: number | undefined = undefined;
   #numericHash: number | undefined = undefined;
 
   constructor(
@@ -33,11 +33,11 @@ class ShapedTree implements Tree {
   hash(numeric: boolean): number {
     if (this.#hash === undefined) {
       const exact = hashOf(this, false);
-      this.#hash = exact;
       // the two differ only where a constant is -0 or NaN
-      this.#numericHash = exact.special ? hashOf(this, true).h : exact.h;
+      this.#numericHash = hashSawSpecial ? hashOf(this, true) : exact;
+      this.#hash = exact;
     }
-    return numeric ? (this.#numericHash as number) : this.#hash.h;
+    return numeric ? (this.#numericHash as number) : this.#hash;
   }
 
   /** The shape if it has been computed, without computing it. */
@@ -320,11 +320,11 @@ export function treeKey(t: Tree): string {
  * alike, and every NaN alike ({@link treeKey}'s equality); without, by their exact bits.
  */
 export function treeHash(t: Tree, numeric = false): number {
-  return t instanceof ShapedTree ? t.hash(numeric) : hashOf(t, numeric).h;
+  return t instanceof ShapedTree ? t.hash(numeric) : hashOf(t, numeric);
 }
 
-/** {@link treeHash} computed, and whether a constant is -0 or NaN (where the two hashes can differ). */
-function hashOf(t: Tree, numeric: boolean): { h: number; special: boolean } {
+/** {@link treeHash} computed; sets {@link hashSawSpecial} when a constant is -0 or NaN (where the two hashes can differ). */
+function hashOf(t: Tree, numeric: boolean): number {
   const op = t.op;
   const arg = t.arg;
   let h = 0x811c9dc5 ^ op.length;
@@ -340,8 +340,11 @@ function hashOf(t: Tree, numeric: boolean): { h: number; special: boolean } {
       h = Math.imul(h ^ (keyU32[0] as number) ^ Math.imul(keyU32[1] as number, 0x5bd1e995), 0x01000193);
     }
   }
-  return { h, special };
+  hashSawSpecial = special;
+  return h;
 }
+
+let hashSawSpecial = false;
 
 /**
  * How many distinct trees a list holds, with {@link treeKey}'s equality (constants compare as numbers:
