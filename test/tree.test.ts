@@ -16,6 +16,7 @@ import {
   replaceSubtree,
   stackDepth,
   subtree,
+  subtreeHeights,
   subtreeSizes,
   treeKey,
   treesEqual,
@@ -37,6 +38,19 @@ describe('tree encoding', () => {
     expect(stackDepth(parseInfix('x * (y + (z - 1))', names))).toBe(4);
     expect(toInfix(subtree(t, 2), names)).toBe('x + 2');
     expect(toInfix(replaceSubtree(t, 4, parseInfix('z', names)), names)).toBe('(x + 2) * z');
+  });
+
+  it('gives the same depth before a tree has a shape (a pass of its own) and after (the root height of its shape)', () => {
+    const rng = new Rng('depth');
+    for (let k = 0; k < 300; k++) {
+      const t = randomTree(rng, ps, k % 7, k % 2 === 0);
+      const plain = { op: t.op, arg: t.arg }; // not made by the tree layer: never has a cached shape
+      const before = depth(t);
+      const heights = subtreeHeights(t);
+      expect(before).toBe(heights[heights.length - 1]);
+      expect(depth(t)).toBe(before);
+      expect(depth(plain)).toBe(before);
+    }
   });
 
   it('rejects malformed encodings', () => {
