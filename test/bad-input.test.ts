@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csvTask } from '../problems/index.js';
+import { csvTask, readNumericCsv } from '../problems/index.js';
 import { predictCommand } from '../src/cli/predict.js';
 import { runCommand } from '../src/cli/run.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
@@ -385,4 +385,16 @@ describe('smaller findings', () => {
       expect(verbose.stderr).toMatch(/gpmate: gpu back end: no WebGPU adapter found/);
     },
   );
+});
+
+describe('data files near the size limit are read in linear time and memory', () => {
+  it('a header of 300,000 columns is checked for duplicate names in linear time (a quadratic search took hours)', () => {
+    const dir = tmp();
+    const names = Array.from({ length: 300_000 }, (_, i) => `c${i}`);
+    const row = names.map((_, i) => String(i % 7)).join(',');
+    writeFileSync(join(dir, 'wide.csv'), `${names.join(',')}\n${row}\n${row}\n`);
+    expect(readNumericCsv(join(dir, 'wide.csv')).header).toHaveLength(300_000);
+    writeFileSync(join(dir, 'dup.csv'), `${names.join(',')},c299998\n${row},1\n`);
+    expect(() => readNumericCsv(join(dir, 'dup.csv'))).toThrow(/dup\.csv: line 1: column "c299998" appears twice/);
+  });
 });
