@@ -32,26 +32,32 @@ export interface NumericTable {
  */
 export const MAX_CSV_BYTES = 256 * 2 ** 20;
 
-/** The cells of one line; undefined when a quote is left open. */
+/**
+ * The cells of one line; undefined when a quote is left open. Runs of plain characters are sliced, not
+ * appended one by one: a string built a character at a time costs tens of bytes per character, and a
+ * line of a file of the size limit would take gigabytes.
+ */
 function splitLine(line: string): string[] | undefined {
   const out: string[] = [];
   let cur = '';
+  let from = 0; // the start of the run of plain characters not yet in `cur`
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i] as string;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
+    if (c === '"') {
+      cur += line.slice(from, i);
+      if (quoted && line[i + 1] === '"') {
         cur += '"';
         i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur.trim());
+      } else quoted = !quoted;
+      from = i + 1;
+    } else if (c === ',' && !quoted) {
+      out.push((cur + line.slice(from, i)).trim());
       cur = '';
-    } else cur += c;
+      from = i + 1;
+    }
   }
-  out.push(cur.trim());
+  out.push((cur + line.slice(from)).trim());
   return quoted ? undefined : out;
 }
 
