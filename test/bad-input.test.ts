@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvTask, readNumericCsv } from '../problems/index.js';
 import { predictCommand } from '../src/cli/predict.js';
-import { runCommand } from '../src/cli/run.js';
+import { runCommand, sha256Base64 } from '../src/cli/run.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { MAX_POPULATION_SIZE } from '../src/core/options.js';
 import { checkMemory } from '../src/sr/memory.js';
-import { parseModel } from '../src/sr/model.js';
+import { parseModel, sha256 } from '../src/sr/model.js';
 import { resolveRegressionOptions } from '../src/sr/options.js';
 import { runStudy } from '../src/study/runner.js';
 import { parseStudy } from '../src/study/schema.js';
@@ -408,5 +408,15 @@ describe('data files near the size limit are read in linear time and memory', ()
     );
     refused(r, /^gpmate: .*long\.csv: line 2, column "y": a text of 20000000 characters is beyond the range of double-precision numbers/);
     expect(existsSync(join(dir, 'o'))).toBe(false);
+  });
+
+  it("a checkpoint's fingerprint hashes the data's base64 text in pieces (whole, it passed V8's longest string from 400 MB of data)", () => {
+    const whole = (arrays: Float64Array[]) =>
+      sha256(Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toString('base64'));
+    // pieces are 3 MiB (393,216 doubles): columns that end inside a piece, on its edge and past it, and empty ones
+    for (const lengths of [[0], [1], [1, 1], [2, 5, 7], [393_216, 1], [393_217, 393_215, 3], [1_000_000, 7], [0, 0, 3]]) {
+      const arrays = lengths.map((n) => Float64Array.from({ length: n }, (_, i) => Math.sin(7 * i + n)));
+      expect(sha256Base64(arrays), String(lengths)).toBe(whole(arrays));
+    }
   });
 });
