@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvTask, readNumericCsv } from '../problems/index.js';
-import { predictCommand } from '../src/cli/predict.js';
+import { predictCommand, predictionCsv } from '../src/cli/predict.js';
 import { runCommand, sha256Base64 } from '../src/cli/run.js';
+import { writeFileAtomic } from '../src/core/atomic.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { MAX_POPULATION_SIZE } from '../src/core/options.js';
 import { checkMemory } from '../src/sr/memory.js';
@@ -418,5 +419,15 @@ describe('data files near the size limit are read in linear time and memory', ()
       const arrays = lengths.map((n) => Float64Array.from({ length: n }, (_, i) => Math.sin(7 * i + n)));
       expect(sha256Base64(arrays), String(lengths)).toBe(whole(arrays));
     }
+  });
+
+  it('predict writes its CSV text in pieces (whole, 67 million predictions failed: "Invalid string length", exit 1)', () => {
+    const pred = Float64Array.from({ length: 150_000 }, (_, i) => Math.sin(i) * 10 ** (i % 30));
+    const text = 'prediction\n' + Array.from(pred, (x) => String(x)).join('\n') + '\n';
+    expect([...predictionCsv(pred)].length).toBe(4); // the header, then pieces of 65,536 rows
+    expect([...predictionCsv(pred)].join('')).toBe(text);
+    const file = join(tmp(), 'p.csv');
+    writeFileAtomic(file, predictionCsv(pred));
+    expect(readFileSync(file, 'utf8')).toBe(text);
   });
 });
