@@ -16,7 +16,7 @@ import { checkMemory } from '../src/sr/memory.js';
 import { parseModel, sha256 } from '../src/sr/model.js';
 import { resolveRegressionOptions } from '../src/sr/options.js';
 import { runStudy } from '../src/study/runner.js';
-import { parseStudy } from '../src/study/schema.js';
+import { checkProblems, parseStudy } from '../src/study/schema.js';
 import { filtersNativeStderr, DawnWarningFilter } from '../src/cli/native-stderr.js';
 import { CLI, SHARED } from './helpers.js';
 import { hasSystem } from './system.js';
@@ -301,6 +301,18 @@ describe('checkpoints of another run', () => {
 });
 
 describe('smaller findings', () => {
+  it('--target, --train, --test or --meta with a benchmark: exit 2, nothing written (they were ignored)', () => {
+    const out = join(tmp(), 'o');
+    refused(
+      gpmate(['run', ...TINY, '--problem', 'koza-1', '--target', 'x', '--out', out]),
+      /^gpmate: option --target: only with a data file/,
+    );
+    refused(gpmate(['run', ...TINY, '--train', '0:5', '--out', out]), /^gpmate: option --train: only with a data file/);
+    expect(existsSync(out)).toBe(false);
+    const study = parseStudy(tinyStudy({ problems: [{ name: 'k', problem: 'koza-1', target: 'y' }] }), 's.json');
+    expect(() => checkProblems(study, 's.json')).toThrow(/study file s\.json: field "problems\[0\]": option target: only with a data file/);
+  });
+
   it('a model file whose version is the string "2" says so', () => {
     const body = { format: 'gpmate-model', version: '2', gpmate: '0.1.0', inputs: ['x'] };
     expect(() => parseModel(JSON.stringify(body), 'm.json')).toThrow(/^m\.json: "version" must be a number \(1 to 3\), got "2"$/);
