@@ -215,9 +215,14 @@ function slice(table: NumericTable, inputs: number[], target: number, range: Row
   );
 }
 
-function checkRange(path: string, what: string, r: RowRange, rows: number): void {
-  if (!(r.start >= 0 && r.end > r.start)) throw new DataError(`${path}: ${what} rows ${r.start}:${r.end} are empty`);
-  if (r.end > rows) throw new DataError(`${path}: ${what} rows ${r.start}:${r.end} exceed the file's ${rows} data rows`);
+/** Checks a row range of the CSV file `path`; `metaPath` when the range is the description's (named there, where it is wrong). */
+function checkRange(path: string, what: 'training' | 'test', r: RowRange, rows: number, metaPath?: string): void {
+  const where = metaPath !== undefined ? `${metaPath}: ${what === 'training' ? 'training_rows' : 'test_rows'}` : `${path}: ${what} rows`;
+  const range = `${where} ${r.start}:${r.end}`;
+  if (r.start < 0) throw new DataError(`${range} start before the first data row (0)`);
+  if (r.end <= r.start) throw new DataError(`${range} are empty`);
+  if (r.end > rows)
+    throw new DataError(`${range} exceed ${metaPath !== undefined ? `the ${rows} data rows of ${path}` : `the file's ${rows} data rows`}`);
 }
 
 /** The JSON beside a CSV (same name, .json), if there is one. */
@@ -236,13 +241,16 @@ export function csvTask(path: string, spec: CsvSpec = {}, metaPath = metaPathFor
   const table = readNumericCsv(path);
   const targetName = spec.target ?? meta.target ?? (table.header[table.header.length - 1] as string);
   const target = table.header.indexOf(targetName);
-  if (target < 0) throw new DataError(`${path}: no column named ${quoted(targetName)} (columns: ${listNames(table.header)})`);
+  if (target < 0) {
+    const where = spec.target === undefined && meta.target !== undefined ? `${metaPath}: target: ${path} has` : `${path}:`;
+    throw new DataError(`${where} no column named ${quoted(targetName)} (columns: ${listNames(table.header)})`);
+  }
   const inputs = table.header.map((_, i) => i).filter((i) => i !== target);
   if (inputs.length === 0) throw new DataError(`${path}: no input columns besides the target ${quoted(targetName)}`);
   const train = spec.train ?? meta.train ?? { start: 0, end: table.rows };
-  checkRange(path, 'training', train, table.rows);
+  checkRange(path, 'training', train, table.rows, spec.train === undefined && meta.train ? metaPath : undefined);
   const test = spec.test ?? meta.test;
-  if (test) checkRange(path, 'test', test, table.rows);
+  if (test) checkRange(path, 'test', test, table.rows, spec.test === undefined ? metaPath : undefined);
   const trainSet = slice(table, inputs, target, train);
   checkTarget(trainSet.y, `${path}: target column ${quoted(targetName)} in training rows ${train.start}:${train.end}`);
   return {

@@ -184,6 +184,23 @@ describe('a metadata JSON is used or refused, never ignored', () => {
     }
   });
 
+  it('beside the CSV: a target or rows that do not fit the file are named in the JSON (the CSV was named)', () => {
+    for (const [json, msg] of [
+      ['{"target": "q"}', /d\.json: target: .*d\.csv has no column named "q"/],
+      ['{"training_rows": {"start": 3, "end": 1}}', /d\.json: training_rows 3:1 are empty/],
+      ['{"training_rows": {"start": -2, "end": 3}}', /d\.json: training_rows -2:3 start before the first data row \(0\)/],
+      ['{"test_rows": {"start": 0, "end": 9}}', /d\.json: test_rows 0:9 exceed the 4 data rows of .*d\.csv/],
+    ] as const) {
+      const dir = tmp();
+      writeFileSync(join(dir, 'd.csv'), data);
+      writeFileSync(join(dir, 'd.json'), json);
+      expect(() => csvTask(join(dir, 'd.csv')), json).toThrow(msg);
+      expect(() => csvTask(join(dir, 'd.csv'), { target: 'y', train: { start: -1, end: 2 } }), json).toThrow(
+        /d\.csv: training rows -1:2 start before the first data row/,
+      );
+    }
+  });
+
   it('given with --meta: an unusable one is an error naming it', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'd.csv'), data);
