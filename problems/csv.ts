@@ -32,26 +32,32 @@ export interface NumericTable {
  */
 export const MAX_CSV_BYTES = 256 * 2 ** 20;
 
-/** The cells of one line; undefined when a quote is left open. */
+/**
+ * The cells of one line; undefined when a quote is left open. Runs of plain characters are sliced, not
+ * appended one by one: a string built a character at a time costs tens of bytes per character, and a
+ * line of a file of the size limit would take gigabytes.
+ */
 function splitLine(line: string): string[] | undefined {
   const out: string[] = [];
   let cur = '';
+  let from = 0; // the start of the run of plain characters not yet in `cur`
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
     const c = line[i] as string;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
+    if (c === '"') {
+      cur += line.slice(from, i);
+      if (quoted && line[i + 1] === '"') {
         cur += '"';
         i++;
-      } else if (c === '"') quoted = false;
-      else cur += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(cur.trim());
+      } else quoted = !quoted;
+      from = i + 1;
+    } else if (c === ',' && !quoted) {
+      out.push((cur + line.slice(from, i)).trim());
       cur = '';
-    } else cur += c;
+      from = i + 1;
+    }
   }
-  out.push(cur.trim());
+  out.push((cur + line.slice(from)).trim());
   return quoted ? undefined : out;
 }
 
@@ -136,7 +142,9 @@ export function readNumericCsv(path: string): NumericTable {
     throw new DataError(`${path}: line 1 holds numbers, not column names: the file needs a header row (names such as x1,x2,y)`);
   const empty = header.indexOf('');
   if (empty >= 0) throw new DataError(`${path}: line 1: column ${empty + 1} has an empty name in the header`);
-  const dup = header.find((h, i) => header.indexOf(h) !== i);
+  const seen = new Set<string>();
+  // a set of the names so far: indexOf per name would take quadratic time on a wide header (300,000 columns: hours)
+  const dup = header.find((h) => seen.has(h) || (seen.add(h), false));
   if (dup !== undefined) throw new DataError(`${path}: line 1: column ${quoted(dup, String(header.lastIndexOf(dup) + 1))} appears twice`);
   const rows = lines.length - 1;
   if (rows === 0) throw new DataError(`${path}: no data rows after the header`);
@@ -207,9 +215,14 @@ function slice(table: NumericTable, inputs: number[], target: number, range: Row
   );
 }
 
-function checkRange(path: string, what: string, r: RowRange, rows: number): void {
-  if (!(r.start >= 0 && r.end > r.start)) throw new DataError(`${path}: ${what} rows ${r.start}:${r.end} are empty`);
-  if (r.end > rows) throw new DataError(`${path}: ${what} rows ${r.start}:${r.end} exceed the file's ${rows} data rows`);
+/** Checks a row range of the CSV file `path`; `metaPath` when the range is the description's (named there, where it is wrong). */
+function checkRange(path: string, what: 'training' | 'test', r: RowRange, rows: number, metaPath?: string): void {
+  const where = metaPath !== undefined ? `${metaPath}: ${what === 'training' ? 'training_rows' : 'test_rows'}` : `${path}: ${what} rows`;
+  const range = `${where} ${r.start}:${r.end}`;
+  if (r.start < 0) throw new DataError(`${range} start before the first data row (0)`);
+  if (r.end <= r.start) throw new DataError(`${range} are empty`);
+  if (r.end > rows)
+    throw new DataError(`${range} exceed ${metaPath !== undefined ? `the ${rows} data rows of ${path}` : `the file's ${rows} data rows`}`);
 }
 
 /** The JSON beside a CSV (same name, .json), if there is one. */
@@ -228,13 +241,16 @@ export function csvTask(path: string, spec: CsvSpec = {}, metaPath = metaPathFor
   const table = readNumericCsv(path);
   const targetName = spec.target ?? meta.target ?? (table.header[table.header.length - 1] as string);
   const target = table.header.indexOf(targetName);
-  if (target < 0) throw new DataError(`${path}: no column named ${quoted(targetName)} (columns: ${listNames(table.header)})`);
+  if (target < 0) {
+    const where = spec.target === undefined && meta.target !== undefined ? `${metaPath}: target: ${path} has` : `${path}:`;
+    throw new DataError(`${where} no column named ${quoted(targetName)} (columns: ${listNames(table.header)})`);
+  }
   const inputs = table.header.map((_, i) => i).filter((i) => i !== target);
   if (inputs.length === 0) throw new DataError(`${path}: no input columns besides the target ${quoted(targetName)}`);
   const train = spec.train ?? meta.train ?? { start: 0, end: table.rows };
-  checkRange(path, 'training', train, table.rows);
+  checkRange(path, 'training', train, table.rows, spec.train === undefined && meta.train ? metaPath : undefined);
   const test = spec.test ?? meta.test;
-  if (test) checkRange(path, 'test', test, table.rows);
+  if (test) checkRange(path, 'test', test, table.rows, spec.test === undefined ? metaPath : undefined);
   const trainSet = slice(table, inputs, target, train);
   checkTarget(trainSet.y, `${path}: target column ${quoted(targetName)} in training rows ${train.start}:${train.end}`);
   return {

@@ -32,5 +32,9 @@ export function resolveTask(spec: ProblemSpec, seed: number): RegressionTask {
   if (!(BENCHMARK_NAMES as string[]).includes(name)) {
     throw optionError('problem', `unknown problem "${spec.problem}" (known: ${BENCHMARK_NAMES.join(', ')})`);
   }
+  // said, not ignored: a run given a target or rows would otherwise fit the benchmark's own and look as asked
+  for (const key of ['meta', 'target', 'train', 'test'] as const) {
+    if (spec[key] !== undefined) throw optionError(key, `only with a data file (benchmark ${name} has its own target and rows)`);
+  }
   return benchmarkTask(name as BenchmarkName, seed);
 }

@@ -6,16 +6,17 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csvTask } from '../problems/index.js';
-import { predictCommand } from '../src/cli/predict.js';
-import { runCommand } from '../src/cli/run.js';
+import { csvTask, readNumericCsv } from '../problems/index.js';
+import { predictCommand, predictionCsv } from '../src/cli/predict.js';
+import { runCommand, sha256Base64 } from '../src/cli/run.js';
+import { writeFileAtomic } from '../src/core/atomic.js';
 import { ConfigError, DataError } from '../src/core/errors.js';
 import { MAX_POPULATION_SIZE } from '../src/core/options.js';
 import { checkMemory } from '../src/sr/memory.js';
-import { parseModel } from '../src/sr/model.js';
+import { parseModel, sha256 } from '../src/sr/model.js';
 import { resolveRegressionOptions } from '../src/sr/options.js';
 import { runStudy } from '../src/study/runner.js';
-import { parseStudy } from '../src/study/schema.js';
+import { checkProblems, parseStudy } from '../src/study/schema.js';
 import { filtersNativeStderr, DawnWarningFilter } from '../src/cli/native-stderr.js';
 import { CLI, SHARED } from './helpers.js';
 import { hasSystem } from './system.js';
@@ -183,6 +184,23 @@ describe('a metadata JSON is used or refused, never ignored', () => {
     }
   });
 
+  it('beside the CSV: a target or rows that do not fit the file are named in the JSON (the CSV was named)', () => {
+    for (const [json, msg] of [
+      ['{"target": "q"}', /d\.json: target: .*d\.csv has no column named "q"/],
+      ['{"training_rows": {"start": 3, "end": 1}}', /d\.json: training_rows 3:1 are empty/],
+      ['{"training_rows": {"start": -2, "end": 3}}', /d\.json: training_rows -2:3 start before the first data row \(0\)/],
+      ['{"test_rows": {"start": 0, "end": 9}}', /d\.json: test_rows 0:9 exceed the 4 data rows of .*d\.csv/],
+    ] as const) {
+      const dir = tmp();
+      writeFileSync(join(dir, 'd.csv'), data);
+      writeFileSync(join(dir, 'd.json'), json);
+      expect(() => csvTask(join(dir, 'd.csv')), json).toThrow(msg);
+      expect(() => csvTask(join(dir, 'd.csv'), { target: 'y', train: { start: -1, end: 2 } }), json).toThrow(
+        /d\.csv: training rows -1:2 start before the first data row/,
+      );
+    }
+  });
+
   it('given with --meta: an unusable one is an error naming it', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'd.csv'), data);
@@ -300,6 +318,18 @@ describe('checkpoints of another run', () => {
 });
 
 describe('smaller findings', () => {
+  it('--target, --train, --test or --meta with a benchmark: exit 2, nothing written (they were ignored)', () => {
+    const out = join(tmp(), 'o');
+    refused(
+      gpmate(['run', ...TINY, '--problem', 'koza-1', '--target', 'x', '--out', out]),
+      /^gpmate: option --target: only with a data file/,
+    );
+    refused(gpmate(['run', ...TINY, '--train', '0:5', '--out', out]), /^gpmate: option --train: only with a data file/);
+    expect(existsSync(out)).toBe(false);
+    const study = parseStudy(tinyStudy({ problems: [{ name: 'k', problem: 'koza-1', target: 'y' }] }), 's.json');
+    expect(() => checkProblems(study, 's.json')).toThrow(/study file s\.json: field "problems\[0\]": option target: only with a data file/);
+  });
+
   it('a model file whose version is the string "2" says so', () => {
     const body = { format: 'gpmate-model', version: '2', gpmate: '0.1.0', inputs: ['x'] };
     expect(() => parseModel(JSON.stringify(body), 'm.json')).toThrow(/^m\.json: "version" must be a number \(1 to 3\), got "2"$/);
@@ -385,4 +415,48 @@ describe('smaller findings', () => {
       expect(verbose.stderr).toMatch(/gpmate: gpu back end: no WebGPU adapter found/);
     },
   );
+});
+
+describe('data files near the size limit are read in linear time and memory', () => {
+  it('a header of 300,000 columns is checked for duplicate names in linear time (a quadratic search took hours)', () => {
+    const dir = tmp();
+    const names = Array.from({ length: 300_000 }, (_, i) => `c${i}`);
+    const row = names.map((_, i) => String(i % 7)).join(',');
+    writeFileSync(join(dir, 'wide.csv'), `${names.join(',')}\n${row}\n${row}\n`);
+    expect(readNumericCsv(join(dir, 'wide.csv')).header).toHaveLength(300_000);
+    writeFileSync(join(dir, 'dup.csv'), `${names.join(',')},c299998\n${row},1\n`);
+    expect(() => readNumericCsv(join(dir, 'dup.csv'))).toThrow(/dup\.csv: line 1: column "c299998" appears twice/);
+  });
+
+  it('a cell of 20 million characters is read in a heap of 128 MB (built a character at a time, it took 1.3 GB)', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'long.csv'), `x,y\n1,"${'2'.repeat(20_000_000)}"\n2,3\n`);
+    const r = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=128', CLI, 'run', '--data', join(dir, 'long.csv'), ...TINY, '--out', join(dir, 'o')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    refused(r, /^gpmate: .*long\.csv: line 2, column "y": a text of 20000000 characters is beyond the range of double-precision numbers/);
+    expect(existsSync(join(dir, 'o'))).toBe(false);
+  });
+
+  it("a checkpoint's fingerprint hashes the data's base64 text in pieces (whole, it passed V8's longest string from 400 MB of data)", () => {
+    const whole = (arrays: Float64Array[]) =>
+      sha256(Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toString('base64'));
+    // pieces are 3 MiB (393,216 doubles): columns that end inside a piece, on its edge and past it, and empty ones
+    for (const lengths of [[0], [1], [1, 1], [2, 5, 7], [393_216, 1], [393_217, 393_215, 3], [1_000_000, 7], [0, 0, 3]]) {
+      const arrays = lengths.map((n) => Float64Array.from({ length: n }, (_, i) => Math.sin(7 * i + n)));
+      expect(sha256Base64(arrays), String(lengths)).toBe(whole(arrays));
+    }
+  });
+
+  it('predict writes its CSV text in pieces (whole, 67 million predictions failed: "Invalid string length", exit 1)', () => {
+    const pred = Float64Array.from({ length: 150_000 }, (_, i) => Math.sin(i) * 10 ** (i % 30));
+    const text = 'prediction\n' + Array.from(pred, (x) => String(x)).join('\n') + '\n';
+    expect([...predictionCsv(pred)].length).toBe(4); // the header, then pieces of 65,536 rows
+    expect([...predictionCsv(pred)].join('')).toBe(text);
+    const file = join(tmp(), 'p.csv');
+    writeFileAtomic(file, predictionCsv(pred));
+    expect(readFileSync(file, 'utf8')).toBe(text);
+  });
 });

@@ -219,6 +219,7 @@ describe('--mutation: one name or a weighted list', () => {
       ',point',
       'point,point',
       'point:Infinity',
+      'subtree:1e308,point:1e308', // the sum is Infinity: the draw always took point
     ]) {
       expect(() => parseMutation(bad), bad).toThrow(ConfigError);
       expect(() => parseMutation(bad), bad).toThrow(/^option mutation: /);

@@ -74,6 +74,13 @@ describe('benchmark problems', () => {
   it('reject unknown names', () => {
     expect(() => resolveTask({ problem: 'koza-9' }, 1)).toThrow(/unknown problem "koza-9"/);
   });
+
+  it('refuse a target, rows or a description, which only a data file has (they were ignored)', () => {
+    expect(() => resolveTask({ problem: 'koza-1', target: 'x' }, 1)).toThrow(/^option target: only with a data file \(benchmark koza-1/);
+    expect(() => resolveTask({ train: { start: 0, end: 5 } }, 1)).toThrow(/^option train: only with a data file/);
+    expect(() => resolveTask({ problem: 'pagie-1', test: { start: 0, end: 5 } }, 1)).toThrow(/^option test: only with a data file/);
+    expect(() => resolveTask({ problem: 'pagie-1', meta: 'm.json' }, 1)).toThrow(/^option meta: only with a data file/);
+  });
 });
 
 describe('CSV loader', () => {

@@ -41,8 +41,16 @@ async function predict(argv: string[]): Promise<number> {
   const model = readModel(modelFile);
   const table = readNumericCsv(data);
   const pred = predictColumns(model, table.header, table.columns, table.rows, data);
-  const text = 'prediction\n' + Array.from(pred, (x) => String(x)).join('\n') + '\n';
-  if (out !== undefined) writeFileAtomic(out, text);
-  else process.stdout.write(text);
+  if (out !== undefined) writeFileAtomic(out, predictionCsv(pred));
+  else for (const piece of predictionCsv(pred)) process.stdout.write(piece);
   return 0;
+}
+
+/**
+ * The predictions as CSV text, in pieces of 65,536 rows: the text of a file near the CSV size limit
+ * (tens of millions of rows) would pass the longest string V8 can make.
+ */
+export function* predictionCsv(pred: Float64Array): Generator<string> {
+  yield 'prediction\n';
+  for (let i = 0; i < pred.length; i += 65_536) yield Array.from(pred.subarray(i, i + 65_536), (x) => String(x)).join('\n') + '\n';
 }

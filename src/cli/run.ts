@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCHMARK_NAMES, resolveTask, type ProblemSpec } from '../../problems/index.js';
@@ -335,10 +336,28 @@ export function summaryOf(problem: string, inv: RunInvocation, s: RegressionSett
 /** Fingerprint of a run's settings and data: a checkpoint resumes only the run it came from. */
 function fingerprintOf(inv: RunInvocation, s: RegressionSettings, train: Dataset): string {
   const h = sha256(canonicalJson({ problem: inv.problem, settings: s }));
-  const data = sha256(
-    Buffer.concat([train.y, ...train.columns].map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).toString('base64'),
-  );
-  return sha256(h + data);
+  return sha256(h + sha256Base64([train.y, ...train.columns]));
+}
+
+/**
+ * The SHA-256 of the base64 text of the arrays' bytes one after another, hashed piece by piece: the text of
+ * the data of a large CSV file would pass the longest string V8 can make (2^29 - 24 characters, 400 MB of
+ * data). Pieces of a multiple of 3 bytes encode to pieces of the same text, so the digest is that of the whole.
+ */
+export function sha256Base64(arrays: readonly Float64Array[]): string {
+  const hash = createHash('sha256');
+  const piece = 3 * 2 ** 20;
+  let rest = Buffer.alloc(0);
+  for (const a of arrays) {
+    const bytes = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < bytes.length; i += piece) {
+      const b = Buffer.concat([rest, bytes.subarray(i, i + piece)]);
+      const whole = b.length - (b.length % 3);
+      hash.update(b.subarray(0, whole).toString('base64'));
+      rest = b.subarray(whole);
+    }
+  }
+  return hash.update(rest.toString('base64')).digest('hex');
 }
 
 /** The flags a checkpoint keeps: everything but where output goes and --resume itself. */

@@ -17,13 +17,15 @@ import { optionError } from './errors.js';
 /**
  * Writes a file atomically: the content goes to a temporary file in the same folder, is flushed,
  * and is renamed over the target, so readers see the old file or the new one, never a torn one.
+ * Content given in pieces is written piece by piece (a text longer than a string may be).
  */
-export function writeFileAtomic(path: string, content: string | Uint8Array): void {
+export function writeFileAtomic(path: string, content: string | Uint8Array | Iterable<string>): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     const fd = openSync(tmp, 'w');
     try {
-      writeFileSync(fd, content);
+      if (typeof content === 'string' || content instanceof Uint8Array) writeFileSync(fd, content);
+      else for (const piece of content) writeFileSync(fd, piece);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

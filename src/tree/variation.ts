@@ -256,6 +256,12 @@ export function parseMutation(spec: unknown): MutationMix {
     types.push(name as MutationType);
     weights.push(weight);
   }
+  // a sum past the largest double is Infinity, and the draw by weight would always take the last operator
+  if (!Number.isFinite(weights.reduce((a, b) => a + b, 0)))
+    throw optionError(
+      'mutation',
+      `the weights in "${spec}" add up to more than the largest number (${Number.MAX_VALUE}); use smaller ones`,
+    );
   return { types, weights };
 }
 
