@@ -4,6 +4,8 @@ import { Rng } from '../src/core/rng.js';
 import { WorkerError } from '../src/core/errors.js';
 import { WasmEvaluator, createEvaluator } from '../src/eval/wasm-evaluator.js';
 import { PoolEvaluator } from '../src/eval/pool.js';
+import { BUILTIN_HANDLERS } from '../src/eval/pool-tasks.js';
+import type { FitnessTask, TaskHandler } from '../src/eval/protocol.js';
 import type { TreeEvaluator } from '../src/eval/types.js';
 import { edgeDataset, randomTrees } from './eval-helpers.js';
 
@@ -34,17 +36,28 @@ describe('worker pool', () => {
       const local = new WasmEvaluator(ds, { fitness });
       const want = local.evaluateSync(trees);
       expect(want.some((v) => !Number.isFinite(v))).toBe(true);
-      for (const [threads, chunks] of [
-        [1, 1],
-        [2, undefined],
-        [2, 7],
-        [3, 5],
-        [3, 402],
-        [2, 1],
+      for (const [threads, chunks, caller] of [
+        [1, 1, false],
+        [2, undefined, false],
+        [2, 7, false],
+        [3, 5, false],
+        [3, 402, false],
+        [2, 1, false],
+        [1, undefined, true],
+        [1, 402, true],
+        [2, 5, true],
       ] as const) {
-        const pool = track(new PoolEvaluator(ds, { threads, fitness, ...(chunks ? { chunks } : {}), minTaskWork: 1 }));
+        const pool = track(
+          new PoolEvaluator(ds, {
+            threads,
+            fitness,
+            ...(chunks ? { chunks } : {}),
+            ...(caller ? { caller: BUILTIN_HANDLERS } : {}),
+            minTaskWork: 1,
+          }),
+        );
         const got = await pool.evaluate(trees);
-        expect(sameBits(got, want), `${fitness}, ${threads} threads, ${chunks ?? 'auto'} chunks`).toBe(true);
+        expect(sameBits(got, want), `${fitness}, ${threads} threads, ${chunks ?? 'auto'} chunks${caller ? ', caller' : ''}`).toBe(true);
         await pool.close();
       }
     }
@@ -53,6 +66,26 @@ describe('worker pool', () => {
     const local = new WasmEvaluator(ds).outputsSync(trees.slice(0, 50), { start: 17, end: 250 });
     outs.forEach((o, i) => expect(sameBits(o, local[i]!), `outputs of tree ${i}`).toBe(true));
     await pool.close();
+  });
+
+  it('lets the calling thread claim ranges beside the workers; an error in its own ranges is thrown as it is', async () => {
+    let callerTrees = 0;
+    const counting: TaskHandler<FitnessTask> = (ctx, t) => {
+      callerTrees += t.to - t.from;
+      BUILTIN_HANDLERS.fitness(ctx, t);
+    };
+    const pool = track(new PoolEvaluator(ds, { threads: 1, chunks: 100, caller: { ...BUILTIN_HANDLERS, fitness: counting } }));
+    expect(pool.threads).toBe(2);
+    expect(sameBits(await pool.evaluate(trees), new WasmEvaluator(ds).evaluateSync(trees))).toBe(true);
+    // the worker is still starting when the first batch comes: the caller takes ranges at once
+    expect(callerTrees).toBeGreaterThan(0);
+    await pool.close();
+    const failing: TaskHandler<FitnessTask> = () => {
+      throw new RangeError('caller fault');
+    };
+    const bad = track(new PoolEvaluator(ds, { threads: 1, chunks: 100, caller: { ...BUILTIN_HANDLERS, fitness: failing } }));
+    await expect(bad.evaluate(trees)).rejects.toThrow(RangeError);
+    await bad.close();
   });
 
   it('runs batches below one task of work in the calling thread, with the same results', async () => {
@@ -66,6 +99,8 @@ describe('worker pool', () => {
   it('createEvaluator gives a pool for threads > 1 and validates its options', async () => {
     const ev = track(createEvaluator(ds, { threads: 2 }));
     expect(ev).toBeInstanceOf(PoolEvaluator);
+    // one worker and the calling thread
+    expect(ev.threads).toBe(2);
     expect(createEvaluator(ds, { threads: 1 })).toBeInstanceOf(WasmEvaluator);
     expect(() => createEvaluator(ds, { threads: 0 })).toThrow(/option threads/);
     expect(() => createEvaluator(ds, { threads: 1, fitness: 'mae' as never })).toThrow(/option fitness/);
@@ -80,7 +115,8 @@ describe('worker pool', () => {
       const pool = track(new PoolEvaluator(ds, { threads: 2, chunks: 3, workerFile: FAULTY, workerExtra: { mode, failures: 1, counter } }));
       const got = await pool.evaluate(trees);
       expect(sameBits(got, new WasmEvaluator(ds).evaluateSync(trees))).toBe(true);
-      expect(new Int32Array(counter)[0]).toBeGreaterThanOrEqual(4);
+      // one task per worker and batch: the failed one, then the retry's two
+      expect(new Int32Array(counter)[0]).toBeGreaterThanOrEqual(3);
       await pool.close();
     });
 

@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
-import { BUILTIN_HANDLERS } from '../src/eval/pool-tasks.js';
-import type { PoolWorkerData, TaskHandler, TreeRangeTask, WorkerContext } from '../src/eval/protocol.js';
+import { BUILTIN_HANDLERS, runClaimed } from '../src/eval/pool-tasks.js';
+import type { ClaimingTask, PoolWorkerData, TaskHandler, WorkerContext } from '../src/eval/protocol.js';
 import { WasmEngine } from '../src/eval/wasm-engine.js';
 import { SCORE_HANDLERS } from '../src/sr/scoring.js';
 
@@ -18,10 +18,7 @@ const ctx: WorkerContext = { engine: new WasmEngine(columns, y, wd.block), colum
 /** One handler per task kind: the pool's own and the regression layer's. */
 export const TASK_HANDLERS: Readonly<Record<string, TaskHandler<never>>> = { ...BUILTIN_HANDLERS, ...SCORE_HANDLERS };
 
-/** The piscina task function. */
-export default function run(task: TreeRangeTask): number {
-  const h = TASK_HANDLERS[task.kind] as TaskHandler<TreeRangeTask> | undefined;
-  if (!h) throw new Error(`eval worker: unknown task kind ${String(task.kind)}`);
-  h(ctx, task);
-  return task.to - task.from;
+/** The piscina task function: claims the batch's tree ranges until none is left. */
+export default function run(task: ClaimingTask): number {
+  return runClaimed(TASK_HANDLERS, ctx, task);
 }

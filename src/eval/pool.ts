@@ -7,21 +7,28 @@ import { dedupe, encodeTrees, expand, type EncodedTrees } from './encode.js';
 import type { FitnessKind } from './loss.js';
 import { DEFAULT_BLOCK } from './kernel.js';
 import { distUrl } from './paths.js';
-import type { PoolWorkerData, TreeRangeTask } from './protocol.js';
+import { runClaimed } from './pool-tasks.js';
+import type { ClaimingTask, PoolWorkerData, RangeClaims, TaskHandlers, TreeRangeTask, WorkerContext } from './protocol.js';
 import type { RowRange, TreeEvaluator } from './types.js';
 
 export interface PoolOptions {
   /** Worker threads (>= 1). */
   threads: number;
+  /**
+   * Handlers of the task kinds the calling thread may run (those of the workers): with them the calling
+   * thread claims ranges of each batch beside the workers, so `threads` workers and it compute on
+   * threads + 1 cores. Without, it only waits for the workers.
+   */
+  caller?: TaskHandlers;
   fitness?: FitnessKind;
   /** Rows per kernel block (a multiple of 4). */
   block?: number;
   /**
-   * Fixed number of tasks per batch (tests use odd values); default: enough tasks of at least
-   * `minTaskWork` node-row evaluations each, up to 4 per thread, so a slow task is balanced by others.
+   * Fixed number of tree ranges per batch (tests use odd values); default: enough ranges of at least
+   * `minTaskWork` node-row evaluations each, up to 4 per thread, so a slow range is balanced by others.
    */
   chunks?: number;
-  /** Default 4e6 node-row evaluations: a few milliseconds, against ~0.1 ms of overhead per task. */
+  /** Default 4e6 node-row evaluations: a few milliseconds, against the batch's messages (~0.1 ms). */
   minTaskWork?: number;
   /** Worker entry (default dist/workers/eval-worker.js); tests substitute a faulty one. */
   workerFile?: string | URL;
@@ -32,9 +39,12 @@ export interface PoolOptions {
 /**
  * The WebAssembly evaluator on a piscina pool of worker threads. The data set is copied once into a
  * SharedArrayBuffer that every worker reads (workerData); per batch the distinct trees are encoded into
- * shared memory and split into contiguous tree ranges balanced by nodes x rows; each worker writes its
- * trees' results into a shared output buffer. A tree's value is computed by one worker with the same
- * code as in-process, so results are bit-identical for every thread count and chunking.
+ * shared memory and split into contiguous tree ranges balanced by nodes x rows. Each worker gets one task
+ * per batch, in which it claims ranges from a shared counter until none is left, and with `caller`
+ * handlers the calling thread claims ranges too (so no thread waits while another has ranges queued,
+ * and no more threads run than there are cores); each range's results go into shared output buffers.
+ * A tree's value is computed by one thread with the same code as in-process, so results are
+ * bit-identical for every thread count and chunking.
  *
  * Batches of less than one task's work (`minTaskWork`) run in the calling thread, with the same engine.
  *
@@ -42,17 +52,21 @@ export interface PoolOptions {
  * dead workers), and a second failure rejects with a WorkerError naming the fault.
  */
 export class PoolEvaluator implements TreeEvaluator {
+  /** Threads that compute: the workers, and the calling thread with `caller` handlers. */
   readonly threads: number;
   readonly fitnessKind: FitnessKind;
+  private readonly workers: number;
   private readonly pool: Piscina;
+  private readonly caller: TaskHandlers | undefined;
   private readonly rows: number;
   private readonly chunks: number | undefined;
   private readonly minTaskWork: number;
   private closed = false;
   private readonly data: Dataset;
   private readonly block: number;
-  /** The same engine in this thread, for batches too small to be worth a task (created on first use). */
+  /** The same engine in this thread, for batches too small to be worth a task and the caller's ranges (created on first use). */
   private local: WasmEngine | undefined;
+  private callerContext: WorkerContext | undefined;
   /** Rejects the batch in flight when the pool reports an error outside any task (e.g. a worker failing at start). */
   private poolFault: ((e: Error) => void) | undefined;
   /** An error the pool reported while no batch was in flight (a worker failing as it starts). */
@@ -60,7 +74,9 @@ export class PoolEvaluator implements TreeEvaluator {
 
   constructor(data: Dataset, o: PoolOptions) {
     if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw optionError('threads', `expected an integer >= 1, got ${o.threads}`);
-    this.threads = o.threads;
+    this.workers = o.threads;
+    this.caller = o.caller;
+    this.threads = o.threads + (o.caller ? 1 : 0);
     this.fitnessKind = o.fitness ?? 'rmse';
     this.rows = data.rows;
     this.chunks = o.chunks;
@@ -126,7 +142,8 @@ export class PoolEvaluator implements TreeEvaluator {
 
   /**
    * Splits trees [0, count) into contiguous ranges of similar work (nodes x rows), runs `make(from, to)`
-   * for each on the pool, and retries the whole batch once if any task fails.
+   * for each on the pool's threads, and retries the whole batch once if a worker fails (an error in the
+   * calling thread's own ranges is thrown as it is).
    */
   async runTasks(name: string, enc: EncodedTrees, rows: number, make: (from: number, to: number) => TreeRangeTask): Promise<void> {
     if (this.closed) throw new WorkerError('evaluation pool: used after close()');
@@ -139,6 +156,7 @@ export class PoolEvaluator implements TreeEvaluator {
         await this.runOnce(ranges, make);
         return;
       } catch (e) {
+        if (e instanceof CallerFault) throw e.cause;
         if (this.closed) throw new WorkerError(`evaluation pool: closed during ${name} evaluation`);
         first ??= e;
         if (attempt === 1) {
@@ -149,13 +167,43 @@ export class PoolEvaluator implements TreeEvaluator {
     }
   }
 
-  private runOnce(ranges: readonly (readonly [number, number])[], make: (from: number, to: number) => TreeRangeTask): Promise<unknown> {
-    return new Promise((resolve, reject) => {
+  private async runOnce(ranges: readonly (readonly [number, number])[], make: (from: number, to: number) => TreeRangeTask): Promise<void> {
+    const flat = new Int32Array(new SharedArrayBuffer(ranges.length * 8));
+    ranges.forEach(([a, b], i) => {
+      flat[2 * i] = a;
+      flat[2 * i + 1] = b;
+    });
+    const claims: RangeClaims = { ranges: flat, next: new Int32Array(new SharedArrayBuffer(4)) };
+    const job: ClaimingTask = { task: make(0, 0), claims };
+    const workers = new Promise((resolve, reject) => {
       this.poolFault = reject;
-      Promise.all(ranges.map(([a, b]) => this.pool.run(make(a, b)))).then(resolve, reject);
+      const tasks = Array.from({ length: Math.min(this.workers, ranges.length) }, () => this.pool.run(job));
+      Promise.all(tasks).then(resolve, reject);
     }).finally(() => {
       this.poolFault = undefined;
     });
+    let fault: CallerFault | undefined;
+    if (this.caller) {
+      try {
+        runClaimed(this.caller, this.callerCore(), job);
+      } catch (e) {
+        fault = new CallerFault(e);
+      }
+    }
+    // the caller's fault, if any, is thrown once the workers' tasks have settled
+    await workers.then(
+      () => {
+        if (fault) throw fault;
+      },
+      (e: unknown) => {
+        throw fault ?? e;
+      },
+    );
+  }
+
+  private callerCore(): WorkerContext {
+    this.callerContext ??= { engine: this.localCore(), columns: this.data.columns, y: this.data.y };
+    return this.callerContext;
   }
 
   private isTiny(enc: EncodedTrees, rows: number): boolean {
@@ -191,6 +239,13 @@ export class PoolEvaluator implements TreeEvaluator {
     if (this.closed) return;
     this.closed = true;
     await this.pool.destroy();
+  }
+}
+
+/** An error in the calling thread's own ranges: not a worker's fault, so not retried. */
+class CallerFault extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
   }
 }
 

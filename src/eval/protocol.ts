@@ -2,10 +2,12 @@
  * The message protocol between the pool (src/eval/pool.ts) and its workers (workers/eval-worker.ts).
  *
  * A worker receives the data set once, in SharedArrayBuffers (`PoolWorkerData`, the workerData of
- * every worker). Each task then names its `kind`, the trees (a flat encoding in shared memory, see
- * src/eval/encode.ts), the tree range [from, to) it owns, and a shared output buffer it writes its range
- * of; a task returns nothing else. Work is split by tree ranges only, never by rows, so every value is
- * computed by one thread in the same order whatever the thread count or chunking.
+ * every worker). Per batch each worker then gets one task (`ClaimingTask`): a template naming its `kind`,
+ * the trees (a flat encoding in shared memory, see src/eval/encode.ts) and shared output buffers, and
+ * the batch's tree ranges, which the worker claims one at a time (as the calling thread may too) and
+ * runs as the template on [from, to); a task returns nothing else. Work is split by tree ranges only,
+ * never by rows, so every value is computed by one thread in the same order whatever the thread count,
+ * the chunking or which thread claims a range.
  *
  * The pool knows two kinds (`fitness`, `outputs`). A layer above adds its own (src/sr/scoring-pool.ts
  * adds `score`): an interface extending {@link TreeRangeTask}, a handler in the worker's registry
@@ -41,6 +43,22 @@ export interface TreeRangeTask {
   readonly from: number;
   readonly to: number;
   readonly out: Float64Array;
+}
+
+/**
+ * A batch's tree ranges, claimed one at a time by every thread that works on it (each pool worker's
+ * one task, and the calling thread): range i is [ranges[2i], ranges[2i + 1]), and `next[0]` the next
+ * range to claim (Atomics.add). Which thread computes a range never changes its values.
+ */
+export interface RangeClaims {
+  readonly ranges: Int32Array;
+  readonly next: Int32Array;
+}
+
+/** What a pool worker receives: a task template (its from/to unused) and the ranges to claim from. */
+export interface ClaimingTask {
+  readonly task: TreeRangeTask;
+  readonly claims: RangeClaims;
 }
 
 /** Fitness of trees [from, to): out[t] = loss of tree t. */

@@ -7,6 +7,7 @@ import { dedupe, encodeTrees, expand } from './encode.js';
 import { FITNESS_KINDS, type FitnessKind } from './loss.js';
 import { DEFAULT_BLOCK } from './kernel.js';
 import { checkRows, PoolEvaluator, type PoolOptions } from './pool.js';
+import { BUILTIN_HANDLERS } from './pool-tasks.js';
 import type { RowRange, TreeEvaluator } from './types.js';
 
 /**
@@ -118,5 +119,6 @@ export function createEvaluator(train: Dataset, o: EvaluatorOptions = {}): TreeE
   if (!(Number.isInteger(block) && block >= 4 && block % 4 === 0))
     throw new ConfigError(`option block: expected a positive multiple of 4, got ${block}`);
   if (threads === 1) return new WasmEvaluator(train, { fitness, block });
-  return new PoolEvaluator(train, { ...o, threads, fitness, block });
+  // the calling thread computes too: threads - 1 workers
+  return new PoolEvaluator(train, { ...o, threads: threads - 1, caller: BUILTIN_HANDLERS, fitness, block });
 }

@@ -1,9 +1,10 @@
 import type { Evaluation, EvaluationRequest, Evaluator } from '../core/types.js';
 import type { Dataset } from '../eval/dataset.js';
 import { PoolEvaluator } from '../eval/pool.js';
+import { BUILTIN_HANDLERS } from '../eval/pool-tasks.js';
 import { defaultThreads } from '../eval/wasm-evaluator.js';
 import type { Tree } from '../tree/tree.js';
-import { scoreBatch, ScoringEvaluator, type ScoreSettings } from './scoring.js';
+import { SCORE_HANDLERS, scoreBatch, ScoringEvaluator, type ScoreSettings } from './scoring.js';
 
 /**
  * Regression scoring (scaled fitness, constant optimisation, robustness check) on the fast
@@ -21,7 +22,8 @@ export class PoolScoringEvaluator implements Evaluator<Tree> {
     private readonly settings: ScoreSettings,
     threads: number,
   ) {
-    this.pool = new PoolEvaluator(data, { threads });
+    // the calling thread computes too: threads - 1 workers
+    this.pool = new PoolEvaluator(data, { threads: threads - 1, caller: { ...BUILTIN_HANDLERS, ...SCORE_HANDLERS } });
     this.rows = data.rows;
   }
 
