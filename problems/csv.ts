@@ -126,16 +126,24 @@ function readBounded(path: string): Buffer {
  */
 export function readNumericCsv(path: string): NumericTable {
   const text = decodeText(path, readBounded(path));
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
-  while (lines.length && (lines[lines.length - 1] as string).trim() === '') lines.pop();
-  if (lines.length === 0) throw new DataError(`${path}: the file is empty`);
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  // Lines are walked twice, never held: once to count them (trailing blank lines are no rows), then to
+  // read them. A file near the size limit has tens of millions of lines, and an array of their strings
+  // took gigabytes.
+  let total = 0;
+  const count = new Lines(body);
+  for (let i = 0; count.next(); i++) if (!isBlank(body, count.start, count.end)) total = i + 1;
+  if (total === 0) throw new DataError(`${path}: the file is empty`);
+  const lines = new Lines(body);
   const cellsOf = (i: number): string[] => {
-    const cells = splitLine(lines[i] as string);
+    lines.next();
+    const cells = splitLine(body.slice(lines.start, lines.end));
     if (!cells) throw new DataError(`${path}: line ${i + 1}: a quote is not closed`);
     return cells;
   };
   const header = cellsOf(0);
-  const separator = header.length === 1 && [';', '\t', '|'].find((c) => (lines[0] as string).includes(c));
+  const headerLine = body.slice(lines.start, lines.end);
+  const separator = header.length === 1 && [';', '\t', '|'].find((c) => headerLine.includes(c));
   if (separator)
     throw new DataError(`${path}: line 1: one column holding ${JSON.stringify(separator)}: gpmate reads comma-separated files`);
   if (header.every((h) => DECIMAL.test(h)))
@@ -146,7 +154,7 @@ export function readNumericCsv(path: string): NumericTable {
   // a set of the names so far: indexOf per name would take quadratic time on a wide header (300,000 columns: hours)
   const dup = header.find((h) => seen.has(h) || (seen.add(h), false));
   if (dup !== undefined) throw new DataError(`${path}: line 1: column ${quoted(dup, String(header.lastIndexOf(dup) + 1))} appears twice`);
-  const rows = lines.length - 1;
+  const rows = total - 1;
   if (rows === 0) throw new DataError(`${path}: no data rows after the header`);
   const columns = header.map(() => new Float64Array(rows));
   for (let r = 0; r < rows; r++) {
@@ -163,6 +171,49 @@ export function readNumericCsv(path: string): NumericTable {
     }
   }
   return { header, columns, rows };
+}
+
+/**
+ * The lines of a text one after the other, as offsets [start, end) (`next()` moves to the next; false
+ * past the last), split where String.split(/\r\n|\n|\r/) splits: an empty text is one empty line, and a
+ * text that ends in a line break ends in an empty line.
+ */
+class Lines {
+  start = 0;
+  end = 0;
+  private at = 0;
+  private done = false;
+  // the next \n and \r at or after `at` (-1: none left; -2: not looked for yet)
+  private lf = -2;
+  private cr = -2;
+
+  constructor(private readonly text: string) {}
+
+  next(): boolean {
+    if (this.done) return false;
+    const t = this.text;
+    const at = this.at;
+    if (this.lf !== -1 && this.lf < at) this.lf = t.indexOf('\n', at);
+    if (this.cr !== -1 && this.cr < at) this.cr = t.indexOf('\r', at);
+    const brk = this.lf < 0 ? this.cr : this.cr < 0 ? this.lf : Math.min(this.lf, this.cr);
+    this.start = at;
+    if (brk < 0) {
+      this.end = t.length;
+      this.done = true;
+    } else {
+      this.end = brk;
+      this.at = brk + (t.charCodeAt(brk) === 13 && t.charCodeAt(brk + 1) === 10 ? 2 : 1);
+    }
+    return true;
+  }
+}
+
+/** Whether text[a, b) is empty or white space only (as trim() sees it), without a string for the common line. */
+function isBlank(text: string, a: number, b: number): boolean {
+  if (a === b) return true;
+  const c = text.charCodeAt(a);
+  // a line that starts with a printable ASCII character is not blank
+  return c > 32 && c < 127 ? false : text.slice(a, b).trim() === '';
 }
 
 interface MetaRows {

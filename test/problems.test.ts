@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_CSV_BYTES } from '../problems/csv.js';
+import { MAX_CSV_BYTES, readNumericCsv } from '../problems/csv.js';
 import { BENCHMARK_NAMES, benchmarkTask, csvTask, gridPoints, resolveTask } from '../problems/index.js';
 import { DataError } from '../src/core/errors.js';
 import { rSquared } from '../src/eval/reference.js';
@@ -197,6 +197,13 @@ describe('CSV loader', () => {
       expect(Array.from(t.train.columns[0]!)).toEqual([1.5, 0.5, -0]);
     }
     expect(csvTask(file('big-target.csv', 'a,y\n1,1e100\n2,-1e100\n')).train.rows).toBe(2);
+    // mixed line endings; trailing lines of white space (a no-break space too) are no rows
+    const mixed = readNumericCsv(file('mixed.csv', 'a,y\r\n1,2\r3,4\n5,6\r\n \n\t\r\n\u00a0\n\n'));
+    expect(mixed.rows).toBe(3);
+    expect(Array.from(mixed.columns[1]!)).toEqual([2, 4, 6]);
+    // a blank line before the last row is a line of one cell, named by its number
+    expect(() => readNumericCsv(file('gap.csv', 'a,y\n1,2\n\n3,4\n'))).toThrow(/gap\.csv: line 3: expected 2 cells, found 1/);
+    expect(() => readNumericCsv(file('blank.csv', '\n \r\n\n'))).toThrow(/blank\.csv: the file is empty/);
   });
 
   it('reports R^2 as undefined (NaN, null in JSON) on a constant test target, never as 1', async () => {
