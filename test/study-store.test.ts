@@ -4,11 +4,12 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../src/core/errors.js';
-import { exportCsv } from '../src/study/export.js';
+import { csvPieces, exportCsv } from '../src/study/export.js';
 import { writeReport } from '../src/study/report.js';
 import { executeRun } from '../src/study/execute.js';
 import { filesDigest } from '../src/study/grid.js';
 import { runStudy } from '../src/study/runner.js';
+import { StudyStore } from '../src/study/store.js';
 import { deterministicContent, storeState, tempDir, tinyStudy, writeStudy } from './study-helpers.js';
 import { SHARED } from './helpers.js';
 
@@ -292,6 +293,26 @@ describe('study store (real SQLite file)', () => {
     expect(header).toContain('unique_share');
     copyFileSync(db, join(dir, 'copy.db'));
     expect(() => exportCsv(join(dir, 'missing.db'), join(dir, 'csv2'))).toThrow(`database ${join(dir, 'missing.db')}: not found`);
+    // a write that fails part-way through the generation rows leaves the database free to close and read again
+    const store = StudyStore.openForRead(db);
+    const rows = store.eachGeneration();
+    rows.next();
+    rows.return(undefined);
+    expect(store.generations()).toHaveLength(6 * 6);
+    store.close();
+  });
+
+  it('writes CSV text in pieces of whole lines, the same text as one string', () => {
+    const rows = [
+      [1, 'a,b'],
+      [2, 'say "hi"'],
+      [3, null],
+    ];
+    const one = ['x,y', '1,"a,b"', '2,"say ""hi"""', '3,'].join('\n') + '\n';
+    expect([...csvPieces(['x', 'y'], rows, 2)]).toEqual(['x,y\n1,"a,b"\n', '2,"say ""hi"""\n3,\n']);
+    expect([...csvPieces(['x', 'y'], rows, 2)].join('')).toBe(one);
+    expect([...csvPieces(['x', 'y'], rows)]).toEqual([one]);
+    expect([...csvPieces(['x', 'y'], [], 2)]).toEqual(['x,y\n']);
   });
 });
 

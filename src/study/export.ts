@@ -12,8 +12,28 @@ function field(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function csv(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  return [header.map(field).join(','), ...rows.map((r) => r.map(field).join(','))].join('\n') + '\n';
+/**
+ * A CSV file's text in pieces of `linesPerPiece` lines (a header line, then one line per row, each ending
+ * in a line break): the text of millions of rows would pass the longest string V8 can make.
+ */
+export function* csvPieces(header: readonly string[], rows: Iterable<readonly unknown[]>, linesPerPiece = 10_000): Generator<string> {
+  let piece = header.map(field).join(',') + '\n';
+  let lines = 1;
+  for (const r of rows) {
+    if (lines === linesPerPiece) {
+      yield piece;
+      piece = '';
+      lines = 0;
+    }
+    piece += r.map(field).join(',') + '\n';
+    lines++;
+  }
+  yield piece;
+}
+
+/** `rows` with `f` applied to each, lazily. */
+function* mapped<T, U>(rows: Iterable<T>, f: (row: T) => U): Generator<U> {
+  for (const r of rows) yield f(r);
 }
 
 /**
@@ -35,14 +55,14 @@ export function exportCsv(dbPath: string, dir: string): string[] {
     const AXES = ['problem', 'selection', 'mutation', 'mutation_rate', 'variant'];
     mkdirSync(dir, { recursive: true });
     const written: string[] = [];
-    const put = (name: string, text: string): void => {
+    const put = (name: string, text: Iterable<string>): void => {
       const p = join(dir, name);
       writeFileAtomic(p, text);
       written.push(p);
     };
     put(
       'cells.csv',
-      csv(
+      csvPieces(
         ['cell', ...AXES, 'options'],
         cells.map((c) => [c.hash, c.problem, c.selection, c.mutation, c.mutation_rate, c.variant, c.options]),
       ),
@@ -68,13 +88,13 @@ export function exportCsv(dbPath: string, dir: string): string[] {
     ] as const;
     put(
       'runs.csv',
-      csv(
+      csvPieces(
         ['cell', ...AXES, 'seed', ...runCols],
         runs.map((r) => [r.cell, ...axes(r.cell), r.seed, ...runCols.map((k) => r[k])]),
       ),
     );
-    const gens = store.generations();
-    const extras = extraKeys(gens);
+    // generation rows are read twice, one at a time (the measure names first), never held together
+    const extras = extraKeys(store.eachGeneration());
     const genCols = [
       'generation',
       'evaluations',
@@ -92,9 +112,9 @@ export function exportCsv(dbPath: string, dir: string): string[] {
     ] as const;
     put(
       'generations.csv',
-      csv(
+      csvPieces(
         ['cell', ...AXES, 'seed', ...genCols, ...extras],
-        gens.map((g) => {
+        mapped(store.eachGeneration(), (g) => {
           const extra = g.extra ? (JSON.parse(g.extra) as Record<string, number>) : {};
           return [g.cell, ...axes(g.cell), g.seed, ...genCols.map((k) => g[k]), ...extras.map((k) => extra[k])];
         }),
@@ -105,7 +125,7 @@ export function exportCsv(dbPath: string, dir: string): string[] {
     const names = ['distance', 'distance_norm', 'distinct_pairs'];
     put(
       'across.csv',
-      csv(
+      csvPieces(
         ['cell', ...AXES, 'runs', 'behaviours', ...names.flatMap((n) => [n, `${n}_lo`, `${n}_hi`])],
         cells
           .filter((c) => across.has(c.hash))
@@ -122,7 +142,7 @@ export function exportCsv(dbPath: string, dir: string): string[] {
 }
 
 /** The union of the extra measure names, sorted. */
-export function extraKeys(gens: readonly GenerationRow[]): string[] {
+export function extraKeys(gens: Iterable<GenerationRow>): string[] {
   const keys = new Set<string>();
   for (const g of gens) if (g.extra) for (const k of Object.keys(JSON.parse(g.extra) as object)) keys.add(k);
   return [...keys].sort();

@@ -432,10 +432,29 @@ export class StudyStore {
   }
 
   generations(): GenerationRow[] {
-    return this.guard(
-      'reading it',
-      () => this.db.prepare('SELECT * FROM generations ORDER BY cell, seed, generation').all() as GenerationRow[],
-    );
+    return this.guard('reading it', () => this.generationRows().all() as GenerationRow[]);
+  }
+
+  /**
+   * The rows of {@link generations} one at a time, for a study too large to hold them all (an export of
+   * millions of rows). No other statement may run on this store until the iteration ends.
+   */
+  *eachGeneration(): Generator<GenerationRow> {
+    const rows = this.guard('reading it', () => this.generationRows().iterate() as IterableIterator<GenerationRow>);
+    try {
+      for (;;) {
+        const next = this.guard('reading it', () => rows.next());
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      // a reader that stops early (a failed write) frees the statement, so the store can close
+      rows.return?.();
+    }
+  }
+
+  private generationRows() {
+    return this.db.prepare('SELECT * FROM generations ORDER BY cell, seed, generation');
   }
 
   close(): void {
