@@ -69,7 +69,7 @@ describe('engine options: validation', () => {
     [{ mateRule: 'dissimilar', preferenceInheritance: 'chooser' }, /option preferenceInheritance: chooser .*mateRule dissimilar/],
     [
       { populationSize: 50, maxEvaluations: 49 },
-      /option maxEvaluations: expected an integer >= populationSize \(50, the initial population\), got 49/,
+      /option maxEvaluations: expected an integer at least the population size \(50: the initial population's evaluations\), got 49/,
     ],
     [{ maxEvaluations: 600.5 }, /option maxEvaluations/],
     [{ maxSeconds: 0 }, /option maxSeconds: expected a number of seconds > 0, got 0/],

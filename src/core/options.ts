@@ -259,7 +259,7 @@ function resolveChoices(o: Partial<EvolutionOptions>, base: EvolutionOptions): P
   if (maxEvaluations !== undefined && !(Number.isInteger(maxEvaluations) && maxEvaluations >= base.populationSize))
     refuse(
       'maxEvaluations',
-      `expected an integer >= populationSize (${base.populationSize}, the initial population), got ${String(maxEvaluations)}`,
+      `expected an integer at least the population size (${base.populationSize}: the initial population's evaluations), got ${String(maxEvaluations)}`,
     );
   const maxSeconds = o.maxSeconds;
   if (maxSeconds !== undefined && !(typeof maxSeconds === 'number' && Number.isFinite(maxSeconds) && maxSeconds > 0))
