@@ -97,6 +97,27 @@ describe('model files and gpmate predict', () => {
     const forged = JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) });
     expect(() => parseModel(forged, 'forged.json')).toThrow(/forged\.json: "bounds" must be two finite numbers/);
 
+    // inputs named twice (a variable would read another's column) and opcodes that are not bytes, with a matching checksum
+    const forge = (edit: (b: { inputs: string[]; tree: { op: number[] } }) => void): string => {
+      const b = JSON.parse(modelJson(tree, names, 'x'));
+      delete b.checksum;
+      edit(b);
+      return JSON.stringify({ ...b, checksum: sha256(JSON.stringify(b)) });
+    };
+    expect(() =>
+      parseModel(
+        forge((b) => (b.inputs = [names[0]!, names[0]!])),
+        'dup.json',
+      ),
+    ).toThrow('dup.json: "inputs" names column "a" twice');
+    for (const bad of [0.5, 256 + tree.op[0]!, -1])
+      expect(() =>
+        parseModel(
+          forge((b) => (b.tree.op[0] = bad)),
+          'op.json',
+        ),
+      ).toThrow('op.json: the tree encoding is invalid');
+
     expect(() => modelJson(parseInfix('a * 1e308 * 10', names), names, 'x')).not.toThrow(); // folded later, stays finite per node
     const big = { op: tree.op, arg: Float64Array.from(tree.arg, (v, i) => (i === 1 ? Infinity : v)) };
     expect(() => modelJson(big, names, 'x')).toThrow(/constant at node 1 is not finite/);
