@@ -257,6 +257,11 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
       [['evolve', '--data', LLMBAR, '--format', 'csv', ...BACKEND], /option --format: expected one of llmbar, pandalm, jsonl/],
       [['evolve', '--data', LLMBAR, '--model', TINY_MODEL], /option --backend: required/],
       [['evolve', '--data', LLMBAR, '--backend', 'llama', '--model', '/nope.gguf'], /option --model: GGUF file \/nope\.gguf not found/],
+      [['evolve', '--data', LLMBAR, '--backend', 'llama', '--model', dir], /option --model: cannot load .* \(not a file\)/],
+      [
+        ['evolve', '--data', LLMBAR, '--backend', 'llama', '--model', LLMBAR],
+        /option --model: cannot load .*natural\.json \(not a GGUF file/,
+      ],
       [
         [
           'evolve',
@@ -287,6 +292,7 @@ describe('gpmate judge (end to end, in-process back end on LLMBar Natural)', () 
       expect(r.status, args.join(' ')).toBe(2);
     }
     expect(existsSync(join(dir, 'bad', 'summary.json'))).toBe(false);
+    expect(existsSync(join(dir, 'bad.sqlite'))).toBe(false);
     const unreachable = gpmate([
       'evolve',
       '--data',

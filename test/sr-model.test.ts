@@ -97,6 +97,27 @@ describe('model files and gpmate predict', () => {
     const forged = JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) });
     expect(() => parseModel(forged, 'forged.json')).toThrow(/forged\.json: "bounds" must be two finite numbers/);
 
+    // inputs named twice (a variable would read another's column) and opcodes that are not bytes, with a matching checksum
+    const forge = (edit: (b: { inputs: string[]; tree: { op: number[] } }) => void): string => {
+      const b = JSON.parse(modelJson(tree, names, 'x'));
+      delete b.checksum;
+      edit(b);
+      return JSON.stringify({ ...b, checksum: sha256(JSON.stringify(b)) });
+    };
+    expect(() =>
+      parseModel(
+        forge((b) => (b.inputs = [names[0]!, names[0]!])),
+        'dup.json',
+      ),
+    ).toThrow('dup.json: "inputs" names column "a" twice');
+    for (const bad of [0.5, 256 + tree.op[0]!, -1])
+      expect(() =>
+        parseModel(
+          forge((b) => (b.tree.op[0] = bad)),
+          'op.json',
+        ),
+      ).toThrow('op.json: the tree encoding is invalid');
+
     expect(() => modelJson(parseInfix('a * 1e308 * 10', names), names, 'x')).not.toThrow(); // folded later, stays finite per node
     const big = { op: tree.op, arg: Float64Array.from(tree.arg, (v, i) => (i === 1 ? Infinity : v)) };
     expect(() => modelJson(big, names, 'x')).toThrow(/constant at node 1 is not finite/);
@@ -307,5 +328,22 @@ describe('fit() library API', () => {
     expect(parseModel(model.toJSON(), 'fit').inputs).toEqual(['a', 'b']);
     expect(() => model.predict({ a: [1] })).toThrow(/missing input column b/);
     await expect(fit([[1]], [1, 2])).rejects.toThrow(/X has 1 rows and y 2 values/);
+    // columns of a record that differ in length, or hold a value that is not a number: an error, not NaN predictions
+    expect(() => model.predict({ a: [1, 2, 3], b: [0.5] })).toThrow('predict: input column b has 1 values, a 3');
+    expect(() => model.predict({ a: [1], b: [NaN] })).toThrow('predict: input column b: value 0 is not a finite number (NaN)');
   }, 60_000);
+
+  it('refuses a test set that does not match, a test target that is not a number and names given twice', async () => {
+    const X = [0, 1, 2, 3, 4, 5].map((i) => [i, i % 2]);
+    const y = X.map(([a, b]) => a! * a! + b!);
+    const o = { populationSize: 10, generations: 1 };
+    await expect(fit(X, y, { ...o, test: { X: X.slice(0, 2), y: [1, NaN] } })).rejects.toThrow(
+      'option test.y: value 1 is not a finite number (NaN)',
+    );
+    await expect(fit(X, y, { ...o, test: { X: X.slice(0, 2), y: [1] } })).rejects.toThrow(
+      'option test: X has 2 rows and y 1 values; expected equal counts',
+    );
+    await expect(fit(X, y, { ...o, names: ['a', 'a'] })).rejects.toThrow('option names: "a" is given twice');
+    await expect(fit(X, [...y.slice(1), Infinity], o)).rejects.toThrow('fit y: value 5 is not a finite number (Infinity)');
+  });
 });

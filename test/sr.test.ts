@@ -565,6 +565,26 @@ describe('interval robustness check', () => {
 });
 
 describe('runRegression: front, model selection, scaling in the reported model', () => {
+  it('refuses data sets that do not hold together before the search: non-finite inputs, short columns, other test columns', async () => {
+    const x = Float64Array.from({ length: 10 }, (_, i) => i);
+    const ds = makeDataset(
+      ['x'],
+      [x],
+      Float64Array.from(x, (v) => v * v),
+    );
+    const o = { populationSize: 10, generations: 1 };
+    const nan = makeDataset(['x'], [Float64Array.from(x, (v) => (v === 3 ? NaN : v))], ds.y);
+    await expect(runRegression({ name: 'n', train: nan }, o)).rejects.toThrow(
+      'n: the training data: column x, row 3 is not a finite number (NaN)',
+    );
+    const short = { ...ds, columns: [x.subarray(0, 5)] };
+    await expect(runRegression({ name: 's', train: short }, o)).rejects.toThrow('s: the training data: column x has 5 values, not 10');
+    const other = makeDataset(['z'], [x], ds.y);
+    await expect(runRegression({ name: 't', train: ds, test: other }, o)).rejects.toThrow(
+      "t: the test data's columns (z) are not the training data's (x)",
+    );
+  });
+
   it('reports a size-sorted front with exports; score, bic and validation selection pick members of it', async () => {
     const x = Float64Array.from({ length: 80 }, (_, i) => -2 + (4 * i) / 79);
     const ds = makeDataset(

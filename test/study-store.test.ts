@@ -346,4 +346,27 @@ describe('study problems', () => {
     const runs = deterministicContent(join(dir, 'r.db')).runs as { best_test: number | null }[];
     expect(runs[0]?.best_test).not.toBeNull(); // the JSON beside the CSV gives test rows
   });
+
+  it('reports and exports a study whose CSV problem gives train and test rows', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'r.db');
+    const rows = Array.from({ length: 30 }, (_, i) => `${i / 10},${(i / 10) ** 2 + 1}`);
+    writeFileSync(join(dir, 'd.csv'), ['x,y', ...rows].join('\n') + '\n');
+    const problem = { name: 'd', data: 'd.csv', train: [0, 20], test: [20, 30] };
+    const file = writeStudy(dir, tinyStudy({ problems: [problem], selection: ['pimp'], seeds: 1 }));
+    expect(await runStudy(file, { db, threads: 1 })).toMatchObject({ done: 1 });
+    // the database keeps the ranges as {start, end}; reading the study back takes them again
+    const store = StudyStore.openForRead(db);
+    expect(store.study().problems[0]).toMatchObject({ train: { start: 0, end: 20 }, test: { start: 20, end: 30 } });
+    store.close();
+    expect(exportCsv(db, join(dir, 'csv')).map((p) => relative(dir, p))).toContain(join('csv', 'across.csv'));
+    await writeReport(db, join(dir, 'report'));
+    expect(existsSync(join(dir, 'report', 'report.html'))).toBe(true);
+    // a study it cannot read back: the export fails before it writes anything
+    const raw = new Database(db);
+    raw.prepare("DELETE FROM meta WHERE key = 'study'").run();
+    raw.close();
+    expect(() => exportCsv(db, join(dir, 'csv2'))).toThrow(`database ${db} holds no study`);
+    expect(existsSync(join(dir, 'csv2'))).toBe(false);
+  });
 });

@@ -42,6 +42,33 @@ export function overlapRows(split: TaskSplit): number {
 }
 
 /**
+ * Refuses a task whose data sets do not hold together (the library takes them as plain objects): a column or
+ * target whose length is not `rows`, a value that is not a finite number, or test columns other than the
+ * training columns (a variable would read another column, or none, and the test figures be wrong).
+ */
+export function checkTaskData(task: RegressionTask): void {
+  const check = (ds: Dataset, what: string): void => {
+    if (!Number.isInteger(ds.rows) || ds.y.length !== ds.rows || ds.columns.length !== ds.names.length)
+      throw new DataError(
+        `${task.name}: the ${what} data: ${ds.names.length} names, ${ds.columns.length} columns, ${ds.y.length} targets, rows ${ds.rows}`,
+      );
+    for (const [c, col] of [...ds.columns.map((x, i) => [ds.names[i], x] as const), ['target', ds.y] as const]) {
+      if (col.length !== ds.rows)
+        throw new DataError(`${task.name}: the ${what} data: column ${c} has ${col.length} values, not ${ds.rows}`);
+      const bad = col.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new DataError(`${task.name}: the ${what} data: column ${c}, row ${bad} is not a finite number (${col[bad]})`);
+    }
+  };
+  check(task.train, 'training');
+  if (!task.test) return;
+  check(task.test, 'test');
+  if (task.test.names.join('\0') !== task.train.names.join('\0'))
+    throw new DataError(
+      `${task.name}: the test data's columns (${task.test.names.join(', ')}) are not the training data's (${task.train.names.join(', ')})`,
+    );
+}
+
+/**
  * Refuses a target nothing can be fitted to: a constant one (R^2 is undefined and any model that
  * outputs the constant is exact), one whose squared deviations from its mean overflow (then every
  * model's error, and R^2, is infinite or NaN), or one whose squared deviations underflow (their sum

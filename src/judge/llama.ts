@@ -151,12 +151,34 @@ export function modelHash(path: string): string {
 }
 
 /**
+ * Refuses a model path that is not a readable GGUF file (a folder, another file) by its first 4 bytes, the magic
+ * "GGUF": the model itself is loaded only at the first judgement, after the cache and the output folder exist.
+ */
+function checkGgufHeader(path: string): void {
+  const magic = Buffer.alloc(4);
+  let fd: number | undefined;
+  try {
+    if (!statSync(path).isFile()) throw optionError('model', `cannot load ${path} (not a file)`);
+    fd = openSync(path, 'r');
+    readSync(fd, magic, 0, 4, 0);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw optionError('model', `cannot load ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (magic.toString('latin1') !== 'GGUF')
+    throw optionError('model', `cannot load ${path} (not a GGUF file: it does not start with "GGUF")`);
+}
+
+/**
  * The id, model name and cache keys of an in-process back end, known without loading the model: the
  * model is keyed by its content hash, with the judge settings, the context size and the GPU offload
  * (which may change the numbers); the thread count is left out (it does not change results).
  */
 export function llamaKeys(o: LlamaOptions): { id: string; model: string; judgeKey: string; generateKey: string } {
   if (!existsSync(o.modelPath)) throw optionError('model', `GGUF file ${o.modelPath} not found`);
+  checkGgufHeader(o.modelPath);
   const sha = modelHash(o.modelPath);
   const settings = resolveReading(o.judge);
   const base = ['llama', sha, o.contextSize ?? 4096, o.gpuLayers ?? 0];

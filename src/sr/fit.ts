@@ -62,6 +62,13 @@ function columnsOf(X: readonly (readonly number[])[], width: number, what: strin
   return cols;
 }
 
+/** The values as a Float64Array; a ConfigError naming the first one that is not a finite number. */
+function finiteValues(y: ArrayLike<number>, what: string): Float64Array {
+  const bad = Array.prototype.findIndex.call(y, (v: unknown) => !Number.isFinite(v));
+  if (bad >= 0) throw new ConfigError(`${what}: value ${bad} is not a finite number (${y[bad]})`);
+  return Float64Array.from(y);
+}
+
 function modelOf(
   m: Pick<FrontMember, 'tree' | 'size' | 'trainRmse' | 'trainR2' | 'testR2' | 'expression'>,
   inputs: readonly string[],
@@ -87,8 +94,12 @@ function modelOf(
         const rec = x as Record<string, ArrayLike<number>>;
         const missing = inputs.filter((n) => rec[n] === undefined);
         if (missing.length) throw new ConfigError(`predict: missing input column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
-        cols = inputs.map((n) => Float64Array.from(rec[n] as ArrayLike<number>));
-        rows = cols[0]?.length ?? 0;
+        rows = rec[inputs[0] as string]?.length ?? 0;
+        cols = inputs.map((n) => {
+          const c = rec[n] as ArrayLike<number>;
+          if (c.length !== rows) throw new ConfigError(`predict: input column ${n} has ${c.length} values, ${inputs[0]} ${rows}`);
+          return finiteValues(c, `predict: input column ${n}`);
+        });
       }
       return clampPredictions(evaluateTree(m.tree, cols, rows), bounds, cols);
     },
@@ -116,11 +127,14 @@ export async function fit(X: readonly (readonly number[])[], y: readonly number[
   const width = (X[0] as number[]).length;
   const names = options.names ?? Array.from({ length: width }, (_, i) => `x${i}`);
   if (names.length !== width) throw new ConfigError(`option names: ${names.length} names for ${width} input columns`);
-  const ys = Float64Array.from(y);
-  if (!ys.every(Number.isFinite)) throw new ConfigError('fit: y holds a value that is not a finite number');
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new ConfigError(`option names: "${twice}" is given twice (a model file finds its inputs by name)`);
+  const ys = finiteValues(y, 'fit y');
   const train: Dataset = makeDataset(names, columnsOf(X, width, 'fit X'), ys);
   const { names: _n, test, ...rest } = options;
-  const testSet = test ? makeDataset(names, columnsOf(test.X, width, 'option test.X'), Float64Array.from(test.y)) : undefined;
+  if (test && test.X.length !== test.y.length)
+    throw new ConfigError(`option test: X has ${test.X.length} rows and y ${test.y.length} values; expected equal counts`);
+  const testSet = test ? makeDataset(names, columnsOf(test.X, width, 'option test.X'), finiteValues(test.y, 'option test.y')) : undefined;
   const result = await runRegression({ name: 'fit', train, ...(testSet ? { test: testSet } : {}) }, givenOptions(rest, 'data'));
   const front = result.front.map((m) => modelOf(m, names, result.bounds));
   return { ...modelOf(result.best, names, result.bounds), front, result };

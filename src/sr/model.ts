@@ -293,11 +293,15 @@ export function parseModel(text: string, where: string): LoadedModel {
   const inputs = b.inputs;
   if (!Array.isArray(inputs) || !inputs.every((n) => typeof n === 'string'))
     throw new DataError(`${where}: "inputs" must be a list of column names`);
+  const twice = inputs.find((n, i) => inputs.indexOf(n) !== i);
+  if (twice !== undefined) throw new DataError(`${where}: "inputs" names column "${twice}" twice`);
   const op = b.tree?.op;
   const arg = b.tree?.arg;
   if (!Array.isArray(op) || !Array.isArray(arg) || op.length !== arg.length || !arg.every((v) => typeof v === 'number')) {
     throw new DataError(`${where}: "tree" must hold "op" and "arg" lists of equal length`);
   }
+  // opcodes are stored in bytes: a fraction or a number past 255 would be read as another opcode
+  if (!op.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) throw new DataError(`${where}: the tree encoding is invalid`);
   const tree = makeTree(op, arg);
   if (!isValidTree(tree, inputs.length)) throw new DataError(`${where}: the tree encoding is invalid`);
   let bounds: Bounds | undefined;

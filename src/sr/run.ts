@@ -1,7 +1,7 @@
 import { evolve, type EvolutionHooks, type EvolutionResult, type EvolutionState, type GenerationStats } from '../core/evolve.js';
 import { selectsOnCases } from '../core/options.js';
 import type { Evaluator, Individual, StopReason } from '../core/types.js';
-import { checkTarget, makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
+import { checkTarget, checkTaskData, makeDataset, type Dataset, type RegressionTask } from '../eval/dataset.js';
 import { rmse, rSquared } from '../eval/reference.js';
 import { semanticDistance } from '../eval/semantic.js';
 import { WasmEvaluator } from '../eval/wasm-evaluator.js';
@@ -145,6 +145,7 @@ export async function runRegression(
   evaluator?: Evaluator<Tree> | EvaluatorFactory,
 ): Promise<RegressionResult> {
   const s = resolveRegressionOptions(options, 'benchmark', task.functions);
+  checkTaskData(task);
   checkTarget(task.train.y, `${task.name}: the target`);
   checkMemory(s, { rows: task.train.rows, testRows: task.test?.rows ?? 0, inputs: task.train.columns.length });
   const split = splitForSelection(task.train, s);

@@ -46,6 +46,7 @@ export function exportCsv(dbPath: string, dir: string): string[] {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw optionError('csv', `${dir} is not a folder`);
   const store = StudyStore.openForRead(dbPath);
   try {
+    const spec = store.study(); // read before anything is written: a study it cannot read leaves no files behind
     const cells = store.cells();
     const byHash = new Map(cells.map((c) => [c.hash, c]));
     const axes = (hash: string): unknown[] => {
@@ -120,7 +121,7 @@ export function exportCsv(dbPath: string, dir: string): string[] {
         }),
       ),
     );
-    const across = acrossByCell(store.study(), dbPath, store.studyDir(), cells, runs, store.dataDigests()).measures;
+    const across = acrossByCell(spec, dbPath, store.studyDir(), cells, runs, store.dataDigests()).measures;
     const measures = ['distance', 'distanceNorm', 'distinct'] as const;
     const names = ['distance', 'distance_norm', 'distinct_pairs'];
     put(

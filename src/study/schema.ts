@@ -237,6 +237,22 @@ export function studyError(source: string, field: string, msg: string): never {
   throw new ConfigError(`study file ${source}: field "${field}": ${msg}`);
 }
 
+/**
+ * A parsed study (as a database stores it) in the study file's own form again, so that parseStudy reads it back:
+ * a problem's row ranges `{start, end}` become `[start, end]`.
+ */
+export function studyFileJson(spec: StudySpec): unknown {
+  const asPair = (r: { start: number; end: number } | undefined): [number, number] | undefined => r && [r.start, r.end];
+  return {
+    ...spec,
+    problems: spec.problems.map(({ train, test, ...p }) => ({
+      ...p,
+      ...(train ? { train: asPair(train) } : {}),
+      ...(test ? { test: asPair(test) } : {}),
+    })),
+  };
+}
+
 function problemOf(p: unknown, field: string, fail: (f: string, m: string) => never): StudyProblem {
   if (typeof p === 'string') return { name: p.toLowerCase(), problem: p.toLowerCase() };
   if (!isObject(p)) return fail(field, `expected a benchmark name or an object {name, problem | data, ...}, got ${show(p)}`);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { GenerationStats } from '../core/evolve.js';
 import { ConfigError, DataError, optionError } from '../core/errors.js';
 import { canonicalJson, expandGrid, studyHash } from './grid.js';
-import { parseStudy, type StudySpec } from './schema.js';
+import { parseStudy, studyFileJson, type StudySpec } from './schema.js';
 
 type Db = InstanceType<typeof Database>;
 
@@ -310,7 +310,7 @@ export class StudyStore {
     return this.guard('reading it', () => {
       const text = this.readMeta('study');
       if (text === undefined) throw new DataError(`database ${this.path} holds no study`);
-      return parseStudy(JSON.parse(text), this.path);
+      return parseStudy(studyFileJson(JSON.parse(text) as StudySpec), this.path);
     });
   }
 
