@@ -328,9 +328,21 @@ describe('fit() library API', () => {
     expect(parseModel(model.toJSON(), 'fit').inputs).toEqual(['a', 'b']);
     expect(() => model.predict({ a: [1] })).toThrow(/missing input column b/);
     await expect(fit([[1]], [1, 2])).rejects.toThrow(/X has 1 rows and y 2 values/);
+    // arguments of the wrong kind (callers from JavaScript): one line each, no TypeError
+    const bad = (...args: unknown[]) => (fit as (...a: unknown[]) => Promise<unknown>)(...args);
+    await expect(bad(null, [1])).rejects.toThrow('fit: X must be a list of rows, each a list of numbers');
+    await expect(bad([1, 2], [1, 2])).rejects.toThrow('fit: X must be a list of rows');
+    await expect(bad([[1]], null)).rejects.toThrow('fit: y must be a list of numbers');
+    await expect(bad([[1]], [1], null)).rejects.toThrow('fit: options must be an object');
+    await expect(bad([[1]], [1], { names: 'x' })).rejects.toThrow('option names: expected a list of column names');
+    await expect(bad([[1]], [1], { test: { X: null, y: [1] } })).rejects.toThrow('option test: expected {X: rows of numbers, y: numbers}');
     // columns of a record that differ in length, or hold a value that is not a number: an error, not NaN predictions
     expect(() => model.predict({ a: [1, 2, 3], b: [0.5] })).toThrow('predict: input column b has 1 values, a 3');
     expect(() => model.predict({ a: [1], b: [NaN] })).toThrow('predict: input column b: value 0 is not a finite number (NaN)');
+    const predictAny = model.predict as (x: unknown) => Float64Array;
+    expect(() => predictAny(null)).toThrow('predict: expected rows of numbers or {column: numbers}');
+    expect(() => predictAny([1, 2])).toThrow('predict: expected rows of numbers or {column: numbers}');
+    expect(() => predictAny({ a: [1], b: 2 })).toThrow('predict: input column b must be a list of numbers');
   }, 60_000);
 
   it('refuses a test set that does not match, a test target that is not a number and names given twice', async () => {

@@ -62,6 +62,11 @@ function columnsOf(X: readonly (readonly number[])[], width: number, what: strin
   return cols;
 }
 
+/** A list of numbers as fit() takes one (an array or a typed array); its values are checked later. */
+const isList = (v: unknown): boolean => Array.isArray(v) || ArrayBuffer.isView(v);
+/** Rows as fit() takes them: an array of lists. */
+const isRows = (v: unknown): boolean => Array.isArray(v) && v.every(isList);
+
 /** The values as a Float64Array; a ConfigError naming the first one that is not a finite number. */
 function finiteValues(y: ArrayLike<number>, what: string): Float64Array {
   const bad = Array.prototype.findIndex.call(y, (v: unknown) => !Number.isFinite(v));
@@ -87,6 +92,8 @@ function modelOf(
     predict(x: Inputs): Float64Array {
       let cols: Float64Array[];
       let rows: number;
+      if (typeof x !== 'object' || x === null || (Array.isArray(x) && !isRows(x)))
+        throw new ConfigError('predict: expected rows of numbers or {column: numbers}');
       if (Array.isArray(x)) {
         cols = columnsOf(x as number[][], inputs.length, 'predict');
         rows = x.length;
@@ -97,6 +104,7 @@ function modelOf(
         rows = rec[inputs[0] as string]?.length ?? 0;
         cols = inputs.map((n) => {
           const c = rec[n] as ArrayLike<number>;
+          if (!isList(c)) throw new ConfigError(`predict: input column ${n} must be a list of numbers`);
           if (c.length !== rows) throw new ConfigError(`predict: input column ${n} has ${c.length} values, ${inputs[0]} ${rows}`);
           return finiteValues(c, `predict: input column ${n}`);
         });
@@ -122,6 +130,15 @@ function modelOf(
  * ```
  */
 export async function fit(X: readonly (readonly number[])[], y: readonly number[], options: FitOptions = {}): Promise<FittedModel> {
+  // callers from JavaScript pass anything: said in one line, not a TypeError from deep inside
+  if (!isRows(X)) throw new ConfigError('fit: X must be a list of rows, each a list of numbers');
+  if (!isList(y)) throw new ConfigError('fit: y must be a list of numbers');
+  if (typeof options !== 'object' || options === null) throw new ConfigError('fit: options must be an object');
+  if (options.names !== undefined && !(Array.isArray(options.names) && options.names.every((n) => typeof n === 'string')))
+    throw new ConfigError('option names: expected a list of column names');
+  const t = options.test as { X?: unknown; y?: unknown } | undefined;
+  if (t !== undefined && !(typeof t === 'object' && t !== null && isRows(t.X) && isList(t.y)))
+    throw new ConfigError('option test: expected {X: rows of numbers, y: numbers}');
   if (X.length === 0 || X.length !== y.length)
     throw new ConfigError(`fit: X has ${X.length} rows and y ${y.length} values; expected equal, non-zero counts`);
   const width = (X[0] as number[]).length;
