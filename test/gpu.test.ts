@@ -348,6 +348,21 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
     }
   });
 
+  it('a GPU run resumed by --resume alone filters Dawn warnings too, and refuses --threads', () => {
+    const out = join(dir, 'resumed');
+    const args = ['run', '--problem', 'koza-1', '--backend', 'gpu', '--population', '30', '--generations', '2'];
+    const first = spawnSync(process.execPath, [cli, ...args, '--checkpoint-every', '1', '--quiet', '--out', out], { encoding: 'utf8' });
+    expect(first.status, first.stderr).toBe(0);
+    const again = spawnSync(process.execPath, [cli, 'run', '--resume', out, '--quiet'], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/^Warning: /m);
+    const verbose = spawnSync(process.execPath, [cli, 'run', '--resume', out, '--quiet', '--verbose'], { encoding: 'utf8' });
+    expect(verbose.status, verbose.stderr).toBe(0);
+    const threads = spawnSync(process.execPath, [cli, 'run', '--resume', out, '--threads', '2'], { encoding: 'utf8' });
+    expect(threads.status).toBe(2);
+    expect(threads.stderr).toMatch(/^gpmate: option --threads: only with --backend cpu/);
+  });
+
   it('a run killed with SIGKILL stops: its stderr-filtering child does not go on as an orphan', async () => {
     const out = join(dir, 'killed');
     const args = ['run', '--problem', 'keijzer-6', '--backend', 'gpu', '--population', '100', '--generations', '100000'];
