@@ -67,6 +67,19 @@ describe('checkpoints and --resume', () => {
     }
   }, 120_000);
 
+  it("a resumed run still reports the best individual's preference (front and best share the genome)", () => {
+    // without scaling the chosen front member is the best's own genome: the report gives its preference
+    const d = join(dir, 'pref');
+    const args = ['run', '--data', DATA, '--population', '40', '--generations', '4', '--seed', '1'];
+    const ok = gpmate([...args, '--optimise', '0', '--linear-scaling', 'off', '--checkpoint-every', '2', '--out', d, '--quiet']);
+    expect(ok.status, ok.stderr).toBe(0);
+    const before = ['generations.jsonl', 'summary.json', 'model.json'].map((f) => readFileSync(join(d, f), 'utf8'));
+    expect(before[1]).toMatch(/"preference": /);
+    const resumed = gpmate(['run', '--resume', d, '--quiet']); // from the last checkpoint: only the report is redone
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(['generations.jsonl', 'summary.json', 'model.json'].map((f) => readFileSync(join(d, f), 'utf8'))).toEqual(before);
+  }, 60_000);
+
   it('refuses a corrupt checkpoint and one from different options', () => {
     const a = join(dir, 'a');
     const c = join(dir, 'c');

@@ -3,8 +3,8 @@
  * adapter exists: in CI that is Mesa llvmpipe through Dawn's OpenGL ES back end (.ci/run installs
  * the Mesa EGL/GLES packages), on a GPU machine the Vulkan driver.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -347,4 +347,44 @@ describe.skipIf(!gpu)('gpmate run --backend gpu', () => {
       expect(r.stderr).toMatch(message);
     }
   });
+
+  it('a GPU run resumed by --resume alone filters Dawn warnings too, and refuses --threads', () => {
+    const out = join(dir, 'resumed');
+    const args = ['run', '--problem', 'koza-1', '--backend', 'gpu', '--population', '30', '--generations', '2'];
+    const first = spawnSync(process.execPath, [cli, ...args, '--checkpoint-every', '1', '--quiet', '--out', out], { encoding: 'utf8' });
+    expect(first.status, first.stderr).toBe(0);
+    const again = spawnSync(process.execPath, [cli, 'run', '--resume', out, '--quiet'], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/^Warning: /m);
+    const verbose = spawnSync(process.execPath, [cli, 'run', '--resume', out, '--quiet', '--verbose'], { encoding: 'utf8' });
+    expect(verbose.status, verbose.stderr).toBe(0);
+    const threads = spawnSync(process.execPath, [cli, 'run', '--resume', out, '--threads', '2'], { encoding: 'utf8' });
+    expect(threads.status).toBe(2);
+    expect(threads.stderr).toMatch(/^gpmate: option --threads: only with --backend cpu/);
+  });
+
+  it('a run killed with SIGKILL stops: its stderr-filtering child does not go on as an orphan', async () => {
+    const out = join(dir, 'killed');
+    const args = ['run', '--problem', 'keijzer-6', '--backend', 'gpu', '--population', '100', '--generations', '100000'];
+    const parent = spawn(process.execPath, [cli, ...args, '--checkpoint-every', '1', '--quiet', '--out', out], { stdio: 'ignore' });
+    const exited = new Promise<void>((res) => parent.on('exit', () => res()));
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(join(out, 'checkpoint.json')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const child = Number(spawnSync('ps', ['-o', 'pid=', '--ppid', String(parent.pid)], { encoding: 'utf8' }).stdout.trim());
+    expect(child).toBeGreaterThan(0);
+    parent.kill('SIGKILL');
+    await exited;
+    // gone, or a zombie that nobody reaps here
+    const alive = (): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${child}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    const until = Date.now() + 10_000;
+    while (alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (alive()) process.kill(child, 'SIGKILL');
+    expect(alive()).toBe(false);
+  }, 90_000);
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, DataError } from '../core/errors.js';
-import { filtersNativeStderr, runWithFilteredStderr } from './native-stderr.js';
+import { exitWithParent, filtersNativeStderr, runWithFilteredStderr } from './native-stderr.js';
 
 const HELP = `gpmate: genetic programming with mate choice (PIMP)
 
@@ -14,6 +14,7 @@ Usage:
 
 async function main(argv: string[]): Promise<number> {
   if (filtersNativeStderr(argv)) return runWithFilteredStderr(argv);
+  exitWithParent();
   const [cmd, ...rest] = argv;
   switch (cmd) {
     // each command's modules load only when it runs (the study report's charting alone takes longer to load than a short run)

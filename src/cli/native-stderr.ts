@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
 
 /** Set in the child so that it does not start another one. */
 const CHILD = 'GPMATE_STDERR_FILTERED';
@@ -56,15 +57,28 @@ export class DawnWarningFilter {
   }
 }
 
+/**
+ * In the child of {@link runWithFilteredStderr}: ends this process when the parent goes (a SIGKILL, which
+ * it cannot pass on), as a crash would end an unfiltered run; an orphan would go on writing checkpoints
+ * and results beside a --resume of the same folder. The channel does not keep the child alive.
+ */
+export function exitWithParent(): void {
+  if (process.env[CHILD] !== '1' || !process.channel) return;
+  process.channel.unref();
+  process.once('disconnect', () => process.exit(1));
+}
+
 /** Runs this command line again in a child whose stderr is filtered; resolves to the child's exit code. */
 export function runWithFilteredStderr(argv: readonly string[]): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, ...argv], {
-    stdio: ['inherit', 'inherit', 'pipe'],
+    // the IPC channel closes when this process dies, however: the child then exits (exitWithParent)
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, [CHILD]: '1' },
   });
   const filter = new DawnWarningFilter();
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => process.stderr.write(filter.push(chunk)));
+  const stderr = child.stderr as Readable; // piped above
+  stderr.setEncoding('utf8');
+  stderr.on('data', (chunk: string) => process.stderr.write(filter.push(chunk)));
   // Ctrl-C reaches the child from the terminal; a signal sent to this process alone is passed on.
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((s) => [s, forward(s)] as const);

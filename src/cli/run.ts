@@ -32,6 +32,7 @@ import { scoringEvaluator } from '../sr/scoring-pool.js';
 import { canonicalJson } from '../study/grid.js';
 import type { Tree } from '../tree/tree.js';
 import { capThreads, flag, helpText, namingFlags, parseFlags, toggle, type CommandFlags, type Flag, type FlagValue } from './flags.js';
+import { filtersNativeStderr, runWithFilteredStderr } from './native-stderr.js';
 import { VERSION } from './version.js';
 
 /** Where fitness is computed: in-process on the CPU, or on a WebGPU adapter. */
@@ -384,15 +385,20 @@ interface Job {
 
 /**
  * With --resume: the checkpoint and the invocation that wrote it (flags that do not change results may
- * differ: --quiet, --checkpoint-every, --threads, --out; any other flag must match the checkpoint's).
+ * differ: --quiet, --verbose, --checkpoint-every, --threads, --out; any other flag must match the checkpoint's).
  */
 function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
   if (inv.resume === undefined) return { inv, args: runArgsOf(argv) };
   const path = join(inv.resume, 'checkpoint.json');
   if (!existsSync(path)) throw new ConfigError(`option --resume: no checkpoint.json in ${inv.resume}`);
   const resumed = readCheckpoint(path);
-  const given = argv.filter((a) => a.startsWith('--') && !/^--(quiet|checkpoint-every|threads|out|resume)(=|$)/.test(a));
+  const given = argv.filter((a) => a.startsWith('--') && !/^--(quiet|verbose|checkpoint-every|threads|out|resume)(=|$)/.test(a));
   const stored = parseRunArgs(resumed.args as string[]) as RunInvocation;
+  if (stored.backend === 'gpu' && inv.threads !== undefined) {
+    throw new ConfigError(
+      'option --threads: only with --backend cpu (the GPU evaluates every tree in one launch; the checkpoint is of a GPU run)',
+    );
+  }
   if (given.length > 0 && canonicalJson({ p: inv.problem, o: inv.options }) !== canonicalJson({ p: stored.problem, o: stored.options })) {
     throw new ConfigError(`option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`);
   }
@@ -555,6 +561,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const resumed = resumeJob(parsed, argv);
+    // a GPU run resumed by --resume alone: its Dawn warnings are filtered as when it started
+    if (filtersNativeStderr(['run', ...resumed.args, ...argv])) return runWithFilteredStderr(['run', ...argv]);
     const given = resumed.inv.threads;
     const job = { ...resumed, inv: { ...resumed.inv, ...(given !== undefined ? { threads: capThreads(given) } : {}) } };
     const { inv } = job;

@@ -17,6 +17,8 @@ export const CHECKPOINT_VERSION = 1;
  * bytes (JSON numbers would lose -0), fitness values as numbers or "Infinity". Per-case losses
  * (lexicase, pareto) are base64 float64 vectors in one table, each stored once however many
  * individuals share it (elites and unvaried copies share their parent's), referred to by index.
+ * A front entry holding the best individual's own genome says so (b: 1) and gets that object back:
+ * the report tells the best's preference only for its own genome, by identity.
  */
 type EncTree = { op: string; arg: string };
 const encTree = (t: Tree): EncTree => ({
@@ -103,7 +105,12 @@ export function writeCheckpoint(path: string, c: Checkpoint): void {
       population,
       ...(table.vectors.length ? { cases: table.vectors.map(encF64) } : {}),
     },
-    front: c.snapshot.front.map((e) => ({ t: encTree(e.tree), loss: encNum(e.loss), size: e.size })),
+    front: c.snapshot.front.map((e) => ({
+      t: encTree(e.tree),
+      loss: encNum(e.loss),
+      size: e.size,
+      ...(e.tree === s.best.genome ? { b: 1 } : {}),
+    })),
     history: c.history,
   };
   const text = JSON.stringify(body);
@@ -126,7 +133,7 @@ export function readCheckpoint(path: string): Checkpoint {
     fingerprint: string;
     args: string[];
     state: { generation: number; rngState: RngState; evaluations: number; best: EncInd; population: EncInd[]; cases?: string[] };
-    front: { t: EncTree; loss: number | string; size: number }[];
+    front: { t: EncTree; loss: number | string; size: number; b?: 1 }[];
     history: string[];
   };
   if (b.format !== CHECKPOINT_FORMAT) throw new DataError(`${path}: not a gpmate checkpoint`);
@@ -141,6 +148,10 @@ export function readCheckpoint(path: string): Checkpoint {
     best: decInd(b.state.best, table),
     population: b.state.population.map((e) => decInd(e, table)),
   };
-  const front: FrontEntry[] = b.front.map((e) => ({ tree: decTree(e.t), loss: decNum(e.loss) as number, size: e.size }));
+  const front: FrontEntry[] = b.front.map((e) => ({
+    tree: e.b === 1 ? state.best.genome : decTree(e.t),
+    loss: decNum(e.loss) as number,
+    size: e.size,
+  }));
   return { fingerprint: b.fingerprint, args: b.args, history: b.history, snapshot: { state, front } };
 }
