@@ -144,7 +144,8 @@ export async function fit(X: readonly (readonly number[])[], y: readonly number[
   const width = (X[0] as number[]).length;
   const names = options.names ?? Array.from({ length: width }, (_, i) => `x${i}`);
   if (names.length !== width) throw new ConfigError(`option names: ${names.length} names for ${width} input columns`);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  const seen = new Set<string>(); // not indexOf per name: quadratic on a long list
+  const twice = names.find((n) => seen.has(n) || (seen.add(n), false));
   if (twice !== undefined) throw new ConfigError(`option names: "${twice}" is given twice (a model file finds its inputs by name)`);
   const ys = finiteValues(y, 'fit y');
   const train: Dataset = makeDataset(names, columnsOf(X, width, 'fit X'), ys);

@@ -293,7 +293,8 @@ export function parseModel(text: string, where: string): LoadedModel {
   const inputs = b.inputs;
   if (!Array.isArray(inputs) || !inputs.every((n) => typeof n === 'string'))
     throw new DataError(`${where}: "inputs" must be a list of column names`);
-  const twice = inputs.find((n, i) => inputs.indexOf(n) !== i);
+  const seen = new Set<string>(); // not indexOf per name: quadratic on a long list
+  const twice = inputs.find((n) => seen.has(n) || (seen.add(n), false));
   if (twice !== undefined) throw new DataError(`${where}: "inputs" names column "${twice}" twice`);
   const op = b.tree?.op;
   const arg = b.tree?.arg;
