@@ -2,10 +2,10 @@
 // hostile-user review (output paths, sizes, size limits, seeds, metadata, row overlap, the judge's order,
 // stale checkpoints, stale temporaries, model versions, __proto__, non-CSV data).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { csvTask, readNumericCsv } from '../problems/index.js';
 import { predictCommand, predictionCsv } from '../src/cli/predict.js';
 import { runCommand, sha256Base64 } from '../src/cli/run.js';
@@ -23,7 +23,15 @@ import { hasSystem } from './system.js';
 import { LLMBAR, TINY_MODEL } from './judge-helpers.js';
 import { tinyStudy, writeStudy } from './study-helpers.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gpmate-bad-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'gpmate-bad-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 /** The real command line, time-boxed: a hang fails the test instead of stalling the suite. */
 const gpmate = (args: string[], timeout = 60_000) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout });
 const TINY = ['--population', '10', '--generations', '1', '--quiet', '--threads', '1'];

@@ -463,7 +463,9 @@ async function evolveRun(
   }
   const gpu = inv.backend === 'gpu' ? await openGpuEvaluator(task.train, inv, s) : undefined;
   let evaluator: (Evaluator<Tree> & { close?(): Promise<void> }) | undefined = gpu;
+  let interrupted = false;
   const onSigint = (): void => {
+    interrupted = true;
     process.stderr.write('gpmate: interrupted\n');
     void (evaluator?.close?.() ?? Promise.resolve()).finally(() => process.exit(130));
   };
@@ -492,6 +494,10 @@ async function evolveRun(
     );
     if (gpu) printGpuStats(gpu);
     return { result, log };
+  } catch (e) {
+    // the evaluation the closing evaluator cut short: the exit with 130 is on its way, nothing more to say
+    if (interrupted) await new Promise(() => {});
+    throw e;
   } finally {
     process.off('SIGINT', onSigint);
     await evaluator?.close?.();
