@@ -232,9 +232,7 @@ export function parseRunArgs(argv: string[]): RunInvocation | 'help' {
   }
   const threads = v['threads'] as number | undefined;
   if (threads !== undefined && threads < 1) throw new ConfigError(`option --threads: expected an integer >= 1, got ${threads}`);
-  if (backend === 'gpu' && v['threads'] !== undefined) {
-    throw new ConfigError('option --threads: only with --backend cpu (the GPU evaluates every tree in one launch)');
-  }
+  if (backend === 'gpu' && v['threads'] !== undefined) throw gpuThreadsError('');
   const checkpointEvery = v['checkpointEvery'] as number | undefined;
   if (checkpointEvery !== undefined && checkpointEvery < 1)
     throw new ConfigError(`option --checkpoint-every: expected an integer >= 1, got ${checkpointEvery}`);
@@ -334,6 +332,11 @@ export function summaryOf(problem: string, inv: RunInvocation, s: RegressionSett
   };
 }
 
+/** --threads given to a GPU run, started or resumed (`where` adds to the reason). */
+function gpuThreadsError(where: string): ConfigError {
+  return new ConfigError(`option --threads: only with --backend cpu (the GPU evaluates every tree in one launch${where})`);
+}
+
 /** Fingerprint of a run's settings and data: a checkpoint resumes only the run it came from. */
 function fingerprintOf(inv: RunInvocation, s: RegressionSettings, train: Dataset): string {
   const h = sha256(canonicalJson({ problem: inv.problem, settings: s }));
@@ -394,11 +397,7 @@ function resumeJob(inv: RunInvocation, argv: readonly string[]): Job {
   const resumed = readCheckpoint(path);
   const given = argv.filter((a) => a.startsWith('--') && !/^--(quiet|verbose|checkpoint-every|threads|out|resume)(=|$)/.test(a));
   const stored = parseRunArgs(resumed.args as string[]) as RunInvocation;
-  if (stored.backend === 'gpu' && inv.threads !== undefined) {
-    throw new ConfigError(
-      'option --threads: only with --backend cpu (the GPU evaluates every tree in one launch; the checkpoint is of a GPU run)',
-    );
-  }
+  if (stored.backend === 'gpu' && inv.threads !== undefined) throw gpuThreadsError('; the checkpoint is of a GPU run');
   if (given.length > 0 && canonicalJson({ p: inv.problem, o: inv.options }) !== canonicalJson({ p: stored.problem, o: stored.options })) {
     throw new ConfigError(`option --resume: ${path} was written by a run with different options (its options: ${resumed.args.join(' ')})`);
   }
